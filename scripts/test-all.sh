@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# recce7's whole test suite. Installs what the tests use when it is missing (Debian packages,
+# a Python virtualenv with the hpfeeds3 broker and client, cargo-fuzz), then runs formatting,
+# clippy, every unit and behaviour test, and a short fuzzing run. Exits non-zero on any failure.
+#
+#   ./scripts/test-all.sh
+#
+# Environment: RECCE7_VENV (default .venv) for the virtualenv; RECCE7_FUZZ_SECS (default 30,
+# 0 to skip locally; CI=true never skips) for the fuzzing run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+HPFEEDS_PIN='hpfeeds[broker]==3.1.0'
+VENV="${RECCE7_VENV:-$PWD/.venv}"
+FUZZ_SECS="${RECCE7_FUZZ_SECS:-30}"
+if [ "${CI:-}" = "true" ] && [ "$FUZZ_SECS" = 0 ]; then
+  echo "test-all: CI=true: the fuzzing run is not skipped" >&2
+  FUZZ_SECS=30
+fi
+
+step() { printf '\n== %s\n' "$*"; }
+
+apt_updated=0
+apt_install() {
+  if ! command -v apt-get >/dev/null; then
+    echo "test-all: need Debian packages $*, but apt-get is missing: install them by hand" >&2
+    exit 1
+  fi
+  if [ "$apt_updated" = 0 ]; then apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+step "tools"
+command -v python3 >/dev/null || apt_install python3 python3-venv
+if ! "$VENV/bin/python" -c 'import importlib.metadata as m, sys; sys.exit(m.version("hpfeeds") != "3.1.0")' 2>/dev/null \
+   || [ ! -x "$VENV/bin/hpfeeds-broker" ]; then
+  echo "installing $HPFEEDS_PIN into $VENV"
+  python3 -m venv "$VENV" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$VENV"; }
+  "$VENV/bin/pip" install -q --disable-pip-version-check "$HPFEEDS_PIN"
+fi
+export RECCE7_VENV="$VENV"
+"$VENV/bin/hpfeeds-broker" --help >/dev/null
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test"
+cargo test --workspace --locked
+
+if [ "$FUZZ_SECS" != 0 ]; then
+  step "fuzz: wire_decode for ${FUZZ_SECS}s"
+  if ! cargo +nightly --version >/dev/null 2>&1; then
+    echo "test-all: fuzzing needs a nightly toolchain: rustup toolchain install nightly" >&2
+    exit 1
+  fi
+  command -v cargo-fuzz >/dev/null || cargo install -q cargo-fuzz --locked
+  (cd fuzz && cargo +nightly fuzz run wire_decode -- -max_total_time="$FUZZ_SECS" -rss_limit_mb=512 2>&1 | tail -n 3)
+fi
+
+step "all tests passed"
