@@ -49,7 +49,9 @@ step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test"
-cargo test --workspace --locked
+test_log="$(mktemp)"
+trap 'rm -f "$test_log"' EXIT
+cargo test --workspace --locked 2>&1 | tee "$test_log"
 
 if [ "$FUZZ_SECS" != 0 ]; then
   step "fuzz: wire_decode for ${FUZZ_SECS}s"
@@ -62,3 +64,4 @@ if [ "$FUZZ_SECS" != 0 ]; then
 fi
 
 step "all tests passed"
+awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$test_log"

@@ -114,12 +114,18 @@ async fn broker_rates(n: usize, runs: usize) -> (Vec<f64>, Vec<f64>) {
     let mut sub = Client::connect(cfg).await.expect("connect subscriber");
     sub.subscribe(CHAN).await.expect("subscribe");
     // Wait for the subscription to be live, then drain.
-    let probe = Client::connect(ClientConfig::new("127.0.0.1", broker.port(), &key.ident, &key.secret))
-        .await
-        .expect("probe");
+    let probe = Client::connect(ClientConfig::new(
+        "127.0.0.1",
+        broker.port(),
+        &key.ident,
+        &key.secret,
+    ))
+    .await
+    .expect("probe");
     loop {
         probe.publish(CHAN, "probe").await.expect("probe");
-        if let Ok(Some(Ok(_))) = tokio::time::timeout(Duration::from_millis(200), sub.recv()).await {
+        if let Ok(Some(Ok(_))) = tokio::time::timeout(Duration::from_millis(200), sub.recv()).await
+        {
             break;
         }
     }
@@ -156,7 +162,11 @@ fn main() {
     }
     println!("machine: {}", machine());
     let (enc, dec) = codec_rates(1_000_000, 7);
-    println!("| codec (146-byte event, median of 7 × 1,000,000) | encode {:.2} M frames/s | decode {:.2} M frames/s |", enc / 1e6, dec / 1e6);
+    println!(
+        "| codec (146-byte event, median of 7 × 1,000,000) | encode {:.2} M frames/s | decode {:.2} M frames/s |",
+        enc / 1e6,
+        dec / 1e6
+    );
     if what == "codec" {
         return;
     }
@@ -166,7 +176,12 @@ fn main() {
         .expect("runtime");
     let (n, runs) = (50_000, 5);
     let (ours, python) = rt.block_on(broker_rates(n, runs));
-    let fmt = |v: &[f64]| v.iter().map(|r| format!("{:.0}", r)).collect::<Vec<_>>().join(", ");
+    let fmt = |v: &[f64]| {
+        v.iter()
+            .map(|r| format!("{:.0}", r))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     println!(
         "| through hpfeeds3 broker, {n} msgs × {runs} runs | recce7 client {:.0} msg/s (runs: {}) | Python hpfeeds3 client {:.0} msg/s (runs: {}) | ratio {:.2} |",
         median(ours.clone()),

@@ -54,7 +54,7 @@ pub enum FeedError {
         during: &'static str,
     },
     /// The client was closed, or its connection task ended.
-    #[error("the hpfeeds client is shut down")]
+    #[error("the hpfeeds client has ended (close() or status() tell why)")]
     Shutdown,
     /// `close` gave up while frames were still queued (the broker was unreachable).
     #[error("{count} queued frames were not sent: the broker was unreachable at close")]
