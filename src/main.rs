@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use broker_client::{Client, ClientConfig};
+use broker_client::{Client, ClientConfig, FeedError};
 use clap::{Args, Parser, Subcommand};
 use futures_util::StreamExt;
 
@@ -148,11 +148,16 @@ async fn publish(broker: BrokerArgs, channel: String, payload: Option<String>) -
         .await
         .with_context(|| format!("connecting to {addr}"))?;
     let name = client.status().broker_name.unwrap_or_default();
-    client.publish(&channel, payload).await?;
+    // A refused AUTH can end the client before the publish is queued; close() says why.
+    let queued = client.publish(&channel, payload).await;
+    if let Err(err @ FeedError::Wire(_)) = queued {
+        return Err(err.into());
+    }
     client
         .close()
         .await
         .with_context(|| format!("publishing on {channel} through {addr}"))?;
+    queued?;
     println!(
         "published {len} bytes on {channel} as {} to broker {name} at {addr}",
         broker.ident

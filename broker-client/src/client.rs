@@ -342,16 +342,21 @@ impl Client {
         // Order matters: the Close command queues behind every publish already queued.
         let queued = tokio::time::timeout(close_timeout, publisher.commands.send(Command::Close));
         let _ = queued.await;
-        closing.cancel();
         drop(publisher);
         drop(messages);
+        // Give a connecting or reconnecting client its close_timeout to deliver the queue, then
+        // tell it to give up; the task itself bounds the broker's confirmation.
+        if let Ok(result) = tokio::time::timeout(close_timeout, &mut task).await {
+            return result.err_or_ok();
+        }
+        closing.cancel();
         match tokio::time::timeout(close_timeout * 2, &mut task).await {
             Ok(result) => result.err_or_ok(),
             Err(_) => {
                 task.abort();
                 Err(FeedError::Timeout {
                     during: "closing",
-                    after: close_timeout * 2,
+                    after: close_timeout * 3,
                 })
             }
         }
@@ -523,7 +528,7 @@ impl ConnectionTask {
                     };
                     match close {
                         Ok(false) => {}
-                        Ok(true) => return End::Closed(self.finish(&mut conn).await),
+                        Ok(true) => return End::Closed(self.finish(&mut conn, broker_error).await),
                         Err(error) => return lost(error, broker_error),
                     }
                 }
@@ -640,12 +645,16 @@ impl ConnectionTask {
 
     /// Flushes, half-closes, and reads until the broker closes: hpfeeds3 handles every frame
     /// before it sees our end of stream, so an ERROR for anything we wrote arrives first.
-    async fn finish(&mut self, conn: &mut Conn) -> Result<(), FeedError> {
+    async fn finish(
+        &mut self,
+        conn: &mut Conn,
+        refused: Option<BrokerError>,
+    ) -> Result<(), FeedError> {
         conn.flush().await?;
         conn.get_mut().shutdown().await?;
         self.status.connected.store(false, Ordering::Relaxed);
         let deadline = tokio::time::Instant::now() + self.config.close_timeout;
-        let mut refused: Option<BrokerError> = None;
+        let mut refused = refused;
         loop {
             match tokio::time::timeout_at(deadline, conn.next()).await {
                 Err(_) => {

@@ -136,7 +136,12 @@ async fn wrong_secret_and_unknown_ident_are_typed_errors() {
         // A subscriber sees the error in its stream, then the stream ends.
         let cfg = ClientConfig::new("127.0.0.1", broker.port(), ident, secret).without_reconnect();
         let mut client = Client::connect(cfg.clone()).await.unwrap();
-        client.subscribe(CHAN).await.unwrap();
+        // The refusal can end the client before subscribe is queued; the error still waits in
+        // the stream.
+        match client.subscribe(CHAN).await {
+            Ok(()) | Err(FeedError::Shutdown) => {}
+            Err(other) => panic!("unexpected subscribe error {other:?}"),
+        }
         let item = timeout(WAIT, client.recv())
             .await
             .expect("no hang")
@@ -354,4 +359,37 @@ async fn unreachable_broker_is_a_connect_error_and_close_reports_unsent() {
         .expect("no hang")
         .unwrap_err();
     assert!(matches!(err, FeedError::Unsent { count: 2 }), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn started_client_delivers_what_was_queued_before_it_connected() {
+    let key = key();
+    let broker = HpfeedsBroker::start(std::slice::from_ref(&key));
+    let mut sub = Client::connect(config(&broker, &key)).await.unwrap();
+    sub.subscribe(CHAN).await.unwrap();
+    // Let the subscription reach the broker before the publisher's frames do.
+    let warm = python_publish_until_received(&broker, &mut sub, "warm-up").await;
+    assert_eq!(&warm.payload[..], b"warm-up");
+    while let Ok(Some(_)) = timeout(Duration::from_millis(200), sub.recv()).await {}
+
+    // Queued at once, before the background connection exists; close() waits for delivery.
+    let publisher = Client::start(config(&broker, &key));
+    for i in 0..3 {
+        publisher
+            .publish(CHAN, format!("queued-{i}"))
+            .await
+            .unwrap();
+    }
+    timeout(WAIT, publisher.close())
+        .await
+        .expect("no hang")
+        .unwrap();
+    for i in 0..3 {
+        let msg = timeout(WAIT, sub.recv())
+            .await
+            .expect("delivered")
+            .unwrap()
+            .unwrap();
+        assert_eq!(msg.payload, format!("queued-{i}").as_bytes());
+    }
 }
