@@ -500,12 +500,7 @@ impl ConnectionTask {
             tokio::select! {
                 frame = conn.next() => match frame {
                     Some(Ok(Frame::Publish { ident, channel, payload })) => {
-                        self.status.messages_received.fetch_add(1, Ordering::Relaxed);
-                        let msg = Message {
-                            ident: String::from_utf8_lossy(&ident).into_owned(),
-                            channel: String::from_utf8_lossy(&channel).into_owned(),
-                            payload,
-                        };
+                        let msg = self.received(&ident, &channel, payload);
                         // Backpressure: a slow reader slows the socket; nothing is dropped.
                         let _ = self.messages.send(Ok(msg)).await;
                     }
@@ -672,14 +667,9 @@ impl ConnectionTask {
                     channel,
                     payload,
                 }))) => {
-                    self.status
-                        .messages_received
-                        .fetch_add(1, Ordering::Relaxed);
-                    let _ = self.messages.try_send(Ok(Message {
-                        ident: String::from_utf8_lossy(&ident).into_owned(),
-                        channel: String::from_utf8_lossy(&channel).into_owned(),
-                        payload,
-                    }));
+                    // The reader is gone or closing: deliver what fits, never block the close.
+                    let msg = self.received(&ident, &channel, payload);
+                    let _ = self.messages.try_send(Ok(msg));
                 }
                 Ok(Some(Ok(_))) => {}
                 Ok(Some(Err(FeedError::Io(_)))) => {
@@ -726,6 +716,18 @@ impl ConnectionTask {
             }
         }
         unexplained
+    }
+
+    /// Counts a received PUBLISH and turns it into a [`Message`].
+    fn received(&self, ident: &[u8], channel: &[u8], payload: Bytes) -> Message {
+        self.status
+            .messages_received
+            .fetch_add(1, Ordering::Relaxed);
+        Message {
+            ident: String::from_utf8_lossy(ident).into_owned(),
+            channel: String::from_utf8_lossy(channel).into_owned(),
+            payload,
+        }
     }
 
     fn on_broker_error(&mut self, err: &BrokerError) {
