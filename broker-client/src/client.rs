@@ -484,7 +484,13 @@ impl ConnectionTask {
         let closing = self.closing.clone();
         let mut conn = tokio::select! {
             res = self.handshake() => match res {
-                Ok(conn) => conn,
+                Ok((conn, name)) => {
+                    info!(broker_name = %name, resubscribed = self.subscriptions.len(), "connected to broker");
+                    *lock(&self.status.broker_name) = Some(name);
+                    self.status.connections.fetch_add(1, Ordering::Relaxed);
+                    self.status.connected.store(true, Ordering::Relaxed);
+                    conn
+                }
                 Err(error) => {
                     let reported = self.report_if_broker(&error);
                     return End::Lost { error, reported };
@@ -532,7 +538,8 @@ impl ConnectionTask {
     }
 
     /// TCP connect, INFO, AUTH, and a SUBSCRIBE for every channel subscribed so far.
-    async fn handshake(&mut self) -> Result<Conn, FeedError> {
+    /// Returns the connection and the broker's name; the caller records it as connected.
+    async fn handshake(&mut self) -> Result<(Conn, String), FeedError> {
         let timeout = self.config.connect_timeout;
         let connect = TcpStream::connect((self.config.host.as_str(), self.config.port));
         let stream = tokio::time::timeout(timeout, connect)
@@ -580,13 +587,7 @@ impl ConnectionTask {
             .await?;
         }
         conn.flush().await?;
-
-        let name = String::from_utf8_lossy(&name).into_owned();
-        info!(broker_name = %name, resubscribed = self.subscriptions.len(), "connected to broker");
-        *lock(&self.status.broker_name) = Some(name);
-        self.status.connections.fetch_add(1, Ordering::Relaxed);
-        self.status.connected.store(true, Ordering::Relaxed);
-        Ok(conn)
+        Ok((conn, String::from_utf8_lossy(&name).into_owned()))
     }
 
     /// Writes one command, and as many more as are already queued (up to a batch), then
@@ -700,10 +701,9 @@ impl ConnectionTask {
         let subscriptions = std::mem::take(&mut self.subscriptions);
         let probe = self.handshake().await;
         self.subscriptions = subscriptions;
-        let Ok(mut conn) = probe else {
+        let Ok((mut conn, _)) = probe else {
             return unexplained;
         };
-        self.status.connected.store(false, Ordering::Relaxed);
         if conn.get_mut().shutdown().await.is_err() {
             return unexplained;
         }
