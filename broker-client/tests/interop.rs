@@ -27,6 +27,13 @@ fn config(broker: &HpfeedsBroker, key: &Authkey) -> ClientConfig {
     })
 }
 
+/// Our client, connected and subscribed to `CHAN`.
+async fn subscriber(broker: &HpfeedsBroker, key: &Authkey) -> Client {
+    let client = Client::connect(config(broker, key)).await.unwrap();
+    client.subscribe(CHAN).await.unwrap();
+    client
+}
+
 /// Publishes numbered pings until `sub` prints one: the broker has then processed the
 /// subscription (hpfeeds keeps nothing for late subscribers).
 async fn sync_with(client: &Client, sub: &mut LineProcess) {
@@ -109,8 +116,7 @@ async fn binary_payload_reaches_python_client_byte_for_byte() {
 async fn python_publish_reaches_rust_subscriber() {
     let key = key();
     let broker = HpfeedsBroker::start(std::slice::from_ref(&key));
-    let mut client = Client::connect(config(&broker, &key)).await.unwrap();
-    client.subscribe(CHAN).await.unwrap();
+    let mut client = subscriber(&broker, &key).await;
 
     let payload = r#"{"src_ip":"81.2.69.142","type":"session.start","ü":"ß"}"#;
     let msg = python_publish_until_received(&broker, &mut client, payload).await;
@@ -221,8 +227,7 @@ async fn channels_not_allowed_are_typed_errors() {
 async fn subscriber_survives_broker_restart_without_resubscribing_by_hand() {
     let key = key();
     let mut broker = HpfeedsBroker::start(std::slice::from_ref(&key));
-    let mut client = Client::connect(config(&broker, &key)).await.unwrap();
-    client.subscribe(CHAN).await.unwrap();
+    let mut client = subscriber(&broker, &key).await;
     let before = python_publish_until_received(&broker, &mut client, "before-restart").await;
     assert_eq!(&before.payload[..], b"before-restart");
 
@@ -291,8 +296,7 @@ async fn payload_at_the_frame_limit_passes_and_one_byte_more_is_refused() {
 async fn close_flushes_everything_queued() {
     let key = key();
     let broker = HpfeedsBroker::start(std::slice::from_ref(&key));
-    let mut sub = Client::connect(config(&broker, &key)).await.unwrap();
-    sub.subscribe(CHAN).await.unwrap();
+    let mut sub = subscriber(&broker, &key).await;
     let publisher = Client::connect(config(&broker, &key)).await.unwrap();
     // Make sure the subscription is live before counting.
     loop {
@@ -365,8 +369,7 @@ async fn unreachable_broker_is_a_connect_error_and_close_reports_unsent() {
 async fn started_client_delivers_what_was_queued_before_it_connected() {
     let key = key();
     let broker = HpfeedsBroker::start(std::slice::from_ref(&key));
-    let mut sub = Client::connect(config(&broker, &key)).await.unwrap();
-    sub.subscribe(CHAN).await.unwrap();
+    let mut sub = subscriber(&broker, &key).await;
     // Let the subscription reach the broker before the publisher's frames do.
     let warm = python_publish_until_received(&broker, &mut sub, "warm-up").await;
     assert_eq!(&warm.payload[..], b"warm-up");
