@@ -1,0 +1,208 @@
+//! The event: one record per thing that happened, the same on disk, on the wire and in the
+//! central store (ARCHITECTURE.md, "The event").
+
+use std::net::{IpAddr, SocketAddr};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+/// Version of the event layout. Consumers refuse versions they do not know instead of guessing.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A plug-in's columns for one event: column name to value. Values are bound as SQL parameters,
+/// never spliced into SQL.
+pub type Row = Map<String, Value>;
+
+/// What happened. An enum, not free strings, so that every type is listed once (and documented
+/// once); the wire form is the dotted name, e.g. `telnet.login`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EventType {
+    /// A connection was accepted (or refused by a limit): the start of a session.
+    #[serde(rename = "session.start")]
+    SessionStart,
+    /// A session ended; `data` carries the byte counts and the close reason.
+    #[serde(rename = "session.end")]
+    SessionEnd,
+    /// A username and password offered at a telnet login prompt.
+    #[serde(rename = "telnet.login")]
+    TelnetLogin,
+    /// One simple command typed into the telnet shell (a line split on `;`, `&&`, `||`, `|`).
+    #[serde(rename = "telnet.command")]
+    TelnetCommand,
+    /// One HTTP request, well-formed or not.
+    #[serde(rename = "http.request")]
+    HttpRequest,
+    /// A line of input to a line-oriented service (the example plug-ins, config-only kinds).
+    #[serde(rename = "service.input")]
+    ServiceInput,
+    /// Bytes the plug-in could not parse (scanner probes, TLS hellos, junk), kept raw and bounded.
+    #[serde(rename = "input.raw")]
+    InputRaw,
+}
+
+impl EventType {
+    /// Every type, for documentation and tests that keep the list honest.
+    pub const ALL: [EventType; 7] = [
+        EventType::SessionStart,
+        EventType::SessionEnd,
+        EventType::TelnetLogin,
+        EventType::TelnetCommand,
+        EventType::HttpRequest,
+        EventType::ServiceInput,
+        EventType::InputRaw,
+    ];
+
+    /// The dotted wire name, e.g. `http.request`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::SessionStart => "session.start",
+            EventType::SessionEnd => "session.end",
+            EventType::TelnetLogin => "telnet.login",
+            EventType::TelnetCommand => "telnet.command",
+            EventType::HttpRequest => "http.request",
+            EventType::ServiceInput => "service.input",
+            EventType::InputRaw => "input.raw",
+        }
+    }
+}
+
+/// One recorded event. Field names are the JSON names of the published event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Layout version, [`SCHEMA_VERSION`] when written by this build.
+    pub schema: u32,
+    /// Unique and time-ordered (UUIDv7): consumers deduplicate by it.
+    pub id: String,
+    /// The sensor's configured name.
+    pub sensor: String,
+    /// The session the event belongs to.
+    pub session: String,
+    /// UTC, RFC 3339 with microseconds.
+    pub time: String,
+    /// What happened.
+    #[serde(rename = "type")]
+    pub kind: EventType,
+    /// The plug-in instance's name.
+    pub plugin: String,
+    /// The protocol spoken (`telnet`, `http`, ...).
+    pub protocol: String,
+    /// The attacker's address.
+    pub src_ip: IpAddr,
+    /// The attacker's port.
+    pub src_port: u16,
+    /// The sensor's address the attacker reached.
+    pub dst_ip: IpAddr,
+    /// The sensor's port the attacker reached.
+    pub dst_port: u16,
+    /// The plug-in's columns.
+    pub data: Row,
+}
+
+impl Event {
+    /// The attacker's socket address.
+    pub fn peer(&self) -> SocketAddr {
+        SocketAddr::new(self.src_ip, self.src_port)
+    }
+
+    /// The sensor's socket address.
+    pub fn local(&self) -> SocketAddr {
+        SocketAddr::new(self.dst_ip, self.dst_port)
+    }
+}
+
+/// A new unique, time-ordered id (UUIDv7, lowercase hyphenated) for events and sessions.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// True when `s` has the shape of an id this crate hands out. Used before taking a session id
+/// from an attacker-controlled place (a cookie), so nothing else ends up in the `session` column.
+pub fn is_id(s: &str) -> bool {
+    s.len() == 36 && uuid::Uuid::try_parse(s).is_ok()
+}
+
+const RFC3339_MICROS: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!(
+    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
+);
+
+/// The current time as UTC RFC 3339 with microseconds, e.g. `2026-11-23T10:15:02.123456Z`.
+pub fn now_rfc3339() -> String {
+    format_rfc3339(OffsetDateTime::now_utc())
+}
+
+/// `t` as UTC RFC 3339 with microseconds. The fixed width keeps text order equal to time order,
+/// which the store's time-window queries rely on.
+pub fn format_rfc3339(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    t.format(RFC3339_MICROS)
+        .unwrap_or_else(|_| String::from("1970-01-01T00:00:00.000000Z"))
+}
+
+/// Bytes as text that is safe to store and show: printable ASCII kept, `\` doubled, everything
+/// else as `\xNN` (and `\r`, `\n`, `\t` spelled out). At most `max_bytes` input bytes are kept;
+/// the rest is summarised as `...(+N bytes)` so nothing is dropped silently.
+pub fn escape_bytes(bytes: &[u8], max_bytes: usize) -> String {
+    let keep = &bytes[..bytes.len().min(max_bytes)];
+    let mut out = String::with_capacity(keep.len() + 16);
+    for &b in keep {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b'\r' => out.push_str("\\r"),
+            b'\n' => out.push_str("\\n"),
+            b'\t' => out.push_str("\\t"),
+            0x20..=0x7e => out.push(b as char),
+            _ => {
+                use std::fmt::Write;
+                let _ = write!(out, "\\x{b:02x}");
+            }
+        }
+    }
+    if bytes.len() > keep.len() {
+        use std::fmt::Write;
+        let _ = write!(out, "...(+{} bytes)", bytes.len() - keep.len());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_has_microseconds_and_utc() {
+        let t = OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_123_456_789).unwrap();
+        assert_eq!(format_rfc3339(t), "2023-11-14T22:13:20.123456Z");
+        let now = now_rfc3339();
+        assert_eq!(now.len(), 27, "{now}");
+        assert!(now.ends_with('Z'));
+    }
+
+    #[test]
+    fn ids_are_time_ordered_and_recognised() {
+        let a = new_id();
+        let b = new_id();
+        assert!(a < b, "{a} !< {b}");
+        assert!(is_id(&a));
+        assert!(!is_id("' OR 1=1 --"));
+        assert!(!is_id(""));
+    }
+
+    #[test]
+    fn event_types_round_trip_through_json() {
+        for t in EventType::ALL {
+            let json = serde_json::to_string(&t).unwrap();
+            assert_eq!(json, format!("\"{}\"", t.as_str()));
+            let back: EventType = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, t);
+        }
+    }
+
+    #[test]
+    fn escaping_is_bounded_and_reversible_enough() {
+        assert_eq!(escape_bytes(b"GET /\r\n", 100), "GET /\\r\\n");
+        assert_eq!(escape_bytes(&[0x16, 0x03, 0x01], 100), "\\x16\\x03\\x01");
+        assert_eq!(escape_bytes(b"abcdef", 3), "abc...(+3 bytes)");
+        assert_eq!(escape_bytes(b"a\\b", 10), "a\\\\b");
+    }
+}

@@ -1,0 +1,44 @@
+//! The recce7 event model and its SQLite store.
+//!
+//! Shared by the writers (the sensor, later the normalizer) and the reader (reportd): the
+//! [`Event`] every part exchanges, the schema with RECCE7's table names, the migration of
+//! per-instance tables, and the batched [`Recorder`].
+
+pub mod event;
+pub mod schema;
+pub mod writer;
+
+pub use event::{Event, EventType, Row, SCHEMA_VERSION, escape_bytes, is_id, new_id, now_rfc3339};
+pub use schema::{Column, ColumnType, Migration, TableSpec, is_safe_identifier};
+pub use writer::{InstanceTable, Recorder, RecorderHandle, RecorderSnapshot, RecorderStats, open};
+
+/// Everything that can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite refused something.
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The database file cannot be opened or prepared.
+    #[error("cannot open the database {path}: {reason}")]
+    Open {
+        /// The path given.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// A table or column name that is not a safe SQL identifier (or is reserved).
+    #[error("{0:?} is not a safe SQL identifier or is reserved")]
+    BadIdentifier(String),
+    /// An event for a plug-in instance the recorder was not told about.
+    #[error("no table for plug-in instance {0:?}")]
+    UnknownPlugin(String),
+    /// A `session.end` for a session that has no start row.
+    #[error("session {0} has no start record")]
+    NoSession(String),
+    /// The writer has stopped; the event was not queued.
+    #[error("the recorder has stopped")]
+    Closed,
+    /// The writer thread could not be started.
+    #[error("cannot start the writer thread: {0}")]
+    Thread(String),
+}

@@ -1,0 +1,612 @@
+//! The recorder: one writer thread that owns the SQLite connection, fed by a bounded channel,
+//! committing in batches (one transaction per batch, WAL mode).
+//!
+//! rusqlite blocks, so the writer is a plain thread; sessions talk to it through a cloneable
+//! [`RecorderHandle`] whose `record` waits when the queue is full (backpressure, nothing dropped).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use rusqlite::{Connection, OpenFlags, params};
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::StoreError;
+use crate::event::{Event, EventType};
+use crate::schema::{self, FIXED_COLUMNS, Migration, TableSpec};
+
+/// Most events committed in one transaction; bounds the time one batch holds the write lock.
+pub const DEFAULT_BATCH_MAX: usize = 1024;
+
+/// Default queue length between sessions and the writer.
+pub const DEFAULT_QUEUE_CAPACITY: usize = 8192;
+
+/// A plug-in instance and the table its rows go to.
+#[derive(Debug, Clone)]
+pub struct InstanceTable {
+    /// The instance name (the event's `plugin`).
+    pub plugin: String,
+    /// Its table.
+    pub table: TableSpec,
+}
+
+/// Opens (creating if needed) the SQLite store at `path` in WAL mode, creates the fixed tables
+/// and creates or migrates each instance's table. Returns the connection and what was migrated.
+///
+/// Called before privileges are dropped, so the database and its WAL can be created anywhere the
+/// operator chose.
+pub fn open(
+    path: &Path,
+    instances: &[InstanceTable],
+) -> Result<(Connection, Vec<(String, Migration)>), StoreError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+    }
+    let mut conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| StoreError::Open {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Open {
+            path: path.display().to_string(),
+            reason: format!("cannot switch to WAL mode (got {mode})"),
+        });
+    }
+    // NORMAL in WAL mode: a committed batch survives a crash of the process; a power cut may
+    // lose the last batches but never corrupts the file.
+    conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF;")?;
+    schema::create_fixed_tables(&conn)?;
+    let tx = conn.transaction()?;
+    let mut migrations = Vec::with_capacity(instances.len());
+    for inst in instances {
+        migrations.push((
+            inst.table.name.clone(),
+            schema::migrate_table(&tx, &inst.table)?,
+        ));
+    }
+    tx.commit()?;
+    Ok((conn, migrations))
+}
+
+/// Counters of the writer, shared with whoever reports metrics.
+#[derive(Debug, Default)]
+pub struct RecorderStats {
+    /// Events written (committed or in the open batch).
+    pub events: AtomicU64,
+    /// Transactions committed.
+    pub batches: AtomicU64,
+    /// Events whose insert failed (logged with the reason).
+    pub failed: AtomicU64,
+    /// Columns a plug-in recorded that its table does not have (logged; the rest of the row kept).
+    pub unknown_columns: AtomicU64,
+    /// Total microseconds spent committing batches.
+    pub commit_micros: AtomicU64,
+}
+
+/// A point-in-time copy of [`RecorderStats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecorderSnapshot {
+    /// Events written.
+    pub events: u64,
+    /// Transactions committed.
+    pub batches: u64,
+    /// Events whose insert failed.
+    pub failed: u64,
+    /// Unknown columns seen.
+    pub unknown_columns: u64,
+    /// Microseconds spent committing.
+    pub commit_micros: u64,
+}
+
+impl RecorderStats {
+    /// Reads every counter.
+    pub fn snapshot(&self) -> RecorderSnapshot {
+        RecorderSnapshot {
+            events: self.events.load(Ordering::Relaxed),
+            batches: self.batches.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+            unknown_columns: self.unknown_columns.load(Ordering::Relaxed),
+            commit_micros: self.commit_micros.load(Ordering::Relaxed),
+        }
+    }
+}
+
+enum Command {
+    Event(Box<Event>),
+    Flush(oneshot::Sender<()>),
+    Stop,
+}
+
+/// The writer thread and the first handle to it.
+pub struct Recorder {
+    handle: RecorderHandle,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// A cheap, cloneable way to hand events to the writer.
+#[derive(Clone)]
+pub struct RecorderHandle {
+    tx: mpsc::Sender<Command>,
+    stats: Arc<RecorderStats>,
+}
+
+impl Recorder {
+    /// Starts the writer thread over an opened store. `instances` maps plug-in instance names to
+    /// their tables (as given to [`open`]).
+    pub fn start(
+        conn: Connection,
+        instances: &[InstanceTable],
+        queue_capacity: usize,
+        batch_max: usize,
+    ) -> Result<Recorder, StoreError> {
+        let (tx, rx) = mpsc::channel(queue_capacity.max(1));
+        let stats = Arc::new(RecorderStats::default());
+        let writer = Writer::new(conn, instances, stats.clone(), batch_max.max(1));
+        let thread = std::thread::Builder::new()
+            .name("recorder".into())
+            .spawn(move || writer.run(rx))
+            .map_err(|e| StoreError::Thread(e.to_string()))?;
+        Ok(Recorder {
+            handle: RecorderHandle { tx, stats },
+            thread: Some(thread),
+        })
+    }
+
+    /// A handle for sessions.
+    pub fn handle(&self) -> RecorderHandle {
+        self.handle.clone()
+    }
+
+    /// The writer's counters.
+    pub fn stats(&self) -> Arc<RecorderStats> {
+        self.handle.stats.clone()
+    }
+
+    /// Writes everything queued, commits and stops the thread. Events sent after this are
+    /// refused with [`StoreError::Closed`] (and the caller logs them), so call it last.
+    pub async fn finish(mut self) -> RecorderSnapshot {
+        let _ = self.handle.tx.send(Command::Stop).await;
+        if let Some(thread) = self.thread.take() {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+        self.handle.stats.snapshot()
+    }
+}
+
+impl RecorderHandle {
+    /// Queues one event; waits while the queue is full.
+    pub async fn record(&self, event: Event) -> Result<(), StoreError> {
+        self.tx
+            .send(Command::Event(Box::new(event)))
+            .await
+            .map_err(|_| StoreError::Closed)
+    }
+
+    /// Resolves once everything queued before it is committed.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        let (done, wait) = oneshot::channel();
+        self.tx
+            .send(Command::Flush(done))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        wait.await.map_err(|_| StoreError::Closed)
+    }
+
+    /// Events waiting in the queue.
+    pub fn queued(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+
+    /// The writer's counters.
+    pub fn stats(&self) -> &RecorderStats {
+        &self.stats
+    }
+}
+
+struct InstanceSql {
+    insert: String,
+    columns: Vec<String>,
+}
+
+struct Writer {
+    conn: Connection,
+    tables: HashMap<String, InstanceSql>,
+    stats: Arc<RecorderStats>,
+    batch_max: usize,
+}
+
+const INSERT_SESSION: &str = "INSERT OR IGNORE INTO sessions (session, sensor, plugin, tableName, protocol,
+    peerAddress, peerPort, localAddress, localPort, startTime) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)";
+const END_SESSION: &str = "UPDATE sessions SET endTime = ?2, bytesIn = ?3, bytesOut = ?4,
+    closeReason = ?5, linkedSession = ?6 WHERE session = ?1";
+const INSERT_RAW: &str = "INSERT INTO rawInput (session, eventDateTime, peerAddress, localAddress,
+    peerPort, localPort, eventId, plugin, reason, length, bytes) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)";
+
+impl Writer {
+    fn new(
+        conn: Connection,
+        instances: &[InstanceTable],
+        stats: Arc<RecorderStats>,
+        batch_max: usize,
+    ) -> Writer {
+        let tables = instances
+            .iter()
+            .map(|inst| {
+                let columns: Vec<String> =
+                    inst.table.columns.iter().map(|c| c.name.clone()).collect();
+                let names: Vec<String> = FIXED_COLUMNS[1..]
+                    .iter()
+                    .map(|(n, _)| (*n).to_owned())
+                    .chain(columns.iter().cloned())
+                    .map(|n| format!("\"{n}\""))
+                    .collect();
+                let marks: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
+                let insert = format!(
+                    "INSERT INTO \"{}\" ({}) VALUES ({})",
+                    inst.table.name,
+                    names.join(", "),
+                    marks.join(", ")
+                );
+                (inst.plugin.clone(), InstanceSql { insert, columns })
+            })
+            .collect();
+        Writer {
+            conn,
+            tables,
+            stats,
+            batch_max,
+        }
+    }
+
+    fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        let mut batch: Vec<Command> = Vec::with_capacity(self.batch_max);
+        loop {
+            let Some(first) = rx.blocking_recv() else {
+                return;
+            };
+            batch.push(first);
+            while batch.len() < self.batch_max {
+                match rx.try_recv() {
+                    Ok(cmd) => batch.push(cmd),
+                    Err(_) => break,
+                }
+            }
+            let stop = self.write_batch(&mut batch);
+            if stop {
+                // Drain whatever raced in behind the stop, then end.
+                rx.close();
+                while let Ok(cmd) = rx.try_recv() {
+                    batch.push(cmd);
+                }
+                self.write_batch(&mut batch);
+                return;
+            }
+        }
+    }
+
+    /// Writes and commits one batch; answers flushes after the commit. True when told to stop.
+    fn write_batch(&mut self, batch: &mut Vec<Command>) -> bool {
+        let mut flushes = Vec::new();
+        let mut stop = false;
+        let started = Instant::now();
+        match self.conn.transaction() {
+            Ok(tx) => {
+                for cmd in batch.drain(..) {
+                    match cmd {
+                        Command::Event(event) => {
+                            match write_event(&tx, &self.tables, &event, &self.stats) {
+                                Ok(()) => {
+                                    self.stats.events.fetch_add(1, Ordering::Relaxed);
+                                }
+                                Err(e) => {
+                                    self.stats.failed.fetch_add(1, Ordering::Relaxed);
+                                    tracing::error!(error = %e, id = %event.id, kind = event.kind.as_str(), "event not written");
+                                }
+                            }
+                        }
+                        Command::Flush(done) => flushes.push(done),
+                        Command::Stop => stop = true,
+                    }
+                }
+                if let Err(e) = tx.commit() {
+                    tracing::error!(error = %e, "commit failed");
+                } else {
+                    self.stats.batches.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Err(e) => {
+                let lost = batch
+                    .iter()
+                    .filter(|c| matches!(c, Command::Event(_)))
+                    .count();
+                self.stats.failed.fetch_add(lost as u64, Ordering::Relaxed);
+                tracing::error!(error = %e, lost, "cannot begin a transaction");
+                for cmd in batch.drain(..) {
+                    match cmd {
+                        Command::Flush(done) => flushes.push(done),
+                        Command::Stop => stop = true,
+                        Command::Event(_) => {}
+                    }
+                }
+            }
+        }
+        self.stats
+            .commit_micros
+            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        for done in flushes {
+            let _ = done.send(());
+        }
+        stop
+    }
+}
+
+/// A JSON value bound as the matching SQLite value: strings as TEXT (not JSON-quoted), integers
+/// as INTEGER, other numbers as REAL, booleans as 0/1, missing or null as NULL, and arrays or
+/// objects as their JSON text.
+struct Bind<'a>(Option<&'a Value>);
+
+impl rusqlite::ToSql for Bind<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, Value as Sql, ValueRef};
+        Ok(match self.0 {
+            None | Some(Value::Null) => ToSqlOutput::Owned(Sql::Null),
+            Some(Value::String(s)) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            Some(Value::Bool(b)) => ToSqlOutput::Owned(Sql::Integer(i64::from(*b))),
+            Some(Value::Number(n)) => match n.as_i64() {
+                Some(i) => ToSqlOutput::Owned(Sql::Integer(i)),
+                None => ToSqlOutput::Owned(Sql::Real(n.as_f64().unwrap_or(f64::NAN))),
+            },
+            Some(other) => ToSqlOutput::Owned(Sql::Text(other.to_string())),
+        })
+    }
+}
+
+fn text<'a>(event: &'a Event, key: &str) -> Option<&'a str> {
+    event.data.get(key).and_then(Value::as_str)
+}
+
+fn int(event: &Event, key: &str) -> Option<i64> {
+    event.data.get(key).and_then(Value::as_i64)
+}
+
+fn write_event(
+    tx: &rusqlite::Transaction<'_>,
+    tables: &HashMap<String, InstanceSql>,
+    event: &Event,
+    stats: &RecorderStats,
+) -> Result<(), StoreError> {
+    let peer = event.src_ip.to_string();
+    let local = event.dst_ip.to_string();
+    match event.kind {
+        EventType::SessionStart => {
+            tx.prepare_cached(INSERT_SESSION)?.execute(params![
+                event.session,
+                event.sensor,
+                event.plugin,
+                text(event, "table"),
+                event.protocol,
+                peer,
+                event.src_port,
+                local,
+                event.dst_port,
+                event.time,
+            ])?;
+        }
+        EventType::SessionEnd => {
+            let changed = tx.prepare_cached(END_SESSION)?.execute(params![
+                event.session,
+                event.time,
+                int(event, "bytes_in"),
+                int(event, "bytes_out"),
+                text(event, "reason"),
+                text(event, "linked_session"),
+            ])?;
+            if changed == 0 {
+                return Err(StoreError::NoSession(event.session.clone()));
+            }
+        }
+        EventType::InputRaw => {
+            tx.prepare_cached(INSERT_RAW)?.execute(params![
+                event.session,
+                event.time,
+                peer,
+                local,
+                event.src_port,
+                event.dst_port,
+                event.id,
+                event.plugin,
+                text(event, "reason"),
+                int(event, "length").unwrap_or(0),
+                text(event, "bytes").unwrap_or(""),
+            ])?;
+        }
+        _ => {
+            let Some(sql) = tables.get(&event.plugin) else {
+                return Err(StoreError::UnknownPlugin(event.plugin.clone()));
+            };
+            for key in event.data.keys() {
+                if !sql.columns.iter().any(|c| c == key) {
+                    stats.unknown_columns.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(plugin = %event.plugin, column = %key, "column not in the instance's table; value not stored");
+                }
+            }
+            let mut stmt = tx.prepare_cached(&sql.insert)?;
+            let fixed: [&dyn rusqlite::ToSql; 8] = [
+                &event.session,
+                &event.time,
+                &peer,
+                &local,
+                &event.src_port,
+                &event.dst_port,
+                &event.id,
+                &event.kind.as_str(),
+            ];
+            let values: Vec<Bind<'_>> = sql
+                .columns
+                .iter()
+                .map(|c| Bind(event.data.get(c)))
+                .collect();
+            let params = fixed
+                .iter()
+                .copied()
+                .chain(values.iter().map(|v| v as &dyn rusqlite::ToSql));
+            stmt.execute(rusqlite::params_from_iter(params))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::event::{new_id, now_rfc3339};
+    use crate::schema::{Column, ColumnType};
+
+    fn instances() -> Vec<InstanceTable> {
+        vec![InstanceTable {
+            plugin: "web".into(),
+            table: TableSpec {
+                name: "http".into(),
+                columns: vec![
+                    Column::new("command", ColumnType::Text),
+                    Column::new("path", ColumnType::Text),
+                    Column::new("status", ColumnType::Integer),
+                ],
+            },
+        }]
+    }
+
+    fn event(session: &str, kind: EventType, data: serde_json::Value) -> Event {
+        Event {
+            schema: crate::SCHEMA_VERSION,
+            id: new_id(),
+            sensor: "test".into(),
+            session: session.into(),
+            time: now_rfc3339(),
+            kind,
+            plugin: "web".into(),
+            protocol: "http".into(),
+            src_ip: IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7)),
+            src_port: 40000,
+            dst_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            dst_port: 8080,
+            data: data.as_object().cloned().unwrap_or_default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn records_sessions_rows_and_raw_input_then_drains_on_finish() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/recce7.sqlite");
+        let (conn, migrations) = open(&path, &instances()).unwrap();
+        assert_eq!(migrations, vec![("http".to_string(), Migration::Created)]);
+        let recorder = Recorder::start(conn, &instances(), 16, 4).unwrap();
+        let h = recorder.handle();
+        let n = 100;
+        for i in 0..n {
+            let s = new_id();
+            h.record(event(&s, EventType::SessionStart, json!({"table": "http"})))
+                .await
+                .unwrap();
+            h.record(event(
+                &s,
+                EventType::HttpRequest,
+                json!({"command": "GET", "path": format!("/{i}"), "status": 200, "bogus": 1}),
+            ))
+            .await
+            .unwrap();
+            h.record(event(
+                &s,
+                EventType::InputRaw,
+                json!({"reason": "not http", "length": 3, "bytes": "\\x16\\x03\\x01"}),
+            ))
+            .await
+            .unwrap();
+            h.record(event(
+                &s,
+                EventType::SessionEnd,
+                json!({"bytes_in": 10, "bytes_out": 20, "reason": "peer closed"}),
+            ))
+            .await
+            .unwrap();
+        }
+        h.flush().await.unwrap();
+        let stats = recorder.finish().await;
+        assert_eq!(stats.events, 4 * n);
+        assert_eq!(stats.failed, 0);
+        assert_eq!(stats.unknown_columns, n);
+        assert!(
+            h.record(event("x", EventType::SessionStart, json!({})))
+                .await
+                .is_err()
+        );
+
+        let db = Connection::open(&path).unwrap();
+        let count = |sql: &str| db.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+        assert_eq!(
+            count(
+                "SELECT count(*) FROM sessions WHERE endTime IS NOT NULL AND closeReason = 'peer closed' AND bytesIn = 10"
+            ),
+            n as i64
+        );
+        assert_eq!(
+            count(
+                "SELECT count(*) FROM http WHERE command = 'GET' AND status = 200 AND eventType = 'http.request'"
+            ),
+            n as i64
+        );
+        assert_eq!(
+            count("SELECT count(*) FROM rawInput WHERE length = 3"),
+            n as i64
+        );
+        let mode: String = db
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+
+    #[tokio::test]
+    async fn hostile_values_are_bound_not_spliced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.sqlite");
+        let (conn, _) = open(&path, &instances()).unwrap();
+        let recorder = Recorder::start(conn, &instances(), 4, 4).unwrap();
+        let h = recorder.handle();
+        let nasty = "'); DROP TABLE sessions; --";
+        h.record(event("s1", EventType::SessionStart, json!({})))
+            .await
+            .unwrap();
+        h.record(event("s1", EventType::HttpRequest, json!({"path": nasty})))
+            .await
+            .unwrap();
+        recorder.finish().await;
+        let db = Connection::open(&path).unwrap();
+        let path_back: String = db
+            .query_row("SELECT path FROM http", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(path_back, nasty);
+        let sessions: i64 = db
+            .query_row("SELECT count(*) FROM sessions", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(sessions, 1);
+    }
+}
