@@ -33,6 +33,17 @@ apt_install() {
 
 step "tools"
 command -v python3 >/dev/null || apt_install python3 python3-venv
+# Real clients the sensor's tests use: Debian's telnet, curl and nmap.
+missing=()
+for pair in telnet:telnet curl:curl nmap:nmap; do
+  command -v "${pair%%:*}" >/dev/null || missing+=("${pair##*:}")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing ${missing[*]}"
+  apt_install "${missing[@]}"
+fi
+# The 1,000-session shutdown test holds about 2,000 sockets.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 if ! "$VENV/bin/python" -c 'import importlib.metadata as m, sys; sys.exit(m.version("hpfeeds") != "3.1.0")' 2>/dev/null \
    || [ ! -x "$VENV/bin/hpfeeds-broker" ]; then
   echo "installing $HPFEEDS_PIN into $VENV"
@@ -54,13 +65,15 @@ trap 'rm -f "$test_log"' EXIT
 cargo test --workspace --locked 2>&1 | tee "$test_log"
 
 if [ "$FUZZ_SECS" != 0 ]; then
-  step "fuzz: wire_decode for ${FUZZ_SECS}s"
   if ! cargo +nightly --version >/dev/null 2>&1; then
     echo "test-all: fuzzing needs a nightly toolchain: rustup toolchain install nightly" >&2
     exit 1
   fi
   command -v cargo-fuzz >/dev/null || cargo install -q cargo-fuzz --locked
-  (cd fuzz && cargo +nightly fuzz run wire_decode -- -max_total_time="$FUZZ_SECS" -rss_limit_mb=512 2>&1 | tail -n 3)
+  for target in wire_decode telnet_decode http_parse; do
+    step "fuzz: $target for ${FUZZ_SECS}s"
+    (cd fuzz && cargo +nightly fuzz run "$target" -- -max_total_time="$FUZZ_SECS" -rss_limit_mb=1024 2>&1 | tail -n 3)
+  done
 fi
 
 step "all tests passed"

@@ -1,6 +1,7 @@
 //! `recce7`: one binary, one subcommand per role.
 
 use std::io::{Read, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -19,8 +20,30 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the standalone sensor and report service on the embedded default config.
-    Up,
+    /// Run the standalone sensor on the embedded default config (configs/sensor.toml),
+    /// recording to a local SQLite file, and print what listens where.
+    Up {
+        /// The SQLite file to record to (default: the config's, `recce7.sqlite`).
+        #[arg(long)]
+        database: Option<PathBuf>,
+        /// Drop from root to this user after binding the ports.
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Run the sensor from a configuration file.
+    Sensor {
+        /// The sensor configuration (see configs/sensor.toml).
+        #[arg(long, short = 'c')]
+        config: PathBuf,
+        /// Drop from root to this user after binding the ports and opening the database.
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Validate a sensor configuration and report every problem (file, key and reason).
+    CheckConfig {
+        /// The file to check.
+        file: PathBuf,
+    },
     /// Check an hpfeeds broker by hand: publish a message, or print what arrives on channels.
     #[command(subcommand)]
     Hpfeeds(HpfeedsCommand),
@@ -78,27 +101,37 @@ impl BrokerArgs {
     }
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
+/// Logs go to standard error; `RECCE7_LOG` (a tracing filter) overrides the configured level.
+fn init_logging(default_level: &str) {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("RECCE7_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-    {
-        Ok(rt) => rt,
-        Err(err) => {
-            eprintln!("recce7: cannot start the runtime: {err}");
-            return ExitCode::FAILURE;
+        .context("cannot start the runtime")
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::CheckConfig { file } => check_config(&file),
+        Command::Up { database, user } => up(database, user),
+        Command::Sensor { config, user } => sensor_from_file(&config, user),
+        command => {
+            init_logging("warn");
+            runtime().and_then(|rt| rt.block_on(run(command)))
         }
     };
-    match runtime.block_on(run(cli)) {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("recce7: {err:#}");
@@ -107,9 +140,11 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<()> {
-    match cli.command {
-        Command::Up => up(),
+async fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Up { .. } | Command::Sensor { .. } | Command::CheckConfig { .. } => {
+            unreachable!("handled in main")
+        }
         Command::Hpfeeds(HpfeedsCommand::Publish {
             broker,
             channel,
@@ -124,11 +159,122 @@ async fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn up() -> Result<()> {
-    bail!(
-        "the sensor and report service are not built yet (issues 4 and 7); what works today is \
-         the hpfeeds client: `recce7 hpfeeds --help`"
-    )
+fn check_config(file: &std::path::Path) -> Result<()> {
+    let valid = sensor::config::load(file).map_err(|problems| {
+        let n = problems.0.len();
+        anyhow::anyhow!(
+            "{problems}\n{n} problem{} found",
+            if n == 1 { "" } else { "s" }
+        )
+    })?;
+    println!(
+        "{}: ok: sensor {:?}, {} enabled instance{}",
+        file.display(),
+        valid.name,
+        valid.instances.len(),
+        if valid.instances.len() == 1 { "" } else { "s" }
+    );
+    for inst in &valid.instances {
+        println!(
+            "  {:<12} kind={:<8} port={:<5} table={}",
+            inst.name, inst.kind, inst.port, inst.table.name
+        );
+    }
+    Ok(())
+}
+
+fn up(database: Option<PathBuf>, user: Option<String>) -> Result<()> {
+    let mut config = sensor::config::default_config().map_err(anyhow::Error::from)?;
+    if let Some(db) = database {
+        config.database = db;
+    }
+    run_sensor(config, user, true)
+}
+
+fn sensor_from_file(file: &std::path::Path, user: Option<String>) -> Result<()> {
+    let config = sensor::config::load(file).map_err(anyhow::Error::from)?;
+    run_sensor(config, user, false)
+}
+
+/// Binds, opens the store, drops privileges (before any runtime thread exists), then serves
+/// until SIGINT or SIGTERM and shuts down gracefully.
+fn run_sensor(config: sensor::ValidConfig, user: Option<String>, print_guide: bool) -> Result<()> {
+    init_logging(&config.log_level);
+    let database = config.database.clone();
+    let sensor = sensor::Sensor::bind(config)?;
+    for (table, migration) in sensor.migrations() {
+        tracing::info!(table, ?migration, "table ready");
+    }
+    if let Some(user) = &user {
+        let (uid, gid) = sensor::privilege::drop_to(user)?;
+        tracing::info!(user, %uid, %gid, "dropped privileges");
+    }
+    let db_shown = std::fs::canonicalize(&database).unwrap_or(database);
+    let mut guide = format!(
+        "recce7 sensor {:?} recording to {}\n",
+        sensor.config().name,
+        db_shown.display()
+    );
+    for (name, kind, addr) in sensor.listening() {
+        let port = addr.port();
+        let hint = match kind {
+            "telnet" => format!("try: telnet 127.0.0.1 {port}"),
+            "http" => format!("try: curl -i http://127.0.0.1:{port}/"),
+            _ => format!("try: nc 127.0.0.1 {port}"),
+        };
+        guide.push_str(&format!(
+            "  {name:<10} {kind:<7} listening on {addr:<16} {hint}\n"
+        ));
+    }
+    if print_guide {
+        guide.push_str(&format!(
+            "what was recorded: sqlite3 {} 'SELECT * FROM sessions ORDER BY startTime DESC LIMIT 20'\n\
+             (the report service and dashboard arrive with `recce7 up` in a later release)\n\
+             stop with Ctrl-C: open sessions get their end records, everything is committed.\n",
+            db_shown.display()
+        ));
+    }
+    print!("{guide}");
+    let _ = std::io::stdout().flush();
+    tracing::info!(listeners = sensor.listening().len(), "sensor started");
+    let rt = runtime()?;
+    let summary = rt.block_on(async move {
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let signals = shutdown.clone();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("shutting down");
+            signals.cancel();
+        });
+        sensor.run(shutdown).await
+    })?;
+    tracing::info!(?summary, "sensor stopped");
+    eprintln!(
+        "recce7: stopped: {} sessions, {} refused by limits, {} events written, {} lost",
+        summary.ended,
+        summary.refused,
+        summary.recorder.events,
+        summary.lost + summary.recorder.failed
+    );
+    if summary.lost + summary.recorder.failed > 0 {
+        bail!("some events were not written (see the log)");
+    }
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }
 
 async fn publish(broker: BrokerArgs, channel: String, payload: Option<String>) -> Result<()> {

@@ -1,5 +1,55 @@
-//! The recce7 sensor: configuration, listeners, the plug-in trait and the built-in plug-ins
-//! (telnet, HTTP), the SQLite recorder, the outbox publisher, packet capture and privilege drop.
+//! The recce7 sensor: configuration, listeners under limits, the plug-in trait and registry,
+//! the built-in plug-ins (telnet, HTTP, the banner example), recording through the store's
+//! recorder, graceful shutdown and privilege drop.
 //!
-//! Not built yet (issue 4). The crate already depends on `rusqlite` with SQLite bundled so that
-//! the pinned version is proven to build, including into the static ARMv6 binary.
+//! The binary calls [`config::load`] (or [`config::default_config`]), [`Sensor::bind`],
+//! optionally [`privilege::drop_to`], then [`Sensor::run`] with one shutdown token.
+
+pub mod config;
+pub mod connection;
+pub mod limits;
+pub mod plugin;
+pub mod plugins;
+pub mod privilege;
+pub mod server;
+pub mod session;
+
+use std::net::SocketAddr;
+
+pub use config::{ConfigProblems, ValidConfig};
+pub use connection::{CloseReason, Connection};
+pub use plugin::{Plugin, PluginKind, registry};
+pub use server::{RunSummary, Sensor};
+pub use session::Session;
+
+/// Everything that can stop the sensor from starting or running.
+#[derive(Debug, thiserror::Error)]
+pub enum SensorError {
+    /// The configuration is invalid (every problem listed).
+    #[error("{0}")]
+    Config(#[from] ConfigProblems),
+    /// A listener could not be bound.
+    #[error("instance {instance}: cannot listen on {addr}: {reason}")]
+    Bind {
+        /// The instance.
+        instance: String,
+        /// The address.
+        addr: SocketAddr,
+        /// The OS's reason.
+        reason: String,
+    },
+    /// The store could not be opened or migrated.
+    #[error("store: {0}")]
+    Store(#[from] store::StoreError),
+    /// Dropping privileges failed; the sensor does not run as root by accident.
+    #[error("cannot switch to user {user}: {reason}")]
+    Privileges {
+        /// The user asked for.
+        user: String,
+        /// Why.
+        reason: String,
+    },
+    /// Another I/O error.
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+}

@@ -5,6 +5,8 @@
 //! which `scripts/test-all.sh` creates. A missing tool is a test failure with the install hint,
 //! never a silent skip.
 
+pub mod sensor;
+
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

@@ -1,0 +1,154 @@
+//! The plug-in API: the [`Plugin`] trait every service implements, and the [`registry`] that maps
+//! a config `kind` to a constructor. `recce7 check-config` and start-up both use the registry, so
+//! the list of kinds lives in one place.
+//!
+//! A plug-in gets its instance's `[plugin.options]` table when it is built, and a
+//! [`Connection`] plus a [`Session`] for each attacker. That is all a config-only kind (a banner,
+//! prompts and regex replies from TOML) needs too: it is one more constructor in the registry
+//! reading its rules from `options`, with no change to the trait.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use store::{Column, ColumnType};
+
+use crate::connection::{CloseReason, Connection};
+use crate::limits::Limits;
+use crate::session::Session;
+
+/// The future a handler returns: borrows the connection and session for the conversation.
+pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = Result<(), CloseReason>> + Send + 'a>>;
+
+/// A service the sensor offers to attackers.
+///
+/// One value per configured instance, shared by all of its sessions (hence `Sync`); per-session
+/// state lives in the handler's future.
+pub trait Plugin: Send + Sync + 'static {
+    /// The protocol spoken, recorded in every event (`telnet`, `http`, ...).
+    fn protocol(&self) -> &str;
+
+    /// The columns this plug-in records in its table, by name and type. The instance's configured
+    /// columns must include them; by default the table has exactly these.
+    fn columns(&self) -> Vec<Column>;
+
+    /// Talks to one attacker until the conversation ends. Return `Ok(())` when the plug-in ends
+    /// it (after [`Connection::close`] with a reason) or `Err(reason)` from a failed read or
+    /// write; the sensor then records the session's end either way.
+    fn handle<'a>(
+        &'a self,
+        conn: &'a mut Connection,
+        session: &'a mut Session,
+    ) -> HandlerFuture<'a>;
+}
+
+/// What a plug-in's constructor receives.
+#[derive(Debug)]
+pub struct PluginSettings<'a> {
+    /// The instance's name.
+    pub name: &'a str,
+    /// The instance's `[plugin.options]` table (empty when absent).
+    pub options: &'a toml::Table,
+    /// The sensor's limits.
+    pub limits: &'a Limits,
+}
+
+/// A problem with one option, reported as `plugin[i].options.<key>: <reason>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptionProblem {
+    /// The key under `options`.
+    pub key: String,
+    /// Why it is wrong.
+    pub reason: String,
+}
+
+impl OptionProblem {
+    /// A problem with `key`.
+    pub fn new(key: impl Into<String>, reason: impl Into<String>) -> OptionProblem {
+        OptionProblem {
+            key: key.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Builds a plug-in from its settings, or lists every problem with its options.
+pub type BuildFn = fn(&PluginSettings<'_>) -> Result<Arc<dyn Plugin>, Vec<OptionProblem>>;
+
+/// One entry of the registry.
+#[derive(Debug, Clone, Copy)]
+pub struct PluginKind {
+    /// The config `kind`.
+    pub name: &'static str,
+    /// One line for `recce7 check-config` and the docs.
+    pub description: &'static str,
+    /// The constructor.
+    pub build: BuildFn,
+}
+
+/// Every plug-in kind this build knows.
+pub fn registry() -> &'static [PluginKind] {
+    &[
+        PluginKind {
+            name: "telnet",
+            description: "telnet login and a busybox shell of an embedded Linux device",
+            build: crate::plugins::telnet::build,
+        },
+        PluginKind {
+            name: "http",
+            description: "HTTP/1.x server with an embedded device's login page",
+            build: crate::plugins::http::build,
+        },
+        PluginKind {
+            name: "banner",
+            description: "example: a banner, then every line recorded and answered",
+            build: crate::plugins::banner::build,
+        },
+    ]
+}
+
+/// Looks a kind up by name.
+pub fn find_kind(name: &str) -> Option<&'static PluginKind> {
+    registry().iter().find(|k| k.name == name)
+}
+
+/// Reads an optional string option, reporting a wrong type.
+pub fn option_str<'a>(
+    options: &'a toml::Table,
+    key: &str,
+    problems: &mut Vec<OptionProblem>,
+) -> Option<&'a str> {
+    match options.get(key) {
+        None => None,
+        Some(toml::Value::String(s)) => Some(s),
+        Some(other) => {
+            problems.push(OptionProblem::new(
+                key,
+                format!("expected a string, found {}", other.type_str()),
+            ));
+            None
+        }
+    }
+}
+
+/// Reports every option key not in `known`.
+pub fn unknown_options(options: &toml::Table, known: &[&str], problems: &mut Vec<OptionProblem>) {
+    for key in options.keys() {
+        if !known.contains(&key.as_str()) {
+            problems.push(OptionProblem::new(
+                key.clone(),
+                format!("unknown option (known: {})", known.join(", ")),
+            ));
+        }
+    }
+}
+
+/// Shorthand for a TEXT column.
+pub fn text(name: &str) -> Column {
+    Column::new(name, ColumnType::Text)
+}
+
+/// Shorthand for an INTEGER column.
+pub fn integer(name: &str) -> Column {
+    Column::new(name, ColumnType::Integer)
+}

@@ -1,0 +1,202 @@
+//! The HTTP plug-in (`kind = "http"`): a tolerant HTTP/1.0 and 1.1 server with keep-alive and
+//! strict size limits, serving an embedded device's login page. Every request is recorded
+//! (method, path, version, headers, body bounded, status), credentials posted to the login form
+//! are recorded, a `SESSIONID` cookie ties requests over several connections into one session,
+//! malformed requests get a 400 and are recorded, and input that is not HTTP at all (TLS hellos,
+//! scanner probes) is recorded raw.
+//!
+//! The parsing and the pages are pure ([`parse`], [`pages`]); this module is the socket side.
+
+pub mod pages;
+pub mod parse;
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use store::{Column, EventType, escape_bytes};
+
+use crate::connection::{CloseReason, Connection};
+use crate::plugin::{
+    HandlerFuture, OptionProblem, Plugin, PluginSettings, integer, text, unknown_options,
+};
+use crate::session::{Session, row};
+
+/// The HTTP plug-in; it has no options yet.
+#[derive(Debug, Clone)]
+pub struct HttpPlugin {
+    limits: parse::Limits,
+    max_raw_bytes: usize,
+}
+
+/// Builds the plug-in. Head and body limits come from `[limits] max_request_bytes`.
+pub fn build(settings: &PluginSettings<'_>) -> Result<Arc<dyn Plugin>, Vec<OptionProblem>> {
+    let mut problems = Vec::new();
+    unknown_options(settings.options, &[], &mut problems);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    // Head and body share `max_request_bytes`, which is also the connection's buffer cap.
+    let max = settings.limits.max_request_bytes;
+    let defaults = parse::Limits::default();
+    let max_head_bytes = defaults.max_head_bytes.min(max / 2).max(1);
+    Ok(Arc::new(HttpPlugin {
+        limits: parse::Limits {
+            max_head_bytes,
+            max_body_bytes: max.saturating_sub(max_head_bytes).max(1),
+            max_headers: defaults.max_headers,
+        },
+        max_raw_bytes: settings.limits.max_raw_bytes,
+    }))
+}
+
+impl HttpPlugin {
+    /// Answers a request the parser refused (400, 413, 431, 501), records it as a request row
+    /// with that status and its bytes raw, and ends the connection.
+    async fn refuse(
+        &self,
+        conn: &mut Connection,
+        session: &mut Session,
+        err: &parse::ParseError,
+        out: &mut Vec<u8>,
+    ) -> Result<(), CloseReason> {
+        let status = err.status();
+        let bytes = conn.take_buffer();
+        session
+            .record(
+                EventType::HttpRequest,
+                row([
+                    ("status", status.into()),
+                    ("body", escape_bytes(&bytes, self.max_raw_bytes).into()),
+                ]),
+            )
+            .await;
+        session.record_raw(&err.to_string(), &bytes).await;
+        out.clear();
+        pages::error_response(status).encode(out);
+        conn.write_all(out).await?;
+        conn.close(CloseReason::Plugin("malformed request"));
+        Ok(())
+    }
+
+    async fn converse(
+        &self,
+        conn: &mut Connection,
+        session: &mut Session,
+    ) -> Result<(), CloseReason> {
+        let mut cookie_sent = false;
+        let mut out = Vec::with_capacity(2048);
+        loop {
+            let request = loop {
+                if !conn.buffer().is_empty() && !parse::looks_like_http(conn.buffer()) {
+                    let bytes = conn.take_buffer();
+                    session.record_raw("not HTTP", &bytes).await;
+                    out.clear();
+                    pages::error_response(400).encode(&mut out);
+                    conn.write_all(&out).await?;
+                    conn.close(CloseReason::Plugin("not HTTP"));
+                    return Ok(());
+                }
+                match parse::parse_request(conn.buffer(), &self.limits) {
+                    Ok(Some((req, used))) => {
+                        conn.consume(used);
+                        break req;
+                    }
+                    Ok(None) => {
+                        if let Err(reason) = conn.read_more().await {
+                            if reason == CloseReason::RequestTooLarge {
+                                // Chunk framing can outgrow the buffer before the parser's
+                                // own body limit trips: the same answer, 413.
+                                return self
+                                    .refuse(
+                                        conn,
+                                        session,
+                                        &parse::ParseError::BodyTooLarge,
+                                        &mut out,
+                                    )
+                                    .await;
+                            }
+                            if !conn.buffer().is_empty() {
+                                let bytes = conn.take_buffer();
+                                session.record_raw("incomplete request", &bytes).await;
+                            }
+                            return Err(reason);
+                        }
+                    }
+                    Err(err) => return self.refuse(conn, session, &err, &mut out).await,
+                }
+            };
+
+            // The cookie ties this request to an earlier session of the same client.
+            let mut set_cookie = None;
+            let adopted = request
+                .cookie(pages::SESSION_COOKIE)
+                .is_some_and(|c| session.adopt_id(c));
+            if !adopted && !cookie_sent {
+                set_cookie = Some(session.id().to_owned());
+                cookie_sent = true;
+            }
+            let keep_alive = request.keep_alive();
+            let response = pages::respond(&request, set_cookie.as_deref(), keep_alive);
+            let (username, password) = match pages::login_attempt(&request) {
+                Some((u, p)) => (Value::from(u), Value::from(p)),
+                None => (Value::Null, Value::Null),
+            };
+            session
+                .record(
+                    EventType::HttpRequest,
+                    row([
+                        ("command", request.method.clone().into()),
+                        ("path", request.path.clone().into()),
+                        ("version", format!("HTTP/1.{}", request.version).into()),
+                        ("headers", request.headers_text().into()),
+                        (
+                            "body",
+                            escape_bytes(&request.body, self.max_raw_bytes).into(),
+                        ),
+                        ("username", username),
+                        ("password", password),
+                        ("status", response.status.into()),
+                    ]),
+                )
+                .await;
+            out.clear();
+            response.encode(&mut out);
+            conn.write_all(&out).await?;
+            if !keep_alive {
+                conn.close(CloseReason::Plugin("request asked to close"));
+                return Ok(());
+            }
+            if response.closes_connection() {
+                conn.close(CloseReason::Plugin("refused request"));
+                return Ok(());
+            }
+        }
+    }
+}
+
+impl Plugin for HttpPlugin {
+    fn protocol(&self) -> &str {
+        "http"
+    }
+
+    fn columns(&self) -> Vec<Column> {
+        vec![
+            text("command"),
+            text("path"),
+            text("version"),
+            text("headers"),
+            text("body"),
+            text("username"),
+            text("password"),
+            integer("status"),
+        ]
+    }
+
+    fn handle<'a>(
+        &'a self,
+        conn: &'a mut Connection,
+        session: &'a mut Session,
+    ) -> HandlerFuture<'a> {
+        Box::pin(self.converse(conn, session))
+    }
+}

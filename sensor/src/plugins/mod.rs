@@ -1,0 +1,6 @@
+//! The built-in plug-ins. Each module has a `build` constructor listed in
+//! [`crate::plugin::registry`].
+
+pub mod banner;
+pub mod http;
+pub mod telnet;

@@ -1,0 +1,366 @@
+//! The running sensor: binds one listener per enabled instance (per listen address), opens the
+//! store, accepts under the limits, runs each session in its own task and span, and shuts down
+//! gracefully: stop accepting, give sessions a grace period, close the rest, drain the recorder.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use socket2::{Domain, Protocol, Socket, Type};
+use store::{InstanceTable, Migration, Recorder, RecorderHandle, RecorderSnapshot};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+use crate::SensorError;
+use crate::config::{Instance, ValidConfig};
+use crate::connection::{CloseReason, Connection};
+use crate::limits::{Admission, Gate, Limits};
+use crate::session::{InstanceInfo, Session};
+
+/// A listening socket of one instance, bound but not yet accepting.
+struct BoundListener {
+    instance: usize,
+    listener: std::net::TcpListener,
+    addr: SocketAddr,
+}
+
+/// Counters of the whole sensor.
+#[derive(Debug, Default)]
+pub struct SensorStats {
+    /// Connections accepted and admitted.
+    pub accepted: AtomicU64,
+    /// Connections refused by a limit (recorded as sessions with the limit as close reason).
+    pub refused: AtomicU64,
+    /// Sessions that have ended (with their end record).
+    pub ended: AtomicU64,
+}
+
+/// What a finished run reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunSummary {
+    /// Connections admitted.
+    pub accepted: u64,
+    /// Connections refused by a limit.
+    pub refused: u64,
+    /// Sessions ended.
+    pub ended: u64,
+    /// Events the recorder refused (only possible if something outlived the shutdown): 0.
+    pub lost: u64,
+    /// The writer's final counters.
+    pub recorder: RecorderSnapshot,
+}
+
+/// A sensor with its sockets bound and its store open, ready to [`Sensor::run`].
+///
+/// Binding and opening happen before privileges are dropped; accepting happens after.
+pub struct Sensor {
+    config: ValidConfig,
+    listeners: Vec<BoundListener>,
+    recorder: Recorder,
+    migrations: Vec<(String, Migration)>,
+    stats: Arc<SensorStats>,
+}
+
+/// Binds a TCP listener with SO_REUSEADDR; an IPv6 wildcard also accepts IPv4 (dual-stack).
+fn bind(addr: SocketAddr, dual_stack: bool) -> std::io::Result<std::net::TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(!dual_stack)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
+}
+
+impl Sensor {
+    /// Opens (and migrates) the store and binds every enabled instance on every listen address.
+    /// Fails with the address and the OS's reason if a port cannot be bound.
+    pub fn bind(config: ValidConfig) -> Result<Sensor, SensorError> {
+        let mut listeners = Vec::new();
+        for (i, inst) in config.instances.iter().enumerate() {
+            if config.listen.is_empty() {
+                // All addresses: one dual-stack IPv6 socket, or IPv4 only where IPv6 is off.
+                let v6 = SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), inst.port);
+                let v4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), inst.port);
+                let listener = match bind(v6, true) {
+                    Ok(l) => l,
+                    Err(_) => bind(v4, false).map_err(|e| SensorError::Bind {
+                        instance: inst.name.clone(),
+                        addr: v4,
+                        reason: e.to_string(),
+                    })?,
+                };
+                let addr = listener.local_addr()?;
+                listeners.push(BoundListener {
+                    instance: i,
+                    listener,
+                    addr,
+                });
+            } else {
+                for ip in &config.listen {
+                    let addr = SocketAddr::new(*ip, inst.port);
+                    let listener = bind(addr, false).map_err(|e| SensorError::Bind {
+                        instance: inst.name.clone(),
+                        addr,
+                        reason: e.to_string(),
+                    })?;
+                    listeners.push(BoundListener {
+                        instance: i,
+                        listener,
+                        addr,
+                    });
+                }
+            }
+        }
+        let tables: Vec<InstanceTable> = config
+            .instances
+            .iter()
+            .map(|inst| InstanceTable {
+                plugin: inst.name.clone(),
+                table: inst.table.clone(),
+            })
+            .collect();
+        let (conn, migrations) = store::open(&config.database, &tables)?;
+        let recorder = Recorder::start(
+            conn,
+            &tables,
+            config.queue_capacity,
+            store::writer::DEFAULT_BATCH_MAX,
+        )?;
+        Ok(Sensor {
+            config,
+            listeners,
+            recorder,
+            migrations,
+            stats: Arc::new(SensorStats::default()),
+        })
+    }
+
+    /// What listens where: (instance name, kind, address).
+    pub fn listening(&self) -> Vec<(String, &'static str, SocketAddr)> {
+        self.listeners
+            .iter()
+            .map(|l| {
+                let inst = &self.config.instances[l.instance];
+                (inst.name.clone(), inst.kind, l.addr)
+            })
+            .collect()
+    }
+
+    /// What the store did to each instance's table at start-up.
+    pub fn migrations(&self) -> &[(String, Migration)] {
+        &self.migrations
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &ValidConfig {
+        &self.config
+    }
+
+    /// The sensor's counters.
+    pub fn stats(&self) -> Arc<SensorStats> {
+        self.stats.clone()
+    }
+
+    /// A handle on the recorder (tests flush through it).
+    pub fn recorder(&self) -> RecorderHandle {
+        self.recorder.handle()
+    }
+
+    /// Accepts and serves until `shutdown` is cancelled, then stops accepting, lets sessions
+    /// finish for the grace period, closes the rest (each with its end record), drains the
+    /// recorder and returns the final counts.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<RunSummary, SensorError> {
+        let Sensor {
+            config,
+            listeners,
+            recorder,
+            stats,
+            ..
+        } = self;
+        let limits = Arc::new(config.limits.clone());
+        let gate = Gate::new(&limits);
+        let close_now = CancellationToken::new();
+        let sessions = TaskTracker::new();
+        let accept_loops = TaskTracker::new();
+        let sensor_name: Arc<str> = Arc::from(config.name.as_str());
+        let infos: Vec<Arc<InstanceInfo>> = config
+            .instances
+            .iter()
+            .map(|inst| {
+                Arc::new(InstanceInfo {
+                    sensor: sensor_name.clone(),
+                    plugin: Arc::from(inst.name.as_str()),
+                    protocol: Arc::from(inst.plugin.protocol()),
+                    table: Arc::from(inst.table.name.as_str()),
+                    lost: AtomicU64::new(0),
+                })
+            })
+            .collect();
+        for bound in listeners {
+            let listener = TcpListener::from_std(bound.listener)?;
+            let acceptor = Acceptor {
+                instance: config.instances[bound.instance].clone(),
+                info: infos[bound.instance].clone(),
+                listener,
+                limits: limits.clone(),
+                gate: gate.clone(),
+                recorder: recorder.handle(),
+                sessions: sessions.clone(),
+                close_now: close_now.clone(),
+                stats: stats.clone(),
+            };
+            accept_loops.spawn(acceptor.run(shutdown.clone()));
+        }
+        accept_loops.close();
+        shutdown.cancelled().await;
+        accept_loops.wait().await;
+        sessions.close();
+        let open = sessions.len();
+        if open > 0 {
+            tracing::info!(
+                open,
+                grace_secs = config.shutdown_grace.as_secs(),
+                "stopped accepting; waiting for open sessions"
+            );
+        }
+        if tokio::time::timeout(config.shutdown_grace, sessions.wait())
+            .await
+            .is_err()
+        {
+            tracing::info!(open = sessions.len(), "grace period over; closing sessions");
+            close_now.cancel();
+            sessions.wait().await;
+        }
+        let snapshot = recorder.finish().await;
+        let lost: u64 = infos.iter().map(|i| i.lost.load(Ordering::Relaxed)).sum();
+        Ok(RunSummary {
+            accepted: stats.accepted.load(Ordering::Relaxed),
+            refused: stats.refused.load(Ordering::Relaxed),
+            ended: stats.ended.load(Ordering::Relaxed),
+            lost,
+            recorder: snapshot,
+        })
+    }
+}
+
+/// The accept loop of one listener.
+struct Acceptor {
+    instance: Instance,
+    info: Arc<InstanceInfo>,
+    listener: TcpListener,
+    limits: Arc<Limits>,
+    gate: Arc<Gate>,
+    recorder: RecorderHandle,
+    sessions: TaskTracker,
+    close_now: CancellationToken,
+    stats: Arc<SensorStats>,
+}
+
+/// IPv4 peers on a dual-stack socket arrive as `::ffff:a.b.c.d`; record them as IPv4.
+fn canonical(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(addr.ip().to_canonical(), addr.port())
+}
+
+impl Acceptor {
+    async fn run(self, shutdown: CancellationToken) {
+        loop {
+            let accepted = tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => break,
+                res = self.listener.accept() => res,
+            };
+            let (stream, peer) = match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(instance = %self.instance.name, error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let peer = canonical(peer);
+            let local = stream.local_addr().map(canonical).unwrap_or(peer);
+            let _ = stream.set_nodelay(true);
+            match self.gate.admit(peer.ip()) {
+                Ok(admission) => {
+                    self.stats.accepted.fetch_add(1, Ordering::Relaxed);
+                    let session = Session::new(
+                        self.info.clone(),
+                        peer,
+                        local,
+                        self.recorder.clone(),
+                        self.limits.max_raw_bytes,
+                    );
+                    let span = tracing::info_span!(
+                        "session",
+                        id = %session.connection_id(),
+                        plugin = %self.instance.name,
+                        peer = %peer,
+                    );
+                    let conn = Connection::new(
+                        stream,
+                        peer,
+                        local,
+                        self.limits.clone(),
+                        self.close_now.clone(),
+                    );
+                    let plugin = self.instance.plugin.clone();
+                    let stats = self.stats.clone();
+                    self.sessions
+                        .spawn(serve(plugin, conn, session, admission, stats).instrument(span));
+                }
+                Err(refusal) => {
+                    // Recorded like any session, closed at once: the attacker is still seen.
+                    self.stats.refused.fetch_add(1, Ordering::Relaxed);
+                    drop(stream);
+                    let mut session = Session::new(
+                        self.info.clone(),
+                        peer,
+                        local,
+                        self.recorder.clone(),
+                        self.limits.max_raw_bytes,
+                    );
+                    session.record_start(Some(refusal.as_str())).await;
+                    session.record_end(0, 0, refusal.as_str()).await;
+                    tracing::debug!(peer = %peer, reason = refusal.as_str(), "connection refused");
+                }
+            }
+        }
+    }
+}
+
+async fn serve(
+    plugin: Arc<dyn crate::plugin::Plugin>,
+    mut conn: Connection,
+    mut session: Session,
+    admission: Admission,
+    stats: Arc<SensorStats>,
+) {
+    session.record_start(None).await;
+    tracing::debug!("session start");
+    let result = plugin.handle(&mut conn, &mut session).await;
+    let reason = match result {
+        Ok(()) => conn
+            .close_reason()
+            .cloned()
+            .unwrap_or(CloseReason::Plugin("closed by plug-in")),
+        Err(reason) => reason,
+    };
+    if !matches!(reason, CloseReason::PeerReset | CloseReason::PeerClosed) {
+        conn.shutdown().await;
+    }
+    let (bytes_in, bytes_out) = (conn.bytes_in(), conn.bytes_out());
+    drop(conn);
+    drop(admission);
+    session
+        .record_end(bytes_in, bytes_out, reason.as_str())
+        .await;
+    stats.ended.fetch_add(1, Ordering::Relaxed);
+    tracing::debug!(reason = reason.as_str(), bytes_in, bytes_out, "session end");
+}

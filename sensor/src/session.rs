@@ -1,0 +1,184 @@
+//! The session handle a plug-in records through: RECCE7's `get_session` and `do_save` in Rust's
+//! terms.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde_json::Value;
+use store::{
+    Event, EventType, RecorderHandle, Row, SCHEMA_VERSION, escape_bytes, new_id, now_rfc3339,
+};
+
+/// Builds a [`Row`] from column names and values: `row([("username", user.into())])`.
+pub fn row<const N: usize>(pairs: [(&str, Value); N]) -> Row {
+    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+/// What is the same for every session of one plug-in instance.
+#[derive(Debug)]
+pub struct InstanceInfo {
+    /// The sensor's name.
+    pub sensor: Arc<str>,
+    /// The instance's name.
+    pub plugin: Arc<str>,
+    /// The protocol its plug-in speaks.
+    pub protocol: Arc<str>,
+    /// The instance's table.
+    pub table: Arc<str>,
+    /// Events the recorder refused (it had stopped); should stay 0.
+    pub lost: AtomicU64,
+}
+
+/// One session: its id, addresses and a way to record rows.
+pub struct Session {
+    connection_id: String,
+    linked: Option<String>,
+    info: Arc<InstanceInfo>,
+    peer: SocketAddr,
+    local: SocketAddr,
+    recorder: RecorderHandle,
+    max_raw_bytes: usize,
+    events: u64,
+}
+
+impl Session {
+    /// A new session with a fresh time-ordered id.
+    pub fn new(
+        info: Arc<InstanceInfo>,
+        peer: SocketAddr,
+        local: SocketAddr,
+        recorder: RecorderHandle,
+        max_raw_bytes: usize,
+    ) -> Session {
+        Session {
+            connection_id: new_id(),
+            linked: None,
+            info,
+            peer,
+            local,
+            recorder,
+            max_raw_bytes,
+            events: 0,
+        }
+    }
+
+    /// The id rows are recorded under: the protocol's session if one was adopted, otherwise
+    /// this connection's own.
+    pub fn id(&self) -> &str {
+        self.linked.as_deref().unwrap_or(&self.connection_id)
+    }
+
+    /// This connection's own id (the `sessions` row).
+    pub fn connection_id(&self) -> &str {
+        &self.connection_id
+    }
+
+    /// The protocol-level session adopted with [`Session::adopt_id`], if any.
+    pub fn linked_id(&self) -> Option<&str> {
+        self.linked.as_deref()
+    }
+
+    /// Takes the session id from the protocol (HTTP does, from its cookie), so that requests
+    /// over several connections group into one session, as RECCE7's `get_session` allowed.
+    /// Only ids of the shape this sensor hands out are accepted; returns whether it was.
+    pub fn adopt_id(&mut self, id: &str) -> bool {
+        if store::is_id(id) {
+            if id != self.connection_id {
+                self.linked = Some(id.to_owned());
+            }
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The attacker's address.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// The sensor's address.
+    pub fn local(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// The instance's name.
+    pub fn plugin(&self) -> &str {
+        &self.info.plugin
+    }
+
+    /// Events recorded in this session so far.
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    fn event(&self, kind: EventType, session: &str, data: Row) -> Event {
+        Event {
+            schema: SCHEMA_VERSION,
+            id: new_id(),
+            sensor: self.info.sensor.to_string(),
+            session: session.to_owned(),
+            time: now_rfc3339(),
+            kind,
+            plugin: self.info.plugin.to_string(),
+            protocol: self.info.protocol.to_string(),
+            src_ip: self.peer.ip(),
+            src_port: self.peer.port(),
+            dst_ip: self.local.ip(),
+            dst_port: self.local.port(),
+            data,
+        }
+    }
+
+    async fn send(&mut self, event: Event) {
+        self.events += 1;
+        if let Err(e) = self.recorder.record(event).await {
+            self.info.lost.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(error = %e, "event lost");
+        }
+    }
+
+    /// Records one row in the instance's table (columns by name), as an event of `kind`.
+    /// Waits while the recorder's queue is full.
+    pub async fn record(&mut self, kind: EventType, data: Row) {
+        let event = self.event(kind, self.id(), data);
+        self.send(event).await;
+    }
+
+    /// Records input the plug-in could not parse: escaped, bounded to `max_raw_bytes`, with the
+    /// original length and why it was not understood.
+    pub async fn record_raw(&mut self, reason: &str, bytes: &[u8]) {
+        let data = row([
+            ("reason", reason.into()),
+            ("length", bytes.len().into()),
+            ("bytes", escape_bytes(bytes, self.max_raw_bytes).into()),
+        ]);
+        let event = self.event(EventType::InputRaw, self.id(), data);
+        self.send(event).await;
+    }
+
+    /// Records the start of the session (the `sessions` row).
+    pub(crate) async fn record_start(&mut self, refused: Option<&str>) {
+        let mut data = row([("table", self.info.table.as_ref().into())]);
+        if let Some(why) = refused {
+            data.insert("refused".into(), why.into());
+        }
+        let event = self.event(EventType::SessionStart, &self.connection_id.clone(), data);
+        self.send(event).await;
+    }
+
+    /// Records the end of the session with its byte counts and close reason.
+    pub(crate) async fn record_end(&mut self, bytes_in: u64, bytes_out: u64, reason: &str) {
+        let mut data = row([
+            ("bytes_in", bytes_in.into()),
+            ("bytes_out", bytes_out.into()),
+            ("reason", reason.into()),
+        ]);
+        if let Some(linked) = &self.linked {
+            data.insert("linked_session".into(), linked.clone().into());
+        }
+        let event = self.event(EventType::SessionEnd, &self.connection_id.clone(), data);
+        self.send(event).await;
+    }
+}

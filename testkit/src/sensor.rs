@@ -1,0 +1,111 @@
+//! The recce7 sensor run as a user runs it: the real binary with a config file, on loopback
+//! ports, stopped with SIGTERM (or killed when dropped).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus};
+use std::time::{Duration, Instant};
+
+use crate::{LineProcess, free_port};
+
+/// A `[[plugin]]` table for a config: `kind` on `port` recording to `table`.
+pub fn plugin(name: &str, kind: &str, port: u16, table: &str) -> String {
+    format!(
+        "\n[[plugin]]\nname = \"{name}\"\nkind = \"{kind}\"\nport = {port}\ntable = \"{table}\"\n"
+    )
+}
+
+/// A sensor process with its own temporary directory and database.
+pub struct SensorProcess {
+    process: LineProcess,
+    dir: tempfile::TempDir,
+    /// The SQLite file it records to.
+    pub db: PathBuf,
+    /// The config file it was started with.
+    pub config: PathBuf,
+}
+
+/// Free ports for a test, one per name.
+pub fn ports<const N: usize>() -> [u16; N] {
+    let mut out = [0u16; N];
+    for i in 0..N {
+        loop {
+            let p = free_port();
+            if !out[..i].contains(&p) {
+                out[i] = p;
+                break;
+            }
+        }
+    }
+    out
+}
+
+impl SensorProcess {
+    /// Starts `bin sensor --config F` where F is a `[sensor]` table (name "test", listening on
+    /// 127.0.0.1, a database in a fresh temporary directory, 1 s shutdown grace) followed by
+    /// `body` (`[limits]` and `[[plugin]]` tables). Waits until every listener is reported.
+    pub fn start(bin: &Path, body: &str) -> SensorProcess {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        Self::start_in(bin, dir, body)
+    }
+
+    /// Like [`SensorProcess::start`], in an existing directory (to restart over one database).
+    pub fn start_in(bin: &Path, dir: tempfile::TempDir, body: &str) -> SensorProcess {
+        let db = dir.path().join("sensor.sqlite");
+        let config = dir.path().join("sensor.toml");
+        let text = format!(
+            "[sensor]\nname = \"test\"\nlisten = [\"127.0.0.1\"]\ndatabase = \"{}\"\nshutdown_grace_secs = 1\n{body}",
+            db.display()
+        );
+        std::fs::write(&config, &text).expect("write the config");
+        let expected = text.matches("[[plugin]]").count() - text.matches("enabled = false").count();
+        let mut cmd = Command::new(bin);
+        cmd.arg("sensor").arg("--config").arg(&config);
+        let mut process = LineProcess::spawn(cmd);
+        for _ in 0..expected {
+            if process
+                .wait_line(Duration::from_secs(20), |l| l.contains("listening on"))
+                .is_none()
+            {
+                panic!(
+                    "the sensor did not report its listeners; stdout so far: {:?}",
+                    process.seen()
+                );
+            }
+        }
+        SensorProcess {
+            process,
+            dir,
+            db,
+            config,
+        }
+    }
+
+    /// The process id.
+    pub fn pid(&mut self) -> u32 {
+        self.process.process().child().id()
+    }
+
+    /// Sends SIGTERM and waits (up to `timeout`) for the exit status.
+    pub fn terminate(mut self, timeout: Duration) -> (ExitStatus, tempfile::TempDir) {
+        let pid = self.pid();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(pid.to_string())
+            .status();
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.process.process().child().try_wait() {
+                return (status, self.dir);
+            }
+            if Instant::now() > deadline {
+                panic!("the sensor did not exit within {timeout:?} of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The temporary directory.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}

