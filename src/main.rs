@@ -228,7 +228,7 @@ fn run_sensor(config: sensor::ValidConfig, user: Option<String>, print_guide: bo
     }
     if print_guide {
         guide.push_str(&format!(
-            "what was recorded: sqlite3 {} 'SELECT * FROM sessions ORDER BY startTime DESC LIMIT 20'\n\
+            "what was recorded: sqlite3 {} 'SELECT * FROM sessions ORDER BY startTime DESC LIMIT 20'  (apt install sqlite3)\n\
              (the report service and dashboard arrive with `recce7 up` in a later release)\n\
              stop with Ctrl-C: open sessions get their end records, everything is committed.\n",
             db_shown.display()

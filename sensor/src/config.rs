@@ -471,13 +471,12 @@ impl SensorConfig {
                     None
                 }
             };
-            if let Some(port) = port
-                && p.enabled
-                && let Some(first) = ports.insert(i64::from(port), i)
-            {
+            // Only enabled instances bind, so only they can clash.
+            let enabled_port = port.filter(|_| p.enabled);
+            if let Some(first) = enabled_port.and_then(|port| ports.insert(i64::from(port), i)) {
                 push(
                     at("port"),
-                    format!("{port} is also the port of plugin[{first}]"),
+                    format!("{} is also the port of plugin[{first}]", p.port),
                 );
             }
             let Some(kind) = find_kind(&p.kind) else {
@@ -546,9 +545,7 @@ impl SensorConfig {
                     cols
                 }
             };
-            if let Some(port) = port
-                && p.enabled
-            {
+            if let Some(port) = enabled_port {
                 instances.push(Instance {
                     name: p.name.clone(),
                     kind: kind.name,

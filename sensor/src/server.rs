@@ -364,3 +364,16 @@ async fn serve(
     stats.ended.fetch_add(1, Ordering::Relaxed);
     tracing::debug!(reason = reason.as_str(), bytes_in, bytes_out, "session end");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv4_peers_on_a_dual_stack_socket_are_recorded_as_ipv4() {
+        let mapped: SocketAddr = "[::ffff:203.0.113.7]:4242".parse().unwrap();
+        assert_eq!(canonical(mapped), "203.0.113.7:4242".parse().unwrap());
+        let v6: SocketAddr = "[2001:db8::1]:23".parse().unwrap();
+        assert_eq!(canonical(v6), v6);
+    }
+}
