@@ -5,10 +5,11 @@
 #   ./scripts/build-pi.sh            # build
 #   ./scripts/build-pi.sh --check    # build, then run it under qemu-arm (arm1176) as a smoke test
 #
-# Needs, on Debian: rustc-web cargo-web rust-web-src (a Rust that can build std for the target;
-# rustup cannot add targets here), and zig as C compiler and linker (PyPI `ziglang`, found in
-# the Python named by RECCE7_ZIG_PYTHON, default python3). --check also needs qemu-user-static.
-# The recipe is the one verified in docs/pi.md.
+# Needs the nightly toolchain with its standard library source, to build std for the target
+# (`rustup component add rust-src --toolchain nightly`; no prebuilt target is needed), and zig as
+# C compiler and linker (PyPI `ziglang`, found in the Python named by RECCE7_ZIG_PYTHON, default
+# python3). --check also needs qemu-user-static. Debian 12's own rustc-web (1.85) is too old:
+# rusqlite 0.43 needs Rust 1.89.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,8 +18,10 @@ TARGET=arm-unknown-linux-musleabihf
 TOOLS="$PWD/target/pi-toolchain"
 fail() { echo "build-pi: $*" >&2; exit 1; }
 
-[ -x /usr/bin/rustc ] && [ -x /usr/bin/cargo ] \
-  || fail "needs Debian's Rust: apt-get install -y rustc-web cargo-web rust-web-src"
+sysroot="$(rustc +nightly --print sysroot 2>/dev/null)" \
+  || fail "needs the nightly toolchain: rustup toolchain install nightly"
+[ -d "$sysroot/lib/rustlib/src/rust/library" ] \
+  || fail "needs the standard library source: rustup component add rust-src --toolchain nightly"
 "$PY" -m ziglang version >/dev/null 2>&1 \
   || fail "needs zig: $PY -m pip install ziglang (or set RECCE7_ZIG_PYTHON to a Python that has it)"
 
@@ -39,9 +42,7 @@ export CC_arm_unknown_linux_musleabihf="$TOOLS/zigcc"
 export CARGO_TARGET_ARM_UNKNOWN_LINUX_MUSLEABIHF_LINKER="$TOOLS/zigcc"
 export CARGO_TARGET_ARM_UNKNOWN_LINUX_MUSLEABIHF_RUSTFLAGS="-C link-self-contained=no"
 export ZIG_GLOBAL_CACHE_DIR="$TOOLS/zig-cache"
-# Debian's cargo must use Debian's rustc (rustup's has no rust-src for build-std).
-RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 /usr/bin/cargo build --release --locked -p recce7 \
-  -Zbuild-std=std,panic_abort --target "$TARGET"
+cargo +nightly build --release --locked -p recce7 -Zbuild-std=std,panic_abort --target "$TARGET"
 
 BIN="target/$TARGET/release/recce7"
 ls -l "$BIN"

@@ -594,13 +594,13 @@ fn percent_decode_path(encoded: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(encoded.len());
     let mut i = 0;
     while let Some(&b) = encoded.get(i) {
-        if b == b'%' {
-            if let (Some(high), Some(low)) = (hex(encoded.get(i + 1)), hex(encoded.get(i + 2))) {
-                // Two hex digits make a value below 256.
-                out.push((high * 16 + low) as u8);
-                i += 3;
-                continue;
-            }
+        if b == b'%'
+            && let (Some(high), Some(low)) = (hex(encoded.get(i + 1)), hex(encoded.get(i + 2)))
+        {
+            // Two hex digits make a value below 256.
+            out.push((high * 16 + low) as u8);
+            i += 3;
+            continue;
         }
         out.push(b);
         i += 1;

@@ -163,10 +163,8 @@ impl Request {
                         .eq_ignore_ascii_case("application/x-www-form-urlencoded")
                 })
             });
-        if body_is_form {
-            if let Some(found) = find_form_field(&self.body, names) {
-                return Some(found);
-            }
+        if body_is_form && let Some(found) = find_form_field(&self.body, names) {
+            return Some(found);
         }
         find_form_field(self.query().as_bytes(), names)
     }
