@@ -554,7 +554,7 @@ fn normalize_path(target: &str) -> Option<String> {
         return None;
     }
     let path = path.split(['?', '#']).next().unwrap_or(path);
-    let decoded = percent_decode_path(path.as_bytes());
+    let decoded = super::parse::percent_decode(path.as_bytes(), false);
     let decoded = String::from_utf8_lossy(&decoded);
 
     let mut segments: Vec<&str> = Vec::new();
@@ -586,26 +586,6 @@ fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     } else {
         None
     }
-}
-
-/// Percent-decoding of a URI path (`+` is not a space here).
-fn percent_decode_path(encoded: &[u8]) -> Vec<u8> {
-    let hex = |b: Option<&u8>| b.and_then(|&b| char::from(b).to_digit(16));
-    let mut out = Vec::with_capacity(encoded.len());
-    let mut i = 0;
-    while let Some(&b) = encoded.get(i) {
-        if b == b'%'
-            && let (Some(high), Some(low)) = (hex(encoded.get(i + 1)), hex(encoded.get(i + 2)))
-        {
-            // Two hex digits make a value below 256.
-            out.push((high * 16 + low) as u8);
-            i += 3;
-            continue;
-        }
-        out.push(b);
-        i += 1;
-    }
-    out
 }
 
 #[cfg(test)]

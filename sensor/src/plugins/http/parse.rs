@@ -653,43 +653,33 @@ fn find_form_field(encoded: &[u8], names: &[&str]) -> Option<String> {
     };
     for name in names {
         for (key, value) in pairs() {
-            let key = percent_decode(key);
+            let key = percent_decode(key, true);
             if String::from_utf8_lossy(&key).eq_ignore_ascii_case(name) {
-                return Some(String::from_utf8_lossy(&percent_decode(value)).into_owned());
+                return Some(String::from_utf8_lossy(&percent_decode(value, true)).into_owned());
             }
         }
     }
     None
 }
 
-/// `application/x-www-form-urlencoded` decoding: `+` is a space, `%XX` a byte; a `%` not
-/// followed by two hex digits is kept as it is (browsers do the same).
-fn percent_decode(encoded: &[u8]) -> Vec<u8> {
+/// Percent-decoding: `%XX` is a byte; a `%` not followed by two hex digits is kept as it is
+/// (browsers do the same). With `plus_is_space` (`application/x-www-form-urlencoded`), `+` is a
+/// space; in a URI path it is itself.
+pub(super) fn percent_decode(encoded: &[u8], plus_is_space: bool) -> Vec<u8> {
     let hex = |b: Option<&u8>| b.and_then(|&b| char::from(b).to_digit(16));
     let mut out = Vec::with_capacity(encoded.len());
     let mut i = 0;
     while let Some(&b) = encoded.get(i) {
-        match b {
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b'%' => match (hex(encoded.get(i + 1)), hex(encoded.get(i + 2))) {
-                (Some(high), Some(low)) => {
-                    // Two hex digits make a value below 256.
-                    out.push((high * 16 + low) as u8);
-                    i += 3;
-                }
-                _ => {
-                    out.push(b'%');
-                    i += 1;
-                }
-            },
-            _ => {
-                out.push(b);
-                i += 1;
-            }
+        if b == b'%'
+            && let (Some(high), Some(low)) = (hex(encoded.get(i + 1)), hex(encoded.get(i + 2)))
+        {
+            // Two hex digits make a value below 256.
+            out.push((high * 16 + low) as u8);
+            i += 3;
+            continue;
         }
+        out.push(if b == b'+' && plus_is_space { b' ' } else { b });
+        i += 1;
     }
     out
 }
