@@ -101,14 +101,26 @@ impl BrokerArgs {
     }
 }
 
-/// Logs go to standard error; `RECCE7_LOG` (a tracing filter) overrides the configured level.
+/// Logs go to standard error; `RECCE7_LOG` (`info`, or per target: `sensor=debug,warn`)
+/// overrides the configured level. A plain target filter, not `EnvFilter`: no regex engine in
+/// the binary, which keeps the sensor's resident memory small.
 fn init_logging(default_level: &str) {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("RECCE7_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
-        )
-        .with_writer(std::io::stderr)
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    let level = default_level
+        .parse::<LevelFilter>()
+        .unwrap_or(LevelFilter::INFO);
+    let filter = match std::env::var("RECCE7_LOG") {
+        Ok(spec) => spec.parse::<Targets>().unwrap_or_else(|e| {
+            eprintln!("recce7: ignoring RECCE7_LOG={spec:?}: {e}");
+            Targets::new().with_default(level)
+        }),
+        Err(_) => Targets::new().with_default(level),
+    };
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(filter)
         .init();
 }
 

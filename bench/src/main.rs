@@ -8,6 +8,16 @@
 //! - broker: messages per second delivered through the real hpfeeds3 broker to one subscriber
 //!   (our client), with our client publishing and with hpfeeds3's Python client publishing,
 //!   interleaved runs, medians.
+//!
+//! The sensor benchmarks (see [`sensor`]) need the release binary:
+//!
+//! ```text
+//! cargo build --release && cargo run --release -p bench -- sensor
+//! ```
+//!
+//! `sensor-idle`, `sensor-http`, `sensor-telnet` and `sensor-10k` run one measurement each.
+
+mod sensor;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -156,8 +166,14 @@ fn machine() -> String {
 
 fn main() {
     let what = std::env::args().nth(1).unwrap_or_else(|| "hpfeeds".into());
+    if let Some(which) = sensor::Which::parse(&what) {
+        sensor::run(which);
+        return;
+    }
     if what != "hpfeeds" && what != "codec" {
-        eprintln!("usage: bench [hpfeeds|codec]");
+        eprintln!(
+            "usage: bench [hpfeeds|codec|sensor|sensor-idle|sensor-http|sensor-telnet|sensor-10k]"
+        );
         std::process::exit(2);
     }
     println!("machine: {}", machine());

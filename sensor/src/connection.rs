@@ -64,8 +64,12 @@ impl fmt::Display for CloseReason {
     }
 }
 
-/// Bytes reserved per read; small so that thousands of idle connections stay cheap.
+/// Bytes reserved per read while input is flowing.
 const READ_CHUNK: usize = 1024;
+
+/// Bytes reserved when the buffer is empty, which is what an idle connection waits with: small,
+/// so that thousands of idle connections stay cheap; a longer input takes a few more reads.
+const FIRST_READ: usize = 128;
 
 /// One attacker connection with its buffer, limits and counters.
 pub struct Connection {
@@ -188,8 +192,17 @@ impl Connection {
         if left_in_session == 0 {
             return Err(self.close(CloseReason::SessionBytes));
         }
+        let chunk = if self.buf.is_empty() {
+            if self.buf.capacity() > READ_CHUNK {
+                // A large request is done: give its memory back before waiting again.
+                self.buf = BytesMut::new();
+            }
+            FIRST_READ
+        } else {
+            READ_CHUNK
+        };
         let room = (self.buffer_cap() - self.buf.len())
-            .min(READ_CHUNK)
+            .min(chunk)
             .min(usize::try_from(left_in_session).unwrap_or(usize::MAX));
         self.buf.reserve(room);
         let (deadline, late) = self.deadline();

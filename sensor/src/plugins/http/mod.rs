@@ -84,7 +84,8 @@ impl HttpPlugin {
         session: &mut Session,
     ) -> Result<(), CloseReason> {
         let mut cookie_sent = false;
-        let mut out = Vec::with_capacity(2048);
+        // Grown on demand: an idle keep-alive connection should cost as little as possible.
+        let mut out = Vec::new();
         loop {
             let request = loop {
                 if !conn.buffer().is_empty() && !parse::looks_like_http(conn.buffer()) {

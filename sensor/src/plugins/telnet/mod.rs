@@ -92,7 +92,8 @@ impl TelnetPlugin {
         let mut stage = Stage::User;
         let (mut data, mut reply, mut echo, mut events) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let mut out = Vec::with_capacity(1024);
+        // Grown on demand: an idle session should cost as little as possible.
+        let mut out = Vec::new();
         out.extend_from_slice(negotiation::greeting());
         // Busybox telnetd sends "\r\r\n" before the first prompt: scanners match on it.
         out.extend_from_slice(format!("\r\r\n{} login: ", self.hostname).as_bytes());
