@@ -45,7 +45,7 @@ pub struct SensorSection {
     /// The SQLite file (created if missing; relative paths from the working directory).
     #[serde(default = "default_database")]
     pub database: PathBuf,
-    /// `error`, `warn`, `info`, `debug` or `trace` (the `RUST_LOG` variable overrides it).
+    /// `error`, `warn`, `info`, `debug` or `trace` (the `RECCE7_LOG` variable, e.g. `debug` or `sensor=debug,info`, overrides it).
     #[serde(default = "default_log_level")]
     pub log_level: String,
     /// Events queued for the writer before sessions wait.
