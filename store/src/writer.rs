@@ -86,7 +86,7 @@ pub fn open(
 /// Counters of the writer, shared with whoever reports metrics.
 #[derive(Debug, Default)]
 pub struct RecorderStats {
-    /// Events written (committed or in the open batch).
+    /// Events committed.
     pub events: AtomicU64,
     /// Transactions committed.
     pub batches: AtomicU64,
@@ -304,44 +304,57 @@ impl Writer {
         let mut flushes = Vec::new();
         let mut stop = false;
         let started = Instant::now();
-        match self.conn.transaction() {
-            Ok(tx) => {
-                for cmd in batch.drain(..) {
-                    match cmd {
-                        Command::Event(event) => {
-                            match write_event(&tx, &self.tables, &event, &self.stats) {
-                                Ok(()) => {
-                                    self.stats.events.fetch_add(1, Ordering::Relaxed);
-                                }
-                                Err(e) => {
-                                    self.stats.failed.fetch_add(1, Ordering::Relaxed);
-                                    tracing::error!(error = %e, id = %event.id, kind = event.kind.as_str(), "event not written");
-                                }
+        let conn = &self.conn;
+        // BEGIN/COMMIT by hand rather than a Transaction guard: SQLite itself rolls a transaction
+        // back on some errors (SQLITE_FULL, SQLITE_IOERR), and the batch must notice and go on.
+        let mut in_tx = conn.execute_batch("BEGIN").is_ok();
+        // Events inserted in the open transaction: written only once it commits.
+        let mut pending = 0u64;
+        for cmd in batch.drain(..) {
+            match cmd {
+                Command::Event(event) => {
+                    if !in_tx {
+                        in_tx = conn.execute_batch("BEGIN").is_ok();
+                    }
+                    if !in_tx {
+                        self.stats.failed.fetch_add(1, Ordering::Relaxed);
+                        tracing::error!(id = %event.id, "event not written: cannot begin a transaction");
+                        continue;
+                    }
+                    match write_event(conn, &self.tables, &event, &self.stats) {
+                        Ok(()) => pending += 1,
+                        Err(e) => {
+                            self.stats.failed.fetch_add(1, Ordering::Relaxed);
+                            tracing::error!(error = %e, id = %event.id, kind = event.kind.as_str(), "event not written");
+                            if conn.is_autocommit() {
+                                // SQLite rolled the whole transaction back: what it held is lost.
+                                self.stats.failed.fetch_add(pending, Ordering::Relaxed);
+                                tracing::error!(
+                                    lost = pending,
+                                    "transaction rolled back by SQLite"
+                                );
+                                pending = 0;
+                                in_tx = false;
                             }
                         }
-                        Command::Flush(done) => flushes.push(done),
-                        Command::Stop => stop = true,
                     }
                 }
-                if let Err(e) = tx.commit() {
-                    tracing::error!(error = %e, "commit failed");
-                } else {
+                Command::Flush(done) => flushes.push(done),
+                Command::Stop => stop = true,
+            }
+        }
+        if in_tx {
+            // Counted as written only once committed; a failed commit (a full disk) loses the
+            // batch, and its events are counted as failed, never dropped quietly.
+            match conn.execute_batch("COMMIT") {
+                Ok(()) => {
+                    self.stats.events.fetch_add(pending, Ordering::Relaxed);
                     self.stats.batches.fetch_add(1, Ordering::Relaxed);
                 }
-            }
-            Err(e) => {
-                let lost = batch
-                    .iter()
-                    .filter(|c| matches!(c, Command::Event(_)))
-                    .count();
-                self.stats.failed.fetch_add(lost as u64, Ordering::Relaxed);
-                tracing::error!(error = %e, lost, "cannot begin a transaction");
-                for cmd in batch.drain(..) {
-                    match cmd {
-                        Command::Flush(done) => flushes.push(done),
-                        Command::Stop => stop = true,
-                        Command::Event(_) => {}
-                    }
+                Err(e) => {
+                    let _ = conn.execute_batch("ROLLBACK");
+                    self.stats.failed.fetch_add(pending, Ordering::Relaxed);
+                    tracing::error!(error = %e, lost = pending, "commit failed; batch rolled back");
                 }
             }
         }
@@ -385,7 +398,7 @@ fn int(event: &Event, key: &str) -> Option<i64> {
 }
 
 fn write_event(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Connection,
     tables: &HashMap<String, InstanceSql>,
     event: &Event,
     stats: &RecorderStats,
@@ -608,5 +621,43 @@ mod tests {
             .query_row("SELECT count(*) FROM sessions", [], |r| r.get(0))
             .unwrap();
         assert_eq!(sessions, 1);
+    }
+
+    #[tokio::test]
+    async fn a_full_disk_is_counted_never_silent() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("full.sqlite");
+        let (conn, _) = open(&path, &instances()).unwrap();
+        // A database that cannot grow: what a full disk looks like to SQLite.
+        let pages: i64 = conn
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .unwrap();
+        conn.execute_batch(&format!("PRAGMA max_page_count = {}", pages + 2))
+            .unwrap();
+        let recorder = Recorder::start(conn, &instances(), 64, 8).unwrap();
+        let h = recorder.handle();
+        let total = 200u64;
+        for i in 0..total {
+            let s = format!("s{i}");
+            h.record(event(
+                &s,
+                EventType::HttpRequest,
+                json!({"path": "x".repeat(4000)}),
+            ))
+            .await
+            .unwrap();
+        }
+        let stats = recorder.finish().await;
+        assert!(stats.failed > 0, "{stats:?}");
+        assert_eq!(
+            stats.events + stats.failed,
+            total,
+            "every event is either committed or counted as failed"
+        );
+        let db = Connection::open(&path).unwrap();
+        let rows: i64 = db
+            .query_row("SELECT count(*) FROM http", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows as u64, stats.events);
     }
 }
