@@ -91,7 +91,7 @@ pub struct LimitsConfig {
     /// Connections open at once, all instances together.
     #[serde(default = "d_max_connections")]
     pub max_connections: u64,
-    /// Connections open at once from one address.
+    /// Connections open at once from one address (IPv6: one /64).
     #[serde(default = "d_per_source")]
     pub max_connections_per_source: u64,
     /// Seconds without input before a session is closed.

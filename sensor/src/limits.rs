@@ -11,7 +11,7 @@ use std::time::Duration;
 pub struct Limits {
     /// Connections open at once, all plug-ins together.
     pub max_connections: usize,
-    /// Connections open at once from one source address.
+    /// Connections open at once from one source address (IPv6: one /64).
     pub max_connections_per_source: usize,
     /// A session with no input for this long is closed.
     pub idle_timeout: Duration,
@@ -93,8 +93,11 @@ impl Gate {
         })
     }
 
-    /// Admits a connection from `source`, or says which limit refuses it.
+    /// Admits a connection from `source`, or says which limit refuses it. IPv6 sources are
+    /// counted per /64: one host usually holds a whole /64 and could otherwise take a fresh
+    /// allowance for every address in it.
     pub fn admit(self: &Arc<Gate>, source: IpAddr) -> Result<Admission, Refusal> {
+        let source = source_key(source);
         let mut state = self.open.lock().unwrap_or_else(|p| p.into_inner());
         if state.total >= self.max_total {
             return Err(Refusal::Total);
@@ -114,6 +117,18 @@ impl Gate {
     /// Connections open now.
     pub fn open_connections(&self) -> usize {
         self.open.lock().unwrap_or_else(|p| p.into_inner()).total
+    }
+}
+
+/// The address a source is counted under: IPv4 as it is, IPv6 cut to its /64 (IPv4-mapped
+/// addresses as IPv4).
+pub fn source_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(prefix.into())
+        }
+        v4 => v4,
     }
 }
 
@@ -152,5 +167,29 @@ mod tests {
         assert_eq!(gate.open_connections(), 2);
         let _b2 = gate.admit(b).unwrap();
         assert_eq!(gate.open.lock().unwrap().per_source.len(), 2);
+    }
+
+    #[test]
+    fn ipv6_sources_are_counted_per_64() {
+        let gate = Gate::new(&Limits {
+            max_connections: 10,
+            max_connections_per_source: 2,
+            ..Limits::default()
+        });
+        let _a = gate.admit("2001:db8:1:2::1".parse().unwrap()).unwrap();
+        let _b = gate.admit("2001:db8:1:2:ffff::9".parse().unwrap()).unwrap();
+        assert_eq!(
+            gate.admit("2001:db8:1:2::3".parse().unwrap()).unwrap_err(),
+            Refusal::PerSource,
+            "same /64"
+        );
+        assert!(
+            gate.admit("2001:db8:1:3::1".parse().unwrap()).is_ok(),
+            "another /64"
+        );
+        assert_eq!(
+            source_key("::ffff:192.0.2.1".parse().unwrap()),
+            "192.0.2.1".parse::<IpAddr>().unwrap()
+        );
     }
 }
