@@ -38,6 +38,9 @@ pub enum StoreError {
     /// The writer has stopped; the event was not queued.
     #[error("the recorder has stopped")]
     Closed,
+    /// An event could not be turned into JSON for the outbox.
+    #[error("event JSON: {0}")]
+    Json(String),
     /// The writer thread could not be started.
     #[error("cannot start the writer thread: {0}")]
     Thread(String),

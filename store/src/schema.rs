@@ -26,7 +26,14 @@ pub const FIXED_COLUMNS: [(&str, &str); 9] = [
 ];
 
 /// Tables the store owns; a plug-in instance may not use these names.
-pub const RESERVED_TABLES: [&str; 5] = ["sessions", "p0f", "ipInfo", "rawInput", "storeMeta"];
+pub const RESERVED_TABLES: [&str; 6] = [
+    "sessions",
+    "p0f",
+    "ipInfo",
+    "rawInput",
+    "storeMeta",
+    "outbox",
+];
 
 /// Bumped when the fixed tables change; recorded in `storeMeta`.
 pub const STORE_VERSION: i64 = 1;
@@ -309,6 +316,14 @@ CREATE TABLE IF NOT EXISTS p0f (
     rawSignature TEXT
 );
 CREATE INDEX IF NOT EXISTS p0f_peer ON p0f (peerAddress);
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    eventId TEXT NOT NULL,
+    eventDateTime TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    sentAt TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox (seq) WHERE sentAt IS NULL;
 CREATE TABLE IF NOT EXISTS ipInfo (
     ipAddress TEXT PRIMARY KEY,
     firstSeen TEXT NOT NULL,

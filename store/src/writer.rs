@@ -96,6 +96,12 @@ pub struct RecorderStats {
     pub unknown_columns: AtomicU64,
     /// Total microseconds spent committing batches.
     pub commit_micros: AtomicU64,
+    /// Events queued in the outbox for publishing (committed with their rows).
+    pub outboxed: AtomicU64,
+    /// Events recorded locally but not queued for publishing because the outbox was full.
+    pub outbox_full: AtomicU64,
+    /// Rows in the outbox now (the publisher lowers it when it prunes).
+    pub outbox_len: AtomicU64,
 }
 
 /// A point-in-time copy of [`RecorderStats`].
@@ -111,6 +117,12 @@ pub struct RecorderSnapshot {
     pub unknown_columns: u64,
     /// Microseconds spent committing.
     pub commit_micros: u64,
+    /// Events queued in the outbox.
+    pub outboxed: u64,
+    /// Events not queued because the outbox was full.
+    pub outbox_full: u64,
+    /// Rows in the outbox now.
+    pub outbox_len: u64,
 }
 
 impl RecorderStats {
@@ -122,6 +134,9 @@ impl RecorderStats {
             failed: self.failed.load(Ordering::Relaxed),
             unknown_columns: self.unknown_columns.load(Ordering::Relaxed),
             commit_micros: self.commit_micros.load(Ordering::Relaxed),
+            outboxed: self.outboxed.load(Ordering::Relaxed),
+            outbox_full: self.outbox_full.load(Ordering::Relaxed),
+            outbox_len: self.outbox_len.load(Ordering::Relaxed),
         }
     }
 }
@@ -154,9 +169,29 @@ impl Recorder {
         queue_capacity: usize,
         batch_max: usize,
     ) -> Result<Recorder, StoreError> {
+        Self::start_with_outbox(conn, instances, queue_capacity, batch_max, None)
+    }
+
+    /// Like [`Recorder::start`], and when `outbox_max_events` is given, also writes every
+    /// event as JSON into the `outbox` table in the same transaction as its rows, for the
+    /// publisher. When the outbox holds `outbox_max_events` rows, events are still recorded
+    /// locally but not queued; they are counted in `outbox_full` and logged, and sessions never
+    /// wait for the publisher.
+    pub fn start_with_outbox(
+        conn: Connection,
+        instances: &[InstanceTable],
+        queue_capacity: usize,
+        batch_max: usize,
+        outbox_max_events: Option<u64>,
+    ) -> Result<Recorder, StoreError> {
         let (tx, rx) = mpsc::channel(queue_capacity.max(1));
         let stats = Arc::new(RecorderStats::default());
-        let writer = Writer::new(conn, instances, stats.clone(), batch_max.max(1));
+        let rows: i64 = conn.query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))?;
+        stats
+            .outbox_len
+            .store(rows.max(0) as u64, Ordering::Relaxed);
+        let mut writer = Writer::new(conn, instances, stats.clone(), batch_max.max(1));
+        writer.outbox_max = outbox_max_events;
         let thread = std::thread::Builder::new()
             .name("recorder".into())
             .spawn(move || writer.run(rx))
@@ -228,7 +263,11 @@ struct Writer {
     tables: HashMap<String, InstanceSql>,
     stats: Arc<RecorderStats>,
     batch_max: usize,
+    outbox_max: Option<u64>,
 }
+
+const INSERT_OUTBOX: &str =
+    "INSERT INTO outbox (eventId, eventDateTime, payload) VALUES (?1, ?2, ?3)";
 
 const INSERT_SESSION: &str = "INSERT OR IGNORE INTO sessions (session, sensor, plugin, tableName, protocol,
     peerAddress, peerPort, localAddress, localPort, startTime) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)";
@@ -270,6 +309,7 @@ impl Writer {
             tables,
             stats,
             batch_max,
+            outbox_max: None,
         }
     }
 
@@ -310,6 +350,8 @@ impl Writer {
         let mut in_tx = conn.execute_batch("BEGIN").is_ok();
         // Events inserted in the open transaction: written only once it commits.
         let mut pending = 0u64;
+        // Of those, events also queued in the outbox.
+        let mut pending_outbox = 0u64;
         for cmd in batch.drain(..) {
             match cmd {
                 Command::Event(event) => {
@@ -321,8 +363,32 @@ impl Writer {
                         tracing::error!(id = %event.id, "event not written: cannot begin a transaction");
                         continue;
                     }
-                    match write_event(conn, &self.tables, &event, &self.stats) {
-                        Ok(()) => pending += 1,
+                    let written = write_event(conn, &self.tables, &event, &self.stats)
+                        .and_then(|()| match self.outbox_max {
+                            None => Ok(false),
+                            Some(max) => {
+                                let queued = self.stats.outbox_len.load(Ordering::Relaxed)
+                                    + pending_outbox;
+                                if queued >= max {
+                                    let n = self.stats.outbox_full.fetch_add(1, Ordering::Relaxed);
+                                    if n.is_power_of_two() || n == 0 {
+                                        tracing::warn!(outbox_max = max, not_queued = n + 1, "outbox full: events are recorded locally but not queued for publishing");
+                                    }
+                                    Ok(false)
+                                } else {
+                                    let json = serde_json::to_string(&*event)
+                                        .map_err(|e| StoreError::Json(e.to_string()))?;
+                                    conn.prepare_cached(INSERT_OUTBOX)?
+                                        .execute(params![event.id, event.time, json])?;
+                                    Ok(true)
+                                }
+                            }
+                        });
+                    match written {
+                        Ok(outboxed) => {
+                            pending += 1;
+                            pending_outbox += u64::from(outboxed);
+                        }
                         Err(e) => {
                             self.stats.failed.fetch_add(1, Ordering::Relaxed);
                             tracing::error!(error = %e, id = %event.id, kind = event.kind.as_str(), "event not written");
@@ -349,6 +415,12 @@ impl Writer {
             match conn.execute_batch("COMMIT") {
                 Ok(()) => {
                     self.stats.events.fetch_add(pending, Ordering::Relaxed);
+                    self.stats
+                        .outboxed
+                        .fetch_add(pending_outbox, Ordering::Relaxed);
+                    self.stats
+                        .outbox_len
+                        .fetch_add(pending_outbox, Ordering::Relaxed);
                     self.stats.batches.fetch_add(1, Ordering::Relaxed);
                 }
                 Err(e) => {
@@ -659,5 +731,56 @@ mod tests {
             .query_row("SELECT count(*) FROM http", [], |r| r.get(0))
             .unwrap();
         assert_eq!(rows as u64, stats.events);
+    }
+
+    #[tokio::test]
+    async fn outbox_gets_every_event_in_the_same_transaction_until_full() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("outbox.sqlite");
+        let (conn, _) = open(&path, &instances()).unwrap();
+        let recorder = Recorder::start_with_outbox(conn, &instances(), 16, 4, Some(5)).unwrap();
+        let h = recorder.handle();
+        let mut sent = Vec::new();
+        for i in 0..8 {
+            let e = event(
+                "s1",
+                EventType::HttpRequest,
+                json!({"path": format!("/{i}")}),
+            );
+            sent.push(e.clone());
+            h.record(e).await.unwrap();
+        }
+        let stats = recorder.finish().await;
+        assert_eq!(
+            (
+                stats.events,
+                stats.outboxed,
+                stats.outbox_full,
+                stats.outbox_len
+            ),
+            (8, 5, 3, 5)
+        );
+        let db = Connection::open(&path).unwrap();
+        let rows: i64 = db
+            .query_row("SELECT count(*) FROM http", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 8, "local recording goes on when the outbox is full");
+        let payloads: Vec<String> = db
+            .prepare("SELECT payload FROM outbox ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let back: Vec<Event> = payloads
+            .iter()
+            .map(|p| serde_json::from_str(p).unwrap())
+            .collect();
+        assert_eq!(back, sent[..5]);
+        // A restart counts what is already waiting.
+        let (conn, _) = open(&path, &instances()).unwrap();
+        let again = Recorder::start_with_outbox(conn, &instances(), 16, 4, Some(5)).unwrap();
+        assert_eq!(again.stats().outbox_len.load(Ordering::Relaxed), 5);
+        again.finish().await;
     }
 }
