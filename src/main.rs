@@ -238,6 +238,12 @@ fn run_sensor(config: sensor::ValidConfig, user: Option<String>, print_guide: bo
             "  {name:<10} {kind:<7} listening on {addr:<16} {hint}\n"
         ));
     }
+    if let Some(h) = &sensor.config().hpfeeds {
+        guide.push_str(&format!(
+            "  publishing every event to hpfeeds {}:{} channel {} as {} (outbox in the database)\n",
+            h.host, h.port, h.channel, h.ident
+        ));
+    }
     if print_guide {
         guide.push_str(&format!(
             "what was recorded: sqlite3 {} 'SELECT * FROM sessions ORDER BY startTime DESC LIMIT 20'  (apt install sqlite3)\n\
@@ -268,6 +274,12 @@ fn run_sensor(config: sensor::ValidConfig, user: Option<String>, print_guide: bo
         summary.recorder.events,
         summary.lost + summary.recorder.failed
     );
+    if let Some(p) = summary.publisher {
+        eprintln!(
+            "recce7: published {} events ({} marked to be sent again), {} waiting in the outbox for the next start, {} not queued (outbox full)",
+            p.sent, p.resent, p.backlog, summary.recorder.outbox_full
+        );
+    }
     if summary.lost + summary.recorder.failed > 0 {
         bail!("some events were not written (see the log)");
     }

@@ -31,6 +31,73 @@ pub struct SensorConfig {
     /// The `[[plugin]]` tables, one per instance.
     #[serde(default, rename = "plugin")]
     pub plugins: Vec<PluginConfig>,
+    /// The `[hpfeeds]` table: where to publish events. Absent: standalone, nothing published.
+    pub hpfeeds: Option<HpfeedsSection>,
+}
+
+/// `[hpfeeds]`: the broker the outbox publisher sends every event to (ARCHITECTURE.md's shape,
+/// the same in every role's config).
+#[derive(Debug, Clone, Deserialize)]
+pub struct HpfeedsSection {
+    /// Broker host (MHN: the server's name).
+    pub host: String,
+    /// Broker port (MHN: 10000).
+    #[serde(default = "default_hpfeeds_port")]
+    pub port: i64,
+    /// Authkey ident.
+    pub ident: String,
+    /// Authkey secret.
+    pub secret: String,
+    /// The channel events are published on.
+    #[serde(default = "default_channel")]
+    pub channel: String,
+    /// After a dropped connection, events sent this many seconds before it are sent again
+    /// (hpfeeds has no acknowledgement; consumers deduplicate by event id).
+    #[serde(default = "default_resend_window")]
+    pub resend_window_secs: u64,
+    /// Sent events are kept this long in the outbox (at least the resend window), then pruned.
+    #[serde(default = "default_keep_sent")]
+    pub keep_sent_secs: u64,
+    /// The most events the outbox holds; past it events are recorded locally only, and counted.
+    #[serde(default = "default_max_outbox")]
+    pub max_outbox_events: u64,
+}
+
+fn default_hpfeeds_port() -> i64 {
+    10000
+}
+fn default_channel() -> String {
+    "recce7.events".into()
+}
+fn default_resend_window() -> u64 {
+    10
+}
+fn default_keep_sent() -> u64 {
+    60
+}
+fn default_max_outbox() -> u64 {
+    1_000_000
+}
+
+/// A validated `[hpfeeds]` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HpfeedsSettings {
+    /// Broker host.
+    pub host: String,
+    /// Broker port.
+    pub port: u16,
+    /// Ident.
+    pub ident: String,
+    /// Secret.
+    pub secret: String,
+    /// Channel.
+    pub channel: String,
+    /// Resend window.
+    pub resend_window: Duration,
+    /// How long sent events stay in the outbox.
+    pub keep_sent: Duration,
+    /// Outbox bound.
+    pub max_outbox_events: u64,
 }
 
 /// `[sensor]`: who this sensor is, where it listens and records.
@@ -258,6 +325,8 @@ pub struct ValidConfig {
     pub limits: Limits,
     /// Enabled instances, in file order.
     pub instances: Vec<Instance>,
+    /// Where to publish, if anywhere.
+    pub hpfeeds: Option<HpfeedsSettings>,
 }
 
 /// Reads and validates a file.
@@ -558,10 +627,54 @@ impl SensorConfig {
                 });
             }
         }
+        let hpfeeds = self.hpfeeds.as_ref().and_then(|h| {
+            let before = problems.len();
+            let mut push =
+                |key: &str, reason: String| problems.push((format!("hpfeeds.{key}"), reason));
+            if h.host.trim().is_empty() {
+                push("host", "must name the broker".into());
+            }
+            let port = u16::try_from(h.port).ok().filter(|p| *p >= 1);
+            if port.is_none() {
+                push("port", format!("{} is outside 1..65535", h.port));
+            }
+            for (key, value) in [
+                ("ident", &h.ident),
+                ("secret", &h.secret),
+                ("channel", &h.channel),
+            ] {
+                if value.is_empty() || value.len() > 255 {
+                    push(key, "must be 1 to 255 bytes".into());
+                }
+            }
+            if h.resend_window_secs == 0 {
+                push("resend_window_secs", "must be greater than 0".into());
+            }
+            if h.keep_sent_secs < h.resend_window_secs {
+                push(
+                    "keep_sent_secs",
+                    "must be at least resend_window_secs".into(),
+                );
+            }
+            if h.max_outbox_events == 0 {
+                push("max_outbox_events", "must be greater than 0".into());
+            }
+            (problems.len() == before).then(|| HpfeedsSettings {
+                host: h.host.clone(),
+                port: port.unwrap_or(10000),
+                ident: h.ident.clone(),
+                secret: h.secret.clone(),
+                channel: h.channel.clone(),
+                resend_window: Duration::from_secs(h.resend_window_secs),
+                keep_sent: Duration::from_secs(h.keep_sent_secs),
+                max_outbox_events: h.max_outbox_events,
+            })
+        });
         if !problems.is_empty() {
             return Err(problems);
         }
         Ok(ValidConfig {
+            hpfeeds,
             name: s.name.clone(),
             listen,
             database: s.database.clone(),

@@ -11,6 +11,7 @@ pub mod limits;
 pub mod plugin;
 pub mod plugins;
 pub mod privilege;
+pub mod publisher;
 pub mod server;
 pub mod session;
 

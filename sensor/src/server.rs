@@ -18,6 +18,7 @@ use crate::SensorError;
 use crate::config::{Instance, ValidConfig};
 use crate::connection::{CloseReason, Connection};
 use crate::limits::{Admission, Gate, Limits};
+use crate::publisher::{OutboxPublisher, PublisherSnapshot};
 use crate::session::{InstanceInfo, Session};
 
 /// A listening socket of one instance, bound but not yet accepting.
@@ -51,6 +52,8 @@ pub struct RunSummary {
     pub lost: u64,
     /// The writer's final counters.
     pub recorder: RecorderSnapshot,
+    /// The outbox publisher's final counters, when `[hpfeeds]` is configured.
+    pub publisher: Option<PublisherSnapshot>,
 }
 
 /// A sensor with its sockets bound and its store open, ready to [`Sensor::run`].
@@ -60,6 +63,7 @@ pub struct Sensor {
     config: ValidConfig,
     listeners: Vec<BoundListener>,
     recorder: Recorder,
+    publisher: Option<OutboxPublisher>,
     migrations: Vec<(String, Migration)>,
     stats: Arc<SensorStats>,
 }
@@ -126,16 +130,26 @@ impl Sensor {
             })
             .collect();
         let (conn, migrations) = store::open(&config.database, &tables)?;
-        let recorder = Recorder::start(
+        let recorder = Recorder::start_with_outbox(
             conn,
             &tables,
             config.queue_capacity,
             store::writer::DEFAULT_BATCH_MAX,
+            config.hpfeeds.as_ref().map(|h| h.max_outbox_events),
         )?;
+        let publisher = match &config.hpfeeds {
+            Some(settings) => Some(OutboxPublisher::open(
+                &config.database,
+                settings.clone(),
+                recorder.stats(),
+            )?),
+            None => None,
+        };
         Ok(Sensor {
             config,
             listeners,
             recorder,
+            publisher,
             migrations,
             stats: Arc::new(SensorStats::default()),
         })
@@ -180,9 +194,15 @@ impl Sensor {
             config,
             listeners,
             recorder,
+            publisher,
             stats,
             ..
         } = self;
+        let publisher_stop = CancellationToken::new();
+        let publishing = publisher.map(|p| {
+            let stats = p.stats();
+            (tokio::spawn(p.run(publisher_stop.clone())), stats)
+        });
         let limits = Arc::new(config.limits.clone());
         let gate = Gate::new(&limits);
         let close_now = CancellationToken::new();
@@ -238,6 +258,20 @@ impl Sensor {
             sessions.wait().await;
         }
         let snapshot = recorder.finish().await;
+        // The publisher goes last: everything is committed, so it can send the whole backlog.
+        let published = match publishing {
+            Some((task, stats)) => {
+                publisher_stop.cancel();
+                if tokio::time::timeout(Duration::from_secs(30), task)
+                    .await
+                    .is_err()
+                {
+                    tracing::warn!("the publisher did not stop in time");
+                }
+                Some(stats.snapshot())
+            }
+            None => None,
+        };
         let lost: u64 = infos.iter().map(|i| i.lost.load(Ordering::Relaxed)).sum();
         Ok(RunSummary {
             accepted: stats.accepted.load(Ordering::Relaxed),
@@ -245,6 +279,7 @@ impl Sensor {
             ended: stats.ended.load(Ordering::Relaxed),
             lost,
             recorder: snapshot,
+            publisher: published,
         })
     }
 }

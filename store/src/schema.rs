@@ -321,9 +321,10 @@ CREATE TABLE IF NOT EXISTS outbox (
     eventId TEXT NOT NULL,
     eventDateTime TEXT NOT NULL,
     payload TEXT NOT NULL,
-    sentAt TEXT
+    sentMicros INTEGER
 );
-CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox (seq) WHERE sentAt IS NULL;
+CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox (seq) WHERE sentMicros IS NULL;
+CREATE INDEX IF NOT EXISTS outbox_sent ON outbox (sentMicros) WHERE sentMicros IS NOT NULL;
 CREATE TABLE IF NOT EXISTS ipInfo (
     ipAddress TEXT PRIMARY KEY,
     firstSeen TEXT NOT NULL,

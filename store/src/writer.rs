@@ -102,6 +102,8 @@ pub struct RecorderStats {
     pub outbox_full: AtomicU64,
     /// Rows in the outbox now (the publisher lowers it when it prunes).
     pub outbox_len: AtomicU64,
+    /// Woken after a commit that queued events in the outbox, so the publisher need not poll.
+    pub committed: tokio::sync::Notify,
 }
 
 /// A point-in-time copy of [`RecorderStats`].

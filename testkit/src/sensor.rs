@@ -104,6 +104,14 @@ impl SensorProcess {
         }
     }
 
+    /// Gives up the process (killing it if it still runs) and keeps its directory, to inspect
+    /// the database or start again over it.
+    pub fn into_dir(self) -> tempfile::TempDir {
+        let SensorProcess { process, dir, .. } = self;
+        drop(process);
+        dir
+    }
+
     /// The temporary directory.
     pub fn dir(&self) -> &Path {
         self.dir.path()
