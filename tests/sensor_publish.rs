@@ -29,7 +29,13 @@ fn collector_key() -> Authkey {
 /// A broker, and a Python subscriber proven to be subscribed (it has seen a probe).
 fn broker_and_subscriber() -> (HpfeedsBroker, LineProcess) {
     let broker = HpfeedsBroker::start(&[sensor_key(), collector_key()]);
-    let mut sub = python_dump_subscriber(&broker, &collector_key(), CHAN);
+    let sub = subscriber(&broker);
+    (broker, sub)
+}
+
+/// A Python subscriber on `broker`, proven to be subscribed (it has seen a probe).
+fn subscriber(broker: &HpfeedsBroker) -> LineProcess {
+    let mut sub = python_dump_subscriber(broker, &collector_key(), CHAN);
     assert!(
         sub.wait_line(TIMEOUT, |l| l == "READY").is_some(),
         "subscriber not ready"
@@ -57,12 +63,12 @@ fn broker_and_subscriber() -> (HpfeedsBroker, LineProcess) {
         }
         panic!("the subscriber never saw a probe: {:?}", sub.seen());
     });
-    (broker, sub)
+    sub
 }
 
 fn hpfeeds_table(broker: &HpfeedsBroker, key: &Authkey) -> String {
     format!(
-        "\n[hpfeeds]\nhost = \"127.0.0.1\"\nport = {}\nident = \"{}\"\nsecret = \"{}\"\nchannel = \"{CHAN}\"\nresend_window_secs = 5\nkeep_sent_secs = 3600\n",
+        "\n[hpfeeds]\nhost = \"127.0.0.1\"\nport = {}\nident = \"{}\"\nsecret = \"{}\"\nchannel = \"{CHAN}\"\nresend_window_secs = 5\nkeep_sent_secs = 3600\nreconnect_max_secs = 1\n",
         broker.port(),
         key.ident,
         key.secret
@@ -252,4 +258,45 @@ fn wrong_credentials_are_logged_and_local_recording_goes_on() {
         52,
         "nothing counts as sent to a broker that refused us"
     );
+}
+
+#[test]
+fn events_recorded_while_the_broker_is_down_arrive_after_it_restarts() {
+    let broker_keys = [sensor_key(), collector_key()];
+    let mut broker = HpfeedsBroker::start_with_live_keys(&broker_keys);
+    let mut sub = subscriber(&broker);
+    let [port] = ports();
+    let body = format!(
+        "{}{}",
+        plugin("web", "http", port, "http"),
+        hpfeeds_table(&broker, &sensor_key())
+    );
+    let sensor = SensorProcess::start(&bin(), &body);
+    let db_path = sensor.db.clone();
+    assert_eq!(http_requests(port, 1_000), 1_000);
+    // Each connection: session.start, the requests, session.end.
+    assert!(wait_until(TIMEOUT, || outbox_ids(&db_path).len() == 1_002));
+    let mut before = HashSet::new();
+    let first = outbox_ids(&db_path);
+    receive_all(&mut sub, &mut before, &first, Duration::from_secs(30));
+
+    // The broker goes down; attacks go on and are recorded.
+    broker.kill();
+    drop(sub);
+    assert_eq!(http_requests(port, 2_000), 2_000);
+    assert!(wait_until(TIMEOUT, || outbox_ids(&db_path).len() == 3_004));
+    let during: HashSet<String> = outbox_ids(&db_path).difference(&before).cloned().collect();
+    assert_eq!(during.len(), 2_002, "events recorded during the outage");
+    std::thread::sleep(Duration::from_secs(2));
+
+    // The broker comes back. The sensor's key is held back until a subscriber is listening
+    // again (hpfeeds keeps nothing for absent subscribers), then the sensor gets in on its own.
+    broker.remove_key(&sensor_key().ident);
+    broker.restart();
+    let mut sub = subscriber(&broker);
+    broker.add_key(&sensor_key());
+    let mut got = HashSet::new();
+    receive_all(&mut sub, &mut got, &during, Duration::from_secs(30));
+    let (status, _dir) = sensor.terminate(TIMEOUT);
+    assert!(status.success());
 }

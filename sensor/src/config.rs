@@ -61,6 +61,13 @@ pub struct HpfeedsSection {
     /// The most events the outbox holds; past it events are recorded locally only, and counted.
     #[serde(default = "default_max_outbox")]
     pub max_outbox_events: u64,
+    /// The longest wait between reconnection attempts (the wait doubles from 0.25 s up to it).
+    #[serde(default = "default_reconnect_max")]
+    pub reconnect_max_secs: u64,
+}
+
+fn default_reconnect_max() -> u64 {
+    30
 }
 
 fn default_hpfeeds_port() -> i64 {
@@ -98,6 +105,8 @@ pub struct HpfeedsSettings {
     pub keep_sent: Duration,
     /// Outbox bound.
     pub max_outbox_events: u64,
+    /// Longest wait between reconnection attempts.
+    pub reconnect_max: Duration,
 }
 
 /// `[sensor]`: who this sensor is, where it listens and records.
@@ -659,6 +668,9 @@ impl SensorConfig {
             if h.max_outbox_events == 0 {
                 push("max_outbox_events", "must be greater than 0".into());
             }
+            if h.reconnect_max_secs == 0 || h.reconnect_max_secs > 3600 {
+                push("reconnect_max_secs", "must be 1 to 3600".into());
+            }
             (problems.len() == before).then(|| HpfeedsSettings {
                 host: h.host.clone(),
                 port: port.unwrap_or(10000),
@@ -668,6 +680,7 @@ impl SensorConfig {
                 resend_window: Duration::from_secs(h.resend_window_secs),
                 keep_sent: Duration::from_secs(h.keep_sent_secs),
                 max_outbox_events: h.max_outbox_events,
+                reconnect_max: Duration::from_secs(h.reconnect_max_secs),
             })
         });
         if !problems.is_empty() {

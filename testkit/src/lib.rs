@@ -143,6 +143,8 @@ pub struct HpfeedsBroker {
     port: u16,
     dir: tempfile::TempDir,
     name: String,
+    /// `--auth`: the users.json path, or `sqlite` for the live sqlite.db in `dir`.
+    auth: PathBuf,
 }
 
 impl HpfeedsBroker {
@@ -156,20 +158,82 @@ impl HpfeedsBroker {
             .join(",\n");
         std::fs::write(dir.path().join("users.json"), format!("{{{users}}}\n"))
             .expect("write users.json");
+        let auth = dir.path().join("users.json");
+        Self::launch(dir, auth)
+    }
+
+    /// Starts a broker whose authkeys live in hpfeeds3's sqlite store (`sqlite.db` in its
+    /// working directory), which it reads at every AUTH: [`HpfeedsBroker::add_key`] and
+    /// [`HpfeedsBroker::remove_key`] take effect without a restart.
+    pub fn start_with_live_keys(keys: &[Authkey]) -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let db = rusqlite::Connection::open(dir.path().join("sqlite.db")).expect("sqlite.db");
+        db.execute_batch(
+            "create table logs (id integer primary key autoincrement, data TEXT);
+             create table stats (id integer primary key autoincrement, ak TEXT, uid TEXT, data TEXT);
+             create table authkeys (id integer primary key autoincrement, owner TEXT, ident TEXT,
+                 secret TEXT, pubchans TEXT, subchans TEXT);",
+        )
+        .expect("create the authkeys tables");
+        drop(db);
+        let broker = Self::launch(dir, PathBuf::from("sqlite"));
+        for key in keys {
+            broker.add_key(key);
+        }
+        broker
+    }
+
+    fn sqlite_keys(&self) -> rusqlite::Connection {
+        assert_eq!(
+            self.auth,
+            Path::new("sqlite"),
+            "only a broker with live keys"
+        );
+        rusqlite::Connection::open(self.dir.path().join("sqlite.db")).expect("sqlite.db")
+    }
+
+    /// Adds an authkey to a broker started with [`HpfeedsBroker::start_with_live_keys`].
+    pub fn add_key(&self, key: &Authkey) {
+        let list = |v: &[String]| {
+            format!(
+                "[{}]",
+                v.iter()
+                    .map(|c| format!("\"{}\"", json_escape(c)))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )
+        };
+        self.sqlite_keys()
+            .execute(
+                "insert into authkeys (owner, ident, secret, pubchans, subchans) values ('tests', ?1, ?2, ?3, ?4)",
+                [&key.ident, &key.secret, &list(&key.pubchans), &list(&key.subchans)],
+            )
+            .expect("insert an authkey");
+    }
+
+    /// Removes an ident's authkey from a broker started with live keys: its next AUTH fails.
+    pub fn remove_key(&self, ident: &str) {
+        self.sqlite_keys()
+            .execute("delete from authkeys where ident = ?1", [ident])
+            .expect("delete an authkey");
+    }
+
+    fn launch(dir: tempfile::TempDir, auth: PathBuf) -> Self {
         let port = free_port();
         let name = format!("recce7-test-{port}");
-        let process = Self::spawn(dir.path(), port, &name);
+        let process = Self::spawn(dir.path(), port, &name, &auth);
         let mut broker = Self {
             process,
             port,
             dir,
             name,
+            auth,
         };
         broker.wait_ready();
         broker
     }
 
-    fn spawn(dir: &Path, port: u16, name: &str) -> ChildGuard {
+    fn spawn(dir: &Path, port: u16, name: &str, auth: &Path) -> ChildGuard {
         let exporter = free_port();
         let child = Command::new(venv_bin("hpfeeds-broker"))
             .arg("--bind")
@@ -177,7 +241,7 @@ impl HpfeedsBroker {
             .arg("--exporter")
             .arg(format!("127.0.0.1:{exporter}"))
             .arg("--auth")
-            .arg(dir.join("users.json"))
+            .arg(auth)
             .arg("--name")
             .arg(name)
             .current_dir(dir)
@@ -231,7 +295,7 @@ impl HpfeedsBroker {
     /// Starts the broker again on the same port with the same keys.
     pub fn restart(&mut self) {
         self.process.kill();
-        self.process = Self::spawn(self.dir.path(), self.port, &self.name);
+        self.process = Self::spawn(self.dir.path(), self.port, &self.name, &self.auth);
         self.wait_ready();
     }
 }
