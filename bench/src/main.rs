@@ -17,6 +17,7 @@
 //!
 //! `sensor-idle`, `sensor-http`, `sensor-telnet` and `sensor-10k` run one measurement each.
 
+mod publish;
 mod sensor;
 
 use std::process::Command;
@@ -166,13 +167,17 @@ fn machine() -> String {
 
 fn main() {
     let what = std::env::args().nth(1).unwrap_or_else(|| "hpfeeds".into());
+    if what == "publish" {
+        publish::run();
+        return;
+    }
     if let Some(which) = sensor::Which::parse(&what) {
         sensor::run(which);
         return;
     }
     if what != "hpfeeds" && what != "codec" {
         eprintln!(
-            "usage: bench [hpfeeds|codec|sensor|sensor-idle|sensor-http|sensor-telnet|sensor-10k]"
+            "usage: bench [hpfeeds|codec|sensor|sensor-idle|sensor-http|sensor-telnet|sensor-10k|publish]"
         );
         std::process::exit(2);
     }

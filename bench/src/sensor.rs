@@ -116,7 +116,7 @@ impl Report {
 }
 
 /// The release binary: `$RECCE7_BIN`, or `target/release/recce7` in the workspace.
-fn binary() -> PathBuf {
+pub(crate) fn binary() -> PathBuf {
     let bin = std::env::var_os("RECCE7_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| testkit::workspace_root().join("target/release/recce7"));
@@ -274,7 +274,7 @@ fn content_length(head: &[u8]) -> Option<usize> {
 
 /// Reads one response in full (head, then the body by its Content-Length) and removes it from
 /// `buf`. Returns whether its status was 200.
-async fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>) -> Result<bool, String> {
+pub(crate) async fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>) -> Result<bool, String> {
     let (head_end, body_len) = loop {
         if let Some(end) = find(buf, b"\r\n\r\n") {
             let len = content_length(&buf[..end]).ok_or_else(|| {
@@ -703,7 +703,7 @@ fn ten_k(bin: &Path, rt: &tokio::runtime::Runtime, report: &mut Report) {
 
 // ---------------------------------------------------------------------------------------------
 
-fn today() -> String {
+pub(crate) fn today() -> String {
     std::process::Command::new("date")
         .arg("+%Y-%m-%d")
         .output()

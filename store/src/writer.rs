@@ -424,6 +424,10 @@ impl Writer {
                         .outbox_len
                         .fetch_add(pending_outbox, Ordering::Relaxed);
                     self.stats.batches.fetch_add(1, Ordering::Relaxed);
+                    if pending_outbox > 0 {
+                        // Wake the publisher: the event leaves now, not at its next poll.
+                        self.stats.committed.notify_one();
+                    }
                 }
                 Err(e) => {
                     let _ = conn.execute_batch("ROLLBACK");
