@@ -509,6 +509,38 @@ pub fn python_sha256(data: &[u8]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// A `subscribe_dump.py` subscriber on `channel` that is proven to be subscribed: hpfeeds never
+/// acknowledges SUBSCRIBE, so probes are published as `probe_key` (with hpfeeds3's own CLI)
+/// until one arrives. Probe payloads start with `probe-`.
+pub fn subscribed_dump_subscriber(
+    broker: &HpfeedsBroker,
+    key: &Authkey,
+    probe_key: &Authkey,
+    channel: &str,
+) -> LineProcess {
+    let mut sub = python_dump_subscriber(broker, key, channel);
+    assert!(
+        sub.wait_line(Duration::from_secs(30), |l| l == "READY")
+            .is_some(),
+        "the subscriber did not start: {:?}",
+        sub.seen()
+    );
+    for i in 0..40 {
+        let mut cmd = hpfeeds_cli(broker, probe_key, "publish", channel);
+        cmd.arg(format!("probe-{i}"));
+        let out = run_with_timeout(cmd, Duration::from_secs(30));
+        assert!(out.status.success(), "probe publish failed: {out:?}");
+        // "probe-" in hex, as subscribe_dump.py prints payloads.
+        if sub
+            .wait_line(Duration::from_millis(300), |l| l.contains("70726f62652d"))
+            .is_some()
+        {
+            return sub;
+        }
+    }
+    panic!("the subscriber never saw a probe: {:?}", sub.seen());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
