@@ -10,10 +10,9 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use broker_client::{Client, ClientConfig};
 use sensor_common::*;
 use testkit::sensor::{SensorProcess, plugin, ports};
-use testkit::{Authkey, DumpedMessage, HpfeedsBroker, LineProcess, python_dump_subscriber};
+use testkit::{Authkey, DumpedMessage, HpfeedsBroker, LineProcess};
 
 const CHAN: &str = "recce7.events";
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -35,35 +34,7 @@ fn broker_and_subscriber() -> (HpfeedsBroker, LineProcess) {
 
 /// A Python subscriber on `broker`, proven to be subscribed (it has seen a probe).
 fn subscriber(broker: &HpfeedsBroker) -> LineProcess {
-    let mut sub = python_dump_subscriber(broker, &collector_key(), CHAN);
-    assert!(
-        sub.wait_line(TIMEOUT, |l| l == "READY").is_some(),
-        "subscriber not ready"
-    );
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let key = collector_key();
-        let client = Client::connect(ClientConfig::new(
-            "127.0.0.1",
-            broker.port(),
-            &key.ident,
-            &key.secret,
-        ))
-        .await
-        .unwrap();
-        for i in 0..150 {
-            client.publish(CHAN, format!("probe-{i}")).await.unwrap();
-            if sub
-                .wait_line(Duration::from_millis(100), |l| l.contains("70726f62652d"))
-                .is_some()
-            {
-                let _ = client.close().await;
-                return;
-            }
-        }
-        panic!("the subscriber never saw a probe: {:?}", sub.seen());
-    });
-    sub
+    testkit::subscribed_dump_subscriber(broker, &collector_key(), &collector_key(), CHAN)
 }
 
 fn hpfeeds_table(broker: &HpfeedsBroker, key: &Authkey) -> String {
