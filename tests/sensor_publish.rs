@@ -218,6 +218,15 @@ fn wrong_credentials_are_logged_and_local_recording_goes_on() {
         status.success(),
         "a refused broker does not fail the sensor"
     );
+    let log = SensorProcess::log(dir.path());
+    assert!(
+        log.contains("Authentication failed for sensor-1"),
+        "the broker's refusal is in the log:\n{log}"
+    );
+    assert!(
+        log.contains("52 waiting in the outbox for the next start"),
+        "the backlog is in the last lines:\n{log}"
+    );
     let conn = db(&dir.path().join("sensor.sqlite"));
     assert_eq!(count(&conn, "SELECT count(*) FROM http"), 50);
     assert_eq!(count(&conn, "SELECT count(*) FROM outbox"), 52);

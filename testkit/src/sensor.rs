@@ -60,6 +60,13 @@ impl SensorProcess {
         let expected = text.matches("[[plugin]]").count() - text.matches("enabled = false").count();
         let mut cmd = Command::new(bin);
         cmd.arg("sensor").arg("--config").arg(&config);
+        // The log goes to a file the test can read (and shows on failure).
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.path().join("sensor.log"))
+            .expect("the sensor's log file");
+        cmd.stderr(log);
         let mut process = LineProcess::spawn(cmd);
         for _ in 0..expected {
             if process
@@ -67,8 +74,9 @@ impl SensorProcess {
                 .is_none()
             {
                 panic!(
-                    "the sensor did not report its listeners; stdout so far: {:?}",
-                    process.seen()
+                    "the sensor did not report its listeners; stdout so far: {:?}; log: {}",
+                    process.seen(),
+                    std::fs::read_to_string(dir.path().join("sensor.log")).unwrap_or_default()
                 );
             }
         }
@@ -110,6 +118,11 @@ impl SensorProcess {
         let SensorProcess { process, dir, .. } = self;
         drop(process);
         dir
+    }
+
+    /// Everything the sensor has logged so far (its standard error), in this directory.
+    pub fn log(dir: &Path) -> String {
+        std::fs::read_to_string(dir.join("sensor.log")).unwrap_or_default()
     }
 
     /// The temporary directory.
