@@ -37,6 +37,17 @@ fn subscriber(broker: &HpfeedsBroker) -> LineProcess {
     testkit::subscribed_dump_subscriber(broker, &collector_key(), &collector_key(), CHAN)
 }
 
+/// A free port and the config of a sensor with one HTTP instance on it, publishing as `key`.
+fn publishing_sensor(broker: &HpfeedsBroker, key: &Authkey) -> (u16, String) {
+    let [port] = ports();
+    let body = format!(
+        "{}{}",
+        plugin("web", "http", port, "http"),
+        hpfeeds_table(broker, key)
+    );
+    (port, body)
+}
+
 fn hpfeeds_table(broker: &HpfeedsBroker, key: &Authkey) -> String {
     format!(
         "\n[hpfeeds]\nhost = \"127.0.0.1\"\nport = {}\nident = \"{}\"\nsecret = \"{}\"\nchannel = \"{CHAN}\"\nresend_window_secs = 5\nkeep_sent_secs = 3600\nreconnect_max_secs = 1\n",
@@ -124,12 +135,7 @@ fn receive_all(
 #[test]
 fn ten_thousand_events_all_reach_the_python_subscriber() {
     let (broker, mut sub) = broker_and_subscriber();
-    let [port] = ports();
-    let body = format!(
-        "{}{}",
-        plugin("web", "http", port, "http"),
-        hpfeeds_table(&broker, &sensor_key())
-    );
+    let (port, body) = publishing_sensor(&broker, &sensor_key());
     let sensor = SensorProcess::start(&bin(), &body);
     // One connection: session.start, 9,998 requests, session.end = 10,000 events.
     assert_eq!(http_requests(port, 9_998), 9_998);
@@ -149,12 +155,7 @@ fn ten_thousand_events_all_reach_the_python_subscriber() {
 #[test]
 fn events_committed_before_kill_9_arrive_after_the_restart() {
     let (broker, mut sub) = broker_and_subscriber();
-    let [port] = ports();
-    let body = format!(
-        "{}{}",
-        plugin("web", "http", port, "http"),
-        hpfeeds_table(&broker, &sensor_key())
-    );
+    let (port, body) = publishing_sensor(&broker, &sensor_key());
     let mut sensor = SensorProcess::start(&bin(), &body);
     let load = std::thread::spawn(move || http_requests(port, 50_000));
     // Killed while attacks are being recorded and the outbox is going out: once some events are
@@ -203,13 +204,8 @@ fn events_committed_before_kill_9_arrive_after_the_restart() {
 #[test]
 fn wrong_credentials_are_logged_and_local_recording_goes_on() {
     let (broker, _sub) = broker_and_subscriber();
-    let [port] = ports();
     let wrong = Authkey::new("sensor-1", "not-the-secret", &[CHAN]);
-    let body = format!(
-        "{}{}",
-        plugin("web", "http", port, "http"),
-        hpfeeds_table(&broker, &wrong)
-    );
+    let (port, body) = publishing_sensor(&broker, &wrong);
     let sensor = SensorProcess::start(&bin(), &body);
     assert_eq!(http_requests(port, 50), 50);
     std::thread::sleep(Duration::from_secs(2));
@@ -245,12 +241,7 @@ fn events_recorded_while_the_broker_is_down_arrive_after_it_restarts() {
     let broker_keys = [sensor_key(), collector_key()];
     let mut broker = HpfeedsBroker::start_with_live_keys(&broker_keys);
     let mut sub = subscriber(&broker);
-    let [port] = ports();
-    let body = format!(
-        "{}{}",
-        plugin("web", "http", port, "http"),
-        hpfeeds_table(&broker, &sensor_key())
-    );
+    let (port, body) = publishing_sensor(&broker, &sensor_key());
     let sensor = SensorProcess::start(&bin(), &body);
     let db_path = sensor.db.clone();
     assert_eq!(http_requests(port, 1_000), 1_000);

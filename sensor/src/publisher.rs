@@ -201,19 +201,29 @@ impl OutboxPublisher {
                 last_seen_up = now_micros();
             }
 
+            let now = now_micros();
+            // Counting the backlog scans it, so it is counted only for the periodic report;
+            // a short batch is the whole backlog anyway.
+            let report_due = now - last_report > 30_000_000;
             let rows = self
-                .db(|c| {
+                .db(move |c| {
                     let mut stmt = c.prepare_cached(
                         "SELECT seq, payload FROM outbox WHERE sentMicros IS NULL ORDER BY seq LIMIT ?1",
                     )?;
                     let rows = stmt
                         .query_map([BATCH], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?
                         .collect::<rusqlite::Result<Vec<_>>>()?;
-                    let backlog: i64 = c.query_row(
-                        "SELECT count(*) FROM outbox WHERE sentMicros IS NULL",
-                        [],
-                        |r| r.get(0),
-                    )?;
+                    let backlog = if (rows.len() as i64) < BATCH {
+                        rows.len() as i64
+                    } else if report_due {
+                        c.query_row(
+                            "SELECT count(*) FROM outbox WHERE sentMicros IS NULL",
+                            [],
+                            |r| r.get(0),
+                        )?
+                    } else {
+                        -1
+                    };
                     Ok((rows, backlog))
                 })
                 .await;
@@ -225,15 +235,13 @@ impl OutboxPublisher {
                     continue;
                 }
             };
-            self.stats
-                .backlog
-                .store(backlog.max(0) as u64, Ordering::Relaxed);
-
-            let now = now_micros();
-            if now - last_report > 30_000_000 && (backlog > 0 || !connected) {
+            if backlog >= 0 {
+                self.stats.backlog.store(backlog as u64, Ordering::Relaxed);
+            }
+            if report_due && (backlog != 0 || !connected) {
                 let snap = self.stats.snapshot();
                 tracing::info!(
-                    backlog,
+                    backlog = snap.backlog,
                     sent = snap.sent,
                     resent = snap.resent,
                     connected,
