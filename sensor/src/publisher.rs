@@ -126,6 +126,16 @@ impl OutboxPublisher {
         result
     }
 
+    /// Keeps the recorder's count of unsent events (which the outbox bound applies to) in step.
+    fn unsent_changed(&self, delta: i64) {
+        let _ =
+            self.recorder
+                .outbox_unsent
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                    Some(v.saturating_add_signed(delta))
+                });
+    }
+
     /// Marks rows sent at or after `since` (unix µs) as unsent, and counts them as resent.
     async fn resend_since(&mut self, since: i64, why: &str) {
         match self
@@ -139,6 +149,7 @@ impl OutboxPublisher {
         {
             Ok(0) => {}
             Ok(n) => {
+                self.unsent_changed(n as i64);
                 self.stats.resent.fetch_add(n as u64, Ordering::Relaxed);
                 tracing::info!(events = n, why, "events marked to be sent again");
             }
@@ -202,8 +213,6 @@ impl OutboxPublisher {
             }
 
             let now = now_micros();
-            // Counting the backlog scans it, so it is counted only for the periodic report;
-            // a short batch is the whole backlog anyway.
             let report_due = now - last_report > 30_000_000;
             let rows = self
                 .db(move |c| {
@@ -213,21 +222,10 @@ impl OutboxPublisher {
                     let rows = stmt
                         .query_map([BATCH], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?
                         .collect::<rusqlite::Result<Vec<_>>>()?;
-                    let backlog = if (rows.len() as i64) < BATCH {
-                        rows.len() as i64
-                    } else if report_due {
-                        c.query_row(
-                            "SELECT count(*) FROM outbox WHERE sentMicros IS NULL",
-                            [],
-                            |r| r.get(0),
-                        )?
-                    } else {
-                        -1
-                    };
-                    Ok((rows, backlog))
+                    Ok(rows)
                 })
                 .await;
-            let (rows, backlog) = match rows {
+            let rows = match rows {
                 Ok(v) => v,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot read the outbox");
@@ -235,9 +233,9 @@ impl OutboxPublisher {
                     continue;
                 }
             };
-            if backlog >= 0 {
-                self.stats.backlog.store(backlog as u64, Ordering::Relaxed);
-            }
+            // The recorder and this task keep the count of unsent events exact between them.
+            let backlog = self.recorder.outbox_unsent.load(Ordering::Relaxed);
+            self.stats.backlog.store(backlog, Ordering::Relaxed);
             if report_due && (backlog != 0 || !connected) {
                 let snap = self.stats.snapshot();
                 tracing::info!(
@@ -260,11 +258,7 @@ impl OutboxPublisher {
                     })
                     .await
                 {
-                    let _ = self.recorder.outbox_len.fetch_update(
-                        Ordering::Relaxed,
-                        Ordering::Relaxed,
-                        |v| Some(v.saturating_sub(n as u64)),
-                    );
+                    tracing::debug!(pruned = n, "sent events pruned");
                 }
                 last_prune = now;
             }
@@ -319,7 +313,10 @@ impl OutboxPublisher {
                     })
                     .await;
                 match marked {
-                    Ok(n) => tracing::debug!(first, upto, marked = n, "events sent"),
+                    Ok(n) => {
+                        self.unsent_changed(-(n as i64));
+                        tracing::debug!(first, upto, marked = n, "events sent");
+                    }
                     // Left unsent: they go out again, which is allowed; never lost.
                     Err(e) => tracing::error!(error = %e, "cannot mark events as sent"),
                 }
@@ -338,19 +335,9 @@ impl OutboxPublisher {
                     .await;
             }
         }
-        if let Ok(backlog) = self
-            .db(|c| {
-                c.query_row(
-                    "SELECT count(*) FROM outbox WHERE sentMicros IS NULL",
-                    [],
-                    |r| r.get::<_, i64>(0),
-                )
-            })
-            .await
-        {
-            self.stats
-                .backlog
-                .store(backlog.max(0) as u64, Ordering::Relaxed);
-        }
+        self.stats.backlog.store(
+            self.recorder.outbox_unsent.load(Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
     }
 }

@@ -100,8 +100,10 @@ pub struct RecorderStats {
     pub outboxed: AtomicU64,
     /// Events recorded locally but not queued for publishing because the outbox was full.
     pub outbox_full: AtomicU64,
-    /// Rows in the outbox now (the publisher lowers it when it prunes).
-    pub outbox_len: AtomicU64,
+    /// Events in the outbox not sent yet: the recorder raises it as it queues events, the
+    /// publisher lowers it as it sends and raises it again when it marks events for resending.
+    /// The outbox bound applies to it, so sent events kept for the resend window never count.
+    pub outbox_unsent: AtomicU64,
     /// Woken after a commit that queued events in the outbox, so the publisher need not poll.
     pub committed: tokio::sync::Notify,
 }
@@ -123,8 +125,8 @@ pub struct RecorderSnapshot {
     pub outboxed: u64,
     /// Events not queued because the outbox was full.
     pub outbox_full: u64,
-    /// Rows in the outbox now.
-    pub outbox_len: u64,
+    /// Events in the outbox not sent yet.
+    pub outbox_unsent: u64,
 }
 
 impl RecorderStats {
@@ -138,7 +140,7 @@ impl RecorderStats {
             commit_micros: self.commit_micros.load(Ordering::Relaxed),
             outboxed: self.outboxed.load(Ordering::Relaxed),
             outbox_full: self.outbox_full.load(Ordering::Relaxed),
-            outbox_len: self.outbox_len.load(Ordering::Relaxed),
+            outbox_unsent: self.outbox_unsent.load(Ordering::Relaxed),
         }
     }
 }
@@ -178,7 +180,7 @@ impl Recorder {
     /// event as JSON into the `outbox` table in the same transaction as its rows, for the
     /// publisher. When the outbox holds `outbox_max_events` rows, events are still recorded
     /// locally but not queued; they are counted in `outbox_full` and logged, and sessions never
-    /// wait for the publisher.
+    /// wait for the publisher. The bound counts unsent events only.
     pub fn start_with_outbox(
         conn: Connection,
         instances: &[InstanceTable],
@@ -188,9 +190,13 @@ impl Recorder {
     ) -> Result<Recorder, StoreError> {
         let (tx, rx) = mpsc::channel(queue_capacity.max(1));
         let stats = Arc::new(RecorderStats::default());
-        let rows: i64 = conn.query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))?;
+        let rows: i64 = conn.query_row(
+            "SELECT count(*) FROM outbox WHERE sentMicros IS NULL",
+            [],
+            |r| r.get(0),
+        )?;
         stats
-            .outbox_len
+            .outbox_unsent
             .store(rows.max(0) as u64, Ordering::Relaxed);
         let mut writer = Writer::new(conn, instances, stats.clone(), batch_max.max(1));
         writer.outbox_max = outbox_max_events;
@@ -369,7 +375,7 @@ impl Writer {
                         .and_then(|()| match self.outbox_max {
                             None => Ok(false),
                             Some(max) => {
-                                let queued = self.stats.outbox_len.load(Ordering::Relaxed)
+                                let queued = self.stats.outbox_unsent.load(Ordering::Relaxed)
                                     + pending_outbox;
                                 if queued >= max {
                                     let n = self.stats.outbox_full.fetch_add(1, Ordering::Relaxed);
@@ -414,14 +420,16 @@ impl Writer {
         if in_tx {
             // Counted as written only once committed; a failed commit (a full disk) loses the
             // batch, and its events are counted as failed, never dropped quietly.
+            // Counted unsent before the commit makes them visible, so the publisher can never
+            // mark sent (and subtract) events not yet counted.
+            self.stats
+                .outbox_unsent
+                .fetch_add(pending_outbox, Ordering::Relaxed);
             match conn.execute_batch("COMMIT") {
                 Ok(()) => {
                     self.stats.events.fetch_add(pending, Ordering::Relaxed);
                     self.stats
                         .outboxed
-                        .fetch_add(pending_outbox, Ordering::Relaxed);
-                    self.stats
-                        .outbox_len
                         .fetch_add(pending_outbox, Ordering::Relaxed);
                     self.stats.batches.fetch_add(1, Ordering::Relaxed);
                     if pending_outbox > 0 {
@@ -431,6 +439,9 @@ impl Writer {
                 }
                 Err(e) => {
                     let _ = conn.execute_batch("ROLLBACK");
+                    self.stats
+                        .outbox_unsent
+                        .fetch_sub(pending_outbox, Ordering::Relaxed);
                     self.stats.failed.fetch_add(pending, Ordering::Relaxed);
                     tracing::error!(error = %e, lost = pending, "commit failed; batch rolled back");
                 }
@@ -762,7 +773,7 @@ mod tests {
                 stats.events,
                 stats.outboxed,
                 stats.outbox_full,
-                stats.outbox_len
+                stats.outbox_unsent
             ),
             (8, 5, 3, 5)
         );
@@ -786,7 +797,7 @@ mod tests {
         // A restart counts what is already waiting.
         let (conn, _) = open(&path, &instances()).unwrap();
         let again = Recorder::start_with_outbox(conn, &instances(), 16, 4, Some(5)).unwrap();
-        assert_eq!(again.stats().outbox_len.load(Ordering::Relaxed), 5);
+        assert_eq!(again.stats().outbox_unsent.load(Ordering::Relaxed), 5);
         again.finish().await;
     }
 }
