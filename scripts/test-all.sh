@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# recce7's whole test suite. Installs what the tests use when it is missing (Debian packages,
-# a Python virtualenv with the hpfeeds3 broker and client, cargo-fuzz), then runs formatting,
+# recce7's whole test suite. Installs what the tests use when it is missing (Debian packages:
+# python3-venv, telnet, curl, nmap; a Python virtualenv with the hpfeeds3 broker and client; the
+# nightly toolchain and cargo-fuzz; no npm packages are used yet), then runs formatting,
 # clippy, every unit and behaviour test, and a short fuzzing run. Exits non-zero on any failure.
 #
 #   ./scripts/test-all.sh
@@ -66,8 +67,9 @@ cargo test --workspace --locked 2>&1 | tee "$test_log"
 
 if [ "$FUZZ_SECS" != 0 ]; then
   if ! cargo +nightly --version >/dev/null 2>&1; then
-    echo "test-all: fuzzing needs a nightly toolchain: rustup toolchain install nightly" >&2
-    exit 1
+    echo "installing the nightly toolchain (cargo-fuzz needs it)"
+    rustup toolchain install nightly --profile minimal \
+      || { echo "test-all: fuzzing needs a nightly toolchain: rustup toolchain install nightly" >&2; exit 1; }
   fi
   command -v cargo-fuzz >/dev/null || cargo install -q cargo-fuzz --locked
   for target in wire_decode telnet_decode http_parse; do

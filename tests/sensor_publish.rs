@@ -173,10 +173,7 @@ fn events_committed_before_kill_9_arrive_after_the_restart() {
         "the publisher never got going"
     );
     let pid = sensor.pid();
-    let _ = std::process::Command::new("kill")
-        .arg("-9")
-        .arg(pid.to_string())
-        .status();
+    testkit::signal(pid, "KILL");
     let dir = sensor.into_dir();
     load.join().unwrap();
     let db_path = dir.path().join("sensor.sqlite");

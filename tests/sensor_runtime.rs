@@ -273,10 +273,7 @@ fn root_drops_to_an_unprivileged_user_after_binding() {
     send(&mut s, b"admin\r\n");
     read_until(&mut s, b"Password: ");
     drop(s);
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(pid.to_string())
-        .status();
+    testkit::signal(pid, "TERM");
     let mut exit = None;
     wait_until(TIMEOUT, || {
         exit = process.process().child().try_wait().ok().flatten();

@@ -161,10 +161,7 @@ pub fn run() {
     let (status, _dir) = sensor.terminate(Duration::from_secs(60));
     assert!(status.success(), "sensor exit: {status}");
     // The subscriber lives in the collecting thread; stop it here so it outlives nothing.
-    let _ = std::process::Command::new("kill")
-        .arg("-9")
-        .arg(sub_pid.to_string())
-        .status();
+    testkit::signal(sub_pid, "KILL");
 
     println!(
         "machine: {}; date: {}",

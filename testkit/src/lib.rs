@@ -360,6 +360,17 @@ impl LineProcess {
     }
 }
 
+/// Sends `signal` (`"TERM"`, `"KILL"`, ...) to process `pid` with the kill(2) system call, so the
+/// tests need no `kill` program (procps is not on every fresh machine).
+pub fn signal(pid: u32, signal: &str) {
+    use nix::sys::signal::{Signal, kill};
+    let sig: Signal = format!("SIG{signal}")
+        .parse()
+        .unwrap_or_else(|e| panic!("signal {signal}: {e}"));
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).expect("a pid fits in i32"));
+    let _ = kill(pid, sig);
+}
+
 /// Runs a command to completion, killing it after `timeout` (the Python hpfeeds CLI retries a
 /// refused connection forever).
 pub fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Output {
@@ -377,8 +388,8 @@ pub fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Output {
     match rx.recv_timeout(timeout) {
         Ok(out) => out.expect("wait for child"),
         Err(_) => {
-            // SAFETY-free kill by pid: the child is still ours (not reaped).
-            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+            // The child is still ours (not reaped), so its pid cannot have been reused.
+            signal(pid, "KILL");
             let out = rx.recv().expect("child reaped").expect("wait for child");
             panic!(
                 "{cmd:?} did not finish within {timeout:?}; stdout: {} stderr: {}",

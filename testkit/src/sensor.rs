@@ -96,10 +96,7 @@ impl SensorProcess {
     /// Sends SIGTERM and waits (up to `timeout`) for the exit status.
     pub fn terminate(mut self, timeout: Duration) -> (ExitStatus, tempfile::TempDir) {
         let pid = self.pid();
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(pid.to_string())
-            .status();
+        crate::signal(pid, "TERM");
         let deadline = Instant::now() + timeout;
         loop {
             if let Ok(Some(status)) = self.process.process().child().try_wait() {
