@@ -282,7 +282,7 @@ fn run_sensor(config: sensor::ValidConfig, user: Option<String>, print_guide: bo
     if let Some(p) = summary.publisher {
         eprintln!(
             "recce7: published {} events ({} marked to be sent again), {} waiting in the outbox for the next start, {} not queued (outbox full)",
-            p.sent, p.resent, p.backlog, summary.recorder.outbox_full
+            p.sent, p.resent, summary.recorder.outbox_unsent, summary.recorder.outbox_full
         );
     }
     if summary.lost + summary.recorder.failed > 0 {

@@ -38,8 +38,6 @@ pub struct PublisherStats {
     pub sent: AtomicU64,
     /// Events marked for sending again after a dropped connection or a restart.
     pub resent: AtomicU64,
-    /// Events waiting to be sent (as of the last look).
-    pub backlog: AtomicU64,
     /// A broker connection is up.
     pub connected: AtomicBool,
 }
@@ -51,8 +49,6 @@ pub struct PublisherSnapshot {
     pub sent: u64,
     /// Events marked for sending again.
     pub resent: u64,
-    /// Events waiting.
-    pub backlog: u64,
     /// Connected at the time of the snapshot.
     pub connected: bool,
 }
@@ -63,7 +59,6 @@ impl PublisherStats {
         PublisherSnapshot {
             sent: self.sent.load(Ordering::Relaxed),
             resent: self.resent.load(Ordering::Relaxed),
-            backlog: self.backlog.load(Ordering::Relaxed),
             connected: self.connected.load(Ordering::Relaxed),
         }
     }
@@ -234,12 +229,12 @@ impl OutboxPublisher {
                 }
             };
             // The recorder and this task keep the count of unsent events exact between them.
+            // The backlog is the recorder's count of unsent events, which this task keeps exact.
             let backlog = self.recorder.outbox_unsent.load(Ordering::Relaxed);
-            self.stats.backlog.store(backlog, Ordering::Relaxed);
             if report_due && (backlog != 0 || !connected) {
                 let snap = self.stats.snapshot();
                 tracing::info!(
-                    backlog = snap.backlog,
+                    backlog,
                     sent = snap.sent,
                     resent = snap.resent,
                     connected,
@@ -335,9 +330,5 @@ impl OutboxPublisher {
                     .await;
             }
         }
-        self.stats.backlog.store(
-            self.recorder.outbox_unsent.load(Ordering::Relaxed),
-            Ordering::Relaxed,
-        );
     }
 }

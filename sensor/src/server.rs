@@ -257,7 +257,8 @@ impl Sensor {
             close_now.cancel();
             sessions.wait().await;
         }
-        let snapshot = recorder.finish().await;
+        let recorder_stats = recorder.stats();
+        let mut snapshot = recorder.finish().await;
         // The publisher goes last: everything is committed, so it can send the whole backlog.
         let published = match publishing {
             Some((task, stats)) => {
@@ -268,6 +269,8 @@ impl Sensor {
                 {
                     tracing::warn!("the publisher did not stop in time");
                 }
+                // What is still unsent now that the publisher is done waits for the next start.
+                snapshot.outbox_unsent = recorder_stats.outbox_unsent.load(Ordering::Relaxed);
                 Some(stats.snapshot())
             }
             None => None,

@@ -8,19 +8,11 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
-/// A port that was free a moment ago.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("an ephemeral port")
-}
-
 #[tokio::test]
 async fn banner_plugin_records_every_line_and_answers_it() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("sensor.sqlite");
-    let port = free_port();
+    let port = testkit::free_port();
     let config = sensor::config::parse(
         &format!(
             r#"
