@@ -3,6 +3,7 @@
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -29,6 +30,9 @@ enum Command {
         /// Drop from root to this user after binding the ports.
         #[arg(long)]
         user: Option<String>,
+        /// A GeoIP city database (.mmdb) to keep ipInfo current (docs/geoip.md).
+        #[arg(long)]
+        geoip: Option<PathBuf>,
     },
     /// Run the sensor from a configuration file.
     Sensor {
@@ -39,7 +43,20 @@ enum Command {
         #[arg(long)]
         user: Option<String>,
     },
-    /// Validate a sensor configuration and report every problem (file, key and reason).
+    /// Run the normalizer: hpfeeds events into the central store (see configs/normalizer.toml).
+    Normalizer {
+        /// The normalizer configuration.
+        #[arg(long, short = 'c')]
+        config: PathBuf,
+    },
+    /// Run geoloc: publish MHN geoloc.events and fill ipInfo (see configs/geoloc.toml).
+    Geoloc {
+        /// The geoloc configuration.
+        #[arg(long, short = 'c')]
+        config: PathBuf,
+    },
+    /// Validate a configuration (sensor, normalizer or geoloc, told apart by its tables) and
+    /// report every problem (file, key and reason).
     CheckConfig {
         /// The file to check.
         file: PathBuf,
@@ -141,8 +158,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::CheckConfig { file } => check_config(&file),
-        Command::Up { database, user } => up(database, user),
+        Command::Up {
+            database,
+            user,
+            geoip,
+        } => up(database, user, geoip),
         Command::Sensor { config, user } => sensor_from_file(&config, user),
+        Command::Normalizer { config } => normalizer_from_file(&config),
+        Command::Geoloc { config } => geoloc_from_file(&config),
         command => {
             init_logging("warn");
             runtime().and_then(|rt| rt.block_on(run(command)))
@@ -159,7 +182,11 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> Result<()> {
     match command {
-        Command::Up { .. } | Command::Sensor { .. } | Command::CheckConfig { .. } => {
+        Command::Up { .. }
+        | Command::Sensor { .. }
+        | Command::CheckConfig { .. }
+        | Command::Normalizer { .. }
+        | Command::Geoloc { .. } => {
             unreachable!("handled in main")
         }
         Command::Hpfeeds(HpfeedsCommand::Publish {
@@ -176,14 +203,60 @@ async fn run(command: Command) -> Result<()> {
     }
 }
 
+/// Every problem, then how many.
+fn problems(problems: sensor::ConfigProblems) -> anyhow::Error {
+    let n = problems.0.len();
+    anyhow::anyhow!(
+        "{problems}\n{n} problem{} found",
+        if n == 1 { "" } else { "s" }
+    )
+}
+
+/// The role a configuration file is for, from its top-level tables.
+fn role_of(file: &std::path::Path) -> &'static str {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    let table = text.parse::<toml::Table>().unwrap_or_default();
+    if table.contains_key("normalizer") {
+        "normalizer"
+    } else if table.contains_key("geoloc") {
+        "geoloc"
+    } else {
+        "sensor"
+    }
+}
+
 fn check_config(file: &std::path::Path) -> Result<()> {
-    let valid = sensor::config::load(file).map_err(|problems| {
-        let n = problems.0.len();
-        anyhow::anyhow!(
-            "{problems}\n{n} problem{} found",
-            if n == 1 { "" } else { "s" }
-        )
-    })?;
+    match role_of(file) {
+        "normalizer" => {
+            let s = normalizer::load(file).map_err(problems)?;
+            println!(
+                "{}: ok: normalizer into {}, reading {} from {}:{}",
+                file.display(),
+                s.database.display(),
+                s.hpfeeds.channels.join(", "),
+                s.hpfeeds.host,
+                s.hpfeeds.port
+            );
+            return Ok(());
+        }
+        "geoloc" => {
+            let s = geoloc::config::load(file).map_err(problems)?;
+            let db = geoloc::consumer::open_db(&s)?;
+            println!(
+                "{}: ok: geoloc with {} ({}), reading {} from {}:{}, publishing on {}",
+                file.display(),
+                s.geoip.display(),
+                db.database_type(),
+                s.hpfeeds.channels.join(", "),
+                s.hpfeeds.host,
+                s.hpfeeds.port,
+                s.publish_channel
+            );
+            return Ok(());
+        }
+        _ => {}
+    }
+    let valid = sensor::config::load(file).map_err(problems)?;
     println!(
         "{}: ok: sensor {:?}, {} enabled instance{}",
         file.display(),
@@ -200,10 +273,13 @@ fn check_config(file: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-fn up(database: Option<PathBuf>, user: Option<String>) -> Result<()> {
+fn up(database: Option<PathBuf>, user: Option<String>, geoip: Option<PathBuf>) -> Result<()> {
     let mut config = sensor::config::default_config().map_err(anyhow::Error::from)?;
     if let Some(db) = database {
         config.database = db;
+    }
+    if geoip.is_some() {
+        config.geoip = geoip;
     }
     run_sensor(config, user, true)
 }
@@ -218,7 +294,16 @@ fn sensor_from_file(file: &std::path::Path, user: Option<String>) -> Result<()> 
 fn run_sensor(config: sensor::ValidConfig, user: Option<String>, print_guide: bool) -> Result<()> {
     init_logging(&config.log_level);
     let database = config.database.clone();
-    let sensor = sensor::Sensor::bind(config)?;
+    let locator: Option<Arc<dyn store::IpLocator>> = match &config.geoip {
+        Some(path) => {
+            let db = geoloc::GeoDb::open(path)?;
+            tracing::info!(geoip = %path.display(), database_type = db.database_type(), "looking up sources");
+            Some(Arc::new(db))
+        }
+        None => None,
+    };
+    let geoip = config.geoip.clone();
+    let sensor = sensor::Sensor::bind_with_locator(config, locator)?;
     for (table, migration) in sensor.migrations() {
         tracing::info!(table, ?migration, "table ready");
     }
@@ -248,6 +333,16 @@ fn run_sensor(config: sensor::ValidConfig, user: Option<String>, print_guide: bo
             "  publishing every event to hpfeeds {}:{} channel {} as {} (outbox in the database)\n",
             h.host, h.port, h.channel, h.ident
         ));
+    }
+    match &geoip {
+        Some(path) => guide.push_str(&format!(
+            "  looking up every source in {} (ipInfo)\n",
+            path.display()
+        )),
+        None if print_guide => guide.push_str(
+            "  no GeoIP database: ipInfo keeps addresses without places (--geoip FILE, docs/geoip.md)\n",
+        ),
+        None => {}
     }
     if print_guide {
         guide.push_str(&format!(
@@ -288,6 +383,71 @@ fn run_sensor(config: sensor::ValidConfig, user: Option<String>, print_guide: bo
     if summary.lost + summary.recorder.failed > 0 {
         bail!("some events were not written (see the log)");
     }
+    Ok(())
+}
+
+/// Runs `role` on a runtime until SIGINT or SIGTERM.
+fn run_role<T, F>(role: F) -> Result<T>
+where
+    F: FnOnce(
+        tokio_util::sync::CancellationToken,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<T>>>>,
+{
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let signals = shutdown.clone();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("shutting down");
+            signals.cancel();
+        });
+        role(shutdown).await
+    })
+}
+
+fn normalizer_from_file(file: &std::path::Path) -> Result<()> {
+    let settings = normalizer::load(file).map_err(problems)?;
+    init_logging(&settings.log_level);
+    println!(
+        "recce7 normalizer: reading {} from {}:{} into {}",
+        settings.hpfeeds.channels.join(", "),
+        settings.hpfeeds.host,
+        settings.hpfeeds.port,
+        settings.database.display()
+    );
+    let _ = std::io::stdout().flush();
+    let s = run_role(|shutdown| {
+        Box::pin(async move { Ok(normalizer::run(settings, shutdown).await?) })
+    })?;
+    eprintln!(
+        "recce7: normalizer stopped: {} received, {} written, {} duplicates, {} quarantined, {} lost",
+        s.received, s.written, s.duplicates, s.quarantined, s.failed
+    );
+    if s.failed > 0 {
+        bail!("some messages were not written (see the log)");
+    }
+    Ok(())
+}
+
+fn geoloc_from_file(file: &std::path::Path) -> Result<()> {
+    let settings = geoloc::config::load(file).map_err(problems)?;
+    init_logging(&settings.log_level);
+    println!(
+        "recce7 geoloc: reading {} from {}:{}, publishing on {}",
+        settings.hpfeeds.channels.join(", "),
+        settings.hpfeeds.host,
+        settings.hpfeeds.port,
+        settings.publish_channel
+    );
+    let _ = std::io::stdout().flush();
+    let s = run_role(|shutdown| {
+        Box::pin(async move { Ok(geoloc::consumer::run(settings, shutdown).await?) })
+    })?;
+    eprintln!(
+        "recce7: geoloc stopped: {} received, {} published, {} duplicates, {} refused, {} ipInfo sightings written",
+        s.received, s.published, s.duplicates, s.refused, s.ip_info_written
+    );
     Ok(())
 }
 

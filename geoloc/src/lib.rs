@@ -1,4 +1,23 @@
-//! The geoloc consumer: looks up event addresses in a MaxMind-format database, publishes
-//! honeymap-compatible records on `geoloc.events` and fills the `ipInfo` table.
+//! geoloc: GeoIP lookups for recce7, and MHN's `geoloc.events`.
 //!
-//! Not built yet (issue 6).
+//! [`GeoDb`] reads a MaxMind-format (MMDB) city database, in MaxMind's GeoIP2 City layout or the
+//! flat layout of repackaged DB-IP City Lite files, with an optional GeoLite2-ASN database for
+//! the autonomous system. [`mhn_record`] builds the record MHN's geoloc publishes on
+//! `geoloc.events`. [`consumer`] subscribes to the honeypot channels, publishes one record per
+//! attack and keeps the central store's `ipInfo` current; [`GeoDb`] also implements
+//! [`store::IpLocator`], so a standalone sensor's recorder fills `ipInfo` in-process.
+
+#![warn(missing_docs)]
+
+mod addr;
+pub mod config;
+pub mod consumer;
+mod error;
+pub mod ipinfo_writer;
+mod lookup;
+mod mhn;
+
+pub use addr::{canonical, is_public};
+pub use error::GeolocError;
+pub use lookup::{GeoDb, Layout, Location};
+pub use mhn::{MHN_FIELDS, mhn_record, mhn_time};

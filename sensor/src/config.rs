@@ -11,6 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
+
+pub use roleconfig::{ConfigProblem, ConfigProblems};
 use store::{Column, ColumnType, TableSpec, is_safe_identifier};
 
 use crate::limits::Limits;
@@ -130,6 +132,10 @@ pub struct SensorSection {
     /// On SIGTERM/SIGINT, how long open sessions may go on before they are closed.
     #[serde(default = "default_grace")]
     pub shutdown_grace_secs: u64,
+    /// A GeoIP city database (`.mmdb`): every new session's source is looked up and `ipInfo`
+    /// kept current, so a standalone sensor's map has points. Absent or empty: no lookups.
+    #[serde(default)]
+    pub geoip: Option<PathBuf>,
 }
 
 fn default_name() -> String {
@@ -157,6 +163,7 @@ impl Default for SensorSection {
             log_level: default_log_level(),
             queue_capacity: default_queue_capacity(),
             shutdown_grace_secs: default_grace(),
+            geoip: None,
         }
     }
 }
@@ -256,39 +263,6 @@ fn yes() -> bool {
     true
 }
 
-/// One problem in a configuration file: `file: key: reason`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigProblem {
-    /// The file (or `<built-in default>`).
-    pub file: String,
-    /// The key, e.g. `plugin[1].port`.
-    pub key: String,
-    /// Why it is wrong.
-    pub reason: String,
-}
-
-impl fmt::Display for ConfigProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}: {}", self.file, self.key, self.reason)
-    }
-}
-
-/// Every problem found, printable one per line.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub struct ConfigProblems(pub Vec<ConfigProblem>);
-
-impl fmt::Display for ConfigProblems {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, p) in self.0.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            write!(f, "{p}")?;
-        }
-        Ok(())
-    }
-}
-
 /// A plug-in instance ready to run.
 #[derive(Clone)]
 pub struct Instance {
@@ -336,19 +310,13 @@ pub struct ValidConfig {
     pub instances: Vec<Instance>,
     /// Where to publish, if anywhere.
     pub hpfeeds: Option<HpfeedsSettings>,
+    /// The GeoIP city database for `ipInfo`, if any.
+    pub geoip: Option<PathBuf>,
 }
 
 /// Reads and validates a file.
 pub fn load(path: &Path) -> Result<ValidConfig, ConfigProblems> {
-    let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        ConfigProblems(vec![ConfigProblem {
-            file: file.clone(),
-            key: "-".into(),
-            reason: format!("cannot read: {e}"),
-        }])
-    })?;
-    parse(&text, &file)
+    roleconfig::load(path, SensorConfig::validate)
 }
 
 /// The built-in default configuration, validated.
@@ -358,59 +326,7 @@ pub fn default_config() -> Result<ValidConfig, ConfigProblems> {
 
 /// Parses and validates `text`; `file` names it in problems.
 pub fn parse(text: &str, file: &str) -> Result<ValidConfig, ConfigProblems> {
-    let problem = |key: String, reason: String| ConfigProblem {
-        file: file.to_owned(),
-        key,
-        reason,
-    };
-    let de = toml::Deserializer::parse(text)
-        .map_err(|e| ConfigProblems(vec![problem("-".into(), one_line(&e.to_string()))]))?;
-    let mut unknown = Vec::new();
-    let config: SensorConfig =
-        serde_ignored::deserialize(de, |path| unknown.push(key_of(&path)))
-            .map_err(|e| ConfigProblems(vec![problem("-".into(), one_line(&e.to_string()))]))?;
-    let mut problems: Vec<ConfigProblem> = unknown
-        .into_iter()
-        .map(|key| problem(key, "unknown key".into()))
-        .collect();
-    match config.validate() {
-        Ok(valid) if problems.is_empty() => Ok(valid),
-        Ok(_) => Err(ConfigProblems(problems)),
-        Err(more) => {
-            problems.extend(more.into_iter().map(|(key, reason)| problem(key, reason)));
-            Err(ConfigProblems(problems))
-        }
-    }
-}
-
-/// toml's messages span lines (a source excerpt); keep them readable on one line each.
-fn one_line(message: &str) -> String {
-    message
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && *l != "|")
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// `plugin[1].options.x` from serde_ignored's path.
-fn key_of(path: &serde_ignored::Path<'_>) -> String {
-    use serde_ignored::Path;
-    match path {
-        Path::Root => String::new(),
-        Path::Seq { parent, index } => format!("{}[{index}]", key_of(parent)),
-        Path::Map { parent, key } => {
-            let parent = key_of(parent);
-            if parent.is_empty() {
-                key.clone()
-            } else {
-                format!("{parent}.{key}")
-            }
-        }
-        Path::Some { parent }
-        | Path::NewtypeStruct { parent }
-        | Path::NewtypeVariant { parent } => key_of(parent),
-    }
+    roleconfig::parse(text, file, SensorConfig::validate)
 }
 
 impl SensorConfig {
@@ -638,24 +554,17 @@ impl SensorConfig {
         }
         let hpfeeds = self.hpfeeds.as_ref().and_then(|h| {
             let before = problems.len();
+            let port = roleconfig::check_broker(
+                "hpfeeds",
+                &h.host,
+                h.port,
+                &h.ident,
+                &h.secret,
+                &mut problems,
+            );
+            roleconfig::check_name("hpfeeds.channel", &h.channel, &mut problems);
             let mut push =
                 |key: &str, reason: String| problems.push((format!("hpfeeds.{key}"), reason));
-            if h.host.trim().is_empty() {
-                push("host", "must name the broker".into());
-            }
-            let port = u16::try_from(h.port).ok().filter(|p| *p >= 1);
-            if port.is_none() {
-                push("port", format!("{} is outside 1..65535", h.port));
-            }
-            for (key, value) in [
-                ("ident", &h.ident),
-                ("secret", &h.secret),
-                ("channel", &h.channel),
-            ] {
-                if value.is_empty() || value.len() > 255 {
-                    push(key, "must be 1 to 255 bytes".into());
-                }
-            }
             if h.resend_window_secs == 0 {
                 push("resend_window_secs", "must be greater than 0".into());
             }
@@ -688,6 +597,7 @@ impl SensorConfig {
         }
         Ok(ValidConfig {
             hpfeeds,
+            geoip: s.geoip.clone().filter(|p| !p.as_os_str().is_empty()),
             name: s.name.clone(),
             listen,
             database: s.database.clone(),

@@ -85,6 +85,15 @@ impl Sensor {
     /// Opens (and migrates) the store and binds every enabled instance on every listen address.
     /// Fails with the address and the OS's reason if a port cannot be bound.
     pub fn bind(config: ValidConfig) -> Result<Sensor, SensorError> {
+        Self::bind_with_locator(config, None)
+    }
+
+    /// Like [`Sensor::bind`]; with a `locator` (a GeoIP database), the recorder looks every new
+    /// session's source up and keeps `ipInfo` current.
+    pub fn bind_with_locator(
+        config: ValidConfig,
+        locator: Option<Arc<dyn store::IpLocator>>,
+    ) -> Result<Sensor, SensorError> {
         let mut listeners = Vec::new();
         for (i, inst) in config.instances.iter().enumerate() {
             if config.listen.is_empty() {
@@ -130,12 +139,15 @@ impl Sensor {
             })
             .collect();
         let (conn, migrations) = store::open(&config.database, &tables)?;
-        let recorder = Recorder::start_with_outbox(
+        let recorder = Recorder::start_with(
             conn,
             &tables,
-            config.queue_capacity,
-            store::writer::DEFAULT_BATCH_MAX,
-            config.hpfeeds.as_ref().map(|h| h.max_outbox_events),
+            store::RecorderOptions {
+                queue_capacity: config.queue_capacity,
+                batch_max: store::writer::DEFAULT_BATCH_MAX,
+                outbox_max_events: config.hpfeeds.as_ref().map(|h| h.max_outbox_events),
+                locator,
+            },
         )?;
         let publisher = match &config.hpfeeds {
             Some(settings) => Some(OutboxPublisher::open(

@@ -5,12 +5,16 @@
 //! per-instance tables, and the batched [`Recorder`].
 
 pub mod event;
+pub mod ipinfo;
 pub mod schema;
 pub mod writer;
 
 pub use event::{Event, EventType, Row, SCHEMA_VERSION, escape_bytes, is_id, new_id, now_rfc3339};
+pub use ipinfo::{IpInfo, IpInfoChange, IpLocator, upsert_ip_info};
 pub use schema::{Column, ColumnType, Migration, TableSpec, is_safe_identifier};
-pub use writer::{InstanceTable, Recorder, RecorderHandle, RecorderSnapshot, RecorderStats, open};
+pub use writer::{
+    InstanceTable, Recorder, RecorderHandle, RecorderOptions, RecorderSnapshot, RecorderStats, open,
+};
 
 /// Everything that can go wrong in the store.
 #[derive(Debug, thiserror::Error)]

@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use rusqlite::{Connection, Transaction};
+use rusqlite::Connection;
 
 use crate::StoreError;
 
@@ -36,7 +36,7 @@ pub const RESERVED_TABLES: [&str; 6] = [
 ];
 
 /// Bumped when the fixed tables change; recorded in `storeMeta`.
-pub const STORE_VERSION: i64 = 1;
+pub const STORE_VERSION: i64 = 2;
 
 /// The SQLite storage class of a configured column. RECCE7's configs used these names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -283,7 +283,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     bytesIn INTEGER,
     bytesOut INTEGER,
     closeReason TEXT,
-    linkedSession TEXT
+    linkedSession TEXT,
+    ident TEXT
 );
 CREATE INDEX IF NOT EXISTS sessions_startTime ON sessions (startTime);
 CREATE INDEX IF NOT EXISTS sessions_peer ON sessions (peerAddress, startTime);
@@ -344,6 +345,14 @@ CREATE TABLE IF NOT EXISTS ipInfo (
 /// Creates the fixed tables if missing and records the store version.
 pub fn create_fixed_tables(conn: &Connection) -> Result<(), StoreError> {
     conn.execute_batch(FIXED_TABLES)?;
+    // Version 2 added the publisher's hpfeeds ident to `sessions` (set in a central store).
+    let sessions = table_columns(conn, "sessions")?;
+    if !sessions
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("ident"))
+    {
+        conn.execute_batch("ALTER TABLE sessions ADD COLUMN ident TEXT")?;
+    }
     conn.execute(
         "INSERT INTO storeMeta (key, value) VALUES ('version', ?1)
          ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -400,7 +409,8 @@ pub fn table_columns(conn: &Connection, table: &str) -> Result<Vec<(String, Stri
 /// Creates `spec`'s table or migrates it to `spec`'s columns, keeping its rows. RECCE7 truncated
 /// a table whose columns changed; we add columns in place when that is all that changed, and
 /// otherwise rebuild the table in one transaction, copying every row.
-pub fn migrate_table(tx: &Transaction<'_>, spec: &TableSpec) -> Result<Migration, StoreError> {
+/// Call it inside a transaction (or savepoint): a rebuild is several statements.
+pub fn migrate_table(tx: &Connection, spec: &TableSpec) -> Result<Migration, StoreError> {
     if !is_safe_identifier(&spec.name) || is_reserved_table(&spec.name) {
         return Err(StoreError::BadIdentifier(spec.name.clone()));
     }

@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::StoreError;
 use crate::event::{Event, EventType};
+use crate::ipinfo::IpLocator;
 use crate::schema::{self, FIXED_COLUMNS, Migration, TableSpec};
 
 /// Most events committed in one transaction; bounds the time one batch holds the write lock.
@@ -151,6 +152,31 @@ enum Command {
     Stop,
 }
 
+/// How a [`Recorder`] runs.
+#[derive(Clone)]
+pub struct RecorderOptions {
+    /// Events queued before `record` waits.
+    pub queue_capacity: usize,
+    /// Most events in one transaction.
+    pub batch_max: usize,
+    /// Also queue every event's JSON in the `outbox` table, up to this many unsent events.
+    pub outbox_max_events: Option<u64>,
+    /// Look every new session's source address up and keep `ipInfo` current (the in-process
+    /// geoloc of a standalone sensor).
+    pub locator: Option<Arc<dyn IpLocator>>,
+}
+
+impl Default for RecorderOptions {
+    fn default() -> Self {
+        RecorderOptions {
+            queue_capacity: DEFAULT_QUEUE_CAPACITY,
+            batch_max: DEFAULT_BATCH_MAX,
+            outbox_max_events: None,
+            locator: None,
+        }
+    }
+}
+
 /// The writer thread and the first handle to it.
 pub struct Recorder {
     handle: RecorderHandle,
@@ -188,7 +214,25 @@ impl Recorder {
         batch_max: usize,
         outbox_max_events: Option<u64>,
     ) -> Result<Recorder, StoreError> {
-        let (tx, rx) = mpsc::channel(queue_capacity.max(1));
+        Self::start_with(
+            conn,
+            instances,
+            RecorderOptions {
+                queue_capacity,
+                batch_max,
+                outbox_max_events,
+                locator: None,
+            },
+        )
+    }
+
+    /// Starts the writer thread with every option (see [`RecorderOptions`]).
+    pub fn start_with(
+        conn: Connection,
+        instances: &[InstanceTable],
+        options: RecorderOptions,
+    ) -> Result<Recorder, StoreError> {
+        let (tx, rx) = mpsc::channel(options.queue_capacity.max(1));
         let stats = Arc::new(RecorderStats::default());
         let rows: i64 = conn.query_row(
             "SELECT count(*) FROM outbox WHERE sentMicros IS NULL",
@@ -198,8 +242,9 @@ impl Recorder {
         stats
             .outbox_unsent
             .store(rows.max(0) as u64, Ordering::Relaxed);
-        let mut writer = Writer::new(conn, instances, stats.clone(), batch_max.max(1));
-        writer.outbox_max = outbox_max_events;
+        let mut writer = Writer::new(conn, instances, stats.clone(), options.batch_max.max(1));
+        writer.outbox_max = options.outbox_max_events;
+        writer.locator = options.locator;
         let thread = std::thread::Builder::new()
             .name("recorder".into())
             .spawn(move || writer.run(rx))
@@ -272,6 +317,7 @@ struct Writer {
     stats: Arc<RecorderStats>,
     batch_max: usize,
     outbox_max: Option<u64>,
+    locator: Option<Arc<dyn IpLocator>>,
 }
 
 const INSERT_OUTBOX: &str =
@@ -318,6 +364,7 @@ impl Writer {
             stats,
             batch_max,
             outbox_max: None,
+            locator: None,
         }
     }
 
@@ -372,6 +419,7 @@ impl Writer {
                         continue;
                     }
                     let written = write_event(conn, &self.tables, &event, &self.stats)
+                        .and_then(|()| self.locate(&event))
                         .and_then(|()| match self.outbox_max {
                             None => Ok(false),
                             Some(max) => {
@@ -457,10 +505,30 @@ impl Writer {
     }
 }
 
+impl Writer {
+    /// Keeps `ipInfo` current for a new session's source, when a locator is configured.
+    fn locate(&self, event: &Event) -> Result<(), StoreError> {
+        match &self.locator {
+            Some(locator) if event.kind == EventType::SessionStart => {
+                let info = locator.locate(event.src_ip);
+                crate::ipinfo::upsert_ip_info(
+                    &self.conn,
+                    event.src_ip,
+                    &event.time,
+                    info.as_ref(),
+                    &event.time,
+                )?;
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 /// A JSON value bound as the matching SQLite value: strings as TEXT (not JSON-quoted), integers
 /// as INTEGER, other numbers as REAL, booleans as 0/1, missing or null as NULL, and arrays or
 /// objects as their JSON text.
-struct Bind<'a>(Option<&'a Value>);
+pub struct Bind<'a>(pub Option<&'a Value>);
 
 impl rusqlite::ToSql for Bind<'_> {
     fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {

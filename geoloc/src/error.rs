@@ -1,0 +1,42 @@
+//! Everything that can go wrong in geoloc.
+
+/// Why a GeoIP database could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum GeolocError {
+    /// The file could not be read or is not a MaxMind DB file at all.
+    #[error("cannot open the GeoIP database {path}: {reason}")]
+    Open {
+        /// The path as given.
+        path: String,
+        /// What went wrong, in words.
+        reason: String,
+    },
+    /// The file is a MaxMind DB file, but its records are not city (or country) records.
+    #[error("{path} is not a city database: {reason}")]
+    Layout {
+        /// The path as given.
+        path: String,
+        /// What the records look like instead, in words.
+        reason: String,
+    },
+    /// The file given as the ASN database does not hold autonomous system numbers.
+    #[error("{path} is not an ASN database: {reason}")]
+    AsnLayout {
+        /// The path as given.
+        path: String,
+        /// What the records look like instead, in words.
+        reason: String,
+    },
+    /// The configuration has problems.
+    #[error(transparent)]
+    Config(#[from] roleconfig::ConfigProblems),
+    /// The central store could not be opened or written.
+    #[error("central store: {0}")]
+    Store(String),
+    /// The hpfeeds client failed.
+    #[error("hpfeeds: {0}")]
+    Feed(#[from] broker_client::FeedError),
+    /// The hpfeeds client ended.
+    #[error("the hpfeeds client has stopped")]
+    Closed,
+}

@@ -1,0 +1,742 @@
+//! The central store: every sensor's events in the shape of a sensor's own database (so reportd
+//! serves a fleet as it serves one sensor), plus who published them, what was already received
+//! (deduplication by event id), what was refused (quarantine) and mnemosyne-style session
+//! records for users coming from MHN.
+//!
+//! The normalizer talks to it through [`CentralStore`]; [`SqliteCentralStore`] is the default.
+//! A server database for large fleets implements the same trait.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use bytes::Bytes;
+use rusqlite::{Connection, params};
+use serde_json::{Map, Value, json};
+use store::schema::{Column, ColumnType, TableSpec, is_fixed_column, is_reserved_table};
+use store::{Event, EventType, is_safe_identifier};
+
+use crate::NormalizerError;
+use crate::parse::{CowrieSession, DionaeaConnection, Parsed};
+
+/// How much of a refused payload the quarantine keeps (its full length is recorded too).
+pub const QUARANTINE_KEEP_BYTES: usize = 64 * 1024;
+
+/// Where a message came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    /// The hpfeeds channel.
+    pub channel: String,
+    /// The publisher's hpfeeds ident (authenticated by the broker).
+    pub ident: String,
+    /// When the normalizer received it (RFC 3339 UTC with microseconds).
+    pub time: String,
+}
+
+/// One message for the store: parsed, or refused with a reason.
+#[derive(Debug, Clone)]
+pub struct Item {
+    /// Where it came from.
+    pub received: Received,
+    /// The payload as received (kept in the quarantine when refused).
+    pub payload: Bytes,
+    /// What parsing made of it.
+    pub parsed: Result<Parsed, String>,
+}
+
+/// What one batch did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchOutcome {
+    /// Records written.
+    pub written: u64,
+    /// Records skipped because their id was already stored.
+    pub duplicates: u64,
+    /// Payloads kept in the quarantine (refused by the parser, or by the store).
+    pub quarantined: u64,
+}
+
+impl BatchOutcome {
+    /// Adds another outcome's counts.
+    pub fn add(&mut self, other: BatchOutcome) {
+        self.written += other.written;
+        self.duplicates += other.duplicates;
+        self.quarantined += other.quarantined;
+    }
+}
+
+/// The interface the normalizer writes through.
+pub trait CentralStore: Send {
+    /// Writes a batch in one transaction. Items already stored (by id) are skipped and counted;
+    /// refused items and items the store cannot take go to the quarantine. An `Err` means the
+    /// batch as a whole was not written (the database itself failed).
+    fn write(&mut self, batch: &[Item]) -> Result<BatchOutcome, NormalizerError>;
+}
+
+const CENTRAL_TABLES: &str = "
+CREATE TABLE IF NOT EXISTS received (
+    eventId TEXT PRIMARY KEY,
+    channel TEXT NOT NULL,
+    ident TEXT NOT NULL,
+    receivedTime TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS quarantine (
+    ID INTEGER PRIMARY KEY,
+    receivedTime TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    ident TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    length INTEGER NOT NULL,
+    payload BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS mnemosyneSessions (
+    session TEXT PRIMARY KEY,
+    timestamp TEXT NOT NULL,
+    received TEXT NOT NULL,
+    source_ip TEXT NOT NULL,
+    source_port INTEGER NOT NULL,
+    destination_ip TEXT NOT NULL,
+    destination_port INTEGER NOT NULL,
+    honeypot TEXT NOT NULL,
+    protocol TEXT NOT NULL,
+    identifier TEXT NOT NULL,
+    sensor TEXT NOT NULL,
+    end_time TEXT,
+    auth_attempts TEXT NOT NULL DEFAULT '[]',
+    commands TEXT NOT NULL DEFAULT '[]',
+    urls TEXT NOT NULL DEFAULT '[]',
+    session_http TEXT,
+    session_ssh TEXT
+);
+CREATE INDEX IF NOT EXISTS mnemosyneSessions_timestamp ON mnemosyneSessions (timestamp);
+CREATE INDEX IF NOT EXISTS mnemosyneSessions_source ON mnemosyneSessions (source_ip);
+CREATE INDEX IF NOT EXISTS sessions_ident ON sessions (ident, startTime);
+";
+
+/// Tables of the central store on top of a sensor's, reserved against instance table names.
+pub const CENTRAL_RESERVED: [&str; 3] = ["received", "quarantine", "mnemosyneSessions"];
+
+const INSERT_RECEIVED: &str = "INSERT OR IGNORE INTO received (eventId, channel, ident, receivedTime) VALUES (?1, ?2, ?3, ?4)";
+
+const UPSERT_SESSION: &str = "INSERT INTO sessions (session, sensor, plugin, tableName, protocol,
+    peerAddress, peerPort, localAddress, localPort, startTime, ident)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+    ON CONFLICT(session) DO UPDATE SET startTime = min(startTime, excluded.startTime),
+    tableName = coalesce(tableName, excluded.tableName)";
+
+const END_SESSION: &str = "UPDATE sessions SET endTime = ?2, bytesIn = ?3, bytesOut = ?4,
+    closeReason = ?5, linkedSession = ?6 WHERE session = ?1";
+
+const INSERT_RAW: &str = "INSERT INTO rawInput (session, eventDateTime, peerAddress, localAddress,
+    peerPort, localPort, eventId, plugin, reason, length, bytes)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+
+const UPSERT_MNEMOSYNE: &str = "INSERT INTO mnemosyneSessions (session, timestamp, received,
+    source_ip, source_port, destination_ip, destination_port, honeypot, protocol, identifier,
+    sensor) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+    ON CONFLICT(session) DO UPDATE SET timestamp = min(timestamp, excluded.timestamp)";
+
+const INSERT_QUARANTINE: &str = "INSERT INTO quarantine (receivedTime, channel, ident, reason,
+    length, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+
+/// The session row every record needs, whatever its source.
+struct SessionRow<'a> {
+    session: &'a str,
+    sensor: &'a str,
+    plugin: &'a str,
+    table: Option<&'a str>,
+    protocol: &'a str,
+    peer: String,
+    peer_port: u16,
+    local: String,
+    local_port: u16,
+    start: &'a str,
+}
+
+/// One instance-table row.
+struct InstanceRow<'a> {
+    session: &'a str,
+    time: &'a str,
+    peer: &'a str,
+    local: &'a str,
+    peer_port: u16,
+    local_port: u16,
+    event_id: &'a str,
+    event_type: &'a str,
+}
+
+/// The SQLite central store (WAL, one writer; readers such as reportd open it read-only).
+pub struct SqliteCentralStore {
+    conn: Connection,
+    /// Instance table name to its columns (lowercase), as they exist in the file.
+    tables: HashMap<String, Vec<String>>,
+    /// (ident, sensor, plugin) to the instance table, learned from `session.start`.
+    plugin_tables: HashMap<(String, String, String), String>,
+}
+
+impl SqliteCentralStore {
+    /// Opens (creating if needed) the central store at `path`.
+    pub fn open(path: &Path) -> Result<SqliteCentralStore, NormalizerError> {
+        let (conn, _) = store::open(path, &[])?;
+        conn.execute_batch(CENTRAL_TABLES)?;
+        conn.set_prepared_statement_cache_capacity(256);
+        Ok(SqliteCentralStore {
+            conn,
+            tables: HashMap::new(),
+            plugin_tables: HashMap::new(),
+        })
+    }
+
+    /// The connection, for queries in tests and tools.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    fn write_item(&mut self, item: &Item) -> Result<ItemResult, NormalizerError> {
+        let parsed = match &item.parsed {
+            Ok(parsed) => parsed,
+            Err(reason) => {
+                self.quarantine(item, reason)?;
+                return Ok(ItemResult::Quarantined);
+            }
+        };
+        let r = &item.received;
+        let dionaea_key;
+        let id = match parsed {
+            Parsed::Event(e) => e.id.as_str(),
+            Parsed::Cowrie(c) => c.id.as_str(),
+            Parsed::Dionaea(d) => {
+                // Dionaea's message has no time and no id: two connections from one address
+                // and port (scanners reuse a source port) are the same bytes. Dionaea never
+                // sends twice, so the receipt time tells them apart.
+                dionaea_key = dionaea_session(d, r);
+                dionaea_key.as_str()
+            }
+        };
+        let fresh = self
+            .conn
+            .prepare_cached(INSERT_RECEIVED)?
+            .execute(params![id, r.channel, r.ident, r.time])?;
+        if fresh == 0 {
+            return Ok(ItemResult::Duplicate);
+        }
+        match parsed {
+            Parsed::Event(event) => self.write_event(r, event)?,
+            Parsed::Cowrie(session) => self.write_cowrie(r, session)?,
+            Parsed::Dionaea(conn) => self.write_dionaea(r, conn)?,
+        }
+        Ok(ItemResult::Written)
+    }
+
+    fn quarantine(&self, item: &Item, reason: &str) -> Result<(), NormalizerError> {
+        let r = &item.received;
+        let kept = &item.payload[..item.payload.len().min(QUARANTINE_KEEP_BYTES)];
+        self.conn
+            .prepare_cached(INSERT_QUARANTINE)?
+            .execute(params![
+                r.time,
+                r.channel,
+                r.ident,
+                reason,
+                item.payload.len() as i64,
+                kept
+            ])?;
+        Ok(())
+    }
+
+    fn upsert_session(&self, row: &SessionRow<'_>, ident: &str) -> Result<(), NormalizerError> {
+        self.conn.prepare_cached(UPSERT_SESSION)?.execute(params![
+            row.session,
+            row.sensor,
+            row.plugin,
+            row.table,
+            row.protocol,
+            row.peer,
+            row.peer_port,
+            row.local,
+            row.local_port,
+            row.start,
+            ident,
+        ])?;
+        Ok(())
+    }
+
+    fn upsert_mnemosyne(
+        &self,
+        row: &SessionRow<'_>,
+        r: &Received,
+        honeypot: &str,
+    ) -> Result<(), NormalizerError> {
+        self.conn
+            .prepare_cached(UPSERT_MNEMOSYNE)?
+            .execute(params![
+                row.session,
+                row.start,
+                r.time,
+                row.peer,
+                row.peer_port,
+                row.local,
+                row.local_port,
+                honeypot,
+                row.protocol,
+                r.ident,
+                row.sensor,
+            ])?;
+        Ok(())
+    }
+
+    /// Appends `value` to the JSON array in `column` of a session's mnemosyne record.
+    fn mnemosyne_append(
+        &self,
+        session: &str,
+        column: &str,
+        value: &Value,
+    ) -> Result<(), NormalizerError> {
+        let sql = format!(
+            "UPDATE mnemosyneSessions SET {column} = json_insert({column}, '$[#]', json(?2))
+             WHERE session = ?1"
+        );
+        self.conn
+            .prepare_cached(&sql)?
+            .execute(params![session, value.to_string()])?;
+        Ok(())
+    }
+
+    fn write_event(&mut self, r: &Received, event: &Event) -> Result<(), NormalizerError> {
+        let key = (r.ident.clone(), event.sensor.clone(), event.plugin.clone());
+        let declared = (event.kind == EventType::SessionStart)
+            .then(|| event.data.get("table").and_then(Value::as_str))
+            .flatten();
+        if let Some(table) = declared {
+            self.plugin_tables.insert(key.clone(), table.to_owned());
+        }
+        let peer = event.src_ip.to_string();
+        let local = event.dst_ip.to_string();
+        let table = match declared {
+            Some(table) => Some(table.to_owned()),
+            None => self.plugin_tables.get(&key).cloned(),
+        };
+        let row = SessionRow {
+            session: &event.session,
+            sensor: &event.sensor,
+            plugin: &event.plugin,
+            table: table.as_deref(),
+            protocol: &event.protocol,
+            peer: peer.clone(),
+            peer_port: event.src_port,
+            local: local.clone(),
+            local_port: event.dst_port,
+            start: &event.time,
+        };
+        self.upsert_session(&row, &r.ident)?;
+        self.upsert_mnemosyne(&row, r, "recce7")?;
+        let text = |key: &str| event.data.get(key).and_then(Value::as_str);
+        let int = |key: &str| event.data.get(key).and_then(Value::as_i64);
+        match event.kind {
+            EventType::SessionStart => {}
+            EventType::SessionEnd => {
+                self.conn.prepare_cached(END_SESSION)?.execute(params![
+                    event.session,
+                    event.time,
+                    int("bytes_in"),
+                    int("bytes_out"),
+                    text("reason"),
+                    text("linked_session"),
+                ])?;
+                self.conn
+                    .prepare_cached(
+                        "UPDATE mnemosyneSessions SET end_time = ?2 WHERE session = ?1",
+                    )?
+                    .execute(params![event.session, event.time])?;
+            }
+            EventType::InputRaw => {
+                self.conn.prepare_cached(INSERT_RAW)?.execute(params![
+                    event.session,
+                    event.time,
+                    peer,
+                    local,
+                    event.src_port,
+                    event.dst_port,
+                    event.id,
+                    event.plugin,
+                    text("reason"),
+                    int("length").unwrap_or(0),
+                    text("bytes").unwrap_or(""),
+                ])?;
+            }
+            _ => {
+                let table = match table {
+                    Some(t) => t,
+                    None => self
+                        .session_table(&event.session)?
+                        .unwrap_or_else(|| event.plugin.clone()),
+                };
+                let fixed = InstanceRow {
+                    session: &event.session,
+                    time: &event.time,
+                    peer: &peer,
+                    local: &local,
+                    peer_port: event.src_port,
+                    local_port: event.dst_port,
+                    event_id: &event.id,
+                    event_type: event.kind.as_str(),
+                };
+                self.insert_row(&table, &fixed, &event.data)?;
+                self.mnemosyne_event(event)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// What a recce7 event adds to the session's mnemosyne record.
+    fn mnemosyne_event(&self, event: &Event) -> Result<(), NormalizerError> {
+        let text = |key: &str| event.data.get(key).and_then(Value::as_str);
+        if let Some(login) = text("username") {
+            let attempt = json!({"login": login, "password": event.data.get("password")});
+            self.mnemosyne_append(&event.session, "auth_attempts", &attempt)?;
+        }
+        match event.kind {
+            EventType::TelnetCommand => {
+                if let Some(command) = text("user_input") {
+                    self.mnemosyne_append(&event.session, "commands", &json!(command))?;
+                }
+            }
+            EventType::ServiceInput => {
+                if let Some(line) = text("line") {
+                    self.mnemosyne_append(&event.session, "commands", &json!(line))?;
+                }
+            }
+            EventType::HttpRequest => {
+                if let Some(path) = text("path") {
+                    self.mnemosyne_append(&event.session, "urls", &json!(path))?;
+                }
+                let headers = text("headers").unwrap_or("");
+                let host = headers.lines().find_map(|line| {
+                    let (name, value) = line.split_once(':')?;
+                    name.trim()
+                        .eq_ignore_ascii_case("host")
+                        .then(|| value.trim().to_owned())
+                });
+                let http = json!({"request": {
+                    "host": host,
+                    "header": headers,
+                    "verb": text("command"),
+                    "path": text("path"),
+                    "body": text("body"),
+                }});
+                // The first request of the session, as mnemosyne keeps one; every path is in urls.
+                self.conn
+                    .prepare_cached(
+                        "UPDATE mnemosyneSessions SET session_http = ?2
+                         WHERE session = ?1 AND session_http IS NULL",
+                    )?
+                    .execute(params![event.session, http.to_string()])?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn session_table(&self, session: &str) -> Result<Option<String>, NormalizerError> {
+        let found = self
+            .conn
+            .prepare_cached("SELECT tableName FROM sessions WHERE session = ?1")?
+            .query_row([session], |r| r.get::<_, Option<String>>(0));
+        match found {
+            Ok(table) => Ok(table),
+            Err(rusqlite::Error::QueryReturnedNoRows) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Creates `table` or adds the columns `data` brings that it lacks (in place; rows kept).
+    fn ensure_columns(
+        &mut self,
+        table: &str,
+        data: &Map<String, Value>,
+    ) -> Result<(), NormalizerError> {
+        if !is_safe_identifier(table)
+            || is_reserved_table(table)
+            || CENTRAL_RESERVED
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case(table))
+        {
+            return Err(NormalizerError::BadTable(table.to_owned()));
+        }
+        if let Some(bad) = data
+            .keys()
+            .find(|k| !is_safe_identifier(k) || is_fixed_column(k))
+        {
+            return Err(NormalizerError::BadColumn(bad.clone()));
+        }
+        if !self.tables.contains_key(table) {
+            let existing = store::schema::table_columns(&self.conn, table)?;
+            let columns = existing
+                .iter()
+                .map(|(n, _)| n.to_ascii_lowercase())
+                .collect();
+            if existing.is_empty() {
+                let spec = TableSpec {
+                    name: table.to_owned(),
+                    columns: data
+                        .iter()
+                        .map(|(k, v)| Column::new(k, column_type(v)))
+                        .collect(),
+                };
+                // Inside the batch's transaction (and the item's savepoint).
+                store::schema::migrate_table(&self.conn, &spec)?;
+                let names = store::schema::FIXED_COLUMNS
+                    .iter()
+                    .map(|(n, _)| n.to_ascii_lowercase())
+                    .chain(spec.columns.iter().map(|c| c.name.to_ascii_lowercase()))
+                    .collect();
+                self.tables.insert(table.to_owned(), names);
+                return Ok(());
+            }
+            self.tables.insert(table.to_owned(), columns);
+        }
+        let Some(columns) = self.tables.get_mut(table) else {
+            return Ok(());
+        };
+        for (key, value) in data {
+            let lower = key.to_ascii_lowercase();
+            if !columns.contains(&lower) {
+                self.conn.execute_batch(&format!(
+                    "ALTER TABLE \"{table}\" ADD COLUMN \"{key}\" {}",
+                    column_type(value).sql()
+                ))?;
+                columns.push(lower);
+            }
+        }
+        Ok(())
+    }
+
+    fn insert_row(
+        &mut self,
+        table: &str,
+        fixed: &InstanceRow<'_>,
+        data: &Map<String, Value>,
+    ) -> Result<(), NormalizerError> {
+        self.ensure_columns(table, data)?;
+        let mut names = String::from(
+            "session, eventDateTime, peerAddress, localAddress, peerPort, localPort, eventId, eventType",
+        );
+        let mut marks = String::from("?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8");
+        for (i, key) in data.keys().enumerate() {
+            names.push_str(&format!(", \"{key}\""));
+            marks.push_str(&format!(", ?{}", i + 9));
+        }
+        let sql = format!("INSERT INTO \"{table}\" ({names}) VALUES ({marks})");
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let head: [&dyn rusqlite::ToSql; 8] = [
+            &fixed.session,
+            &fixed.time,
+            &fixed.peer,
+            &fixed.local,
+            &fixed.peer_port,
+            &fixed.local_port,
+            &fixed.event_id,
+            &fixed.event_type,
+        ];
+        let values: Vec<store::writer::Bind<'_>> = data
+            .values()
+            .map(|v| store::writer::Bind(Some(v)))
+            .collect();
+        let params = head
+            .iter()
+            .copied()
+            .chain(values.iter().map(|v| v as &dyn rusqlite::ToSql));
+        stmt.execute(rusqlite::params_from_iter(params))?;
+        Ok(())
+    }
+
+    fn write_cowrie(&mut self, r: &Received, c: &CowrieSession) -> Result<(), NormalizerError> {
+        let peer = c.peer_ip.to_string();
+        let local = c.host_ip.to_string();
+        let row = SessionRow {
+            session: &c.id,
+            sensor: &r.ident,
+            plugin: "cowrie",
+            table: Some("cowrie"),
+            protocol: &c.protocol,
+            peer: peer.clone(),
+            peer_port: c.peer_port,
+            local: local.clone(),
+            local_port: c.host_port,
+            start: &c.start_time,
+        };
+        self.upsert_session(&row, &r.ident)?;
+        self.upsert_mnemosyne(&row, r, "cowrie")?;
+        if let Some(end) = &c.end_time {
+            self.conn
+                .prepare_cached("UPDATE sessions SET endTime = ?2, closeReason = 'cowrie session closed' WHERE session = ?1")?
+                .execute(params![c.id, end])?;
+        }
+        let fixed = |event_type: &'static str| InstanceRow {
+            session: &c.id,
+            time: &c.start_time,
+            peer: &peer,
+            local: &local,
+            peer_port: c.peer_port,
+            local_port: c.host_port,
+            event_id: &c.id,
+            event_type,
+        };
+        let mut session = Map::new();
+        session.insert("cowrie_session".into(), json!(c.session));
+        session.insert("version".into(), json!(c.version));
+        session.insert("hassh".into(), json!(c.hassh));
+        session.insert("ttylog".into(), json!(c.ttylog));
+        session.insert("hashes".into(), json!(c.hashes));
+        session.insert("extra".into(), Value::Object(c.extra.clone()));
+        self.insert_row("cowrie", &fixed("cowrie.session"), &session)?;
+        let mut attempts = Vec::new();
+        let logins = c
+            .credentials
+            .iter()
+            .map(|cred| (cred, false))
+            .chain(c.logged_in.iter().map(|cred| (cred, true)));
+        for ((user, pass), success) in logins {
+            let mut data = Map::new();
+            data.insert("username".into(), json!(user));
+            data.insert("password".into(), json!(pass));
+            data.insert("success".into(), json!(success));
+            self.insert_row("cowrie", &fixed("cowrie.login"), &data)?;
+            attempts.push(json!({"login": user, "password": pass}));
+        }
+        let inputs = c
+            .commands
+            .iter()
+            .map(|s| ("cowrie.command", "user_input", s))
+            .chain(
+                c.unknown_commands
+                    .iter()
+                    .map(|s| ("cowrie.unknown_command", "user_input", s)),
+            )
+            .chain(c.urls.iter().map(|s| ("cowrie.url", "url", s)));
+        for (event_type, column, value) in inputs {
+            let mut data = Map::new();
+            data.insert(column.into(), json!(value));
+            self.insert_row("cowrie", &fixed(event_type), &data)?;
+        }
+        let commands: Vec<&String> = c.commands.iter().chain(&c.unknown_commands).collect();
+        self.conn
+            .prepare_cached(
+                "UPDATE mnemosyneSessions SET auth_attempts = ?2, commands = ?3, urls = ?4,
+                 session_ssh = ?5, end_time = ?6 WHERE session = ?1",
+            )?
+            .execute(params![
+                c.id,
+                Value::from(attempts).to_string(),
+                json!(commands).to_string(),
+                json!(c.urls).to_string(),
+                c.version
+                    .as_ref()
+                    .map(|v| json!({"version": v}).to_string()),
+                c.end_time,
+            ])?;
+        Ok(())
+    }
+
+    fn write_dionaea(
+        &mut self,
+        r: &Received,
+        d: &DionaeaConnection,
+    ) -> Result<(), NormalizerError> {
+        let session = dionaea_session(d, r);
+        let peer = d.remote_ip.to_string();
+        let local = d.local_ip.to_string();
+        let row = SessionRow {
+            session: &session,
+            sensor: &r.ident,
+            plugin: "dionaea",
+            table: Some("dionaea"),
+            protocol: &d.protocol,
+            peer: peer.clone(),
+            peer_port: d.remote_port,
+            local: local.clone(),
+            local_port: d.local_port,
+            start: &r.time,
+        };
+        self.upsert_session(&row, &r.ident)?;
+        self.upsert_mnemosyne(&row, r, "dionaea")?;
+        let mut data = Map::new();
+        data.insert("connection_type".into(), json!(d.connection_type));
+        data.insert("connection_transport".into(), json!(d.transport));
+        data.insert("connection_protocol".into(), json!(d.protocol));
+        data.insert("remote_hostname".into(), json!(d.remote_hostname));
+        data.insert("extra".into(), Value::Object(d.extra.clone()));
+        let fixed = InstanceRow {
+            session: &session,
+            time: &r.time,
+            peer: &peer,
+            local: &local,
+            peer_port: d.remote_port,
+            local_port: d.local_port,
+            event_id: &session,
+            event_type: "dionaea.connection",
+        };
+        self.insert_row("dionaea", &fixed, &data)?;
+        Ok(())
+    }
+}
+
+/// The session (and dedup) key of a Dionaea connection: its payload digest and receipt time.
+fn dionaea_session(d: &DionaeaConnection, r: &Received) -> String {
+    format!("{}@{}", d.id, r.time)
+}
+
+enum ItemResult {
+    Written,
+    Duplicate,
+    Quarantined,
+}
+
+/// The column type a first value suggests.
+fn column_type(value: &Value) -> ColumnType {
+    match value {
+        Value::Bool(_) => ColumnType::Integer,
+        Value::Number(n) if n.is_i64() || n.is_u64() => ColumnType::Integer,
+        Value::Number(_) => ColumnType::Real,
+        _ => ColumnType::Text,
+    }
+}
+
+impl CentralStore for SqliteCentralStore {
+    fn write(&mut self, batch: &[Item]) -> Result<BatchOutcome, NormalizerError> {
+        let mut outcome = BatchOutcome::default();
+        self.conn.execute_batch("BEGIN")?;
+        for item in batch {
+            // Each item in its own savepoint: one the store cannot take is rolled back alone
+            // and quarantined with the store's reason, and the batch goes on.
+            self.conn.execute_batch("SAVEPOINT item")?;
+            match self.write_item(item) {
+                Ok(result) => {
+                    self.conn.execute_batch("RELEASE item")?;
+                    match result {
+                        ItemResult::Written => outcome.written += 1,
+                        ItemResult::Duplicate => outcome.duplicates += 1,
+                        ItemResult::Quarantined => outcome.quarantined += 1,
+                    }
+                }
+                Err(e) => {
+                    if self.conn.is_autocommit() {
+                        // SQLite ended the transaction itself (a full disk): the batch is lost.
+                        self.tables.clear();
+                        return Err(e);
+                    }
+                    self.conn.execute_batch("ROLLBACK TO item; RELEASE item")?;
+                    // A table created or altered in the rolled-back savepoint is gone again.
+                    self.tables.clear();
+                    tracing::warn!(channel = %item.received.channel, ident = %item.received.ident, error = %e, "payload quarantined: the store refused it");
+                    self.quarantine(item, &format!("store: {e}"))?;
+                    outcome.quarantined += 1;
+                }
+            }
+        }
+        if let Err(e) = self.conn.execute_batch("COMMIT") {
+            let _ = self.conn.execute_batch("ROLLBACK");
+            self.tables.clear();
+            return Err(e.into());
+        }
+        Ok(outcome)
+    }
+}
