@@ -30,9 +30,10 @@ enum Command {
         /// Drop from root to this user after binding the ports.
         #[arg(long)]
         user: Option<String>,
-        /// A GeoIP city database (.mmdb) to keep ipInfo current (docs/geoip.md).
+        /// A GeoIP city database (.mmdb) to keep ipInfo current (docs/geoip.md); give it twice
+        /// for DB-IP Lite's IPv4 and IPv6 files.
         #[arg(long)]
-        geoip: Option<PathBuf>,
+        geoip: Vec<PathBuf>,
     },
     /// Run the sensor from a configuration file.
     Sensor {
@@ -242,10 +243,11 @@ fn check_config(file: &std::path::Path) -> Result<()> {
         "geoloc" => {
             let s = geoloc::config::load(file).map_err(problems)?;
             let db = geoloc::consumer::open_db(&s)?;
+            let files: Vec<String> = s.geoip.iter().map(|p| p.display().to_string()).collect();
             println!(
                 "{}: ok: geoloc with {} ({}), reading {} from {}:{}, publishing on {}",
                 file.display(),
-                s.geoip.display(),
+                files.join(", "),
                 db.database_type(),
                 s.hpfeeds.channels.join(", "),
                 s.hpfeeds.host,
@@ -273,12 +275,12 @@ fn check_config(file: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-fn up(database: Option<PathBuf>, user: Option<String>, geoip: Option<PathBuf>) -> Result<()> {
+fn up(database: Option<PathBuf>, user: Option<String>, geoip: Vec<PathBuf>) -> Result<()> {
     let mut config = sensor::config::default_config().map_err(anyhow::Error::from)?;
     if let Some(db) = database {
         config.database = db;
     }
-    if geoip.is_some() {
+    if !geoip.is_empty() {
         config.geoip = geoip;
     }
     run_sensor(config, user, true)
@@ -294,13 +296,12 @@ fn sensor_from_file(file: &std::path::Path, user: Option<String>) -> Result<()> 
 fn run_sensor(config: sensor::ValidConfig, user: Option<String>, print_guide: bool) -> Result<()> {
     init_logging(&config.log_level);
     let database = config.database.clone();
-    let locator: Option<Arc<dyn store::IpLocator>> = match &config.geoip {
-        Some(path) => {
-            let db = geoloc::GeoDb::open(path)?;
-            tracing::info!(geoip = %path.display(), database_type = db.database_type(), "looking up sources");
-            Some(Arc::new(db))
-        }
-        None => None,
+    let locator: Option<Arc<dyn store::IpLocator>> = if config.geoip.is_empty() {
+        None
+    } else {
+        let db = geoloc::GeoDb::open_all(&config.geoip, None)?;
+        tracing::info!(geoip = ?config.geoip, database_type = db.database_type(), "looking up sources");
+        Some(Arc::new(db))
     };
     let geoip = config.geoip.clone();
     let sensor = sensor::Sensor::bind_with_locator(config, locator)?;
@@ -334,15 +335,16 @@ fn run_sensor(config: sensor::ValidConfig, user: Option<String>, print_guide: bo
             h.host, h.port, h.channel, h.ident
         ));
     }
-    match &geoip {
-        Some(path) => guide.push_str(&format!(
+    if !geoip.is_empty() {
+        let files: Vec<String> = geoip.iter().map(|p| p.display().to_string()).collect();
+        guide.push_str(&format!(
             "  looking up every source in {} (ipInfo)\n",
-            path.display()
-        )),
-        None if print_guide => guide.push_str(
+            files.join(", ")
+        ));
+    } else if print_guide {
+        guide.push_str(
             "  no GeoIP database: ipInfo keeps addresses without places (--geoip FILE, docs/geoip.md)\n",
-        ),
-        None => {}
+        );
     }
     if print_guide {
         guide.push_str(&format!(

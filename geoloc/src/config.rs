@@ -31,8 +31,8 @@ pub struct GeolocFile {
 /// `[geoloc]`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct GeolocSection {
-    /// The city database.
-    pub geoip: PathBuf,
+    /// The city database, or several asked in order (DB-IP Lite's IPv4 and IPv6 files).
+    pub geoip: roleconfig::Paths,
     /// An optional ASN database.
     #[serde(default)]
     pub geoip_asn: Option<PathBuf>,
@@ -80,8 +80,8 @@ pub struct SensorLocation {
 /// A validated configuration.
 #[derive(Debug, Clone)]
 pub struct GeolocSettings {
-    /// The city database.
-    pub geoip: PathBuf,
+    /// The city databases, asked in order.
+    pub geoip: Vec<PathBuf>,
     /// The ASN database.
     pub geoip_asn: Option<PathBuf>,
     /// The central store, if any.
@@ -103,7 +103,8 @@ impl GeolocFile {
     pub fn validate(&self) -> Validated<GeolocSettings> {
         let g = &self.geoloc;
         let mut problems = Vec::new();
-        if g.geoip.as_os_str().is_empty() {
+        let geoip = g.geoip.to_vec();
+        if geoip.is_empty() {
             problems.push((
                 "geoloc.geoip".into(),
                 "must name a city database (.mmdb)".into(),
@@ -173,7 +174,7 @@ impl GeolocFile {
         }
         match hpfeeds {
             Some(hpfeeds) if problems.is_empty() => Ok(GeolocSettings {
-                geoip: g.geoip.clone(),
+                geoip,
                 geoip_asn: g.geoip_asn.clone().filter(|p| !p.as_os_str().is_empty()),
                 database: Some(g.database.clone()).filter(|p| !p.as_os_str().is_empty()),
                 publish_channel: g.publish_channel.clone(),

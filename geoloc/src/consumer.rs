@@ -233,11 +233,7 @@ impl GeolocStats {
 
 /// Opens the city database (and the ASN database, if any) named in `settings`.
 pub fn open_db(settings: &GeolocSettings) -> Result<GeoDb, GeolocError> {
-    let db = GeoDb::open(&settings.geoip)?;
-    match &settings.geoip_asn {
-        Some(asn) => db.with_asn(asn),
-        None => Ok(db),
-    }
+    GeoDb::open_all(&settings.geoip, settings.geoip_asn.as_deref())
 }
 
 /// Runs geoloc until `shutdown`.
@@ -262,7 +258,7 @@ pub async fn run(
         client.subscribe(channel).await?;
     }
     tracing::info!(
-        geoip = %settings.geoip.display(),
+        geoip = ?settings.geoip,
         database_type = db.database_type(),
         channels = ?settings.hpfeeds.channels,
         publish = %settings.publish_channel,
@@ -315,5 +311,181 @@ pub async fn run(
     match ended {
         Some(e) => Err(e),
         None => Ok(stats.summary(written)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use serde_json::json;
+
+    use super::*;
+
+    fn fixture(name: &str) -> PathBuf {
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata")).join(name)
+    }
+
+    fn geolocator(locations: HashMap<String, Location>) -> Geolocator {
+        let db = GeoDb::open(&fixture("GeoLite2-City-Test.mmdb")).unwrap();
+        Geolocator::new(Arc::new(db), locations, 3)
+    }
+
+    fn start(id: &str, src: &str, dst: &str) -> Vec<u8> {
+        json!({
+            "schema": 1, "id": id, "sensor": "s", "session": id,
+            "time": "2026-11-23T22:25:30.649422Z", "type": "session.start", "plugin": "telnet",
+            "protocol": "telnet", "src_ip": src, "src_port": 1, "dst_ip": dst, "dst_port": 23,
+            "data": {"table": "telnet"},
+        })
+        .to_string()
+        .into_bytes()
+    }
+
+    const ID: [&str; 5] = [
+        "01a20a83-aa19-7048-b6f8-da76f3b8d470",
+        "01a20a83-aa19-7048-b6f8-da76f3b8d471",
+        "01a20a83-aa19-7048-b6f8-da76f3b8d472",
+        "01a20a83-aa19-7048-b6f8-da76f3b8d473",
+        "01a20a83-aa19-7048-b6f8-da76f3b8d474",
+    ];
+
+    #[test]
+    fn one_record_per_attack_with_the_sensor_location_for_a_private_destination() {
+        let amsterdam = Location {
+            city: Some("Amsterdam".into()),
+            latitude: Some(52.374),
+            longitude: Some(4.89),
+            ..Location::default()
+        };
+        let mut g = geolocator(HashMap::from([("*".to_owned(), amsterdam)]));
+        let Outcome::Located { record, sighting } = g.handle(
+            "recce7.events",
+            "sensor-1",
+            &start(ID[0], "81.2.69.142", "10.0.0.1"),
+        ) else {
+            panic!("a session start is located");
+        };
+        assert_eq!(record["city"], "London");
+        assert_eq!(record["city2"], "Amsterdam");
+        assert_eq!(record["time"], "2026-11-23 22:25:30");
+        assert_eq!(record["sensor"], "sensor-1");
+        assert_eq!(sighting.seen, "2026-11-23T22:25:30.649422Z");
+        assert_eq!(
+            sighting.info.and_then(|i| i.city).as_deref(),
+            Some("London")
+        );
+        assert_eq!(
+            g.handle(
+                "recce7.events",
+                "sensor-1",
+                &start(ID[0], "81.2.69.142", "10.0.0.1")
+            ),
+            Outcome::Duplicate
+        );
+        let later = String::from_utf8(start(ID[1], "81.2.69.142", "10.0.0.1"))
+            .unwrap()
+            .replace("session.start", "telnet.login")
+            .replace(r#"{"table":"telnet"}"#, r#"{"username":"root"}"#);
+        assert_eq!(
+            g.handle("recce7.events", "sensor-1", later.as_bytes()),
+            Outcome::Skipped
+        );
+        assert!(matches!(
+            g.handle("recce7.events", "sensor-1", b"\xff"),
+            Outcome::Refused(_)
+        ));
+    }
+
+    #[test]
+    fn the_dedup_window_is_bounded() {
+        let mut g = geolocator(HashMap::new());
+        for id in &ID[..4] {
+            assert!(matches!(
+                g.handle("recce7.events", "s", &start(id, "192.168.0.1", "10.0.0.1")),
+                Outcome::Located { .. }
+            ));
+        }
+        // Three ids remembered: the first has been forgotten, the last is still known.
+        assert!(matches!(
+            g.handle(
+                "recce7.events",
+                "s",
+                &start(ID[0], "192.168.0.1", "10.0.0.1")
+            ),
+            Outcome::Located { .. }
+        ));
+        assert_eq!(
+            g.handle(
+                "recce7.events",
+                "s",
+                &start(ID[3], "192.168.0.1", "10.0.0.1")
+            ),
+            Outcome::Duplicate
+        );
+    }
+
+    #[test]
+    fn cowrie_and_dionaea_messages_are_located_too() {
+        let mut g = geolocator(HashMap::new());
+        let cowrie = json!({"session": "abc", "startTime": "2026-11-23T10:15:02.123456Z",
+            "peerIP": "2.125.160.216", "peerPort": 5, "hostIP": "81.2.69.142", "hostPort": 22});
+        let Outcome::Located { record, .. } =
+            g.handle("cowrie.sessions", "c", cowrie.to_string().as_bytes())
+        else {
+            panic!("located");
+        };
+        assert_eq!(
+            (record["city"].as_str(), record["city2"].as_str()),
+            (Some("Boxford"), Some("London"))
+        );
+        assert_eq!(record["type"], "cowrie.sessions");
+        let dionaea = json!({"connection_type": "accept", "remote_host": "::ffff:81.2.69.142",
+            "remote_port": 4, "local_host": "10.0.0.2", "local_port": 445});
+        let Outcome::Located { record, .. } =
+            g.handle("dionaea.connections", "d", dionaea.to_string().as_bytes())
+        else {
+            panic!("located");
+        };
+        assert_eq!(record["source"], "81.2.69.142");
+        assert!(record["city2"].is_null());
+    }
+
+    #[test]
+    fn a_standalone_recorder_with_a_geoip_database_fills_ip_info() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite");
+        let (conn, _) = store::open(&path, &[]).unwrap();
+        let db = GeoDb::open(&fixture("GeoIP2-City-Test.mmdb")).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let recorder = store::Recorder::start_with(
+                conn,
+                &[],
+                store::RecorderOptions {
+                    locator: Some(Arc::new(db)),
+                    ..store::RecorderOptions::default()
+                },
+            )
+            .unwrap();
+            let event: store::Event =
+                serde_json::from_slice(&start(ID[0], "81.2.69.142", "10.0.0.1")).unwrap();
+            recorder.handle().record(event).await.unwrap();
+            let snapshot = recorder.finish().await;
+            assert_eq!(snapshot.events, 1);
+        });
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let (city, code, lat): (String, String, f64) = conn
+            .query_row(
+                "SELECT city, countryCode, latitude FROM ipInfo WHERE ipAddress = '81.2.69.142'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!((city.as_str(), code.as_str()), ("London", "GB"));
+        assert!((lat - 51.5142).abs() < 1e-3);
     }
 }

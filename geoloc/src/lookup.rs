@@ -77,6 +77,9 @@ pub struct GeoDb {
     layout: Layout,
     /// The ASN database, if one was given.
     asn: Option<Reader<Mmap>>,
+    /// More city databases, asked in order when the first has no answer (DB-IP Lite's flat
+    /// files come as one IPv4 and one IPv6 file).
+    more: Vec<(Reader<Mmap>, Layout)>,
 }
 
 impl GeoDb {
@@ -97,7 +100,41 @@ impl GeoDb {
             city,
             layout,
             asn: None,
+            more: Vec::new(),
         })
+    }
+
+    /// Opens the city databases `cities` (asked in order) and the ASN database `asn`, if any.
+    pub fn open_all(
+        cities: &[std::path::PathBuf],
+        asn: Option<&Path>,
+    ) -> Result<GeoDb, GeolocError> {
+        let Some((first, rest)) = cities.split_first() else {
+            return Err(GeolocError::Open {
+                path: String::new(),
+                reason: "no city database given".into(),
+            });
+        };
+        let mut db = GeoDb::open(first)?;
+        for path in rest {
+            db = db.with_city(path)?;
+        }
+        match asn {
+            Some(asn) => db.with_asn(asn),
+            None => Ok(db),
+        }
+    }
+
+    /// Adds another city database (any layout), asked when the ones before it have no answer:
+    /// DB-IP City Lite's flat files come as one IPv4 and one IPv6 file.
+    pub fn with_city(mut self, path: &Path) -> Result<GeoDb, GeolocError> {
+        let reader = open_reader(path)?;
+        let layout = probe_city_layout(&reader).map_err(|reason| GeolocError::Layout {
+            path: shown(path),
+            reason,
+        })?;
+        self.more.push((reader, layout));
+        Ok(self)
     }
 
     /// Adds the ASN database at `path` (GeoLite2-ASN style records:
@@ -137,13 +174,15 @@ impl GeoDb {
         if !is_public(ip) {
             return None;
         }
-        let mut location = match self.layout {
-            Layout::GeoIp2City => decode::<GeoIp2Record>(&self.city, ip)?.into_location(),
-            Layout::FlatCity => decode::<FlatRecord>(&self.city, ip)?.into_location(),
-        };
-        if !location.has_place() {
-            return None;
-        }
+        let mut location = std::iter::once((&self.city, self.layout))
+            .chain(self.more.iter().map(|(reader, layout)| (reader, *layout)))
+            .find_map(|(reader, layout)| {
+                let location = match layout {
+                    Layout::GeoIp2City => decode::<GeoIp2Record>(reader, ip)?.into_location(),
+                    Layout::FlatCity => decode::<FlatRecord>(reader, ip)?.into_location(),
+                };
+                location.has_place().then_some(location)
+            })?;
         self.add_asn(&mut location, ip);
         Some(location)
     }
@@ -712,6 +751,25 @@ mod tests {
             None,
             "no IPv4 data in the IPv6 file"
         );
+    }
+
+    #[test]
+    fn db_ip_ipv4_and_ipv6_files_together() {
+        let db = open("dbip-city-ipv4-test.mmdb")
+            .with_city(&fixture("dbip-city-ipv6-test.mmdb"))
+            .expect("the IPv6 file opens");
+        let v4 = db
+            .lookup(ip("81.2.69.142"))
+            .expect("IPv4 from the first file");
+        let v6 = db
+            .lookup(ip("2a01:4f8::1"))
+            .expect("IPv6 from the second file");
+        assert_eq!(v4.city.as_deref(), Some("London"));
+        assert_eq!(v6.city.as_deref(), Some("Falkenstein"));
+        assert!(matches!(
+            open("dbip-city-ipv4-test.mmdb").with_city(&fixture("GeoLite2-ASN-Test.mmdb")),
+            Err(GeolocError::Layout { .. })
+        ));
     }
 
     #[test]

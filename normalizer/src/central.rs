@@ -740,3 +740,182 @@ impl CentralStore for SqliteCentralStore {
         Ok(outcome)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::{PayloadLimits, parse};
+
+    fn item(channel: &str, ident: &str, payload: &str) -> Item {
+        let payload = Bytes::from(payload.to_owned());
+        Item {
+            received: Received {
+                channel: channel.into(),
+                ident: ident.into(),
+                time: store::now_rfc3339(),
+            },
+            parsed: parse(channel, ident, &payload, &PayloadLimits::default())
+                .map_err(|r| r.to_string()),
+            payload,
+        }
+    }
+
+    fn event(id: &str, kind: &str, data: Value) -> String {
+        json!({
+            "schema": 1, "id": id, "sensor": "s1", "session": "01a20a83-a6fa-706e-a066-f2171e9d8850",
+            "time": "2026-11-23T22:25:30.649422Z", "type": kind, "plugin": "web", "protocol": "http",
+            "src_ip": "198.51.100.1", "src_port": 4000, "dst_ip": "10.0.0.1", "dst_port": 8080, "data": data,
+        })
+        .to_string()
+    }
+
+    const E1: &str = "01a20a83-aa19-7048-b6f8-da76f3b8d471";
+    const E2: &str = "01a20a83-aa19-7048-b6f8-da76f3b8d472";
+    const E3: &str = "01a20a83-aa19-7048-b6f8-da76f3b8d473";
+    const E4: &str = "01a20a83-aa19-7048-b6f8-da76f3b8d474";
+
+    fn one(conn: &Connection, sql: &str) -> String {
+        conn.query_row(sql, [], |r| {
+            Ok(match r.get_ref(0)? {
+                rusqlite::types::ValueRef::Null => "NULL".to_owned(),
+                rusqlite::types::ValueRef::Integer(i) => i.to_string(),
+                rusqlite::types::ValueRef::Real(f) => f.to_string(),
+                rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                rusqlite::types::ValueRef::Blob(b) => String::from_utf8_lossy(b).into_owned(),
+            })
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn events_deduplicate_grow_their_table_and_bad_ones_go_to_the_quarantine() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteCentralStore::open(&dir.path().join("c.sqlite")).unwrap();
+        let start = event(E1, "session.start", json!({"table": "http"}));
+        let get = event(
+            E2,
+            "http.request",
+            json!({"command": "GET", "path": "/", "status": 200}),
+        );
+        let post = event(
+            E3,
+            "http.request",
+            json!({"command": "POST", "path": "/login.cgi", "username": "admin", "password": "1234", "elapsed": 0.5}),
+        );
+        let hostile = event(E4, "http.request", json!({"command": "GET"}))
+            .replace("\"plugin\":\"web\"", "\"plugin\":\"other\"");
+        let batch = vec![
+            item("recce7.events", "sensor-1", &start),
+            item("recce7.events", "sensor-1", &get),
+            item("recce7.events", "sensor-1", &get),
+            item("recce7.events", "sensor-1", &post),
+            item("recce7.events", "sensor-1", "{\"schema\": 2}"),
+        ];
+        let outcome = store.write(&batch).unwrap();
+        assert_eq!(
+            outcome,
+            BatchOutcome {
+                written: 3,
+                duplicates: 1,
+                quarantined: 1
+            }
+        );
+        // A later batch repeats one (at-least-once) and brings an event whose table (learned
+        // from its plug-in name, as no session.start named one) is reserved: the store refuses
+        // it alone, and the batch goes on.
+        let sessions_table = hostile
+            .replace("\"plugin\":\"other\"", "\"plugin\":\"sessions\"")
+            .replace(
+                "01a20a83-a6fa-706e-a066-f2171e9d8850",
+                "01a20a83-a6fa-706e-a066-f2171e9d8851",
+            );
+        let outcome = store
+            .write(&[
+                item("recce7.events", "sensor-1", &post),
+                item("recce7.events", "sensor-1", &sessions_table),
+            ])
+            .unwrap();
+        assert_eq!(
+            outcome,
+            BatchOutcome {
+                written: 0,
+                duplicates: 1,
+                quarantined: 1
+            }
+        );
+        let c = store.connection();
+        assert_eq!(one(c, "SELECT count(*) FROM http"), "2");
+        assert_eq!(
+            one(
+                c,
+                "SELECT group_concat(name) FROM pragma_table_info('http') WHERE cid >= 9"
+            ),
+            "command,path,status,elapsed,password,username",
+            "columns created from the first event, then added in place (data keys in name order)"
+        );
+        assert_eq!(
+            one(
+                c,
+                "SELECT typeof(elapsed) FROM http WHERE username = 'admin'"
+            ),
+            "real"
+        );
+        assert_eq!(one(c, "SELECT ident FROM sessions"), "sensor-1");
+        assert_eq!(
+            one(c, "SELECT group_concat(reason, ' | ') FROM quarantine"),
+            "unknown schema version 2 | store: table name \"sessions\" is not a safe SQL identifier or is reserved"
+        );
+        assert_eq!(
+            one(c, "SELECT count(*) FROM sessions"),
+            "1",
+            "the refused event left nothing behind"
+        );
+        assert_eq!(
+            one(c, "SELECT auth_attempts FROM mnemosyneSessions"),
+            r#"[{"login":"admin","password":"1234"}]"#
+        );
+        assert_eq!(
+            one(c, "SELECT urls FROM mnemosyneSessions"),
+            r#"["/","/login.cgi"]"#
+        );
+        assert_eq!(
+            one(
+                c,
+                "SELECT json_extract(session_http, '$.request.path') FROM mnemosyneSessions"
+            ),
+            "/"
+        );
+    }
+
+    #[test]
+    fn an_end_without_its_start_still_makes_a_session() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteCentralStore::open(&dir.path().join("c.sqlite")).unwrap();
+        let end = event(
+            E1,
+            "session.end",
+            json!({"bytes_in": 3, "bytes_out": 9, "reason": "idle timeout"}),
+        );
+        store.write(&[item("recce7.events", "s", &end)]).unwrap();
+        assert_eq!(
+            one(
+                store.connection(),
+                "SELECT startTime || ' ' || endTime || ' ' || closeReason FROM sessions"
+            ),
+            "2026-11-23T22:25:30.649422Z 2026-11-23T22:25:30.649422Z idle timeout"
+        );
+    }
+
+    #[test]
+    fn a_store_that_cannot_write_fails_the_batch_instead_of_losing_it_quietly() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.sqlite");
+        let mut store = SqliteCentralStore::open(&path).unwrap();
+        store
+            .connection()
+            .execute_batch("PRAGMA query_only = ON")
+            .unwrap();
+        let start = event(E1, "session.start", json!({"table": "http"}));
+        assert!(store.write(&[item("recce7.events", "s", &start)]).is_err());
+    }
+}

@@ -168,6 +168,29 @@ pub fn check_name(key: &str, value: &str, problems: &mut Vec<(String, String)>) 
     }
 }
 
+/// A key that takes one file or a list of files (`geoip = "a.mmdb"` or `geoip = ["a", "b"]`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum Paths {
+    /// One file.
+    One(std::path::PathBuf),
+    /// Several files, in order.
+    Many(Vec<std::path::PathBuf>),
+}
+
+impl Paths {
+    /// The files, in order, without empty names.
+    pub fn to_vec(&self) -> Vec<std::path::PathBuf> {
+        let all = match self {
+            Paths::One(p) => vec![p.clone()],
+            Paths::Many(v) => v.clone(),
+        };
+        all.into_iter()
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect()
+    }
+}
+
 /// `[hpfeeds]` for a role that subscribes (normalizer, geoloc): the broker, and the channel or
 /// channels to read.
 #[derive(Debug, Clone, Deserialize)]

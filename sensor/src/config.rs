@@ -134,8 +134,9 @@ pub struct SensorSection {
     pub shutdown_grace_secs: u64,
     /// A GeoIP city database (`.mmdb`): every new session's source is looked up and `ipInfo`
     /// kept current, so a standalone sensor's map has points. Absent or empty: no lookups.
+    /// Several files are asked in order (DB-IP Lite's IPv4 and IPv6 files).
     #[serde(default)]
-    pub geoip: Option<PathBuf>,
+    pub geoip: Option<roleconfig::Paths>,
 }
 
 fn default_name() -> String {
@@ -310,8 +311,8 @@ pub struct ValidConfig {
     pub instances: Vec<Instance>,
     /// Where to publish, if anywhere.
     pub hpfeeds: Option<HpfeedsSettings>,
-    /// The GeoIP city database for `ipInfo`, if any.
-    pub geoip: Option<PathBuf>,
+    /// The GeoIP city databases for `ipInfo` (none: no lookups).
+    pub geoip: Vec<PathBuf>,
 }
 
 /// Reads and validates a file.
@@ -597,7 +598,11 @@ impl SensorConfig {
         }
         Ok(ValidConfig {
             hpfeeds,
-            geoip: s.geoip.clone().filter(|p| !p.as_os_str().is_empty()),
+            geoip: s
+                .geoip
+                .as_ref()
+                .map(roleconfig::Paths::to_vec)
+                .unwrap_or_default(),
             name: s.name.clone(),
             listen,
             database: s.database.clone(),
