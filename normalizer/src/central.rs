@@ -111,6 +111,9 @@ CREATE INDEX IF NOT EXISTS mnemosyneSessions_source ON mnemosyneSessions (source
 CREATE INDEX IF NOT EXISTS sessions_ident ON sessions (ident, startTime);
 ";
 
+/// Sessions remembered as present before the memory is cleared.
+const KNOWN_SESSIONS_MAX: usize = 100_000;
+
 /// Tables of the central store on top of a sensor's, reserved against instance table names.
 pub const CENTRAL_RESERVED: [&str; 3] = ["received", "quarantine", "mnemosyneSessions"];
 
@@ -170,6 +173,9 @@ pub struct SqliteCentralStore {
     tables: HashMap<String, Vec<String>>,
     /// (ident, sensor, plugin) to the instance table, learned from `session.start`.
     plugin_tables: HashMap<(String, String, String), String>,
+    /// Sessions whose `sessions` and `mnemosyneSessions` rows exist (bounded; cleared when
+    /// full or when a savepoint is rolled back): later events of a session skip the upserts.
+    known_sessions: std::collections::HashSet<String>,
 }
 
 impl SqliteCentralStore {
@@ -178,11 +184,32 @@ impl SqliteCentralStore {
         let (conn, _) = store::open(path, &[])?;
         conn.execute_batch(CENTRAL_TABLES)?;
         conn.set_prepared_statement_cache_capacity(256);
+        // A bigger page cache than SQLite's 2 MB default: the sessions indexes stay in memory.
+        conn.execute_batch("PRAGMA cache_size = -8192")?;
         Ok(SqliteCentralStore {
             conn,
             tables: HashMap::new(),
             plugin_tables: HashMap::new(),
+            known_sessions: std::collections::HashSet::new(),
         })
+    }
+
+    /// Forgets what the file may no longer hold after a rollback.
+    fn forget(&mut self) {
+        self.tables.clear();
+        self.known_sessions.clear();
+    }
+
+    /// Remembers that a session's rows exist; true when they were already known.
+    fn known(&mut self, session: &str) -> bool {
+        if self.known_sessions.contains(session) {
+            return true;
+        }
+        if self.known_sessions.len() >= KNOWN_SESSIONS_MAX {
+            self.known_sessions.clear();
+        }
+        self.known_sessions.insert(session.to_owned());
+        false
     }
 
     /// The connection, for queries in tests and tools.
@@ -326,8 +353,12 @@ impl SqliteCentralStore {
             local_port: event.dst_port,
             start: &event.time,
         };
-        self.upsert_session(&row, &r.ident)?;
-        self.upsert_mnemosyne(&row, r, "recce7")?;
+        // A session's first event creates its rows; a later session.start (or a table learned
+        // late) still updates them.
+        if !self.known(&event.session) || declared.is_some() {
+            self.upsert_session(&row, &r.ident)?;
+            self.upsert_mnemosyne(&row, r, "recce7")?;
+        }
         let text = |key: &str| event.data.get(key).and_then(Value::as_str);
         let int = |key: &str| event.data.get(key).and_then(Value::as_i64);
         match event.kind {
@@ -707,10 +738,10 @@ impl CentralStore for SqliteCentralStore {
         for item in batch {
             // Each item in its own savepoint: one the store cannot take is rolled back alone
             // and quarantined with the store's reason, and the batch goes on.
-            self.conn.execute_batch("SAVEPOINT item")?;
+            self.conn.prepare_cached("SAVEPOINT item")?.execute([])?;
             match self.write_item(item) {
                 Ok(result) => {
-                    self.conn.execute_batch("RELEASE item")?;
+                    self.conn.prepare_cached("RELEASE item")?.execute([])?;
                     match result {
                         ItemResult::Written => outcome.written += 1,
                         ItemResult::Duplicate => outcome.duplicates += 1,
@@ -720,12 +751,12 @@ impl CentralStore for SqliteCentralStore {
                 Err(e) => {
                     if self.conn.is_autocommit() {
                         // SQLite ended the transaction itself (a full disk): the batch is lost.
-                        self.tables.clear();
+                        self.forget();
                         return Err(e);
                     }
                     self.conn.execute_batch("ROLLBACK TO item; RELEASE item")?;
                     // A table created or altered in the rolled-back savepoint is gone again.
-                    self.tables.clear();
+                    self.forget();
                     tracing::warn!(channel = %item.received.channel, ident = %item.received.ident, error = %e, "payload quarantined: the store refused it");
                     self.quarantine(item, &format!("store: {e}"))?;
                     outcome.quarantined += 1;
@@ -734,7 +765,7 @@ impl CentralStore for SqliteCentralStore {
         }
         if let Err(e) = self.conn.execute_batch("COMMIT") {
             let _ = self.conn.execute_batch("ROLLBACK");
-            self.tables.clear();
+            self.forget();
             return Err(e.into());
         }
         Ok(outcome)
