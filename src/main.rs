@@ -357,17 +357,7 @@ fn run_sensor(config: sensor::ValidConfig, user: Option<String>, print_guide: bo
     print!("{guide}");
     let _ = std::io::stdout().flush();
     tracing::info!(listeners = sensor.listening().len(), "sensor started");
-    let rt = runtime()?;
-    let summary = rt.block_on(async move {
-        let shutdown = tokio_util::sync::CancellationToken::new();
-        let signals = shutdown.clone();
-        tokio::spawn(async move {
-            wait_for_signal().await;
-            tracing::info!("shutting down");
-            signals.cancel();
-        });
-        sensor.run(shutdown).await
-    })?;
+    let summary = run_role(|shutdown| async move { Ok(sensor.run(shutdown).await?) })?;
     tracing::info!(?summary, "sensor stopped");
     eprintln!(
         "recce7: stopped: {} sessions, {} refused by limits, {} events written, {} lost",
@@ -389,11 +379,10 @@ fn run_sensor(config: sensor::ValidConfig, user: Option<String>, print_guide: bo
 }
 
 /// Runs `role` on a runtime until SIGINT or SIGTERM.
-fn run_role<T, F>(role: F) -> Result<T>
+fn run_role<T, F, R>(role: F) -> Result<T>
 where
-    F: FnOnce(
-        tokio_util::sync::CancellationToken,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<T>>>>,
+    F: FnOnce(tokio_util::sync::CancellationToken) -> R,
+    R: std::future::Future<Output = Result<T>>,
 {
     let rt = runtime()?;
     rt.block_on(async move {
@@ -419,9 +408,7 @@ fn normalizer_from_file(file: &std::path::Path) -> Result<()> {
         settings.database.display()
     );
     let _ = std::io::stdout().flush();
-    let s = run_role(|shutdown| {
-        Box::pin(async move { Ok(normalizer::run(settings, shutdown).await?) })
-    })?;
+    let s = run_role(|shutdown| async move { Ok(normalizer::run(settings, shutdown).await?) })?;
     eprintln!(
         "recce7: normalizer stopped: {} received, {} written, {} duplicates, {} quarantined, {} lost",
         s.received, s.written, s.duplicates, s.quarantined, s.failed
@@ -443,9 +430,8 @@ fn geoloc_from_file(file: &std::path::Path) -> Result<()> {
         settings.publish_channel
     );
     let _ = std::io::stdout().flush();
-    let s = run_role(|shutdown| {
-        Box::pin(async move { Ok(geoloc::consumer::run(settings, shutdown).await?) })
-    })?;
+    let s =
+        run_role(|shutdown| async move { Ok(geoloc::consumer::run(settings, shutdown).await?) })?;
     eprintln!(
         "recce7: geoloc stopped: {} received, {} published, {} duplicates, {} refused, {} ipInfo sightings written",
         s.received, s.published, s.duplicates, s.refused, s.ip_info_written

@@ -532,24 +532,6 @@ fn duplicates_bad_payloads_other_honeypots_and_a_broker_restart() {
     );
 }
 
-/// The MHN geoloc record fields, exactly.
-const MHN_FIELDS: [&str; 14] = [
-    "type",
-    "sensor",
-    "time",
-    "source",
-    "latitude",
-    "longitude",
-    "city",
-    "country",
-    "countrycode",
-    "latitude2",
-    "longitude2",
-    "city2",
-    "country2",
-    "countrycode2",
-];
-
 fn fixture(name: &str) -> std::path::PathBuf {
     testkit::workspace_root().join("geoloc/testdata").join(name)
 }
@@ -664,7 +646,7 @@ fn geoloc_publishes_mhn_records_that_honeymap_reads() {
         let keys: BTreeSet<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(
             keys,
-            MHN_FIELDS.into_iter().collect(),
+            geoloc::MHN_FIELDS.into_iter().collect(),
             "exactly MHN's fields: {v}"
         );
         assert_eq!(v["type"], EVENTS);
@@ -766,11 +748,14 @@ fn a_standalone_sensor_with_a_geoip_database_fills_ip_info() {
 #[test]
 fn check_config_knows_the_consumer_roles() {
     let root = testkit::workspace_root();
-    let out = std::process::Command::new(bin())
-        .arg("check-config")
-        .arg(root.join("configs/normalizer.toml"))
-        .output()
-        .unwrap();
+    let check = |file: &Path| {
+        std::process::Command::new(bin())
+            .arg("check-config")
+            .arg(file)
+            .output()
+            .unwrap()
+    };
+    let out = check(&root.join("configs/normalizer.toml"));
     assert!(out.status.success(), "{out:?}");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("ok: normalizer into central.sqlite, reading recce7.events, cowrie.sessions, dionaea.connections"), "{text}");
@@ -792,11 +777,7 @@ fn check_config_knows_the_consumer_roles() {
         ),
     )
     .unwrap();
-    let out = std::process::Command::new(bin())
-        .arg("check-config")
-        .arg(&file)
-        .output()
-        .unwrap();
+    let out = check(&file);
     assert!(out.status.success(), "{out:?}");
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("(city ipv4), reading recce7.events"),
@@ -809,11 +790,7 @@ fn check_config_knows_the_consumer_roles() {
         "[geoloc]\ngeoip = \"\"\ndedup_window = 0\n\n[hpfeeds]\nhost = \"h\"\nport = 0\nident = \"g\"\nsecret = \"s\"\n",
     )
     .unwrap();
-    let out = std::process::Command::new(bin())
-        .arg("check-config")
-        .arg(&file)
-        .output()
-        .unwrap();
+    let out = check(&file);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     let f = file.display();
@@ -832,11 +809,7 @@ fn check_config_knows_the_consumer_roles() {
         "[geoloc]\ngeoip = \"/nonexistent/city.mmdb\"\n\n[hpfeeds]\nhost = \"h\"\nident = \"g\"\nsecret = \"s\"\n",
     )
     .unwrap();
-    let out = std::process::Command::new(bin())
-        .arg("check-config")
-        .arg(&file)
-        .output()
-        .unwrap();
+    let out = check(&file);
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr)

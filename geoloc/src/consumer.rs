@@ -142,7 +142,7 @@ impl Geolocator {
             sighting: Box::new(Sighting {
                 ip: crate::canonical(src),
                 seen,
-                info: src_location.as_ref().map(to_ip_info),
+                info: src_location,
             }),
         }
     }
@@ -155,23 +155,9 @@ impl Geolocator {
     }
 }
 
-/// A lookup as an `ipInfo` row.
-pub fn to_ip_info(l: &Location) -> store::IpInfo {
-    store::IpInfo {
-        city: l.city.clone(),
-        region: l.region.clone(),
-        country: l.country.clone(),
-        country_code: l.country_code.clone(),
-        latitude: l.latitude,
-        longitude: l.longitude,
-        org: l.org.clone(),
-        asn: l.asn,
-    }
-}
-
 impl store::IpLocator for GeoDb {
     fn locate(&self, ip: IpAddr) -> Option<store::IpInfo> {
-        self.lookup(ip).as_ref().map(to_ip_info)
+        self.lookup(ip)
     }
 }
 

@@ -27,33 +27,13 @@ use crate::error::GeolocError;
 /// How many records with data `open` and `with_asn` read to recognise a layout.
 const PROBE_RECORDS: usize = 256;
 
-/// Where an address is, as far as the database knows.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct Location {
-    /// City name, in English.
-    pub city: Option<String>,
-    /// First-level subdivision (state, region, constituent country), in English.
-    pub region: Option<String>,
-    /// Country name, in English; the flat layout has none.
-    pub country: Option<String>,
-    /// Two-letter ISO 3166-1 country code.
-    pub country_code: Option<String>,
-    /// Latitude in degrees; present only together with `longitude`.
-    pub latitude: Option<f64>,
-    /// Longitude in degrees; present only together with `latitude`.
-    pub longitude: Option<f64>,
-    /// Organisation holding the address (autonomous system organisation, or the
-    /// database's organisation trait).
-    pub org: Option<String>,
-    /// Autonomous system number.
-    pub asn: Option<u32>,
-}
+/// Where an address is, as far as the database knows: the `ipInfo` row's place, so a lookup
+/// goes into the store as it is. Latitude and longitude come only as a pair.
+pub type Location = store::IpInfo;
 
-impl Location {
-    /// Whether there is anything to put on a map: coordinates or a country.
-    fn has_place(&self) -> bool {
-        self.latitude.is_some() || self.country.is_some() || self.country_code.is_some()
-    }
+/// Whether there is anything to put on a map: coordinates or a country.
+fn has_place(location: &Location) -> bool {
+    location.latitude.is_some() || location.country.is_some() || location.country_code.is_some()
 }
 
 /// Which record layout the database uses.
@@ -181,7 +161,7 @@ impl GeoDb {
                     Layout::GeoIp2City => decode::<GeoIp2Record>(reader, ip)?.into_location(),
                     Layout::FlatCity => decode::<FlatRecord>(reader, ip)?.into_location(),
                 };
-                location.has_place().then_some(location)
+                has_place(&location).then_some(location)
             })?;
         self.add_asn(&mut location, ip);
         Some(location)
@@ -262,11 +242,11 @@ fn probe_city_layout(reader: &Reader<Mmap>) -> Result<Layout, String> {
 /// The layout one record shows, if it has a country or coordinates.
 fn classify(result: &LookupResult<'_, Mmap>) -> Option<Layout> {
     let geoip2 = result.decode::<GeoIp2Record>().ok().flatten();
-    if geoip2.is_some_and(|record| record.into_location().has_place()) {
+    if geoip2.is_some_and(|record| has_place(&record.into_location())) {
         return Some(Layout::GeoIp2City);
     }
     let flat = result.decode::<FlatRecord>().ok().flatten();
-    if flat.is_some_and(|record| record.into_location().has_place()) {
+    if flat.is_some_and(|record| has_place(&record.into_location())) {
         return Some(Layout::FlatCity);
     }
     None

@@ -10,7 +10,7 @@ use rusqlite::{Connection, params};
 use crate::StoreError;
 
 /// What a GeoIP lookup says about one address. Every field is optional: databases differ.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct IpInfo {
     /// City name (English).
     pub city: Option<String>,
@@ -83,47 +83,39 @@ pub fn upsert_ip_info(
             rusqlite::Error::QueryReturnedNoRows => Ok(None),
             e => Err(e),
         })?;
+    // The insert and the refresh take the same parameters: address, seen, the place, updated.
+    let write = |sql: &str, updated: Option<&str>| {
+        conn.prepare_cached(sql)?.execute(params![
+            address,
+            seen,
+            i.city,
+            i.region,
+            i.country,
+            i.country_code,
+            i.latitude,
+            i.longitude,
+            i.org,
+            i.asn,
+            updated,
+        ])
+    };
     match existing {
         None => {
-            conn.prepare_cached(
+            write(
                 "INSERT INTO ipInfo (ipAddress, firstSeen, lastSeen, city, region, country,
                  countryCode, latitude, longitude, org, asn, updated)
                  VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )?
-            .execute(params![
-                address,
-                seen,
-                i.city,
-                i.region,
-                i.country,
-                i.country_code,
-                i.latitude,
-                i.longitude,
-                i.org,
-                i.asn,
                 info.map(|_| now),
-            ])?;
+            )?;
             Ok(IpInfoChange::Inserted)
         }
         Some(old) if info.is_some() && old != *i => {
-            conn.prepare_cached(
+            write(
                 "UPDATE ipInfo SET firstSeen = min(firstSeen, ?2), lastSeen = max(lastSeen, ?2),
                  city = ?3, region = ?4, country = ?5, countryCode = ?6, latitude = ?7,
                  longitude = ?8, org = ?9, asn = ?10, updated = ?11 WHERE ipAddress = ?1",
-            )?
-            .execute(params![
-                address,
-                seen,
-                i.city,
-                i.region,
-                i.country,
-                i.country_code,
-                i.latitude,
-                i.longitude,
-                i.org,
-                i.asn,
-                now,
-            ])?;
+                Some(now),
+            )?;
             Ok(IpInfoChange::Refreshed)
         }
         Some(_) => {
