@@ -34,6 +34,9 @@ enum Command {
         /// for DB-IP Lite's IPv4 and IPv6 files.
         #[arg(long)]
         geoip: Vec<PathBuf>,
+        /// Where the report service (REST API, map, dashboard) listens.
+        #[arg(long, default_value = "127.0.0.1:8880")]
+        report: std::net::SocketAddr,
     },
     /// Run the sensor from a configuration file.
     Sensor {
@@ -47,6 +50,12 @@ enum Command {
     /// Run the normalizer: hpfeeds events into the central store (see configs/normalizer.toml).
     Normalizer {
         /// The normalizer configuration.
+        #[arg(long, short = 'c')]
+        config: PathBuf,
+    },
+    /// Run the report service: REST API, world map, dashboard, /metrics (see configs/reportd.toml).
+    Reportd {
+        /// The report service configuration.
         #[arg(long, short = 'c')]
         config: PathBuf,
     },
@@ -163,7 +172,9 @@ fn main() -> ExitCode {
             database,
             user,
             geoip,
-        } => up(database, user, geoip),
+            report,
+        } => up(database, user, geoip, report),
+        Command::Reportd { config } => reportd_from_file(&config),
         Command::Sensor { config, user } => sensor_from_file(&config, user),
         Command::Normalizer { config } => normalizer_from_file(&config),
         Command::Geoloc { config } => geoloc_from_file(&config),
@@ -187,6 +198,7 @@ async fn run(command: Command) -> Result<()> {
         | Command::Sensor { .. }
         | Command::CheckConfig { .. }
         | Command::Normalizer { .. }
+        | Command::Reportd { .. }
         | Command::Geoloc { .. } => {
             unreachable!("handled in main")
         }
@@ -219,6 +231,8 @@ fn role_of(file: &std::path::Path) -> &'static str {
     let table = text.parse::<toml::Table>().unwrap_or_default();
     if table.contains_key("normalizer") {
         "normalizer"
+    } else if table.contains_key("reportd") {
+        "reportd"
     } else if table.contains_key("geoloc") {
         "geoloc"
     } else {
@@ -237,6 +251,21 @@ fn check_config(file: &std::path::Path) -> Result<()> {
                 s.hpfeeds.channels.join(", "),
                 s.hpfeeds.host,
                 s.hpfeeds.port
+            );
+            return Ok(());
+        }
+        "reportd" => {
+            let s = reportd::load(file).map_err(problems)?;
+            println!(
+                "{}: ok: reportd serving {} on {}{}",
+                file.display(),
+                s.database.display(),
+                s.listen,
+                if s.token.is_some() {
+                    " (bearer token required)"
+                } else {
+                    ""
+                }
             );
             return Ok(());
         }
@@ -275,7 +304,12 @@ fn check_config(file: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-fn up(database: Option<PathBuf>, user: Option<String>, geoip: Vec<PathBuf>) -> Result<()> {
+fn up(
+    database: Option<PathBuf>,
+    user: Option<String>,
+    geoip: Vec<PathBuf>,
+    report: std::net::SocketAddr,
+) -> Result<()> {
     let mut config = sensor::config::default_config().map_err(anyhow::Error::from)?;
     if let Some(db) = database {
         config.database = db;
@@ -283,17 +317,32 @@ fn up(database: Option<PathBuf>, user: Option<String>, geoip: Vec<PathBuf>) -> R
     if !geoip.is_empty() {
         config.geoip = geoip;
     }
-    run_sensor(config, user, true)
+    run_sensor(config, user, Some(report))
 }
 
 fn sensor_from_file(file: &std::path::Path, user: Option<String>) -> Result<()> {
     let config = sensor::config::load(file).map_err(anyhow::Error::from)?;
-    run_sensor(config, user, false)
+    run_sensor(config, user, None)
 }
 
 /// Binds, opens the store, drops privileges (before any runtime thread exists), then serves
 /// until SIGINT or SIGTERM and shuts down gracefully.
-fn run_sensor(config: sensor::ValidConfig, user: Option<String>, print_guide: bool) -> Result<()> {
+/// A listener bound now (before privileges are dropped), served later on the runtime.
+fn bind_std(addr: std::net::SocketAddr, what: &str) -> Result<std::net::TcpListener> {
+    let listener = std::net::TcpListener::bind(addr)
+        .with_context(|| format!("cannot listen on {addr} for {what}"))?;
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
+/// The standalone sensor; with `report` (`recce7 up`), the report service too.
+fn run_sensor(
+    config: sensor::ValidConfig,
+    user: Option<String>,
+    report: Option<std::net::SocketAddr>,
+) -> Result<()> {
+    let print_guide = report.is_some();
+    promtext::mark_process_start();
     init_logging(&config.log_level);
     let database = config.database.clone();
     let locator: Option<Arc<dyn store::IpLocator>> = if config.geoip.is_empty() {
@@ -304,10 +353,19 @@ fn run_sensor(config: sensor::ValidConfig, user: Option<String>, print_guide: bo
         Some(Arc::new(db))
     };
     let geoip = config.geoip.clone();
+    let metrics_listen = config.metrics_listen;
     let sensor = sensor::Sensor::bind_with_locator(config, locator)?;
     for (table, migration) in sensor.migrations() {
         tracing::info!(table, ?migration, "table ready");
     }
+    let metrics_listener = match metrics_listen {
+        Some(addr) => Some((bind_std(addr, "/metrics")?, addr)),
+        None => None,
+    };
+    let report_listener = match report {
+        Some(addr) => Some((bind_std(addr, "the report service")?, addr)),
+        None => None,
+    };
     if let Some(user) = &user {
         let (uid, gid) = sensor::privilege::drop_to(user)?;
         tracing::info!(user, %uid, %gid, "dropped privileges");
@@ -346,10 +404,19 @@ fn run_sensor(config: sensor::ValidConfig, user: Option<String>, print_guide: bo
             "  no GeoIP database: ipInfo keeps addresses without places (--geoip FILE, docs/geoip.md)\n",
         );
     }
+    if let Some((_, addr)) = &metrics_listener {
+        guide.push_str(&format!(
+            "  metrics for Prometheus at http://{addr}/metrics\n"
+        ));
+    }
+    if let Some((_, addr)) = &report_listener {
+        guide.push_str(&format!(
+            "dashboard: http://{addr}/   REST API: http://{addr}/v1/analytics   map: http://{addr}/v1/worldmap?days=1\n"
+        ));
+    }
     if print_guide {
         guide.push_str(&format!(
             "what was recorded: sqlite3 {} 'SELECT * FROM sessions ORDER BY startTime DESC LIMIT 20'  (apt install sqlite3)\n\
-             (the report service and dashboard arrive with `recce7 up` in a later release)\n\
              stop with Ctrl-C: open sessions get their end records, everything is committed.\n",
             db_shown.display()
         ));
@@ -357,7 +424,42 @@ fn run_sensor(config: sensor::ValidConfig, user: Option<String>, print_guide: bo
     print!("{guide}");
     let _ = std::io::stdout().flush();
     tracing::info!(listeners = sensor.listening().len(), "sensor started");
-    let summary = run_role(|shutdown| async move { Ok(sensor.run(shutdown).await?) })?;
+    let sensor_metrics = sensor.metrics();
+    let report_db = db_shown.clone();
+    let summary = run_role(|shutdown| async move {
+        // The HTTP services stop after the sensor has committed everything.
+        let http_stop = tokio_util::sync::CancellationToken::new();
+        let mut services = Vec::new();
+        if let Some((listener, _)) = metrics_listener {
+            let listener = tokio::net::TcpListener::from_std(listener)?;
+            let source: Arc<dyn promtext::MetricsSource> = sensor_metrics;
+            services.push(tokio::spawn(reportd::api::serve_metrics(
+                listener,
+                source,
+                http_stop.clone(),
+            )));
+        }
+        if let Some((listener, addr)) = report_listener {
+            let listener = tokio::net::TcpListener::from_std(listener)?;
+            let settings = reportd::ReportdSettings::local(report_db, addr);
+            services.push(tokio::spawn(reportd::api::serve_on(
+                listener,
+                settings,
+                None,
+                http_stop.clone(),
+            )));
+        }
+        let summary = sensor.run(shutdown).await;
+        http_stop.cancel();
+        for service in services {
+            match service.await {
+                Ok(Err(e)) => tracing::error!(error = %e, "HTTP service"),
+                Err(e) => tracing::error!(error = %e, "HTTP service task"),
+                Ok(Ok(())) => {}
+            }
+        }
+        Ok(summary?)
+    })?;
     tracing::info!(?summary, "sensor stopped");
     eprintln!(
         "recce7: stopped: {} sessions, {} refused by limits, {} events written, {} lost",
@@ -395,6 +497,30 @@ where
         });
         role(shutdown).await
     })
+}
+
+fn reportd_from_file(file: &std::path::Path) -> Result<()> {
+    promtext::mark_process_start();
+    let settings = reportd::load(file).map_err(problems)?;
+    init_logging(&settings.log_level);
+    let listener = bind_std(settings.listen, "the report service")?;
+    println!(
+        "recce7 reportd: serving {} on http://{}/ (REST API /v1/analytics, map /v1/worldmap, metrics /metrics){}",
+        settings.database.display(),
+        settings.listen,
+        if settings.token.is_some() {
+            ", bearer token required"
+        } else {
+            ""
+        }
+    );
+    let _ = std::io::stdout().flush();
+    run_role(|shutdown| async move {
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        Ok(reportd::api::serve_on(listener, settings, None, shutdown).await?)
+    })?;
+    eprintln!("recce7: reportd stopped");
+    Ok(())
 }
 
 fn normalizer_from_file(file: &std::path::Path) -> Result<()> {

@@ -137,6 +137,9 @@ pub struct SensorSection {
     /// Several files are asked in order (DB-IP Lite's IPv4 and IPv6 files).
     #[serde(default)]
     pub geoip: Option<roleconfig::Paths>,
+    /// Where to serve `/metrics` (Prometheus), e.g. `127.0.0.1:9108`; empty for nowhere.
+    #[serde(default)]
+    pub metrics_listen: String,
 }
 
 fn default_name() -> String {
@@ -165,6 +168,7 @@ impl Default for SensorSection {
             queue_capacity: default_queue_capacity(),
             shutdown_grace_secs: default_grace(),
             geoip: None,
+            metrics_listen: String::new(),
         }
     }
 }
@@ -313,6 +317,8 @@ pub struct ValidConfig {
     pub hpfeeds: Option<HpfeedsSettings>,
     /// The GeoIP city databases for `ipInfo` (none: no lookups).
     pub geoip: Vec<PathBuf>,
+    /// Where `/metrics` is served, if anywhere.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// Reads and validates a file.
@@ -593,6 +599,20 @@ impl SensorConfig {
                 reconnect_max: Duration::from_secs(h.reconnect_max_secs),
             })
         });
+        let metrics_listen = if s.metrics_listen.is_empty() {
+            None
+        } else {
+            match s.metrics_listen.parse::<std::net::SocketAddr>() {
+                Ok(addr) => Some(addr),
+                Err(e) => {
+                    problems.push((
+                        "sensor.metrics_listen".into(),
+                        format!("{:?} is not an address:port ({e})", s.metrics_listen),
+                    ));
+                    None
+                }
+            }
+        };
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -603,6 +623,7 @@ impl SensorConfig {
                 .as_ref()
                 .map(roleconfig::Paths::to_vec)
                 .unwrap_or_default(),
+            metrics_listen,
             name: s.name.clone(),
             listen,
             database: s.database.clone(),

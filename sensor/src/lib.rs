@@ -8,6 +8,7 @@
 pub mod config;
 pub mod connection;
 pub mod limits;
+pub mod metrics;
 pub mod plugin;
 pub mod plugins;
 pub mod privilege;

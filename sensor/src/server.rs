@@ -193,6 +193,21 @@ impl Sensor {
         self.stats.clone()
     }
 
+    /// Its metrics, for a `/metrics` page (served by the report service's HTTP code).
+    pub fn metrics(&self) -> Arc<crate::metrics::SensorMetrics> {
+        Arc::new(crate::metrics::SensorMetrics {
+            plugins: self
+                .config
+                .instances
+                .iter()
+                .map(|i| i.name.clone())
+                .collect(),
+            recorder: self.recorder.stats(),
+            queue: self.recorder.handle(),
+            publisher: self.publisher.as_ref().map(|p| p.stats()),
+        })
+    }
+
     /// A handle on the recorder (tests flush through it).
     pub fn recorder(&self) -> RecorderHandle {
         self.recorder.handle()

@@ -13,7 +13,8 @@ pub use event::{Event, EventType, Row, SCHEMA_VERSION, escape_bytes, is_id, new_
 pub use ipinfo::{IpInfo, IpInfoChange, IpLocator, upsert_ip_info};
 pub use schema::{Column, ColumnType, Migration, TableSpec, is_safe_identifier};
 pub use writer::{
-    InstanceTable, Recorder, RecorderHandle, RecorderOptions, RecorderSnapshot, RecorderStats, open,
+    InstanceTable, PluginCounts, Recorder, RecorderHandle, RecorderOptions, RecorderSnapshot,
+    RecorderStats, open,
 };
 
 /// Everything that can go wrong in the store.

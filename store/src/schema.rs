@@ -422,9 +422,12 @@ pub fn migrate_table(tx: &Connection, spec: &TableSpec) -> Result<Migration, Sto
         return Err(StoreError::BadIdentifier(bad.name.clone()));
     }
     let existing = table_columns(tx, &spec.name)?;
+    // By session (a session's rows) and by time (the report service's windows).
     let index = format!(
-        "CREATE INDEX IF NOT EXISTS {} ON {} (session)",
+        "CREATE INDEX IF NOT EXISTS {} ON {} (session); CREATE INDEX IF NOT EXISTS {} ON {} (eventDateTime)",
         quote(&format!("{}_session", spec.name)),
+        quote(&spec.name),
+        quote(&format!("{}_time", spec.name)),
         quote(&spec.name)
     );
     if existing.is_empty() {

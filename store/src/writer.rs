@@ -107,6 +107,44 @@ pub struct RecorderStats {
     pub outbox_unsent: AtomicU64,
     /// Woken after a commit that queued events in the outbox, so the publisher need not poll.
     pub committed: tokio::sync::Notify,
+    /// Committed events by plug-in instance and type (for `/metrics`; instance names come from
+    /// the configuration, so the set is bounded).
+    pub by_plugin: std::sync::Mutex<std::collections::BTreeMap<String, PluginCounts>>,
+}
+
+/// Committed events of one plug-in instance.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PluginCounts {
+    /// Events by type, indexed like [`EventType::ALL`].
+    pub events: [u64; EventType::ALL.len()],
+    /// Sessions refused by a limit (their `session.start` carries `refused`).
+    pub refused: u64,
+}
+
+impl PluginCounts {
+    /// Committed events of `kind`.
+    pub fn of(&self, kind: EventType) -> u64 {
+        EventType::ALL
+            .iter()
+            .position(|k| *k == kind)
+            .map_or(0, |i| self.events[i])
+    }
+
+    fn count(&mut self, event: &Event) {
+        if let Some(i) = EventType::ALL.iter().position(|k| *k == event.kind) {
+            self.events[i] += 1;
+        }
+        if event.kind == EventType::SessionStart && event.data.contains_key("refused") {
+            self.refused += 1;
+        }
+    }
+
+    fn add(&mut self, other: &PluginCounts) {
+        for (a, b) in self.events.iter_mut().zip(other.events) {
+            *a += b;
+        }
+        self.refused += other.refused;
+    }
 }
 
 /// A point-in-time copy of [`RecorderStats`].
@@ -407,6 +445,8 @@ impl Writer {
         let mut pending = 0u64;
         // Of those, events also queued in the outbox.
         let mut pending_outbox = 0u64;
+        // And by plug-in, for the metrics.
+        let mut pending_counts: HashMap<String, PluginCounts> = HashMap::new();
         for cmd in batch.drain(..) {
             match cmd {
                 Command::Event(event) => {
@@ -444,6 +484,10 @@ impl Writer {
                         Ok(outboxed) => {
                             pending += 1;
                             pending_outbox += u64::from(outboxed);
+                            pending_counts
+                                .entry(event.plugin.clone())
+                                .or_default()
+                                .count(&event);
                         }
                         Err(e) => {
                             self.stats.failed.fetch_add(1, Ordering::Relaxed);
@@ -456,6 +500,7 @@ impl Writer {
                                     "transaction rolled back by SQLite"
                                 );
                                 pending = 0;
+                                pending_counts.clear();
                                 in_tx = false;
                             }
                         }
@@ -476,6 +521,11 @@ impl Writer {
             match conn.execute_batch("COMMIT") {
                 Ok(()) => {
                     self.stats.events.fetch_add(pending, Ordering::Relaxed);
+                    if let Ok(mut by_plugin) = self.stats.by_plugin.lock() {
+                        for (plugin, counts) in &pending_counts {
+                            by_plugin.entry(plugin.clone()).or_default().add(counts);
+                        }
+                    }
                     self.stats
                         .outboxed
                         .fetch_add(pending_outbox, Ordering::Relaxed);

@@ -1,0 +1,181 @@
+// recce7 dashboard: plain JavaScript, no libraries, no network beyond this service.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+let token = localStorage.getItem("recce7-token") || "";
+let stream = null;
+let refreshTimer = null;
+
+function windowParam() { return $("window").value; }
+function sensorParam() { return $("sensor").value; }
+
+function query(extra) {
+  const q = new URLSearchParams(windowParam());
+  if (sensorParam()) q.set("sensor", sensorParam());
+  for (const [k, v] of Object.entries(extra || {})) q.set(k, v);
+  return q;
+}
+
+function withToken(url) {
+  if (!token) return url;
+  return url + (url.includes("?") ? "&" : "?") + "access_token=" + encodeURIComponent(token);
+}
+
+async function api(path) {
+  const headers = token ? { Authorization: "Bearer " + token } : {};
+  const r = await fetch(path, { headers });
+  if (r.status === 401) { askToken(); throw new Error("token needed"); }
+  if (!r.ok) throw new Error(path + ": " + r.status);
+  return r.json();
+}
+
+function askToken() { $("login").hidden = false; }
+
+function text(v) { return v === null || v === undefined ? "–" : String(v); }
+
+function cell(row, value, cls) {
+  const td = document.createElement("td");
+  td.textContent = text(value);
+  if (cls) td.className = cls;
+  row.appendChild(td);
+  return td;
+}
+
+function bars(table, items, label) {
+  table.replaceChildren();
+  const max = Math.max(1, ...items.map((i) => i.count));
+  for (const item of items) {
+    const tr = document.createElement("tr");
+    cell(tr, label(item));
+    cell(tr, item.count, "n");
+    const bar = cell(tr, "", "bar");
+    const span = document.createElement("span");
+    span.style.width = Math.round((item.count / max) * 120) + "px";
+    bar.appendChild(span);
+    table.appendChild(tr);
+  }
+  if (!items.length) { const tr = document.createElement("tr"); cell(tr, "nothing in this window"); table.appendChild(tr); }
+}
+
+function shortTime(t) { return t ? t.replace("T", " ").replace(/\.\d+Z$/, "Z") : "–"; }
+
+function sessionRow(s, isNew) {
+  const tr = document.createElement("tr");
+  tr.dataset.session = s.session;
+  if (isNew) tr.className = "new";
+  cell(tr, shortTime(s.begin_time));
+  cell(tr, s.peer_address);
+  cell(tr, s.local_port, "n");
+  cell(tr, s.protocol);
+  cell(tr, s.sensor);
+  cell(tr, s.end_time ? (s.close_reason || "ended") : "open");
+  const id = cell(tr, "");
+  const code = document.createElement("code");
+  code.textContent = s.session;
+  id.appendChild(code);
+  tr.addEventListener("click", () => showSession(s.session));
+  return tr;
+}
+
+async function showSession(id) {
+  const s = await api("/v1/sessions/" + encodeURIComponent(id));
+  $("detail").hidden = false;
+  $("detail-id").textContent = s.session;
+  $("detail-head").textContent =
+    `${s.peer_address}:${s.peer_port} → ${s.local_address}:${s.local_port} ${s.protocol} (${s.plugin}, sensor ${s.sensor})\n` +
+    `${shortTime(s.begin_time)} … ${shortTime(s.end_time)}  ${s.duration === null ? "" : s.duration.toFixed(1) + " s"}  ` +
+    `in ${text(s.bytes_in)} B, out ${text(s.bytes_out)} B, ${text(s.close_reason)}`;
+  const table = $("detail-rows");
+  table.replaceChildren();
+  const skip = new Set(["ID", "session", "peerAddress", "localAddress", "peerPort", "localPort"]);
+  const keys = [];
+  for (const item of s.session_items) for (const k of Object.keys(item)) if (!skip.has(k) && !keys.includes(k)) keys.push(k);
+  const head = document.createElement("tr");
+  for (const k of keys) { const th = document.createElement("th"); th.textContent = k; head.appendChild(th); }
+  table.appendChild(head);
+  for (const item of s.session_items) {
+    const tr = document.createElement("tr");
+    for (const k of keys) cell(tr, k === "eventDateTime" ? shortTime(item[k]) : item[k]);
+    table.appendChild(tr);
+  }
+  $("detail").scrollIntoView({ behavior: "smooth" });
+}
+
+async function refresh() {
+  const q = query();
+  try {
+    const [sum, sources, creds, cmds, recent] = await Promise.all([
+      api("/v1/analytics/summary?" + q),
+      api("/v1/analytics/ipaddresses?" + query({ limit: 10 })),
+      api("/v1/analytics/credentials?" + query({ limit: 10 })),
+      api("/v1/analytics/commands?" + query({ limit: 10 })),
+      api("/v1/sessions?" + query({ limit: 25 })),
+    ]);
+    $("sessions").textContent = sum.summary.sessions;
+    $("addresses").textContent = sum.summary.unique_addresses;
+    $("lastattack").textContent = recent.items.length ? shortTime(recent.items[0].begin_time) : "–";
+    bars($("ports"), sum.summary.by_port, (i) => i.key);
+    bars($("countries"), sum.summary.by_country, (i) => i.key);
+    bars($("sources"), sources.items.map((a) => ({ key: a.ipaddress + (a.country_code ? " (" + a.country_code + ")" : ""), count: a.total_attacks })), (i) => i.key);
+    bars($("credentials"), creds.items.map((c) => ({ key: c.username + " / " + text(c.password), count: c.count })), (i) => i.key);
+    bars($("commands"), cmds.items.map((c) => ({ key: c.command, count: c.count })), (i) => i.key);
+    const body = $("recent").tBodies[0];
+    body.replaceChildren(...recent.items.map((s) => sessionRow(s, false)));
+    $("map").src = withToken("/v1/worldmap?" + q + "&t=" + Date.now());
+  } catch (e) {
+    console.warn(e);
+  }
+}
+
+function scheduleRefresh() {
+  if (refreshTimer) return;
+  refreshTimer = setTimeout(() => { refreshTimer = null; refresh(); }, 1500);
+}
+
+function connectStream() {
+  if (stream) stream.close();
+  stream = new EventSource(withToken("/v1/stream"));
+  stream.onopen = () => { $("live").className = "live on"; $("live").textContent = "live"; };
+  stream.onerror = () => { $("live").className = "live off"; $("live").textContent = "reconnecting…"; };
+  stream.addEventListener("session", (e) => {
+    const s = JSON.parse(e.data);
+    if (sensorParam() && s.sensor !== sensorParam()) return;
+    const body = $("recent").tBodies[0];
+    body.insertBefore(sessionRow(s, true), body.firstChild);
+    while (body.rows.length > 50) body.deleteRow(body.rows.length - 1);
+    $("lastattack").textContent = shortTime(s.begin_time);
+    scheduleRefresh();
+  });
+}
+
+async function loadSensors() {
+  try {
+    const list = await api("/v1/sensors");
+    for (const s of list.items) {
+      const o = document.createElement("option");
+      o.value = s.sensor;
+      o.textContent = s.sensor + " (" + s.sessions + ")";
+      $("sensor").appendChild(o);
+    }
+  } catch (e) { console.warn(e); }
+}
+
+$("login").addEventListener("submit", (e) => {
+  e.preventDefault();
+  token = $("token").value;
+  localStorage.setItem("recce7-token", token);
+  $("login").hidden = true;
+  start();
+});
+$("window").addEventListener("change", refresh);
+$("sensor").addEventListener("change", refresh);
+$("detail-close").addEventListener("click", () => { $("detail").hidden = true; });
+
+let periodic = null;
+function start() {
+  loadSensors();
+  refresh();
+  connectStream();
+  if (!periodic) periodic = setInterval(refresh, 60000);
+}
+start();

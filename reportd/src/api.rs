@@ -1,0 +1,783 @@
+//! The routes: RECCE7's `/v1/` API with its paths, parameters and field names, what RECCE7 left
+//! for a future release, the world map, the live stream, `/metrics` and the dashboard. Errors
+//! are JSON bodies that name the problem. A bearer token guards everything but the dashboard's
+//! static files when one is configured.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use futures_util::Stream;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use tokio_util::sync::CancellationToken;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::config::ReportdSettings;
+use crate::db::Db;
+use crate::metrics::{Exposition, HttpMetrics, MetricsSource, process_metrics};
+use crate::query::{self, Filter};
+use crate::window::Window;
+use crate::{ApiError, ReportError};
+
+/// Live-update streams served at once; more get a 503.
+const MAX_STREAMS: i64 = 64;
+
+/// How often the live stream looks for new sessions.
+const STREAM_POLL: Duration = Duration::from_millis(500);
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub db: Arc<Db>,
+    /// The bearer token, if any.
+    pub token: Option<Arc<str>>,
+    /// Request metrics.
+    pub metrics: Arc<HttpMetrics>,
+    /// Other metrics of this process (the sensor's in `recce7 up`).
+    pub extra_metrics: Option<Arc<dyn MetricsSource>>,
+    /// Ends the live streams at shutdown (a graceful shutdown waits for open connections).
+    pub shutdown: CancellationToken,
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+/// The query parameters of a request, checked against the ones the endpoint knows.
+struct Params {
+    map: HashMap<String, String>,
+}
+
+const WINDOW_PARAMS: [&str; 4] = ["minutes", "hours", "days", "weeks"];
+
+impl Params {
+    fn new(map: HashMap<String, String>, known: &[&str]) -> Result<Params, ApiError> {
+        if let Some(unknown) = map.keys().find(|k| !known.contains(&k.as_str())) {
+            let mut names: Vec<&str> = known.to_vec();
+            names.sort_unstable();
+            return Err(ApiError::bad_parameter(
+                unknown,
+                format!(
+                    "unknown parameter {unknown:?}; this endpoint takes {}",
+                    names.join(", ")
+                ),
+            ));
+        }
+        Ok(Params { map })
+    }
+
+    fn window(&self) -> Result<Window, ApiError> {
+        Window::from_query(&self.map, OffsetDateTime::now_utc())
+    }
+
+    fn filter(&self) -> Result<(Window, Filter), ApiError> {
+        let window = self.window()?;
+        let filter = Filter {
+            since: window.since.clone(),
+            sensor: self.map.get("sensor").cloned(),
+        };
+        Ok((window, filter))
+    }
+
+    fn limit(&self, max: usize, default: usize) -> Result<usize, ApiError> {
+        match self.map.get("limit") {
+            None => Ok(default.min(max)),
+            Some(v) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=max).contains(n))
+                .ok_or_else(|| {
+                    ApiError::bad_parameter(
+                        "limit",
+                        format!("{v:?} is not a whole number from 1 to {max}"),
+                    )
+                }),
+        }
+    }
+
+    fn cursor(&self) -> Option<&str> {
+        self.map.get("cursor").map(String::as_str)
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        self.map.get(key).map(String::as_str)
+    }
+}
+
+/// The parameters of list endpoints, plus their own.
+fn list_params(extra: &[&'static str]) -> Vec<&'static str> {
+    let mut v: Vec<&str> = WINDOW_PARAMS.to_vec();
+    v.extend(["sensor", "limit", "cursor"]);
+    v.extend_from_slice(extra);
+    v
+}
+
+/// `http://host` as the client reached us, for RECCE7's absolute links.
+fn base_url(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+        })
+        .unwrap_or("127.0.0.1");
+    let scheme = match headers
+        .get("x-forwarded-proto")
+        .and_then(|h| h.to_str().ok())
+    {
+        Some("https") => "https",
+        _ => "http",
+    };
+    format!("{scheme}://{host}")
+}
+
+/// A JSON answer with an optional `Link: <...>; rel="next"` header.
+fn json_page(
+    body: Value,
+    next: Option<String>,
+    base: &str,
+    path: &str,
+    params: &Params,
+) -> Response {
+    let mut response = Json(body).into_response();
+    if let Some(cursor) = next {
+        let mut query: Vec<(String, String)> = params
+            .map
+            .iter()
+            .filter(|(k, _)| k.as_str() != "cursor")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        query.sort();
+        query.push(("cursor".into(), cursor));
+        let qs: Vec<String> = query
+            .iter()
+            .map(|(k, v)| format!("{k}={}", encode(v)))
+            .collect();
+        let link = format!("<{base}{path}?{}>; rel=\"next\"", qs.join("&"));
+        if let Ok(v) = HeaderValue::from_str(&link) {
+            response.headers_mut().insert(header::LINK, v);
+        }
+    }
+    response
+}
+
+/// Percent-encodes a query value.
+fn encode(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn parse_port(raw: &str) -> Result<u16, ApiError> {
+    raw.parse::<u16>()
+        .ok()
+        .filter(|p| *p >= 1)
+        .ok_or_else(|| ApiError::bad_parameter("port", format!("{raw:?} is not a port (1..65535)")))
+}
+
+fn parse_address(raw: &str) -> Result<IpAddr, ApiError> {
+    let ip: IpAddr = raw.parse().map_err(|_| {
+        ApiError::bad_parameter(
+            "ipaddress",
+            format!("{raw:?} is not an IPv4 or IPv6 address"),
+        )
+    })?;
+    // The store keeps IPv4-mapped peers as IPv4.
+    Ok(match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    })
+}
+
+async fn analytics(headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> ApiResult {
+    Params::new(q, &[])?;
+    let base = base_url(&headers);
+    Ok(Json(json!({
+        "links": [
+            {"rel": "ports", "href": format!("{base}/v1/analytics/ports")},
+            {"rel": "ipaddresses", "href": format!("{base}/v1/analytics/ipaddresses")},
+            {"rel": "credentials", "href": format!("{base}/v1/analytics/credentials")},
+            {"rel": "commands", "href": format!("{base}/v1/analytics/commands")},
+            {"rel": "sessions", "href": format!("{base}/v1/sessions")},
+            {"rel": "sensors", "href": format!("{base}/v1/sensors")},
+            {"rel": "worldmap", "href": format!("{base}/v1/worldmap")},
+            {"rel": "openapi", "href": format!("{base}/v1/openapi.json")},
+        ]
+    }))
+    .into_response())
+}
+
+async fn ports(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult {
+    let p = Params::new(q, &list_params(&[]))?;
+    let (window, filter) = p.filter()?;
+    let limit = p.limit(s.db.max_rows, s.db.max_rows)?;
+    let offset = query::parse_offset(p.cursor())?;
+    let all = s.db.read(move |c| query::ports(c, &filter)).await?;
+    let base = base_url(&headers);
+    let next = (all.len() > offset + limit).then(|| (offset + limit).to_string());
+    let items: Vec<Value> = all
+        .into_iter()
+        .skip(offset)
+        .take(limit)
+        .map(|pc| {
+            json!({
+                "port": pc.port,
+                "total_attacks": pc.total_attacks,
+                "unique_ipaddresses": pc.unique_ipaddresses,
+                "timespan": window.label,
+                "rel_link": format!("{base}/v1/analytics/ports/{}?{}", pc.port, window.label),
+            })
+        })
+        .collect();
+    Ok(json_page(
+        Value::Array(items),
+        next,
+        &base,
+        "/v1/analytics/ports",
+        &p,
+    ))
+}
+
+async fn port_detail(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult {
+    let port = parse_port(&raw)?;
+    let p = Params::new(q, &list_params(&[]))?;
+    let (window, filter) = p.filter()?;
+    let limit = p.limit(s.db.max_rows, 100)?;
+    let cursor = p.cursor().map(str::to_owned);
+    let max = s.db.max_rows;
+    let (items, next) =
+        s.db.read(move |c| query::port_sessions(c, port, &filter, limit, cursor.as_deref(), max))
+            .await?;
+    let base = base_url(&headers);
+    let body = json!({
+        "timespan": window.label,
+        "port": port,
+        "items": items,
+        "next_cursor": next,
+    });
+    Ok(json_page(
+        body,
+        next,
+        &base,
+        &format!("/v1/analytics/ports/{port}"),
+        &p,
+    ))
+}
+
+async fn addresses(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult {
+    let p = Params::new(q, &list_params(&[]))?;
+    let (window, filter) = p.filter()?;
+    let limit = p.limit(s.db.max_rows, 100)?;
+    let cursor = p.cursor().map(str::to_owned);
+    let (items, next) =
+        s.db.read(move |c| query::addresses(c, &filter, limit, cursor.as_deref()))
+            .await?;
+    let base = base_url(&headers);
+    let body = json!({"timespan": window.label, "items": items, "next_cursor": next});
+    Ok(json_page(
+        body,
+        next,
+        &base,
+        "/v1/analytics/ipaddresses",
+        &p,
+    ))
+}
+
+async fn address_detail(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult {
+    let ip = parse_address(&raw)?;
+    let p = Params::new(q, &list_params(&[]))?;
+    let (window, filter) = p.filter()?;
+    let limit = p.limit(s.db.max_rows, 100)?;
+    let cursor = p.cursor().map(str::to_owned);
+    let max = s.db.max_rows;
+    let address = ip.to_string();
+    let sensor = filter.sensor.clone();
+    let (ports, sessions, next, info) =
+        s.db.read(move |c| {
+            let ports = query::all_ports(c, sensor.as_deref())?;
+            let (sessions, next) =
+                query::address_sessions(c, &address, &filter, limit, cursor.as_deref(), max)?;
+            let info = query::ip_info(c, &address)?;
+            Ok((ports, sessions, next, info))
+        })
+        .await?;
+    // RECCE7's shape: a list of one-key objects, port (as text) to that port's sessions, every
+    // port listed (empty when the address did not reach it).
+    let by_port: Vec<Value> = ports
+        .iter()
+        .map(|port| {
+            let list: Vec<&query::SessionOut> = sessions
+                .iter()
+                .filter(|s| s.local_port == i64::from(*port))
+                .collect();
+            json!({ port.to_string(): list })
+        })
+        .collect();
+    let base = base_url(&headers);
+    let body = json!({
+        "timespan": window.label,
+        "ipaddress": ip.to_string(),
+        "location": info,
+        "ports": by_port,
+        "next_cursor": next,
+    });
+    Ok(json_page(
+        body,
+        next,
+        &base,
+        &format!("/v1/analytics/ipaddresses/{ip}"),
+        &p,
+    ))
+}
+
+async fn credentials(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult {
+    let p = Params::new(q, &list_params(&[]))?;
+    let (window, filter) = p.filter()?;
+    let limit = p.limit(s.db.max_rows, 100)?;
+    let cursor = p.cursor().map(str::to_owned);
+    let (items, next) =
+        s.db.read(move |c| query::credentials(c, &filter, limit, cursor.as_deref()))
+            .await?;
+    let base = base_url(&headers);
+    let body = json!({"timespan": window.label, "items": items, "next_cursor": next});
+    Ok(json_page(
+        body,
+        next,
+        &base,
+        "/v1/analytics/credentials",
+        &p,
+    ))
+}
+
+async fn commands(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult {
+    let p = Params::new(q, &list_params(&[]))?;
+    let (window, filter) = p.filter()?;
+    let limit = p.limit(s.db.max_rows, 100)?;
+    let cursor = p.cursor().map(str::to_owned);
+    let (items, next) =
+        s.db.read(move |c| query::commands(c, &filter, limit, cursor.as_deref()))
+            .await?;
+    let base = base_url(&headers);
+    let body = json!({"timespan": window.label, "items": items, "next_cursor": next});
+    Ok(json_page(body, next, &base, "/v1/analytics/commands", &p))
+}
+
+async fn summary(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>) -> ApiResult {
+    let known: Vec<&str> = WINDOW_PARAMS.iter().copied().chain(["sensor"]).collect();
+    let p = Params::new(q, &known)?;
+    let (window, filter) = p.filter()?;
+    let summary = s.db.read(move |c| query::summary(c, &filter, 10)).await?;
+    Ok(Json(json!({"timespan": window.label, "summary": summary})).into_response())
+}
+
+async fn sessions(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult {
+    let p = Params::new(q, &list_params(&[]))?;
+    let (window, filter) = p.filter()?;
+    let limit = p.limit(s.db.max_rows, 50)?;
+    let cursor = p.cursor().map(str::to_owned);
+    let max = s.db.max_rows;
+    let (items, next) =
+        s.db.read(move |c| query::recent_sessions(c, &filter, limit, cursor.as_deref(), max))
+            .await?;
+    let base = base_url(&headers);
+    let body = json!({"timespan": window.label, "items": items, "next_cursor": next});
+    Ok(json_page(body, next, &base, "/v1/sessions", &p))
+}
+
+async fn session_detail(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult {
+    Params::new(q, &[])?;
+    if id.is_empty() || id.len() > 128 {
+        return Err(ApiError::bad_parameter("session", "not a session id"));
+    }
+    let max = s.db.max_rows;
+    let wanted = id.clone();
+    match s.db.read(move |c| query::session(c, &wanted, max)).await? {
+        Some(session) => Ok(Json(session).into_response()),
+        None => Err(ApiError::not_found(format!("no session {id:?}"))),
+    }
+}
+
+async fn sensors(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>) -> ApiResult {
+    Params::new(q, &[])?;
+    let list = s.db.read(query::sensors).await?;
+    Ok(Json(json!({"items": list})).into_response())
+}
+
+async fn worldmap(
+    State(s): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult {
+    let known: Vec<&str> = WINDOW_PARAMS
+        .iter()
+        .copied()
+        .chain(["sensor", "format", "width"])
+        .collect();
+    let p = Params::new(q, &known)?;
+    let (window, filter) = p.filter()?;
+    let png = match p.get("format") {
+        None | Some("svg") => false,
+        Some("png") => true,
+        Some(other) => {
+            return Err(ApiError::bad_parameter(
+                "format",
+                format!("{other:?} is not svg or png"),
+            ));
+        }
+    };
+    let width = match p.get("width") {
+        None => 1024,
+        Some(w) => w
+            .parse::<u32>()
+            .ok()
+            .filter(|w| (256..=4096).contains(w))
+            .ok_or_else(|| {
+                ApiError::bad_parameter("width", format!("{w:?} is not a width from 256 to 4096"))
+            })?,
+    };
+    let (places, unique, total) = s.db.read(move |c| query::places(c, &filter)).await?;
+    let title = format!(
+        "recce7: attacks in the last {} ({}): {unique} unique addresses, {total} sessions",
+        window_words(&window),
+        window.label
+    );
+    let points: Vec<crate::worldmap::MapPoint> = places
+        .iter()
+        .map(|p| crate::worldmap::MapPoint {
+            latitude: p.latitude,
+            longitude: p.longitude,
+            count: p.count,
+        })
+        .collect();
+    let drawn = tokio::task::spawn_blocking(move || {
+        let map = crate::worldmap::WorldMap::embedded();
+        if png {
+            map.png(&points, &title, width).map(|b| ("image/png", b))
+        } else {
+            Ok((
+                "image/svg+xml",
+                map.svg(&points, &title, width).into_bytes(),
+            ))
+        }
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)?;
+    Ok(([(header::CONTENT_TYPE, drawn.0)], drawn.1).into_response())
+}
+
+/// `days=7` as "7 days".
+fn window_words(w: &Window) -> String {
+    let (unit, n) = w.label.split_once('=').unwrap_or(("days", "1"));
+    let unit = if n == "1" {
+        unit.trim_end_matches('s')
+    } else {
+        unit
+    };
+    format!("{n} {unit}")
+}
+
+async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        crate::dashboard::OPENAPI,
+    )
+        .into_response()
+}
+
+async fn metrics(State(s): State<AppState>) -> Response {
+    let mut out = Exposition::default();
+    s.metrics.render(&mut out);
+    if let Some(extra) = &s.extra_metrics {
+        extra.render(&mut out);
+    }
+    process_metrics(&mut out);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out.finish(),
+    )
+        .into_response()
+}
+
+/// Decrements the stream gauge when a stream ends.
+struct StreamGuard(Arc<HttpMetrics>);
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        self.0.stream_clients.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Server-sent events: one `session` event per new session (without its rows), as they are
+/// recorded. The dashboard refreshes its counters on each.
+async fn stream(
+    State(s): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    Params::new(q, &["access_token"])?;
+    if s.metrics.stream_clients.fetch_add(1, Ordering::Relaxed) >= MAX_STREAMS {
+        s.metrics.stream_clients.fetch_sub(1, Ordering::Relaxed);
+        return Err(ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: format!("at most {MAX_STREAMS} live streams at once"),
+            parameter: None,
+        });
+    }
+    let guard = StreamGuard(s.metrics.clone());
+    let last = s.db.read(query::latest_rowid).await?;
+    let db = s.db.clone();
+    let stop = s.shutdown.clone();
+    let events = futures_util::stream::unfold(
+        (db, last, guard, Vec::<Event>::new()),
+        move |(db, mut last, guard, mut pending)| {
+            let stop = stop.clone();
+            async move {
+                loop {
+                    if let Some(e) = pending.pop() {
+                        return Some((Ok(e), (db, last, guard, pending)));
+                    }
+                    tokio::select! {
+                        () = stop.cancelled() => return None,
+                        () = tokio::time::sleep(STREAM_POLL) => {}
+                    }
+                    let after = last;
+                    let Ok(new) = db.read(move |c| query::sessions_after(c, after, 100)).await
+                    else {
+                        continue;
+                    };
+                    for (rowid, session) in new.into_iter().rev() {
+                        last = last.max(rowid);
+                        if let Ok(e) = Event::default().event("session").json_data(&session) {
+                            pending.push(e);
+                        }
+                    }
+                }
+            }
+        },
+    );
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::not_found(format!("no such endpoint: {}", uri.path()))
+}
+
+/// Counts the request by its route template and checks the token.
+async fn guard(State(s): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |m| m.as_str())
+        .to_owned();
+    let open = matches!(route.as_str(), "/" | "/assets/{file}");
+    let response = match (&s.token, open) {
+        (Some(token), false) if !authorized(&request, token) => ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            message: "this service needs a bearer token: Authorization: Bearer <token>".into(),
+            parameter: None,
+        }
+        .into_response(),
+        _ => next.run(request).await,
+    };
+    let mut response = response;
+    if response.status() == StatusCode::UNAUTHORIZED {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    s.metrics
+        .observe(&route, response.status().as_u16(), started.elapsed());
+    response
+}
+
+/// The token from `Authorization: Bearer` (or `access_token=` for EventSource, which cannot
+/// set headers), compared in constant time.
+fn authorized(request: &Request, token: &str) -> bool {
+    let from_header = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "));
+    let from_query = request
+        .uri()
+        .query()
+        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("access_token=")));
+    from_header
+        .or(from_query)
+        .is_some_and(|given| constant_time_eq(given.as_bytes(), token.as_bytes()))
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Every route, with the token check, request metrics and CORS.
+pub fn router(state: AppState, cors_origins: &[String]) -> Router {
+    let routes = Router::new()
+        .route("/", get(crate::dashboard::index))
+        .route("/assets/{file}", get(crate::dashboard::asset))
+        .route("/v1/analytics", get(analytics))
+        .route("/v1/analytics/ports", get(ports))
+        .route("/v1/analytics/ports/{port}", get(port_detail))
+        .route("/v1/analytics/ipaddresses", get(addresses))
+        .route("/v1/analytics/ipaddresses/{ip}", get(address_detail))
+        .route("/v1/ipaddresses/{ip}", get(address_detail))
+        .route("/v1/ipaddress/{ip}", get(address_detail))
+        .route("/v1/analytics/credentials", get(credentials))
+        .route("/v1/analytics/commands", get(commands))
+        .route("/v1/analytics/summary", get(summary))
+        .route("/v1/analytics/worldmap", get(worldmap))
+        .route("/v1/worldmap", get(worldmap))
+        .route("/v1/sessions", get(sessions))
+        .route("/v1/sessions/{id}", get(session_detail))
+        .route("/v1/sensors", get(sensors))
+        .route("/v1/stream", get(stream))
+        .route("/v1/openapi.json", get(openapi))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .route_layer(middleware::from_fn_with_state(state.clone(), guard))
+        .with_state(state);
+    let origins: Vec<HeaderValue> = cors_origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    if origins.is_empty() {
+        return routes;
+    }
+    routes.layer(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET])
+            .allow_headers([header::AUTHORIZATION]),
+    )
+}
+
+/// Opens the database, binds and serves until `shutdown`.
+pub async fn serve(
+    settings: ReportdSettings,
+    extra_metrics: Option<Arc<dyn MetricsSource>>,
+    shutdown: CancellationToken,
+) -> Result<(), ReportError> {
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .map_err(|e| ReportError::Bind {
+            addr: settings.listen,
+            reason: e.to_string(),
+        })?;
+    serve_on(listener, settings, extra_metrics, shutdown).await
+}
+
+/// Like [`serve`], on a listener already bound (tests, `recce7 up`).
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    settings: ReportdSettings,
+    extra_metrics: Option<Arc<dyn MetricsSource>>,
+    shutdown: CancellationToken,
+) -> Result<(), ReportError> {
+    let db = Db::open(
+        &settings.database,
+        settings.query_timeout,
+        settings.max_rows,
+    )?;
+    let state = AppState {
+        db,
+        token: settings.token.as_deref().map(Arc::from),
+        metrics: Arc::new(HttpMetrics::default()),
+        extra_metrics,
+        shutdown: shutdown.clone(),
+    };
+    let app = router(state, &settings.cors_origins);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+        .map_err(|e| ReportError::Serve(e.to_string()))
+}
+
+/// Serves `/metrics` alone for `source` (the sensor's own metrics endpoint) until `shutdown`.
+pub async fn serve_metrics(
+    listener: tokio::net::TcpListener,
+    source: Arc<dyn MetricsSource>,
+    shutdown: CancellationToken,
+) -> Result<(), ReportError> {
+    let app = Router::new()
+        .route(
+            "/metrics",
+            get(move || {
+                let source = source.clone();
+                async move {
+                    let mut out = Exposition::default();
+                    source.render(&mut out);
+                    process_metrics(&mut out);
+                    (
+                        [(
+                            header::CONTENT_TYPE,
+                            "text/plain; version=0.0.4; charset=utf-8",
+                        )],
+                        out.finish(),
+                    )
+                }
+            }),
+        )
+        .fallback(not_found);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+        .map_err(|e| ReportError::Serve(e.to_string()))
+}

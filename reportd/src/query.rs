@@ -1,0 +1,790 @@
+//! The SQL behind each endpoint. Every function takes a read-only connection and returns typed
+//! rows; every list is bounded (`LIMIT`), every value is a bound parameter, and table names come
+//! from the database's own catalogue and are checked before they are quoted.
+
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::ApiError;
+
+/// A filter shared by the list endpoints.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// The earliest start time included (store format).
+    pub since: String,
+    /// Only this sensor's sessions (`sessions.sensor`), for a fleet.
+    pub sensor: Option<String>,
+}
+
+/// One port's attacks in the window (RECCE7's ports list).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PortCount {
+    /// The port.
+    pub port: u16,
+    /// Sessions in the window.
+    pub total_attacks: i64,
+    /// Distinct source addresses in the window.
+    pub unique_ipaddresses: i64,
+}
+
+/// One session with its recorded rows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SessionOut {
+    /// The session id.
+    pub session: String,
+    /// The sensor's name.
+    pub sensor: String,
+    /// The publisher's hpfeeds ident (central store), or null.
+    pub ident: Option<String>,
+    /// The plug-in instance.
+    pub plugin: String,
+    /// The protocol.
+    pub protocol: String,
+    /// Start, UTC RFC 3339.
+    pub begin_time: String,
+    /// End, or null while open.
+    pub end_time: Option<String>,
+    /// Seconds from begin to end, or null while open.
+    pub duration: Option<f64>,
+    /// The attacker's address.
+    pub peer_address: String,
+    /// The attacker's port.
+    pub peer_port: i64,
+    /// The sensor's address.
+    pub local_address: String,
+    /// The sensor's port.
+    pub local_port: i64,
+    /// Bytes from the attacker.
+    pub bytes_in: Option<i64>,
+    /// Bytes to the attacker.
+    pub bytes_out: Option<i64>,
+    /// Why it ended.
+    pub close_reason: Option<String>,
+    /// The earlier session an HTTP cookie tied it to.
+    pub linked_session: Option<String>,
+    /// Every recorded row (the instance table's, then raw input), in time order.
+    pub session_items: Vec<Map<String, Value>>,
+}
+
+/// One attacking address in the window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AddressCount {
+    /// The address.
+    pub ipaddress: String,
+    /// Sessions in the window.
+    pub total_attacks: i64,
+    /// Ports it reached.
+    pub ports: Vec<u16>,
+    /// First session start in the window.
+    pub first_seen: String,
+    /// Last session start in the window.
+    pub last_seen: String,
+    /// Country name (ipInfo), if known.
+    pub country: Option<String>,
+    /// ISO country code, if known.
+    pub country_code: Option<String>,
+    /// City, if known.
+    pub city: Option<String>,
+}
+
+/// A username and password pair, and how often it was tried.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Credential {
+    /// The username.
+    pub username: String,
+    /// The password (null when none was typed).
+    pub password: Option<String>,
+    /// Attempts in the window.
+    pub count: i64,
+    /// First attempt.
+    pub first_seen: String,
+    /// Last attempt.
+    pub last_seen: String,
+}
+
+/// A command, and how often it was typed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CommandCount {
+    /// The command.
+    pub command: String,
+    /// Times in the window.
+    pub count: i64,
+    /// First time.
+    pub first_seen: String,
+    /// Last time.
+    pub last_seen: String,
+}
+
+/// A count by key (ports, countries) for the dashboard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyCount {
+    /// The key (a port number, a country code, `unknown`).
+    pub key: String,
+    /// Sessions.
+    pub count: i64,
+}
+
+/// The dashboard's counters for a window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Sessions in the window.
+    pub sessions: i64,
+    /// Distinct source addresses.
+    pub unique_addresses: i64,
+    /// Sessions by port, most first.
+    pub by_port: Vec<KeyCount>,
+    /// Sessions by source country code, most first (`unknown` without a place).
+    pub by_country: Vec<KeyCount>,
+}
+
+/// A sensor known to the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SensorInfo {
+    /// Its name.
+    pub sensor: String,
+    /// Sessions recorded.
+    pub sessions: i64,
+    /// Its last session's start.
+    pub last_seen: String,
+}
+
+/// A map point: rounded coordinates and the sessions from there.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Place {
+    /// Latitude, rounded to 0.1°.
+    pub latitude: f64,
+    /// Longitude, rounded to 0.1°.
+    pub longitude: f64,
+    /// Sessions.
+    pub count: u64,
+}
+
+/// A SQL value as JSON.
+fn json_value(v: ValueRef<'_>) -> Value {
+    match v {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => Value::from(i),
+        ValueRef::Real(f) => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
+        ValueRef::Text(t) => Value::String(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => Value::String(store::escape_bytes(b, b.len())),
+    }
+}
+
+/// Seconds between two store times.
+fn seconds_between(begin: &str, end: &str) -> Option<f64> {
+    let b = OffsetDateTime::parse(begin, &Rfc3339).ok()?;
+    let e = OffsetDateTime::parse(end, &Rfc3339).ok()?;
+    Some((e - b).as_seconds_f64().max(0.0))
+}
+
+/// Instance tables in the file: every table but the store's own, with a safe name.
+pub fn instance_tables(conn: &Connection) -> Result<Vec<String>, ApiError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    )?;
+    let names = stmt
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    const OWN: [&str; 9] = [
+        "sessions",
+        "p0f",
+        "ipInfo",
+        "rawInput",
+        "storeMeta",
+        "outbox",
+        "received",
+        "quarantine",
+        "mnemosyneSessions",
+    ];
+    Ok(names
+        .into_iter()
+        .filter(|n| !OWN.iter().any(|o| o.eq_ignore_ascii_case(n)))
+        .filter(|n| store::is_safe_identifier(n) && !n.ends_with("__migrating"))
+        .collect())
+}
+
+/// The columns of `table`, lowercase.
+fn columns(conn: &Connection, table: &str) -> Result<Vec<String>, ApiError> {
+    let mut stmt = conn.prepare_cached("SELECT lower(name) FROM pragma_table_info(?1)")?;
+    let cols = stmt
+        .query_map([table], |r| r.get::<_, String>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(cols)
+}
+
+/// Ports with sessions in the window, and every other port ever attacked with zeros (RECCE7
+/// listed every enabled port).
+pub fn ports(conn: &Connection, f: &Filter) -> Result<Vec<PortCount>, ApiError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT localPort, count(*), count(DISTINCT peerAddress) FROM sessions
+         WHERE startTime >= ?1 AND (?2 IS NULL OR sensor = ?2) GROUP BY localPort",
+    )?;
+    let mut out: Vec<PortCount> = stmt
+        .query_map(params![f.since, f.sensor], |r| {
+            Ok(PortCount {
+                port: r.get::<_, i64>(0)?.clamp(0, 65535) as u16,
+                total_attacks: r.get(1)?,
+                unique_ipaddresses: r.get(2)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut all = conn.prepare_cached(
+        "SELECT DISTINCT localPort FROM sessions WHERE ?1 IS NULL OR sensor = ?1",
+    )?;
+    let known: Vec<i64> = all
+        .query_map(params![f.sensor], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for port in known {
+        let port = port.clamp(0, 65535) as u16;
+        if !out.iter().any(|p| p.port == port) {
+            out.push(PortCount {
+                port,
+                total_attacks: 0,
+                unique_ipaddresses: 0,
+            });
+        }
+    }
+    out.sort_by_key(|p| p.port);
+    Ok(out)
+}
+
+const SESSION_COLUMNS: &str = "session, sensor, ident, plugin, protocol, startTime, endTime,
+    peerAddress, peerPort, localAddress, localPort, bytesIn, bytesOut, closeReason, linkedSession,
+    tableName";
+
+fn session_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(SessionOut, Option<String>)> {
+    let begin: String = r.get(5)?;
+    let end: Option<String> = r.get(6)?;
+    let duration = end.as_deref().and_then(|e| seconds_between(&begin, e));
+    Ok((
+        SessionOut {
+            session: r.get(0)?,
+            sensor: r.get(1)?,
+            ident: r.get(2)?,
+            plugin: r.get(3)?,
+            protocol: r.get(4)?,
+            begin_time: begin,
+            end_time: end,
+            duration,
+            peer_address: r.get(7)?,
+            peer_port: r.get(8)?,
+            local_address: r.get(9)?,
+            local_port: r.get(10)?,
+            bytes_in: r.get(11)?,
+            bytes_out: r.get(12)?,
+            close_reason: r.get(13)?,
+            linked_session: r.get(14)?,
+            session_items: Vec::new(),
+        },
+        r.get(15)?,
+    ))
+}
+
+/// Every row recorded for `session` (its instance table's, then raw input), at most `max`.
+pub fn session_items(
+    conn: &Connection,
+    session: &str,
+    table: Option<&str>,
+    max: usize,
+) -> Result<Vec<Map<String, Value>>, ApiError> {
+    let mut items = Vec::new();
+    let tables = instance_tables(conn)?;
+    let table = table.filter(|t| tables.iter().any(|x| x == t));
+    for t in table.into_iter().chain(std::iter::once("rawInput")) {
+        let sql = format!("SELECT * FROM \"{t}\" WHERE session = ?1 ORDER BY ID LIMIT ?2");
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let names: Vec<String> = stmt.column_names().map(str::to_owned).collect();
+        let mut rows = stmt.query(params![session, max as i64])?;
+        while let Some(row) = rows.next()? {
+            let mut item = Map::new();
+            for (i, name) in names.iter().enumerate() {
+                item.insert(name.clone(), json_value(row.get_ref(i)?));
+            }
+            if t == "rawInput" {
+                item.insert("eventType".into(), Value::from("input.raw"));
+            }
+            items.push(item);
+        }
+    }
+    items.sort_by(|a, b| {
+        let t = |m: &Map<String, Value>| {
+            m.get("eventDateTime")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        t(a).cmp(&t(b))
+    });
+    items.truncate(max);
+    Ok(items)
+}
+
+/// A session-list cursor: the last session's start time and id.
+fn parse_cursor(cursor: Option<&str>) -> Result<Option<(String, String)>, ApiError> {
+    let Some(c) = cursor else { return Ok(None) };
+    let (time, session) = c
+        .split_once('~')
+        .filter(|(t, s)| OffsetDateTime::parse(t, &Rfc3339).is_ok() && !s.is_empty())
+        .ok_or_else(|| {
+            ApiError::bad_parameter(
+                "cursor",
+                format!("{c:?} is not a cursor this service gave out"),
+            )
+        })?;
+    Ok(Some((time.to_owned(), session.to_owned())))
+}
+
+/// Sessions matching `condition` (newest first), with their rows; `limit` of them after
+/// `cursor`, and the cursor of the next page.
+fn session_page(
+    conn: &Connection,
+    condition: &str,
+    key: Option<&str>,
+    f: &Filter,
+    limit: usize,
+    cursor: Option<&str>,
+    max_items: usize,
+) -> Result<(Vec<SessionOut>, Option<String>), ApiError> {
+    let after = parse_cursor(cursor)?;
+    let (after_time, after_session) = after.unzip();
+    let sql = format!(
+        "SELECT {SESSION_COLUMNS} FROM sessions
+         WHERE startTime >= ?1 AND (?2 IS NULL OR sensor = ?2) AND {condition}
+           AND (?4 IS NULL OR startTime < ?4 OR (startTime = ?4 AND session < ?5))
+         ORDER BY startTime DESC, session DESC LIMIT ?6"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut found: Vec<(SessionOut, Option<String>)> = stmt
+        .query_map(
+            params![
+                f.since,
+                f.sensor,
+                key,
+                after_time,
+                after_session,
+                (limit + 1) as i64
+            ],
+            session_row,
+        )?
+        .collect::<Result<_, _>>()?;
+    let next = if found.len() > limit {
+        found.truncate(limit);
+        found
+            .last()
+            .map(|(s, _)| format!("{}~{}", s.begin_time, s.session))
+    } else {
+        None
+    };
+    let mut out = Vec::with_capacity(found.len());
+    for (mut s, table) in found {
+        s.session_items = session_items(conn, &s.session, table.as_deref(), max_items)?;
+        out.push(s);
+    }
+    Ok((out, next))
+}
+
+/// Sessions on `port` in the window, newest first.
+pub fn port_sessions(
+    conn: &Connection,
+    port: u16,
+    f: &Filter,
+    limit: usize,
+    cursor: Option<&str>,
+    max_items: usize,
+) -> Result<(Vec<SessionOut>, Option<String>), ApiError> {
+    let port = port.to_string();
+    session_page(
+        conn,
+        "localPort = ?3",
+        Some(&port),
+        f,
+        limit,
+        cursor,
+        max_items,
+    )
+}
+
+/// Sessions from `address` in the window, newest first.
+pub fn address_sessions(
+    conn: &Connection,
+    address: &str,
+    f: &Filter,
+    limit: usize,
+    cursor: Option<&str>,
+    max_items: usize,
+) -> Result<(Vec<SessionOut>, Option<String>), ApiError> {
+    session_page(
+        conn,
+        "peerAddress = ?3",
+        Some(address),
+        f,
+        limit,
+        cursor,
+        max_items,
+    )
+}
+
+/// Every session in the window, newest first.
+pub fn recent_sessions(
+    conn: &Connection,
+    f: &Filter,
+    limit: usize,
+    cursor: Option<&str>,
+    max_items: usize,
+) -> Result<(Vec<SessionOut>, Option<String>), ApiError> {
+    session_page(conn, "?3 IS NULL", None, f, limit, cursor, max_items)
+}
+
+/// One session with every row, whatever its age.
+pub fn session(
+    conn: &Connection,
+    id: &str,
+    max_items: usize,
+) -> Result<Option<SessionOut>, ApiError> {
+    let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE session = ?1");
+    let found = conn
+        .prepare_cached(&sql)?
+        .query_row([id], session_row)
+        .optional()?;
+    match found {
+        None => Ok(None),
+        Some((mut s, table)) => {
+            s.session_items = session_items(conn, &s.session, table.as_deref(), max_items)?;
+            Ok(Some(s))
+        }
+    }
+}
+
+/// Ports every session of an address reached in the window (RECCE7 listed each with zeros).
+pub fn all_ports(conn: &Connection, sensor: Option<&str>) -> Result<Vec<u16>, ApiError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT DISTINCT localPort FROM sessions WHERE ?1 IS NULL OR sensor = ?1 ORDER BY 1",
+    )?;
+    let ports = stmt
+        .query_map(params![sensor], |r| r.get::<_, i64>(0))?
+        .map(|p| p.map(|p| p.clamp(0, 65535) as u16))
+        .collect::<Result<_, _>>()?;
+    Ok(ports)
+}
+
+/// An offset cursor of an aggregate list.
+pub fn parse_offset(cursor: Option<&str>) -> Result<usize, ApiError> {
+    match cursor {
+        None => Ok(0),
+        Some(c) => c.parse().map_err(|_| {
+            ApiError::bad_parameter(
+                "cursor",
+                format!("{c:?} is not a cursor this service gave out"),
+            )
+        }),
+    }
+}
+
+/// The next offset cursor, when a page came back full.
+fn next_offset(offset: usize, limit: usize, got: usize) -> Option<String> {
+    (got > limit).then(|| (offset + limit).to_string())
+}
+
+/// Attacking addresses in the window, most sessions first.
+pub fn addresses(
+    conn: &Connection,
+    f: &Filter,
+    limit: usize,
+    cursor: Option<&str>,
+) -> Result<(Vec<AddressCount>, Option<String>), ApiError> {
+    let offset = parse_offset(cursor)?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT s.peerAddress, count(*), group_concat(DISTINCT s.localPort), min(s.startTime),
+                max(s.startTime), i.country, i.countryCode, i.city
+         FROM sessions s LEFT JOIN ipInfo i ON i.ipAddress = s.peerAddress
+         WHERE s.startTime >= ?1 AND (?2 IS NULL OR s.sensor = ?2)
+         GROUP BY s.peerAddress ORDER BY count(*) DESC, s.peerAddress LIMIT ?3 OFFSET ?4",
+    )?;
+    let mut out: Vec<AddressCount> = stmt
+        .query_map(
+            params![f.since, f.sensor, (limit + 1) as i64, offset as i64],
+            |r| {
+                let ports: Option<String> = r.get(2)?;
+                let mut ports: Vec<u16> = ports
+                    .unwrap_or_default()
+                    .split(',')
+                    .filter_map(|p| p.parse().ok())
+                    .collect();
+                ports.sort_unstable();
+                Ok(AddressCount {
+                    ipaddress: r.get(0)?,
+                    total_attacks: r.get(1)?,
+                    ports,
+                    first_seen: r.get(3)?,
+                    last_seen: r.get(4)?,
+                    country: r.get(5)?,
+                    country_code: r.get(6)?,
+                    city: r.get(7)?,
+                })
+            },
+        )?
+        .collect::<Result<_, _>>()?;
+    let next = next_offset(offset, limit, out.len());
+    out.truncate(limit);
+    Ok((out, next))
+}
+
+/// Rows of instance tables having all of `needed` columns, in the window.
+fn tables_with(conn: &Connection, needed: &[&str]) -> Result<Vec<String>, ApiError> {
+    let mut out = Vec::new();
+    for t in instance_tables(conn)? {
+        let cols = columns(conn, &t)?;
+        if needed.iter().all(|n| cols.iter().any(|c| c == n)) {
+            out.push(t);
+        }
+    }
+    Ok(out)
+}
+
+const SENSOR_SESSIONS: &str =
+    "(?2 IS NULL OR session IN (SELECT session FROM sessions WHERE sensor = ?2))";
+
+/// Username and password pairs tried in the window, most tried first.
+pub fn credentials(
+    conn: &Connection,
+    f: &Filter,
+    limit: usize,
+    cursor: Option<&str>,
+) -> Result<(Vec<Credential>, Option<String>), ApiError> {
+    let offset = parse_offset(cursor)?;
+    let mut all: Vec<Credential> = Vec::new();
+    for t in tables_with(conn, &["username", "password"])? {
+        let sql = format!(
+            "SELECT username, password, count(*), min(eventDateTime), max(eventDateTime) FROM \"{t}\"
+             WHERE eventDateTime >= ?1 AND username IS NOT NULL AND {SENSOR_SESSIONS}
+             GROUP BY username, password"
+        );
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params![f.since, f.sensor], |r| {
+            Ok(Credential {
+                username: r.get::<_, Option<String>>(0)?.unwrap_or_default(),
+                password: r.get(1)?,
+                count: r.get(2)?,
+                first_seen: r.get(3)?,
+                last_seen: r.get(4)?,
+            })
+        })?;
+        for row in rows {
+            let row = row?;
+            match all
+                .iter_mut()
+                .find(|c| c.username == row.username && c.password == row.password)
+            {
+                Some(c) => {
+                    c.count += row.count;
+                    c.first_seen = c.first_seen.clone().min(row.first_seen);
+                    c.last_seen = c.last_seen.clone().max(row.last_seen);
+                }
+                None => all.push(row),
+            }
+        }
+    }
+    all.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then_with(|| a.username.cmp(&b.username))
+    });
+    let got = all.len().saturating_sub(offset);
+    let page: Vec<Credential> = all.into_iter().skip(offset).take(limit).collect();
+    Ok((page, next_offset(offset, limit, got)))
+}
+
+/// Commands typed in the window, most typed first.
+pub fn commands(
+    conn: &Connection,
+    f: &Filter,
+    limit: usize,
+    cursor: Option<&str>,
+) -> Result<(Vec<CommandCount>, Option<String>), ApiError> {
+    let offset = parse_offset(cursor)?;
+    let mut all: Vec<CommandCount> = Vec::new();
+    for t in tables_with(conn, &["user_input"])? {
+        let sql = format!(
+            "SELECT user_input, count(*), min(eventDateTime), max(eventDateTime) FROM \"{t}\"
+             WHERE eventDateTime >= ?1 AND user_input IS NOT NULL AND eventType LIKE '%command'
+               AND {SENSOR_SESSIONS}
+             GROUP BY user_input"
+        );
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params![f.since, f.sensor], |r| {
+            Ok(CommandCount {
+                command: r.get(0)?,
+                count: r.get(1)?,
+                first_seen: r.get(2)?,
+                last_seen: r.get(3)?,
+            })
+        })?;
+        for row in rows {
+            let row = row?;
+            match all.iter_mut().find(|c| c.command == row.command) {
+                Some(c) => {
+                    c.count += row.count;
+                    c.first_seen = c.first_seen.clone().min(row.first_seen);
+                    c.last_seen = c.last_seen.clone().max(row.last_seen);
+                }
+                None => all.push(row),
+            }
+        }
+    }
+    all.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then_with(|| a.command.cmp(&b.command))
+    });
+    let got = all.len().saturating_sub(offset);
+    let page: Vec<CommandCount> = all.into_iter().skip(offset).take(limit).collect();
+    Ok((page, next_offset(offset, limit, got)))
+}
+
+/// The dashboard's counters.
+pub fn summary(conn: &Connection, f: &Filter, top: usize) -> Result<Summary, ApiError> {
+    let (sessions, unique_addresses): (i64, i64) = conn
+        .prepare_cached(
+            "SELECT count(*), count(DISTINCT peerAddress) FROM sessions
+             WHERE startTime >= ?1 AND (?2 IS NULL OR sensor = ?2)",
+        )?
+        .query_row(params![f.since, f.sensor], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let by_port = ports(conn, f)?
+        .into_iter()
+        .filter(|p| p.total_attacks > 0)
+        .map(|p| KeyCount {
+            key: p.port.to_string(),
+            count: p.total_attacks,
+        });
+    let mut by_port: Vec<KeyCount> = by_port.collect();
+    by_port.sort_by_key(|p| std::cmp::Reverse(p.count));
+    by_port.truncate(top);
+    let mut stmt = conn.prepare_cached(
+        "SELECT coalesce(i.countryCode, 'unknown'), count(*) FROM sessions s
+         LEFT JOIN ipInfo i ON i.ipAddress = s.peerAddress
+         WHERE s.startTime >= ?1 AND (?2 IS NULL OR s.sensor = ?2)
+         GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?3",
+    )?;
+    let by_country = stmt
+        .query_map(params![f.since, f.sensor, top as i64], |r| {
+            Ok(KeyCount {
+                key: r.get(0)?,
+                count: r.get(1)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(Summary {
+        sessions,
+        unique_addresses,
+        by_port,
+        by_country,
+    })
+}
+
+/// The sensors in the store, most recently active first.
+pub fn sensors(conn: &Connection) -> Result<Vec<SensorInfo>, ApiError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT sensor, count(*), max(startTime) FROM sessions GROUP BY sensor ORDER BY 3 DESC LIMIT 1000",
+    )?;
+    let out = stmt
+        .query_map([], |r| {
+            Ok(SensorInfo {
+                sensor: r.get(0)?,
+                sessions: r.get(1)?,
+                last_seen: r.get(2)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(out)
+}
+
+/// Map places in the window, with the number of distinct addresses and of sessions.
+pub fn places(conn: &Connection, f: &Filter) -> Result<(Vec<Place>, i64, i64), ApiError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT round(i.latitude, 1), round(i.longitude, 1), sum(c.n) FROM
+           (SELECT peerAddress, count(*) AS n FROM sessions
+            WHERE startTime >= ?1 AND (?2 IS NULL OR sensor = ?2) GROUP BY peerAddress) c
+         JOIN ipInfo i ON i.ipAddress = c.peerAddress
+         WHERE i.latitude IS NOT NULL AND i.longitude IS NOT NULL
+         GROUP BY 1, 2 LIMIT 100000",
+    )?;
+    let places = stmt
+        .query_map(params![f.since, f.sensor], |r| {
+            Ok(Place {
+                latitude: r.get(0)?,
+                longitude: r.get(1)?,
+                count: r.get::<_, i64>(2)?.max(0) as u64,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let (unique, total): (i64, i64) = conn
+        .prepare_cached(
+            "SELECT count(DISTINCT peerAddress), count(*) FROM sessions
+             WHERE startTime >= ?1 AND (?2 IS NULL OR sensor = ?2)",
+        )?
+        .query_row(params![f.since, f.sensor], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok((places, unique, total))
+}
+
+/// The newest session row id (for the live stream), or 0.
+pub fn latest_rowid(conn: &Connection) -> Result<i64, ApiError> {
+    Ok(
+        conn.query_row("SELECT coalesce(max(rowid), 0) FROM sessions", [], |r| {
+            r.get(0)
+        })?,
+    )
+}
+
+/// Sessions added after row `after` (oldest first, at most `limit`), with their row ids.
+pub fn sessions_after(
+    conn: &Connection,
+    after: i64,
+    limit: usize,
+) -> Result<Vec<(i64, SessionOut)>, ApiError> {
+    let sql = format!(
+        "SELECT {SESSION_COLUMNS}, rowid FROM sessions WHERE rowid > ?1 ORDER BY rowid LIMIT ?2"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt
+        .query_map(params![after, limit as i64], |r| {
+            let (s, _) = session_row(r)?;
+            Ok((r.get::<_, i64>(16)?, s))
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+/// Where an address is, from `ipInfo` (null when unknown).
+pub fn ip_info(conn: &Connection, address: &str) -> Result<Option<Value>, ApiError> {
+    let found = conn
+        .prepare_cached(
+            "SELECT city, region, country, countryCode, latitude, longitude, org, asn, firstSeen, lastSeen
+             FROM ipInfo WHERE ipAddress = ?1",
+        )?
+        .query_row([address], |r| {
+            let mut m = Map::new();
+            for (i, key) in [
+                "city",
+                "region",
+                "country",
+                "country_code",
+                "latitude",
+                "longitude",
+                "org",
+                "asn",
+                "first_seen",
+                "last_seen",
+            ]
+            .iter()
+            .enumerate()
+            {
+                m.insert((*key).to_owned(), json_value(r.get_ref(i)?));
+            }
+            Ok(Value::Object(m))
+        })
+        .optional()?;
+    Ok(found)
+}

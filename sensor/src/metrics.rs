@@ -1,0 +1,153 @@
+//! The sensor's `/metrics`: sessions, refusals and events by plug-in instance and type, the
+//! store's write latency and queue, the publisher's backlog. Instance names come from the
+//! configuration and types from a closed enum, so every label set is bounded; no address is
+//! ever a label.
+
+use std::sync::Arc;
+
+use promtext::{Exposition, MetricsSource};
+use store::{EventType, RecorderHandle, RecorderStats};
+
+use crate::publisher::PublisherStats;
+
+/// A running sensor's counters, ready to be written as a metrics page.
+pub struct SensorMetrics {
+    /// The plug-in instances, so each has its series from the start (at 0).
+    pub plugins: Vec<String>,
+    /// The recorder's counters.
+    pub recorder: Arc<RecorderStats>,
+    /// The recorder's queue.
+    pub queue: RecorderHandle,
+    /// The publisher's counters, when publishing.
+    pub publisher: Option<Arc<PublisherStats>>,
+}
+
+impl MetricsSource for SensorMetrics {
+    fn render(&self, out: &mut Exposition) {
+        let by_plugin = self
+            .recorder
+            .by_plugin
+            .lock()
+            .map(|m| m.clone())
+            .unwrap_or_default();
+        let counts = |plugin: &str| by_plugin.get(plugin).copied().unwrap_or_default();
+        let mut plugins = self.plugins.clone();
+        for p in by_plugin.keys() {
+            if !plugins.contains(p) {
+                plugins.push(p.clone());
+            }
+        }
+        out.family(
+            "recce7_sessions_total",
+            "counter",
+            "Sessions started (accepted connections), by plug-in instance.",
+        );
+        for p in &plugins {
+            let c = counts(p);
+            let started = c.of(EventType::SessionStart).saturating_sub(c.refused);
+            out.sample("recce7_sessions_total", &[("plugin", p)], started as f64);
+        }
+        out.family(
+            "recce7_connections_refused_total",
+            "counter",
+            "Connections refused by a connection limit, by plug-in instance.",
+        );
+        for p in &plugins {
+            out.sample(
+                "recce7_connections_refused_total",
+                &[("plugin", p)],
+                counts(p).refused as f64,
+            );
+        }
+        out.family(
+            "recce7_sessions_open",
+            "gauge",
+            "Sessions started and not yet ended, by plug-in instance.",
+        );
+        for p in &plugins {
+            let c = counts(p);
+            let open = c
+                .of(EventType::SessionStart)
+                .saturating_sub(c.of(EventType::SessionEnd));
+            out.sample("recce7_sessions_open", &[("plugin", p)], open as f64);
+        }
+        out.family(
+            "recce7_events_total",
+            "counter",
+            "Events recorded (committed), by plug-in instance and type.",
+        );
+        for p in &plugins {
+            let c = counts(p);
+            for kind in EventType::ALL {
+                out.sample(
+                    "recce7_events_total",
+                    &[("plugin", p), ("type", kind.as_str())],
+                    c.of(kind) as f64,
+                );
+            }
+        }
+        let r = self.recorder.snapshot();
+        out.family(
+            "recce7_store_events_written_total",
+            "counter",
+            "Events committed to the database.",
+        );
+        out.sample("recce7_store_events_written_total", &[], r.events as f64);
+        out.family(
+            "recce7_store_events_failed_total",
+            "counter",
+            "Events the database refused (a full disk).",
+        );
+        out.sample("recce7_store_events_failed_total", &[], r.failed as f64);
+        out.family(
+            "recce7_store_commit_seconds",
+            "summary",
+            "Time spent writing and committing batches.",
+        );
+        out.sample(
+            "recce7_store_commit_seconds_sum",
+            &[],
+            r.commit_micros as f64 / 1e6,
+        );
+        out.sample("recce7_store_commit_seconds_count", &[], r.batches as f64);
+        out.family(
+            "recce7_store_queue_depth",
+            "gauge",
+            "Events waiting for the database writer.",
+        );
+        out.sample("recce7_store_queue_depth", &[], self.queue.queued() as f64);
+        out.family(
+            "recce7_outbox_backlog",
+            "gauge",
+            "Events waiting in the outbox to be published.",
+        );
+        out.sample("recce7_outbox_backlog", &[], r.outbox_unsent as f64);
+        out.family(
+            "recce7_outbox_full_total",
+            "counter",
+            "Events recorded but not queued for publishing because the outbox was full.",
+        );
+        out.sample("recce7_outbox_full_total", &[], r.outbox_full as f64);
+        let p = self
+            .publisher
+            .as_ref()
+            .map(|p| p.snapshot())
+            .unwrap_or_default();
+        out.family(
+            "recce7_published_total",
+            "counter",
+            "Events handed to the hpfeeds broker.",
+        );
+        out.sample("recce7_published_total", &[], p.sent as f64);
+        out.family(
+            "recce7_publisher_connected",
+            "gauge",
+            "1 while connected to the hpfeeds broker.",
+        );
+        out.sample(
+            "recce7_publisher_connected",
+            &[],
+            f64::from(u8::from(p.connected)),
+        );
+    }
+}
