@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # recce7's whole test suite. Installs what the tests use when it is missing (Debian packages:
-# python3-venv, telnet, curl, nmap; a Python virtualenv with the hpfeeds3 broker and client; the
-# nightly toolchain and cargo-fuzz; no npm packages are used yet), then runs formatting,
-# clippy, every unit and behaviour test, and a short fuzzing run. Exits non-zero on any failure.
+# python3-venv, telnet, curl, nmap, chromium, prometheus, npm; a Python virtualenv with the
+# hpfeeds3 broker and client; the nightly toolchain and cargo-fuzz; @grafana/schema and
+# typescript from npm, pinned in tests/grafana-schema), then runs formatting, clippy, every
+# unit and behaviour test, and a short fuzzing run. Exits non-zero on any failure.
 #
 #   ./scripts/test-all.sh
 #
@@ -34,9 +35,11 @@ apt_install() {
 
 step "tools"
 command -v python3 >/dev/null || apt_install python3 python3-venv
-# Real clients the sensor's tests use: Debian's telnet, curl and nmap.
+# Real clients and servers the tests use: Debian's telnet, curl and nmap (the sensor),
+# chromium (the dashboard), prometheus (the metrics and Grafana panels), node and npm
+# (@grafana/schema and tsc for the dashboards).
 missing=()
-for pair in telnet:telnet curl:curl nmap:nmap; do
+for pair in telnet:telnet curl:curl nmap:nmap chromium:chromium prometheus:prometheus npm:npm; do
   command -v "${pair%%:*}" >/dev/null || missing+=("${pair##*:}")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -53,6 +56,8 @@ if ! "$VENV/bin/python" -c 'import importlib.metadata as m, sys; sys.exit(m.vers
 fi
 export RECCE7_VENV="$VENV"
 "$VENV/bin/hpfeeds-broker" --help >/dev/null
+# The pinned npm packages, installed once (the test runs the same script).
+bash tests/grafana-schema/check.sh >/dev/null
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

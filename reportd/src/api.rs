@@ -61,7 +61,9 @@ struct Params {
 const WINDOW_PARAMS: [&str; 4] = ["minutes", "hours", "days", "weeks"];
 
 impl Params {
-    fn new(map: HashMap<String, String>, known: &[&str]) -> Result<Params, ApiError> {
+    fn new(mut map: HashMap<String, String>, known: &[&str]) -> Result<Params, ApiError> {
+        // The token may come as a parameter on every endpoint (for <img> and EventSource).
+        map.remove("access_token");
         if let Some(unknown) = map.keys().find(|k| !known.contains(&k.as_str())) {
             let mut names: Vec<&str> = known.to_vec();
             names.sort_unstable();
@@ -461,7 +463,7 @@ async fn worldmap(
     let known: Vec<&str> = WINDOW_PARAMS
         .iter()
         .copied()
-        .chain(["sensor", "format", "width"])
+        .chain(["sensor", "format", "width", "_"])
         .collect();
     let p = Params::new(q, &known)?;
     let (window, filter) = p.filter()?;
@@ -486,10 +488,13 @@ async fn worldmap(
             })?,
     };
     let (places, unique, total) = s.db.read(move |c| query::places(c, &filter)).await?;
+    // Short enough for the title band (63 characters at the default width).
+    let plural = |n: i64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     let title = format!(
-        "recce7: attacks in the last {} ({}): {unique} unique addresses, {total} sessions",
+        "last {}: {}, {}",
         window_words(&window),
-        window.label
+        plural(unique, "unique address", "unique addresses"),
+        plural(total, "attack", "attacks")
     );
     let points: Vec<crate::worldmap::MapPoint> = places
         .iter()
@@ -513,7 +518,14 @@ async fn worldmap(
     .await
     .map_err(ApiError::internal)?
     .map_err(ApiError::internal)?;
-    Ok(([(header::CONTENT_TYPE, drawn.0)], drawn.1).into_response())
+    Ok((
+        [
+            (header::CONTENT_TYPE, drawn.0),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        drawn.1,
+    )
+        .into_response())
 }
 
 /// `days=7` as "7 days".
@@ -567,7 +579,7 @@ async fn stream(
     State(s): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    Params::new(q, &["access_token"])?;
+    Params::new(q, &[])?;
     if s.metrics.stream_clients.fetch_add(1, Ordering::Relaxed) >= MAX_STREAMS {
         s.metrics.stream_clients.fetch_sub(1, Ordering::Relaxed);
         return Err(ApiError {

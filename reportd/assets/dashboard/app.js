@@ -5,6 +5,9 @@ const $ = (id) => document.getElementById(id);
 let token = localStorage.getItem("recce7-token") || "";
 let stream = null;
 let refreshTimer = null;
+// `?live=0` leaves the live stream off (headless browsers that wait for the network to go
+// quiet, like Chromium's --virtual-time-budget, would otherwise wait forever).
+const live = new URLSearchParams(location.search).get("live") !== "0";
 
 function windowParam() { return $("window").value; }
 function sensorParam() { return $("sensor").value; }
@@ -121,7 +124,7 @@ async function refresh() {
     bars($("commands"), cmds.items.map((c) => ({ key: c.command, count: c.count })), (i) => i.key);
     const body = $("recent").tBodies[0];
     body.replaceChildren(...recent.items.map((s) => sessionRow(s, false)));
-    $("map").src = withToken("/v1/worldmap?" + q + "&t=" + Date.now());
+    $("map").src = withToken("/v1/worldmap?" + q + "&_=" + Date.now());
   } catch (e) {
     console.warn(e);
   }
@@ -175,7 +178,8 @@ let periodic = null;
 function start() {
   loadSensors();
   refresh();
-  connectStream();
+  if (live) connectStream();
+  else { $("live").textContent = "live updates off"; }
   if (!periodic) periodic = setInterval(refresh, 60000);
 }
 start();
