@@ -16,10 +16,12 @@
 //! ```
 //!
 //! `sensor-idle`, `sensor-http`, `sensor-telnet` and `sensor-10k` run one measurement each;
-//! `publish` measures the sensor's publishing and `consumers` the normalizer and geoloc.
+//! `publish` measures the sensor's publishing, `consumers` the normalizer and geoloc, and
+//! `reportd` the report service's API and map over a generated million-event store.
 
 mod consumers;
 mod publish;
+mod reportd;
 mod sensor;
 
 use std::process::Command;
@@ -178,13 +180,18 @@ fn main() {
         consumers::run();
         return;
     }
+    if what == "reportd" {
+        println!("machine: {}", machine());
+        reportd::run();
+        return;
+    }
     if let Some(which) = sensor::Which::parse(&what) {
         sensor::run(which);
         return;
     }
     if what != "hpfeeds" && what != "codec" {
         eprintln!(
-            "usage: bench [hpfeeds|codec|sensor|sensor-idle|sensor-http|sensor-telnet|sensor-10k|publish|consumers]"
+            "usage: bench [hpfeeds|codec|sensor|sensor-idle|sensor-http|sensor-telnet|sensor-10k|publish|consumers|reportd]"
         );
         std::process::exit(2);
     }

@@ -91,3 +91,42 @@ impl Db {
         .map_err(ApiError::internal)?
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_query_past_the_time_limit_is_stopped_with_a_503() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite");
+        drop(store::open(&path, &[]).unwrap());
+        let db = Db::open(&path, Duration::from_millis(50), 10).unwrap();
+        let started = Instant::now();
+        let endless = db
+            .read(|c| {
+                Ok(c.query_row(
+                    "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) SELECT count(*) FROM n",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )?)
+            })
+            .await;
+        let err = endless.unwrap_err();
+        assert_eq!(err.status, axum::http::StatusCode::SERVICE_UNAVAILABLE);
+        assert!(started.elapsed() < Duration::from_secs(5));
+        // The connection is usable afterwards (the handler was removed).
+        let one = db
+            .read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
+            .await;
+        assert_eq!(one.unwrap(), 1);
+        // It never writes.
+        let write = db
+            .read(|c| Ok(c.execute("DELETE FROM sessions", [])?))
+            .await;
+        assert_eq!(
+            write.unwrap_err().status,
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
+}

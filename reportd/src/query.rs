@@ -221,7 +221,7 @@ fn columns(conn: &Connection, table: &str) -> Result<Vec<String>, ApiError> {
 pub fn ports(conn: &Connection, f: &Filter) -> Result<Vec<PortCount>, ApiError> {
     let mut stmt = conn.prepare_cached(
         "SELECT localPort, count(*), count(DISTINCT peerAddress) FROM sessions
-         WHERE startTime >= ?1 AND (?2 IS NULL OR sensor = ?2) GROUP BY localPort",
+         WHERE startTime >= ?1 AND (?2 IS NULL OR sensor = ?2) GROUP BY +localPort",
     )?;
     let mut out: Vec<PortCount> = stmt
         .query_map(params![f.since, f.sensor], |r| {
@@ -232,14 +232,7 @@ pub fn ports(conn: &Connection, f: &Filter) -> Result<Vec<PortCount>, ApiError> 
             })
         })?
         .collect::<Result<_, _>>()?;
-    let mut all = conn.prepare_cached(
-        "SELECT DISTINCT localPort FROM sessions WHERE ?1 IS NULL OR sensor = ?1",
-    )?;
-    let known: Vec<i64> = all
-        .query_map(params![f.sensor], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    for port in known {
-        let port = port.clamp(0, 65535) as u16;
+    for port in all_ports(conn, f.sensor.as_deref())? {
         if !out.iter().any(|p| p.port == port) {
             out.push(PortCount {
                 port,
@@ -460,9 +453,17 @@ pub fn session(
 
 /// Ports every session of an address reached in the window (RECCE7 listed each with zeros).
 pub fn all_ports(conn: &Connection, sensor: Option<&str>) -> Result<Vec<u16>, ApiError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT DISTINCT localPort FROM sessions WHERE ?1 IS NULL OR sensor = ?1 ORDER BY 1",
-    )?;
+    const SKIP_SCAN: &str = "WITH RECURSIVE p(port) AS (
+           SELECT min(localPort) FROM sessions
+           UNION ALL
+           SELECT (SELECT min(localPort) FROM sessions WHERE localPort > p.port) FROM p
+           WHERE p.port IS NOT NULL)
+         SELECT port FROM p WHERE port IS NOT NULL AND ?1 IS NULL";
+    let mut stmt = conn.prepare_cached(if sensor.is_none() {
+        SKIP_SCAN
+    } else {
+        "SELECT DISTINCT localPort FROM sessions WHERE ?1 IS NULL OR sensor = ?1 ORDER BY 1"
+    })?;
     let ports = stmt
         .query_map(params![sensor], |r| r.get::<_, i64>(0))?
         .map(|p| p.map(|p| p.clamp(0, 65535) as u16))
@@ -497,11 +498,12 @@ pub fn addresses(
 ) -> Result<(Vec<AddressCount>, Option<String>), ApiError> {
     let offset = parse_offset(cursor)?;
     let mut stmt = conn.prepare_cached(
-        "SELECT s.peerAddress, count(*), group_concat(DISTINCT s.localPort), min(s.startTime),
-                max(s.startTime), i.country, i.countryCode, i.city
-         FROM sessions s LEFT JOIN ipInfo i ON i.ipAddress = s.peerAddress
-         WHERE s.startTime >= ?1 AND (?2 IS NULL OR s.sensor = ?2)
-         GROUP BY s.peerAddress ORDER BY count(*) DESC, s.peerAddress LIMIT ?3 OFFSET ?4",
+        "SELECT c.peerAddress, c.n, c.ports, c.first, c.last, i.country, i.countryCode, i.city
+         FROM (SELECT peerAddress, count(*) AS n, group_concat(DISTINCT localPort) AS ports,
+                      min(startTime) AS first, max(startTime) AS last
+               FROM sessions WHERE startTime >= ?1 AND (?2 IS NULL OR sensor = ?2)
+               GROUP BY +peerAddress ORDER BY n DESC, peerAddress LIMIT ?3 OFFSET ?4) c
+         LEFT JOIN ipInfo i ON i.ipAddress = c.peerAddress ORDER BY c.n DESC, c.peerAddress",
     )?;
     let mut out: Vec<AddressCount> = stmt
         .query_map(
@@ -547,7 +549,9 @@ fn tables_with(conn: &Connection, needed: &[&str]) -> Result<Vec<String>, ApiErr
 const SENSOR_SESSIONS: &str =
     "(?2 IS NULL OR session IN (SELECT session FROM sessions WHERE sensor = ?2))";
 
-/// Username and password pairs tried in the window, most tried first.
+/// Username and password pairs tried in the window, most tried first, summed over every
+/// instance table that records them (one query: a UNION of the tables, grouped and limited by
+/// SQLite, so the answer is bounded however many pairs there are).
 pub fn credentials(
     conn: &Connection,
     f: &Filter,
@@ -555,49 +559,47 @@ pub fn credentials(
     cursor: Option<&str>,
 ) -> Result<(Vec<Credential>, Option<String>), ApiError> {
     let offset = parse_offset(cursor)?;
-    let mut all: Vec<Credential> = Vec::new();
-    for t in tables_with(conn, &["username", "password"])? {
-        let sql = format!(
-            "SELECT username, password, count(*), min(eventDateTime), max(eventDateTime) FROM \"{t}\"
-             WHERE eventDateTime >= ?1 AND username IS NOT NULL AND {SENSOR_SESSIONS}
-             GROUP BY username, password"
-        );
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(params![f.since, f.sensor], |r| {
-            Ok(Credential {
-                username: r.get::<_, Option<String>>(0)?.unwrap_or_default(),
-                password: r.get(1)?,
-                count: r.get(2)?,
-                first_seen: r.get(3)?,
-                last_seen: r.get(4)?,
-            })
-        })?;
-        for row in rows {
-            let row = row?;
-            match all
-                .iter_mut()
-                .find(|c| c.username == row.username && c.password == row.password)
-            {
-                Some(c) => {
-                    c.count += row.count;
-                    c.first_seen = c.first_seen.clone().min(row.first_seen);
-                    c.last_seen = c.last_seen.clone().max(row.last_seen);
-                }
-                None => all.push(row),
-            }
-        }
+    let parts: Vec<String> = tables_with(conn, &["username", "password"])?
+        .iter()
+        .map(|t| {
+            format!(
+                "SELECT username AS k1, password AS k2, count(*) AS n, min(eventDateTime) AS f,
+                        max(eventDateTime) AS l FROM \"{t}\"
+                 WHERE eventDateTime >= ?1 AND username IS NOT NULL AND {SENSOR_SESSIONS}
+                 GROUP BY username, password"
+            )
+        })
+        .collect();
+    if parts.is_empty() {
+        return Ok((Vec::new(), None));
     }
-    all.sort_by(|a, b| {
-        b.count
-            .cmp(&a.count)
-            .then_with(|| a.username.cmp(&b.username))
-    });
-    let got = all.len().saturating_sub(offset);
-    let page: Vec<Credential> = all.into_iter().skip(offset).take(limit).collect();
-    Ok((page, next_offset(offset, limit, got)))
+    let sql = format!(
+        "SELECT k1, k2, sum(n), min(f), max(l) FROM ({}) GROUP BY k1, k2
+         ORDER BY sum(n) DESC, k1, k2 LIMIT ?3 OFFSET ?4",
+        parts.join(" UNION ALL ")
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut out: Vec<Credential> = stmt
+        .query_map(
+            params![f.since, f.sensor, (limit + 1) as i64, offset as i64],
+            |r| {
+                Ok(Credential {
+                    username: r.get::<_, Option<String>>(0)?.unwrap_or_default(),
+                    password: r.get(1)?,
+                    count: r.get(2)?,
+                    first_seen: r.get(3)?,
+                    last_seen: r.get(4)?,
+                })
+            },
+        )?
+        .collect::<Result<_, _>>()?;
+    let next = next_offset(offset, limit, out.len());
+    out.truncate(limit);
+    Ok((out, next))
 }
 
-/// Commands typed in the window, most typed first.
+/// Commands typed in the window, most typed first, summed over every instance table that
+/// records commands (`user_input` rows of a `...command` type), bounded like [`credentials`].
 pub fn commands(
     conn: &Connection,
     f: &Filter,
@@ -605,43 +607,43 @@ pub fn commands(
     cursor: Option<&str>,
 ) -> Result<(Vec<CommandCount>, Option<String>), ApiError> {
     let offset = parse_offset(cursor)?;
-    let mut all: Vec<CommandCount> = Vec::new();
-    for t in tables_with(conn, &["user_input"])? {
-        let sql = format!(
-            "SELECT user_input, count(*), min(eventDateTime), max(eventDateTime) FROM \"{t}\"
-             WHERE eventDateTime >= ?1 AND user_input IS NOT NULL AND eventType LIKE '%command'
-               AND {SENSOR_SESSIONS}
-             GROUP BY user_input"
-        );
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(params![f.since, f.sensor], |r| {
-            Ok(CommandCount {
-                command: r.get(0)?,
-                count: r.get(1)?,
-                first_seen: r.get(2)?,
-                last_seen: r.get(3)?,
-            })
-        })?;
-        for row in rows {
-            let row = row?;
-            match all.iter_mut().find(|c| c.command == row.command) {
-                Some(c) => {
-                    c.count += row.count;
-                    c.first_seen = c.first_seen.clone().min(row.first_seen);
-                    c.last_seen = c.last_seen.clone().max(row.last_seen);
-                }
-                None => all.push(row),
-            }
-        }
+    let parts: Vec<String> = tables_with(conn, &["user_input"])?
+        .iter()
+        .map(|t| {
+            format!(
+                "SELECT user_input AS k, count(*) AS n, min(eventDateTime) AS f,
+                        max(eventDateTime) AS l FROM \"{t}\"
+                 WHERE eventDateTime >= ?1 AND user_input IS NOT NULL
+                   AND eventType LIKE '%command' AND {SENSOR_SESSIONS}
+                 GROUP BY user_input"
+            )
+        })
+        .collect();
+    if parts.is_empty() {
+        return Ok((Vec::new(), None));
     }
-    all.sort_by(|a, b| {
-        b.count
-            .cmp(&a.count)
-            .then_with(|| a.command.cmp(&b.command))
-    });
-    let got = all.len().saturating_sub(offset);
-    let page: Vec<CommandCount> = all.into_iter().skip(offset).take(limit).collect();
-    Ok((page, next_offset(offset, limit, got)))
+    let sql = format!(
+        "SELECT k, sum(n), min(f), max(l) FROM ({}) GROUP BY k
+         ORDER BY sum(n) DESC, k LIMIT ?3 OFFSET ?4",
+        parts.join(" UNION ALL ")
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut out: Vec<CommandCount> = stmt
+        .query_map(
+            params![f.since, f.sensor, (limit + 1) as i64, offset as i64],
+            |r| {
+                Ok(CommandCount {
+                    command: r.get(0)?,
+                    count: r.get(1)?,
+                    first_seen: r.get(2)?,
+                    last_seen: r.get(3)?,
+                })
+            },
+        )?
+        .collect::<Result<_, _>>()?;
+    let next = next_offset(offset, limit, out.len());
+    out.truncate(limit);
+    Ok((out, next))
 }
 
 /// The dashboard's counters.
@@ -663,9 +665,10 @@ pub fn summary(conn: &Connection, f: &Filter, top: usize) -> Result<Summary, Api
     by_port.sort_by_key(|p| std::cmp::Reverse(p.count));
     by_port.truncate(top);
     let mut stmt = conn.prepare_cached(
-        "SELECT coalesce(i.countryCode, 'unknown'), count(*) FROM sessions s
-         LEFT JOIN ipInfo i ON i.ipAddress = s.peerAddress
-         WHERE s.startTime >= ?1 AND (?2 IS NULL OR s.sensor = ?2)
+        "SELECT coalesce(i.countryCode, 'unknown'), sum(c.n) FROM
+           (SELECT peerAddress, count(*) AS n FROM sessions
+            WHERE startTime >= ?1 AND (?2 IS NULL OR sensor = ?2) GROUP BY +peerAddress) c
+         LEFT JOIN ipInfo i ON i.ipAddress = c.peerAddress
          GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?3",
     )?;
     let by_country = stmt
