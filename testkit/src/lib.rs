@@ -289,6 +289,11 @@ impl HpfeedsBroker {
         &self.name
     }
 
+    /// The broker's process id (to pause it with SIGSTOP, say).
+    pub fn pid(&mut self) -> u32 {
+        self.process.child().id()
+    }
+
     /// Kills the broker (SIGKILL), as a crash or a power cut would.
     pub fn kill(&mut self) {
         self.process.kill();
