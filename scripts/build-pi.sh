@@ -59,6 +59,11 @@ if [ "${1:-}" = "--check" ]; then
   pid=$!
   for _ in $(seq 1 100); do grep -q "listening on" "$dir/up.log" 2>/dev/null && break; sleep 0.2; done
   curl -s -o /dev/null -w "HTTP under qemu-arm: %{http_code}\n" http://127.0.0.1:8080/
+  # The report service `up` starts: the API, the map drawn on the ARM binary (timed), metrics.
+  curl -s -o /dev/null -w "report API under qemu-arm: %{http_code}\n" http://127.0.0.1:8880/v1/analytics/ports
+  curl -s -o /dev/null -w "map (SVG) under qemu-arm: %{http_code} in %{time_total} s\n" "http://127.0.0.1:8880/v1/worldmap?days=1"
+  curl -s -o /dev/null -w "map (PNG) under qemu-arm: %{http_code} in %{time_total} s\n" "http://127.0.0.1:8880/v1/worldmap?days=1&format=png"
+  curl -s -o /dev/null -w "sensor metrics under qemu-arm: %{http_code}\n" http://127.0.0.1:9108/metrics
   kill -TERM "$pid"; wait "$pid" || fail "the ARM binary did not exit cleanly"
   tail -n 1 "$dir/up.log"
 fi
