@@ -24,6 +24,8 @@ struct Recorded {
     dir: tempfile::TempDir,
     telnet_port: u16,
     http_port: u16,
+    /// An enabled instance nobody attacked.
+    quiet_port: u16,
 }
 
 impl Recorded {
@@ -40,11 +42,12 @@ fn http(port: u16, request: &str) {
 
 /// A sensor with a telnet and an HTTP instance, attacked a little, then stopped.
 fn record_some_attacks() -> Recorded {
-    let [telnet_port, http_port] = ports();
+    let [telnet_port, http_port, quiet_port] = ports();
     let body = format!(
-        "{}{}",
+        "{}{}{}",
         plugin("telnet", "telnet", telnet_port, "telnet"),
-        plugin("web", "http", http_port, "http")
+        plugin("web", "http", http_port, "http"),
+        plugin("quiet", "http", quiet_port, "http_quiet")
     );
     let sensor = SensorProcess::start(&bin(), &body);
     telnet_login(
@@ -64,6 +67,7 @@ fn record_some_attacks() -> Recorded {
         dir,
         telnet_port,
         http_port,
+        quiet_port,
     }
 }
 
@@ -177,7 +181,15 @@ fn recce7_api_shapes_over_a_real_sensor_database() {
     // Ports: every port, numbers as numbers, RECCE7's field names.
     let ports_list = ok_json(port, "/v1/analytics/ports");
     let list = ports_list.as_array().unwrap();
-    assert_eq!(list.len(), 2, "{ports_list}");
+    assert_eq!(list.len(), 3, "every enabled port: {ports_list}");
+    let quiet = list.iter().find(|p| p["port"] == rec.quiet_port).unwrap();
+    assert_eq!(
+        (
+            quiet["total_attacks"].as_i64(),
+            quiet["unique_ipaddresses"].as_i64()
+        ),
+        (Some(0), Some(0))
+    );
     let telnet = list.iter().find(|p| p["port"] == rec.telnet_port).unwrap();
     assert_eq!(telnet["total_attacks"], 2);
     let web = list.iter().find(|p| p["port"] == rec.http_port).unwrap();
@@ -256,7 +268,7 @@ fn recce7_api_shapes_over_a_real_sensor_database() {
     let by_address = ok_json(port, "/v1/analytics/ipaddresses/127.0.0.1");
     assert_eq!(by_address["ipaddress"], "127.0.0.1");
     let ports_of = by_address["ports"].as_array().unwrap();
-    assert_eq!(ports_of.len(), 2, "every port listed: {by_address}");
+    assert_eq!(ports_of.len(), 3, "every port listed: {by_address}");
     let telnet_key = rec.telnet_port.to_string();
     let telnet_sessions = ports_of
         .iter()

@@ -467,10 +467,24 @@ pub fn all_ports(conn: &Connection, sensor: Option<&str>) -> Result<Vec<u16>, Ap
     } else {
         "SELECT DISTINCT localPort FROM sessions WHERE ?1 IS NULL OR sensor = ?1 ORDER BY 1"
     })?;
-    let ports = stmt
+    let mut ports: Vec<u16> = stmt
         .query_map(params![sensor], |r| r.get::<_, i64>(0))?
         .map(|p| p.map(|p| p.clamp(0, 65535) as u16))
         .collect::<Result<_, _>>()?;
+    // A sensor's own database also knows its enabled ports, attacked or not.
+    let instances: Option<String> = conn
+        .prepare_cached("SELECT value FROM storeMeta WHERE key = 'instances'")?
+        .query_row([], |r| r.get(0))
+        .optional()?;
+    if let Some(list) = instances.and_then(|t| serde_json::from_str::<Vec<Value>>(&t).ok()) {
+        ports.extend(
+            list.iter()
+                .filter_map(|i| i["port"].as_u64())
+                .filter_map(|p| u16::try_from(p).ok()),
+        );
+    }
+    ports.sort_unstable();
+    ports.dedup();
     Ok(ports)
 }
 

@@ -139,6 +139,21 @@ impl Sensor {
             })
             .collect();
         let (conn, migrations) = store::open(&config.database, &tables)?;
+        // The enabled instances, for the report service's ports list (RECCE7 listed every
+        // enabled port, attacked or not).
+        let instances: Vec<serde_json::Value> = config
+            .instances
+            .iter()
+            .map(|i| {
+                serde_json::json!({"name": i.name, "kind": i.kind, "port": i.port, "table": i.table.name})
+            })
+            .collect();
+        conn.execute(
+            "INSERT INTO storeMeta (key, value) VALUES ('instances', ?1)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [serde_json::Value::from(instances).to_string()],
+        )
+        .map_err(store::StoreError::from)?;
         let recorder = Recorder::start_with(
             conn,
             &tables,
