@@ -106,12 +106,18 @@ impl ReportdFile {
             problems.push(("reportd.database".into(), "must name a file".into()));
         }
         let token = Some(r.token.clone()).filter(|t| !t.is_empty());
+        // URL-safe characters only: the token also travels as `access_token=` in URLs.
         if let Some(t) = &token
-            && (t.chars().count() < MIN_TOKEN_CHARS || t.chars().any(char::is_whitespace))
+            && (t.len() < MIN_TOKEN_CHARS
+                || !t
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b)))
         {
             problems.push((
                 "reportd.token".into(),
-                format!("must be at least {MIN_TOKEN_CHARS} characters without spaces"),
+                format!(
+                    "must be at least {MIN_TOKEN_CHARS} characters, letters, digits and - . _ ~ only"
+                ),
             ));
         }
         if let Ok(addr) = &listen
@@ -211,6 +217,18 @@ mod tests {
             lines[2],
             "r.toml: reportd.max_rows: 0 is outside 1..=100000"
         );
+        for bad in [
+            "short",
+            "has spaces 0123456789",
+            "percent%20encoded-0123456789",
+        ] {
+            let text = format!("[reportd]\ntoken = \"{bad}\"\n");
+            let problems = parse_config(&text, "r.toml").unwrap_err().to_string();
+            assert!(
+                problems.starts_with("r.toml: reportd.token: must be at least 16"),
+                "{problems}"
+            );
+        }
         let ok = "[reportd]\nlisten = \"[::]:8880\"\ntoken = \"0123456789abcdef\"\n";
         assert_eq!(
             parse_config(ok, "r.toml").unwrap().token.as_deref(),
