@@ -237,6 +237,56 @@ fn sensor_events_reach_the_central_store_row_by_row() {
     );
     let (status, log) = normalizer.terminate(TIMEOUT);
     assert!(status.success(), "{log}");
+
+    // The report service serves the fleet's store as it serves one sensor's database.
+    let [report_port] = ports();
+    let reportd = RoleProcess::start(
+        &bin(),
+        "reportd",
+        dir.path(),
+        &format!(
+            "[reportd]\nlisten = \"127.0.0.1:{report_port}\"\ndatabase = \"{}\"\n",
+            central_path.display()
+        ),
+    );
+    let ports_of_test = curl(report_port, "/v1/analytics/ports?sensor=test", &[]).json();
+    let mut attacked: Vec<(u64, u64)> = ports_of_test
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["port"].as_u64().unwrap(),
+                p["total_attacks"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    attacked.sort_unstable();
+    let mut expected = vec![(u64::from(telnet_port), 2), (u64::from(http_port), 3)];
+    expected.sort_unstable();
+    assert_eq!(attacked, expected, "{ports_of_test}");
+    let sessions = curl(report_port, "/v1/sessions?sensor=test&limit=100", &[]).json();
+    let items = sessions["items"].as_array().unwrap();
+    assert_eq!(items.len(), 5);
+    assert!(
+        items
+            .iter()
+            .all(|s| s["ident"] == "sensor-1" && s["sensor"] == "test")
+    );
+    let sensors = curl(report_port, "/v1/sensors", &[]).json();
+    let names: BTreeSet<&str> = sensors["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["sensor"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        BTreeSet::from(["feeder", "test"]),
+        "the sensor and the probes"
+    );
+    let (status, log) = reportd.terminate(TIMEOUT);
+    assert!(status.success(), "{log}");
 }
 
 fn cowrie_payload() -> String {

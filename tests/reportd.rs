@@ -80,56 +80,6 @@ fn start_reportd(dir: &Path, database: &Path, extra: &str) -> (RoleProcess, u16)
     (RoleProcess::start(&bin(), "reportd", dir, &config), port)
 }
 
-/// What curl got: status, headers (lowercase names), body.
-struct Answer {
-    status: u16,
-    headers: String,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
-    }
-
-    fn header(&self, name: &str) -> Option<String> {
-        self.headers.lines().find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.trim()
-                .eq_ignore_ascii_case(name)
-                .then(|| v.trim().to_owned())
-        })
-    }
-}
-
-/// GET with the real curl.
-fn curl(port: u16, path: &str, headers: &[&str]) -> Answer {
-    let dir = tempfile::tempdir().unwrap();
-    let head = dir.path().join("head");
-    let body = dir.path().join("body");
-    let mut cmd = Command::new(require("curl", "curl"));
-    cmd.args(["-s", "-o"])
-        .arg(&body)
-        .arg("-D")
-        .arg(&head)
-        .args(["-w", "%{http_code}", "--max-time", "20"]);
-    for h in headers {
-        cmd.args(["-H", h]);
-    }
-    cmd.arg(format!("http://127.0.0.1:{port}{path}"));
-    let out = testkit::run_with_timeout(cmd, TIMEOUT);
-    let status = String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .unwrap_or(0);
-    Answer {
-        status,
-        headers: std::fs::read_to_string(head).unwrap_or_default(),
-        body: std::fs::read(body).unwrap_or_default(),
-    }
-}
-
 fn ok_json(port: u16, path: &str) -> Value {
     let a = curl(port, path, &[]);
     assert_eq!(

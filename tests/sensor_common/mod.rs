@@ -140,3 +140,58 @@ pub fn telnet_login(port: u16, user: &str, password: &str, commands: &[&str]) {
     send(&mut s, b"exit\r\n");
     read_to_close(&mut s);
 }
+
+/// What curl got: status, headers (lowercase names), body.
+pub struct Answer {
+    /// The HTTP status (0 when curl failed).
+    pub status: u16,
+    /// The response headers as received.
+    pub headers: String,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    /// The body as JSON (panics with the body when it is not).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    /// A header's value, by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_owned())
+        })
+    }
+}
+
+/// GET `http://127.0.0.1:port{path}` with the real curl.
+pub fn curl(port: u16, path: &str, headers: &[&str]) -> Answer {
+    let dir = tempfile::tempdir().unwrap();
+    let head = dir.path().join("head");
+    let body = dir.path().join("body");
+    let mut cmd = Command::new(require("curl", "curl"));
+    cmd.args(["-s", "-o"])
+        .arg(&body)
+        .arg("-D")
+        .arg(&head)
+        .args(["-w", "%{http_code}", "--max-time", "20"]);
+    for h in headers {
+        cmd.args(["-H", h]);
+    }
+    cmd.arg(format!("http://127.0.0.1:{port}{path}"));
+    let out = testkit::run_with_timeout(cmd, Duration::from_secs(30));
+    let status = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    Answer {
+        status,
+        headers: std::fs::read_to_string(head).unwrap_or_default(),
+        body: std::fs::read(body).unwrap_or_default(),
+    }
+}
