@@ -713,18 +713,8 @@ fn geoloc_publishes_mhn_records_that_honeymap_reads() {
     let private_records = from("192.168.1.10");
     assert_eq!(private_records.len(), 1, "a private source still publishes");
     let p = private_records[0];
-    for key in [
-        "latitude",
-        "longitude",
-        "city",
-        "country",
-        "countrycode",
-        "latitude2",
-        "longitude2",
-        "city2",
-        "country2",
-        "countrycode2",
-    ] {
+    // Every place field (all but type, sensor, time, source).
+    for key in &geoloc::MHN_FIELDS[4..] {
         assert!(p[key].is_null(), "{key} is null for a private address: {p}");
     }
     assert_eq!(p["sensor"], "sensor-b");

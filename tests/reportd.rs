@@ -649,6 +649,12 @@ fn the_dashboard_shows_a_recorded_session_in_headless_chromium() {
             "--disable-gpu",
             "--disable-dev-shm-usage",
             "--no-first-run",
+            // No connections of its own: this machine's network is closed, and a test browser
+            // has no business calling out.
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-quic",
             "--virtual-time-budget=10000",
             "--window-size=1280,1800",
         ])

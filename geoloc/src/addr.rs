@@ -2,15 +2,6 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-/// The address itself, except that an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`)
-/// becomes the IPv4 address `a.b.c.d`.
-///
-/// Dual-stack listeners report IPv4 peers in that mapped form; the databases and
-/// the published records want the plain IPv4 address.
-pub fn canonical(ip: IpAddr) -> IpAddr {
-    ip.to_canonical()
-}
-
 /// Whether `ip` is a public unicast address, one a GeoIP database can place.
 ///
 /// False for the unspecified and loopback addresses, private (RFC 1918),
@@ -22,7 +13,7 @@ pub fn canonical(ip: IpAddr) -> IpAddr {
 /// discard-only (100::/64), documentation (2001:db8::/32) and multicast
 /// addresses. An IPv4-mapped IPv6 address is judged by its IPv4 address.
 pub fn is_public(ip: IpAddr) -> bool {
-    match canonical(ip) {
+    match ip.to_canonical() {
         IpAddr::V4(v4) => is_public_v4(v4),
         IpAddr::V6(v6) => is_public_v6(v6),
     }
@@ -150,15 +141,5 @@ mod tests {
         assert!(!is_public(ip("::ffff:127.0.0.1")));
         assert!(!is_public(ip("::ffff:192.168.0.1")));
         assert!(is_public(ip("::ffff:8.8.8.8")));
-    }
-
-    #[test]
-    fn canonical_unmaps_ipv4_mapped_addresses_only() {
-        assert_eq!(canonical(ip("::ffff:81.2.69.142")), ip("81.2.69.142"));
-        assert_eq!(canonical(ip("81.2.69.142")), ip("81.2.69.142"));
-        assert_eq!(canonical(ip("2a02:c7f::1")), ip("2a02:c7f::1"));
-        // IPv4-compatible (deprecated) and NAT64 addresses stay IPv6.
-        assert_eq!(canonical(ip("::1")), ip("::1"));
-        assert_eq!(canonical(ip("64:ff9b::808:808")), ip("64:ff9b::808:808"));
     }
 }

@@ -140,7 +140,7 @@ impl Geolocator {
         Outcome::Located {
             record,
             sighting: Box::new(Sighting {
-                ip: crate::canonical(src),
+                ip: src,
                 seen,
                 info: src_location,
             }),

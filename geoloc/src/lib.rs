@@ -17,7 +17,7 @@ pub mod ipinfo_writer;
 mod lookup;
 mod mhn;
 
-pub use addr::{canonical, is_public};
+pub use addr::is_public;
 pub use error::GeolocError;
 pub use lookup::{GeoDb, Layout, Location};
 pub use mhn::{MHN_FIELDS, mhn_record, mhn_time};

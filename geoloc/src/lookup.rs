@@ -21,7 +21,7 @@ use maxminddb::{LookupResult, Mmap, Reader, WithinOptions};
 use serde::Deserialize;
 use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
 
-use crate::addr::{canonical, is_public};
+use crate::addr::is_public;
 use crate::error::GeolocError;
 
 /// How many records with data `open` and `with_asn` read to recognise a layout.
@@ -150,7 +150,7 @@ impl GeoDb {
     /// for it, when the record has neither coordinates nor a country, or when the
     /// record cannot be decoded.
     pub fn lookup(&self, ip: IpAddr) -> Option<Location> {
-        let ip = canonical(ip);
+        let ip = ip.to_canonical();
         if !is_public(ip) {
             return None;
         }

@@ -5,7 +5,6 @@ use std::net::IpAddr;
 use serde_json::{Map, Value};
 use time::{OffsetDateTime, UtcOffset};
 
-use crate::addr::canonical;
 use crate::lookup::Location;
 
 /// The exact field names MHN's geoloc publishes, in order.
@@ -64,7 +63,7 @@ pub fn mhn_record(
     record.insert("time".to_owned(), Value::from(mhn_time(time)));
     record.insert(
         "source".to_owned(),
-        Value::from(canonical(source).to_string()),
+        Value::from(source.to_canonical().to_string()),
     );
     insert_location(&mut record, "", src);
     insert_location(&mut record, "2", dst);

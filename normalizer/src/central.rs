@@ -310,19 +310,15 @@ impl SqliteCentralStore {
         Ok(())
     }
 
-    /// Appends `value` to the JSON array in `column` of a session's mnemosyne record.
+    /// Appends `value` to one of the JSON arrays of a session's mnemosyne record.
     fn mnemosyne_append(
         &self,
         session: &str,
-        column: &str,
+        list: MnemosyneList,
         value: &Value,
     ) -> Result<(), NormalizerError> {
-        let sql = format!(
-            "UPDATE mnemosyneSessions SET {column} = json_insert({column}, '$[#]', json(?2))
-             WHERE session = ?1"
-        );
         self.conn
-            .prepare_cached(&sql)?
+            .prepare_cached(list.append_sql())?
             .execute(params![session, value.to_string()])?;
         Ok(())
     }
@@ -422,22 +418,26 @@ impl SqliteCentralStore {
         let text = |key: &str| event.data.get(key).and_then(Value::as_str);
         if let Some(login) = text("username") {
             let attempt = json!({"login": login, "password": event.data.get("password")});
-            self.mnemosyne_append(&event.session, "auth_attempts", &attempt)?;
+            self.mnemosyne_append(&event.session, MnemosyneList::AuthAttempts, &attempt)?;
         }
         match event.kind {
             EventType::TelnetCommand => {
                 if let Some(command) = text("user_input") {
-                    self.mnemosyne_append(&event.session, "commands", &json!(command))?;
+                    self.mnemosyne_append(
+                        &event.session,
+                        MnemosyneList::Commands,
+                        &json!(command),
+                    )?;
                 }
             }
             EventType::ServiceInput => {
                 if let Some(line) = text("line") {
-                    self.mnemosyne_append(&event.session, "commands", &json!(line))?;
+                    self.mnemosyne_append(&event.session, MnemosyneList::Commands, &json!(line))?;
                 }
             }
             EventType::HttpRequest => {
                 if let Some(path) = text("path") {
-                    self.mnemosyne_append(&event.session, "urls", &json!(path))?;
+                    self.mnemosyne_append(&event.session, MnemosyneList::Urls, &json!(path))?;
                 }
                 let headers = text("headers").unwrap_or("");
                 let host = headers.lines().find_map(|line| {
@@ -713,6 +713,30 @@ impl SqliteCentralStore {
 /// The session (and dedup) key of a Dionaea connection: its payload digest and receipt time.
 fn dionaea_session(d: &DionaeaConnection, r: &Received) -> String {
     format!("{}@{}", d.id, r.time)
+}
+
+/// The JSON arrays of a mnemosyne record that grow event by event.
+#[derive(Debug, Clone, Copy)]
+enum MnemosyneList {
+    AuthAttempts,
+    Commands,
+    Urls,
+}
+
+impl MnemosyneList {
+    fn append_sql(self) -> &'static str {
+        match self {
+            MnemosyneList::AuthAttempts => {
+                "UPDATE mnemosyneSessions SET auth_attempts = json_insert(auth_attempts, '$[#]', json(?2)) WHERE session = ?1"
+            }
+            MnemosyneList::Commands => {
+                "UPDATE mnemosyneSessions SET commands = json_insert(commands, '$[#]', json(?2)) WHERE session = ?1"
+            }
+            MnemosyneList::Urls => {
+                "UPDATE mnemosyneSessions SET urls = json_insert(urls, '$[#]', json(?2)) WHERE session = ?1"
+            }
+        }
+    }
 }
 
 enum ItemResult {

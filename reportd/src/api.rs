@@ -202,10 +202,7 @@ fn parse_address(raw: &str) -> Result<IpAddr, ApiError> {
         )
     })?;
     // The store keeps IPv4-mapped peers as IPv4.
-    Ok(match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    })
+    Ok(ip.to_canonical())
 }
 
 async fn analytics(headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> ApiResult {

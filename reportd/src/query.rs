@@ -281,14 +281,16 @@ fn session_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(SessionOut, Option<St
 }
 
 /// Every row recorded for `session` (its instance table's, then raw input), at most `max`.
+/// `tables` are the file's instance tables ([`instance_tables`], read once per request): a
+/// session's `tableName` is used only when it is one of them.
 pub fn session_items(
     conn: &Connection,
+    tables: &[String],
     session: &str,
     table: Option<&str>,
     max: usize,
 ) -> Result<Vec<Map<String, Value>>, ApiError> {
     let mut items = Vec::new();
-    let tables = instance_tables(conn)?;
     let table = table.filter(|t| tables.iter().any(|x| x == t));
     for t in table.into_iter().chain(std::iter::once("rawInput")) {
         let sql = format!("SELECT * FROM \"{t}\" WHERE session = ?1 ORDER BY ID LIMIT ?2");
@@ -375,8 +377,9 @@ fn session_page(
         None
     };
     let mut out = Vec::with_capacity(found.len());
+    let tables = instance_tables(conn)?;
     for (mut s, table) in found {
-        s.session_items = session_items(conn, &s.session, table.as_deref(), max_items)?;
+        s.session_items = session_items(conn, &tables, &s.session, table.as_deref(), max_items)?;
         out.push(s);
     }
     Ok((out, next))
@@ -448,7 +451,9 @@ pub fn session(
     match found {
         None => Ok(None),
         Some((mut s, table)) => {
-            s.session_items = session_items(conn, &s.session, table.as_deref(), max_items)?;
+            let tables = instance_tables(conn)?;
+            s.session_items =
+                session_items(conn, &tables, &s.session, table.as_deref(), max_items)?;
             Ok(Some(s))
         }
     }
