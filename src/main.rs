@@ -11,6 +11,9 @@ use broker_client::{Client, ClientConfig, FeedError};
 use clap::{Args, Parser, Subcommand};
 use futures_util::StreamExt;
 
+mod terminal;
+use terminal::escape_controls;
+
 /// A pluggable honeypot for small hardware, with an MHN-style hpfeeds pipeline.
 #[derive(Parser)]
 #[command(name = "recce7", version, about)]
@@ -148,9 +151,9 @@ fn init_logging(default_level: &str) {
     tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
-                // Colours only for a person at a terminal, not in journald or a log file.
-                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+                .with_writer(terminal::SafeStderr)
+                // No colours: every control character in a log line is escaped.
+                .with_ansi(false),
         )
         .with(filter)
         .init();
@@ -186,7 +189,8 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("recce7: {err:#}");
+            // Errors may carry a peer's text (a broker's ERROR message): printed escaped.
+            eprintln!("recce7: {}", escape_controls(&format!("{err:#}"), true));
             ExitCode::FAILURE
         }
     }
@@ -597,6 +601,7 @@ async fn publish(broker: BrokerArgs, channel: String, payload: Option<String>) -
         .await
         .with_context(|| format!("connecting to {addr}"))?;
     let name = client.status().broker_name.unwrap_or_default();
+    let name = escape_controls(&name, false);
     // A refused AUTH can end the client before the publish is queued; close() says why.
     let queued = client.publish(&channel, payload).await;
     if let Err(err @ FeedError::Wire(_)) = queued {
@@ -633,8 +638,8 @@ async fn subscribe(
     }
     eprintln!(
         "subscribed to {} at {addr} (broker {}); waiting for messages",
-        channels.join(", "),
-        client.status().broker_name.unwrap_or_default()
+        escape_controls(&channels.join(", "), false),
+        escape_controls(&client.status().broker_name.unwrap_or_default(), false)
     );
     let mut received = 0u64;
     let mut stdout = std::io::stdout().lock();
@@ -649,13 +654,15 @@ async fn subscribe(
                 writeln!(
                     stdout,
                     "{} {} {}",
-                    msg.channel,
-                    msg.ident,
+                    escape(msg.channel.as_bytes()),
+                    escape(msg.ident.as_bytes()),
                     escape(&msg.payload)
                 )?;
                 stdout.flush()?;
             }
-            Some(Err(err)) if reconnect => eprintln!("recce7: {err}"),
+            Some(Err(err)) if reconnect => {
+                eprintln!("recce7: {}", escape_controls(&err.to_string(), false))
+            }
             Some(Err(err)) => return Err(err).with_context(|| format!("subscribed at {addr}")),
             None => bail!("connection to {addr} ended"),
         }
