@@ -170,7 +170,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::CheckConfig { file } => check_config(&file),
+        Command::CheckConfig { file } => return check_config(&file),
         Command::Up {
             database,
             user,
@@ -244,25 +244,80 @@ fn role_of(file: &std::path::Path) -> &'static str {
     }
 }
 
-fn check_config(file: &std::path::Path) -> Result<()> {
+/// `recce7 check-config FILE`: every line it prints starts with `FILE: `, the verdict on
+/// standard output, each problem (`FILE: key: reason`) and their count on standard error.
+fn check_config(file: &std::path::Path) -> ExitCode {
+    let prefix = escape_controls(&file.display().to_string(), false).into_owned();
+    match check_config_lines(file) {
+        Ok(lines) => {
+            for line in lines {
+                println!("{prefix}: {line}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(problems) => {
+            let n = problems.len();
+            for line in problems {
+                eprintln!("{prefix}: {}", escape_controls(&line, false));
+            }
+            eprintln!(
+                "{prefix}: {n} problem{} found",
+                if n == 1 { "" } else { "s" }
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A role's problems as `key: reason` lines (the file is the caller's prefix).
+fn problem_lines(problems: sensor::ConfigProblems) -> Vec<String> {
+    problems
+        .0
+        .into_iter()
+        .map(|p| format!("{}: {}", p.key, p.reason))
+        .collect()
+}
+
+/// The file-system problems of a configuration that validated, as `key: reason` lines.
+fn environment_lines(checks: impl IntoIterator<Item = Option<(String, String)>>) -> Vec<String> {
+    checks
+        .into_iter()
+        .flatten()
+        .map(|(key, reason)| format!("{key}: {reason}"))
+        .collect()
+}
+
+/// What `check-config` says of a valid file, or every problem of an invalid one.
+fn check_config_lines(file: &std::path::Path) -> Result<Vec<String>, Vec<String>> {
     match role_of(file) {
         "normalizer" => {
-            let s = normalizer::load(file).map_err(problems)?;
-            println!(
-                "{}: ok: normalizer into {}, reading {} from {}:{}",
-                file.display(),
+            let s = normalizer::load(file).map_err(problem_lines)?;
+            let env = environment_lines([roleconfig::check_writable_database(
+                "normalizer.database",
+                &s.database,
+            )]);
+            if !env.is_empty() {
+                return Err(env);
+            }
+            Ok(vec![format!(
+                "ok: normalizer into {}, reading {} from {}:{}",
                 s.database.display(),
                 s.hpfeeds.channels.join(", "),
                 s.hpfeeds.host,
                 s.hpfeeds.port
-            );
-            return Ok(());
+            )])
         }
         "reportd" => {
-            let s = reportd::load(file).map_err(problems)?;
-            println!(
-                "{}: ok: reportd serving {} on {}{}",
-                file.display(),
+            let s = reportd::load(file).map_err(problem_lines)?;
+            let env = environment_lines([roleconfig::check_readable_database(
+                "reportd.database",
+                &s.database,
+            )]);
+            if !env.is_empty() {
+                return Err(env);
+            }
+            Ok(vec![format!(
+                "ok: reportd serving {} on {}{}",
                 s.database.display(),
                 s.listen,
                 if s.token.is_some() {
@@ -270,42 +325,59 @@ fn check_config(file: &std::path::Path) -> Result<()> {
                 } else {
                     ""
                 }
-            );
-            return Ok(());
+            )])
         }
         "geoloc" => {
-            let s = geoloc::config::load(file).map_err(problems)?;
-            let db = geoloc::consumer::open_db(&s)?;
+            let s = geoloc::config::load(file).map_err(problem_lines)?;
+            let mut env = environment_lines([s
+                .database
+                .as_deref()
+                .and_then(|db| roleconfig::check_writable_database("geoloc.database", db))]);
+            let db = match geoloc::consumer::open_db(&s) {
+                Ok(db) => Some(db),
+                Err(e) => {
+                    env.push(format!("geoloc.geoip: {e}"));
+                    None
+                }
+            };
+            let Some(db) = db.filter(|_| env.is_empty()) else {
+                return Err(env);
+            };
             let files: Vec<String> = s.geoip.iter().map(|p| p.display().to_string()).collect();
-            println!(
-                "{}: ok: geoloc with {} ({}), reading {} from {}:{}, publishing on {}",
-                file.display(),
+            Ok(vec![format!(
+                "ok: geoloc with {} ({}), reading {} from {}:{}, publishing on {}",
                 files.join(", "),
                 db.database_type(),
                 s.hpfeeds.channels.join(", "),
                 s.hpfeeds.host,
                 s.hpfeeds.port,
                 s.publish_channel
-            );
-            return Ok(());
+            )])
         }
-        _ => {}
+        _ => {
+            let valid = sensor::config::load(file).map_err(problem_lines)?;
+            let env = environment_lines([roleconfig::check_writable_database(
+                "sensor.database",
+                &valid.database,
+            )]);
+            if !env.is_empty() {
+                return Err(env);
+            }
+            let mut lines = vec![format!(
+                "ok: sensor {:?}, {} enabled instance{}",
+                valid.name,
+                valid.instances.len(),
+                if valid.instances.len() == 1 { "" } else { "s" }
+            )];
+            for inst in &valid.instances {
+                lines.push(format!(
+                    "  {:<12} kind={:<8} port={:<5} table={}",
+                    inst.name, inst.kind, inst.port, inst.table.name
+                ));
+            }
+            Ok(lines)
+        }
     }
-    let valid = sensor::config::load(file).map_err(problems)?;
-    println!(
-        "{}: ok: sensor {:?}, {} enabled instance{}",
-        file.display(),
-        valid.name,
-        valid.instances.len(),
-        if valid.instances.len() == 1 { "" } else { "s" }
-    );
-    for inst in &valid.instances {
-        println!(
-            "  {:<12} kind={:<8} port={:<5} table={}",
-            inst.name, inst.kind, inst.port, inst.table.name
-        );
-    }
-    Ok(())
 }
 
 fn up(

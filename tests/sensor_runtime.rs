@@ -183,6 +183,139 @@ fn check_config_reports_every_problem_with_file_key_and_reason() {
     assert!(String::from_utf8_lossy(&ok.stdout).contains("3 enabled instances"));
 }
 
+/// `recce7 check-config FILE` on `text`, written to `dir/name`: (exit code, stdout, stderr).
+fn check_config_text(dir: &std::path::Path, name: &str, text: &str) -> (i32, String, String) {
+    let file = dir.join(name);
+    std::fs::write(&file, text).unwrap();
+    let out = testkit::run_with_timeout(
+        {
+            let mut c = Command::new(bin());
+            c.arg("check-config").arg(&file);
+            c
+        },
+        TIMEOUT,
+    );
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Issue 12, item 10: a wrong type names its key path and the rest of the file is still
+/// checked; a metrics port on a plug-in's port, a database directory that is missing or not
+/// writable, and a report service's missing database are errors; every line of output starts
+/// with the file's name.
+#[test]
+fn check_config_names_type_errors_by_key_and_checks_the_file_system() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().display().to_string();
+    let (code, out, err) = check_config_text(
+        dir.path(),
+        "types.toml",
+        &format!(
+            "[sensor]\ndatabase = \"{path}/s.sqlite\"\nlog_level = \"loud\"\nqueue_capacity = \"many\"\n\n[[plugin]]\nname = \"telnet\"\nkind = \"telnet\"\nport = \"2323\"\ntable = \"telnet\"\n\n[[plugin]]\nname = \"web\"\nkind = \"http\"\nport = 8080\ntable = 5\n"
+        ),
+    );
+    let file = format!("{path}/types.toml");
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.is_empty(), "{out}");
+    for expected in [
+        format!("{file}: plugin[0].port: expected an integer, found the string \"2323\" (line 9)"),
+        format!("{file}: plugin[1].table: expected a string, found the integer 5 (line 16)"),
+        format!(
+            "{file}: sensor.queue_capacity: expected a whole number (0 or more), found the string \"many\" (line 4)"
+        ),
+        // Found after the type errors: the rest of the file was still validated.
+        format!("{file}: sensor.log_level: \"loud\" is not one of error, warn, info, debug, trace"),
+        format!("{file}: 4 problems found"),
+    ] {
+        assert!(
+            err.lines().any(|l| l == expected),
+            "missing {expected:?} in:\n{err}"
+        );
+    }
+    assert!(!err.contains(": -: "), "{err}");
+    assert!(
+        err.lines().all(|l| l.starts_with(&format!("{file}: "))),
+        "{err}"
+    );
+
+    // A metrics listener on a plug-in's port; a database in a directory that does not exist.
+    let (code, _, err) = check_config_text(
+        dir.path(),
+        "clash.toml",
+        &format!(
+            "[sensor]\ndatabase = \"{path}/missing/s.sqlite\"\nmetrics_listen = \"127.0.0.1:2323\"\n\n[[plugin]]\nname = \"telnet\"\nkind = \"telnet\"\nport = 2323\ntable = \"telnet\"\n"
+        ),
+    );
+    let file = format!("{path}/clash.toml");
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains(&format!(
+            "{file}: sensor.metrics_listen: 127.0.0.1:2323 is on port 2323, the port of plugin[0] (\"telnet\")"
+        )),
+        "{err}"
+    );
+    // Once the metrics port is fixed, the file system is checked.
+    let (code, _, err) = check_config_text(
+        dir.path(),
+        "clash.toml",
+        &format!(
+            "[sensor]\ndatabase = \"{path}/missing/s.sqlite\"\n\n[[plugin]]\nname = \"telnet\"\nkind = \"telnet\"\nport = 2323\ntable = \"telnet\"\n"
+        ),
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains(&format!(
+            "{file}: sensor.database: the directory {path}/missing does not exist"
+        )),
+        "{err}"
+    );
+    // A directory nobody may create files in, not even root: /proc.
+    let (code, _, err) = check_config_text(
+        dir.path(),
+        "clash.toml",
+        "[sensor]\ndatabase = \"/proc/s.sqlite\"\n\n[[plugin]]\nname = \"telnet\"\nkind = \"telnet\"\nport = 2323\ntable = \"telnet\"\n",
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains(&format!(
+            "{file}: sensor.database: cannot create files in /proc"
+        )),
+        "{err}"
+    );
+    // The report service reads a database that must already exist.
+    let (code, _, err) = check_config_text(
+        dir.path(),
+        "reportd.toml",
+        &format!("[reportd]\ndatabase = \"{path}/nothing.sqlite\"\n"),
+    );
+    assert_eq!(code, 1, "{err}");
+    let file = format!("{path}/reportd.toml");
+    assert!(
+        err.contains(&format!(
+            "{file}: reportd.database: {path}/nothing.sqlite does not exist"
+        )),
+        "{err}"
+    );
+    // A good file: every line of the verdict has the prefix too.
+    let (code, out, err) = check_config_text(
+        dir.path(),
+        "good.toml",
+        &format!(
+            "[sensor]\ndatabase = \"{path}/s.sqlite\"\n\n[[plugin]]\nname = \"telnet\"\nkind = \"telnet\"\nport = 2323\ntable = \"telnet\"\n"
+        ),
+    );
+    let file = format!("{path}/good.toml");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.lines().count() >= 2, "{out}");
+    assert!(
+        out.lines().all(|l| l.starts_with(&format!("{file}: "))),
+        "{out}"
+    );
+}
+
 #[test]
 fn changing_an_instances_columns_migrates_its_table_and_keeps_rows() {
     require("curl", "curl");

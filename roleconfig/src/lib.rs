@@ -67,7 +67,10 @@ where
 }
 
 /// Parses `text` as `T` (unknown keys are problems too) and validates it; `file` names it in
-/// problems. Returns every problem found, not just the first.
+/// problems. Returns every problem found, not just the first: a value of the wrong type is
+/// reported with its key path (`plugin[0].port: expected an integer, found the string "2323"`)
+/// and replaced by a placeholder of the right type, so that the rest of the file is still read
+/// and validated; problems the placeholder itself would cause are not reported.
 pub fn parse<T, V>(
     text: &str,
     file: &str,
@@ -81,23 +84,305 @@ where
         key,
         reason,
     };
-    let de = toml::Deserializer::parse(text)
-        .map_err(|e| ConfigProblems(vec![problem("-".into(), one_line(&e.to_string()))]))?;
-    let mut unknown = Vec::new();
-    let config: T = serde_ignored::deserialize(de, |path| unknown.push(key_of(&path)))
-        .map_err(|e| ConfigProblems(vec![problem("-".into(), one_line(&e.to_string()))]))?;
-    let mut problems: Vec<ConfigProblem> = unknown
-        .into_iter()
-        .map(|key| problem(key, "unknown key".into()))
-        .collect();
+    let mut root: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        ConfigProblems(vec![problem(
+            syntax_location(text, e.span()),
+            one_line(e.message()),
+        )])
+    })?;
+    let mut problems = Vec::new();
+    // Keys whose value was replaced: later problems at or under them are not reported.
+    let mut replaced: Vec<String> = Vec::new();
+    let mut attempts: Vec<(String, u32)> = Vec::new();
+    let (config, unknown) = loop {
+        let mut unknown = Vec::new();
+        let value = toml::Value::Table(root.clone());
+        let mut note_unknown = |path: serde_ignored::Path<'_>| unknown.push(key_of(&path));
+        let ignored = serde_ignored::Deserializer::new(value, &mut note_unknown);
+        let err = match serde_path_to_error::deserialize::<_, T>(ignored) {
+            Ok(config) => break (Some(config), unknown),
+            Err(err) => err,
+        };
+        let segments: Vec<Segment> = err.path().iter().map(Segment::from).collect();
+        let message = err.inner().message().trim().to_owned();
+        let (segments, fix) = match message.strip_prefix("missing field `") {
+            Some(rest) => {
+                let name = rest.trim_end_matches('`').to_owned();
+                let mut at = segments;
+                at.push(Segment::Key(name));
+                (at, Fix::Insert)
+            }
+            None => (segments, Fix::Replace(placeholder_for(&message))),
+        };
+        let key = key_path(&segments);
+        let tries = match attempts.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, n)) => {
+                *n += 1;
+                *n
+            }
+            None => {
+                attempts.push((key.clone(), 1));
+                1
+            }
+        };
+        if !under_any(&key, &replaced) {
+            let line = line_of(text, &segments);
+            let reason = match line {
+                Some(line) => format!("{} (line {line})", friendly(&message)),
+                None => friendly(&message),
+            };
+            problems.push((line.unwrap_or(usize::MAX), problem(key.clone(), reason)));
+        }
+        // A placeholder that does not take (or a file with hundreds of bad values): stop here
+        // with what was found; validation needs a complete file.
+        if tries > 3 || attempts.len() > 64 || !fix.apply(&mut root, &segments) {
+            break (None, Vec::new());
+        }
+        replaced.push(key);
+    };
+    // In the file's order.
+    problems.sort_by_key(|(line, _)| *line);
+    let mut all: Vec<ConfigProblem> = problems.into_iter().map(|(_, p)| p).collect();
+    all.extend(
+        unknown
+            .into_iter()
+            .filter(|key| !under_any(key, &replaced))
+            .map(|key| problem(key, "unknown key".into())),
+    );
+    let Some(config) = config else {
+        return Err(ConfigProblems(all));
+    };
     match validate(&config) {
-        Ok(valid) if problems.is_empty() => Ok(valid),
-        Ok(_) => Err(ConfigProblems(problems)),
+        Ok(valid) if all.is_empty() => Ok(valid),
+        Ok(_) => Err(ConfigProblems(all)),
         Err(more) => {
-            problems.extend(more.into_iter().map(|(key, reason)| problem(key, reason)));
-            Err(ConfigProblems(problems))
+            all.extend(
+                more.into_iter()
+                    .filter(|(key, _)| !under_any(key, &replaced))
+                    .map(|(key, reason)| problem(key, reason)),
+            );
+            if all.is_empty() {
+                // Every problem came from a placeholder: cannot happen without an earlier one.
+                all.push(problem("-".into(), "invalid configuration".into()));
+            }
+            Err(ConfigProblems(all))
         }
     }
+}
+
+/// `line 3, column 9` for a syntax error's position.
+fn syntax_location(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    let Some(at) = span.map(|s| s.start.min(text.len())) else {
+        return "-".into();
+    };
+    let at = (0..=at)
+        .rev()
+        .find(|i| text.is_char_boundary(*i))
+        .unwrap_or(0);
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    format!("line {line}, column {column}")
+}
+
+/// The line of the value at `path` in `text` (of its nearest table when the key is missing).
+fn line_of(text: &str, path: &[Segment]) -> Option<usize> {
+    use toml::de::{DeTable, DeValue};
+    let doc = DeTable::parse(text).ok()?;
+    let mut at = doc.span().start;
+    let mut value: Option<&DeValue<'_>> = None;
+    let mut table = Some(doc.get_ref());
+    let mut matched = false;
+    for step in path {
+        let found = match (step, table, value) {
+            (Segment::Key(k), Some(t), _) => {
+                t.iter().find(|(key, _)| key.get_ref() == k).map(|(_, v)| v)
+            }
+            (Segment::Index(i), _, Some(DeValue::Array(a))) => a.get(*i),
+            _ => None,
+        };
+        let Some(found) = found else { break };
+        matched = true;
+        at = found.span().start;
+        value = Some(found.get_ref());
+        table = match found.get_ref() {
+            DeValue::Table(t) => Some(t),
+            _ => None,
+        };
+    }
+    if !matched {
+        // A key missing at the top level: no line to point at.
+        return None;
+    }
+    let at = (0..=at.min(text.len()))
+        .rev()
+        .find(|i| text.is_char_boundary(*i))?;
+    Some(text[..at].matches('\n').count() + 1)
+}
+
+/// Whether `key` is `parent` or lies under one of `parents`.
+fn under_any(key: &str, parents: &[String]) -> bool {
+    parents.iter().any(|p| {
+        key == p
+            || key
+                .strip_prefix(p.as_str())
+                .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+    })
+}
+
+/// One step of a key path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    Key(String),
+    Index(usize),
+}
+
+impl From<&serde_path_to_error::Segment> for Segment {
+    fn from(s: &serde_path_to_error::Segment) -> Segment {
+        match s {
+            serde_path_to_error::Segment::Seq { index } => Segment::Index(*index),
+            other => Segment::Key(other.to_string()),
+        }
+    }
+}
+
+/// `plugin[0].port`.
+fn key_path(segments: &[Segment]) -> String {
+    let mut out = String::new();
+    for s in segments {
+        match s {
+            Segment::Key(k) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(k);
+            }
+            Segment::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+/// How a bad value is made good enough to read the rest of the file.
+enum Fix {
+    /// Put a value of the expected type there (or remove the key when the type is unknown).
+    Replace(Option<toml::Value>),
+    /// The key is missing: put an empty string there (a wrong type is fixed on the next pass).
+    Insert,
+}
+
+impl Fix {
+    /// Applies the fix at `path`; false when the path is not in the document.
+    fn apply(self, root: &mut toml::Table, path: &[Segment]) -> bool {
+        let Some((last, parents)) = path.split_last() else {
+            return false;
+        };
+        let mut table = Some(&mut *root);
+        let mut array: Option<&mut Vec<toml::Value>> = None;
+        for step in parents {
+            let next = match (step, table.take(), array.take()) {
+                (Segment::Key(k), Some(t), _) => t.get_mut(k),
+                (Segment::Index(i), _, Some(a)) => a.get_mut(*i),
+                _ => None,
+            };
+            match next {
+                Some(toml::Value::Table(t)) => table = Some(t),
+                Some(toml::Value::Array(a)) => array = Some(a),
+                _ => return false,
+            }
+        }
+        let value = match self {
+            Fix::Replace(v) => v,
+            Fix::Insert => Some(toml::Value::String(String::new())),
+        };
+        match (last, table, array, value) {
+            (Segment::Key(k), Some(t), _, Some(v)) => {
+                t.insert(k.clone(), v);
+                true
+            }
+            (Segment::Key(k), Some(t), _, None) => t.remove(k).is_some(),
+            (Segment::Index(i), _, Some(a), Some(v)) if *i < a.len() => {
+                a[*i] = v;
+                true
+            }
+            (Segment::Index(i), _, Some(a), None) if *i < a.len() => {
+                a.remove(*i);
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The `expected ...` part of a serde message.
+fn expected_of(message: &str) -> Option<&str> {
+    message.rsplit_once(", expected ").map(|(_, e)| e.trim())
+}
+
+/// A value of the type a serde message expected, if it says one.
+fn placeholder_for(message: &str) -> Option<toml::Value> {
+    let expected = expected_of(message)?;
+    let integer = [
+        "i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "usize", "isize",
+    ];
+    Some(if integer.contains(&expected) {
+        toml::Value::Integer(0)
+    } else if expected == "f32" || expected == "f64" {
+        toml::Value::Float(0.0)
+    } else if expected.ends_with("string") || expected == "a character" {
+        toml::Value::String(String::new())
+    } else if expected == "a boolean" {
+        toml::Value::Boolean(false)
+    } else if expected.starts_with("a sequence") {
+        toml::Value::Array(Vec::new())
+    } else if expected.starts_with("struct ") || expected == "a map" {
+        toml::Value::Table(toml::Table::new())
+    } else {
+        return None;
+    })
+}
+
+/// serde's `invalid type: string "2323", expected i64` as a person says it:
+/// `expected an integer, found the string "2323"`; other messages as they are.
+fn friendly(message: &str) -> String {
+    if message.starts_with("missing field `") {
+        return "is required but missing".into();
+    }
+    let body = message
+        .strip_prefix("invalid type: ")
+        .or_else(|| message.strip_prefix("invalid value: "));
+    let (Some(body), Some(expected)) = (body, expected_of(message)) else {
+        return one_line(message);
+    };
+    let found = body.rsplit_once(", expected ").map_or(body, |(f, _)| f);
+    let expected = match expected {
+        "u8" => "an integer from 0 to 255",
+        "u16" => "an integer from 0 to 65535",
+        "u32" | "u64" | "usize" => "a whole number (0 or more)",
+        "i8" | "i16" | "i32" | "i64" | "isize" => "an integer",
+        "f32" | "f64" => "a number",
+        e if e.ends_with("string") => "a string",
+        "a boolean" => "true or false",
+        e if e.starts_with("a sequence") => "a list",
+        e if e.starts_with("struct ") || e == "a map" => "a table",
+        e => e,
+    };
+    let found = if let Some(s) = found.strip_prefix("string ") {
+        format!("the string {s}")
+    } else if let Some(n) = found.strip_prefix("integer ") {
+        format!("the integer {}", n.trim_matches('`'))
+    } else if let Some(n) = found.strip_prefix("floating point ") {
+        format!("the number {}", n.trim_matches('`'))
+    } else if let Some(b) = found.strip_prefix("boolean ") {
+        b.trim_matches('`').to_owned()
+    } else if found == "sequence" {
+        "a list".into()
+    } else if found == "map" {
+        "a table".into()
+    } else {
+        found.to_owned()
+    };
+    one_line(&format!("expected {expected}, found {found}"))
 }
 
 /// toml's messages span lines (a source excerpt); keep them readable on one line each.
@@ -127,6 +412,74 @@ fn key_of(path: &serde_ignored::Path<'_>) -> String {
         Path::Some { parent }
         | Path::NewtypeStruct { parent }
         | Path::NewtypeVariant { parent } => key_of(parent),
+    }
+}
+
+/// Checks, on the file system, that a database a role writes can be created or opened there:
+/// its directory exists, is a directory and takes new files (SQLite adds `-wal` and `-shm` files
+/// beside it), and an existing file is writable. Returns the problem as `(key, reason)`. This is
+/// I/O, run by `check-config` after the pure validation.
+pub fn check_writable_database(key: &str, path: &Path) -> Option<(String, String)> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let problem = |reason: String| Some((key.to_owned(), reason));
+    match std::fs::metadata(&dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return problem(format!(
+                "the directory {} does not exist (create it first)",
+                dir.display()
+            ));
+        }
+        Err(e) => return problem(format!("cannot use the directory {}: {e}", dir.display())),
+        Ok(m) if !m.is_dir() => {
+            return problem(format!("{} is not a directory", dir.display()));
+        }
+        Ok(_) => {}
+    }
+    let probe = dir.join(format!(".recce7-check-config-{}", std::process::id()));
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+        }
+        Err(e) => {
+            return problem(format!(
+                "cannot create files in {} ({e}): SQLite needs to, for the database and its -wal and -shm files",
+                dir.display()
+            ));
+        }
+    }
+    if path.exists()
+        && let Err(e) = std::fs::OpenOptions::new().append(true).open(path)
+    {
+        return problem(format!("{} is not writable: {e}", path.display()));
+    }
+    None
+}
+
+/// Checks that a database a role only reads exists and can be opened.
+pub fn check_readable_database(key: &str, path: &Path) -> Option<(String, String)> {
+    match std::fs::File::open(path) {
+        Ok(_) if path.is_dir() => {
+            Some((key.to_owned(), format!("{} is a directory", path.display())))
+        }
+        Ok(_) => None,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some((
+            key.to_owned(),
+            format!(
+                "{} does not exist (the sensor or the normalizer creates it; give the path of one)",
+                path.display()
+            ),
+        )),
+        Err(e) => Some((
+            key.to_owned(),
+            format!("cannot open {}: {e}", path.display()),
+        )),
     }
 }
 
@@ -336,10 +689,41 @@ mod tests {
     fn a_syntax_error_is_one_line_with_the_file() {
         let problems = check("[hpfeeds\n").unwrap_err();
         assert_eq!(problems.0.len(), 1);
+        // Where it is, not `-` (issue 12, item 10).
         assert!(
-            problems.to_string().starts_with("t.toml: -: "),
+            problems
+                .to_string()
+                .starts_with("t.toml: line 1, column 9: unclosed table"),
             "{problems}"
         );
         assert!(!problems.to_string().contains('\n'));
+    }
+
+    #[test]
+    fn a_wrong_type_names_its_key_and_the_rest_is_still_checked() {
+        let text = "[hpfeeds]\nhost = \"\"\nport = \"10000\"\nsecret = 5\nchannels = [\"a\", 7]\nreconnect_max_secs = -1\nsurprise = 1\n";
+        let problems = check(text).unwrap_err().to_string();
+        let lines: Vec<&str> = problems.lines().collect();
+        // Type problems in the file's order (a missing key at its table's line), then unknown
+        // keys, then what the validation found.
+        assert_eq!(
+            lines,
+            [
+                "t.toml: hpfeeds.ident: is required but missing (line 1)",
+                "t.toml: hpfeeds.port: expected an integer, found the string \"10000\" (line 3)",
+                "t.toml: hpfeeds.secret: expected a string, found the integer 5 (line 4)",
+                "t.toml: hpfeeds.channels[1]: expected a string, found the integer 7 (line 5)",
+                "t.toml: hpfeeds.reconnect_max_secs: expected a whole number (0 or more), found the integer -1 (line 6)",
+                "t.toml: hpfeeds.surprise: unknown key",
+                "t.toml: hpfeeds.host: must name the broker",
+            ],
+            "{problems}"
+        );
+        // A table where a value belongs, and a value where a table belongs.
+        let problems = check("hpfeeds = 3\n").unwrap_err().to_string();
+        assert_eq!(
+            problems,
+            "t.toml: hpfeeds: expected a table, found the integer 3 (line 1)"
+        );
     }
 }

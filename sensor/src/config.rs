@@ -613,6 +613,25 @@ impl SensorConfig {
                 }
             }
         };
+        // The metrics listener and a plug-in on one port: the second bind would fail at start.
+        if let Some(addr) = metrics_listen {
+            let overlaps = addr.ip().is_unspecified()
+                || listen.is_empty()
+                || listen
+                    .iter()
+                    .any(|ip| *ip == addr.ip() || ip.is_unspecified());
+            for (i, p) in self.plugins.iter().enumerate() {
+                if overlaps && p.enabled && p.port == i64::from(addr.port()) {
+                    problems.push((
+                        "sensor.metrics_listen".into(),
+                        format!(
+                            "{addr} is on port {}, the port of plugin[{i}] ({:?})",
+                            p.port, p.name
+                        ),
+                    ));
+                }
+            }
+        }
         if !problems.is_empty() {
             return Err(problems);
         }
