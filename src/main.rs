@@ -37,9 +37,14 @@ enum Command {
         /// for DB-IP Lite's IPv4 and IPv6 files.
         #[arg(long)]
         geoip: Vec<PathBuf>,
-        /// Where the report service (REST API, map, dashboard) listens.
+        /// Where the report service (REST API, map, dashboard) listens: IP:PORT, [IPv6]:PORT or
+        /// localhost:PORT. Any address that is not loopback needs a bearer token, from
+        /// --token-file or the RECCE7_REPORT_TOKEN environment variable.
         #[arg(long, default_value = "127.0.0.1:8880")]
-        report: std::net::SocketAddr,
+        report: String,
+        /// A file holding the report service's bearer token (one line).
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
     },
     /// Run the sensor from a configuration file.
     Sensor {
@@ -61,6 +66,10 @@ enum Command {
         /// The report service configuration.
         #[arg(long, short = 'c')]
         config: PathBuf,
+        /// A file holding the bearer token (one line); wins over RECCE7_REPORT_TOKEN and the
+        /// configuration's token.
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
     },
     /// Run geoloc: publish MHN geoloc.events and fill ipInfo (see configs/geoloc.toml).
     Geoloc {
@@ -176,8 +185,9 @@ fn main() -> ExitCode {
             user,
             geoip,
             report,
-        } => up(database, user, geoip, report),
-        Command::Reportd { config } => reportd_from_file(&config),
+            token_file,
+        } => up(database, user, geoip, &report, token_file),
+        Command::Reportd { config, token_file } => reportd_from_file(&config, token_file),
         Command::Sensor { config, user } => sensor_from_file(&config, user),
         Command::Normalizer { config } => normalizer_from_file(&config),
         Command::Geoloc { config } => geoloc_from_file(&config),
@@ -308,7 +318,8 @@ fn check_config_lines(file: &std::path::Path) -> Result<Vec<String>, Vec<String>
             )])
         }
         "reportd" => {
-            let s = reportd::load(file).map_err(problem_lines)?;
+            let s = reportd::load(file, &reportd::TokenSources::from_environment(None))
+                .map_err(problem_lines)?;
             let env = environment_lines([roleconfig::check_readable_database(
                 "reportd.database",
                 &s.database,
@@ -384,7 +395,8 @@ fn up(
     database: Option<PathBuf>,
     user: Option<String>,
     geoip: Vec<PathBuf>,
-    report: std::net::SocketAddr,
+    report: &str,
+    token_file: Option<PathBuf>,
 ) -> Result<()> {
     let mut config = sensor::config::default_config().map_err(anyhow::Error::from)?;
     if let Some(db) = database {
@@ -393,6 +405,11 @@ fn up(
     if !geoip.is_empty() {
         config.geoip = geoip;
     }
+    // The report service's settings first, by the same rules as `recce7 reportd`: a refusal
+    // comes before anything is bound or created.
+    let sources = reportd::TokenSources::from_environment(token_file);
+    let report =
+        reportd::config::for_up(config.database.clone(), report, &sources).map_err(problems)?;
     run_sensor(config, user, Some(report))
 }
 
@@ -415,7 +432,7 @@ fn bind_std(addr: std::net::SocketAddr, what: &str) -> Result<std::net::TcpListe
 fn run_sensor(
     config: sensor::ValidConfig,
     user: Option<String>,
-    report: Option<std::net::SocketAddr>,
+    report: Option<reportd::ReportdSettings>,
 ) -> Result<()> {
     let print_guide = report.is_some();
     promtext::mark_process_start();
@@ -439,7 +456,7 @@ fn run_sensor(
         None => None,
     };
     let report_listener = match report {
-        Some(addr) => Some((bind_std(addr, "the report service")?, addr)),
+        Some(settings) => Some((bind_std(settings.listen, "the report service")?, settings)),
         None => None,
     };
     if let Some(user) = &user {
@@ -485,10 +502,22 @@ fn run_sensor(
             "  metrics for Prometheus at http://{addr}/metrics\n"
         ));
     }
-    if let Some((_, addr)) = &report_listener {
+    if let Some((_, settings)) = &report_listener {
+        let url = &settings.public_url;
         guide.push_str(&format!(
-            "dashboard: http://{addr}/   REST API: http://{addr}/v1/analytics   map: http://{addr}/v1/worldmap?days=1\n"
+            "dashboard: {url}/   REST API: {url}/v1/analytics   map: {url}/v1/worldmap?days=1\n"
         ));
+        if settings.listen.ip().is_unspecified() {
+            guide.push_str(&format!(
+                "  the report service listens on every address ({}): from elsewhere use this machine's address\n",
+                settings.listen
+            ));
+        }
+        if settings.token.is_some() {
+            guide.push_str(
+                "  bearer token required: the dashboard asks for it once; API clients send Authorization: Bearer <token>\n",
+            );
+        }
     }
     if print_guide {
         guide.push_str(&format!(
@@ -515,9 +544,9 @@ fn run_sensor(
                 http_stop.clone(),
             )));
         }
-        if let Some((listener, addr)) = report_listener {
+        if let Some((listener, mut settings)) = report_listener {
             let listener = tokio::net::TcpListener::from_std(listener)?;
-            let settings = reportd::ReportdSettings::local(report_db, addr);
+            settings.database = report_db;
             services.push(tokio::spawn(reportd::api::serve_on(
                 listener,
                 settings,
@@ -575,14 +604,16 @@ where
     })
 }
 
-fn reportd_from_file(file: &std::path::Path) -> Result<()> {
+fn reportd_from_file(file: &std::path::Path, token_file: Option<PathBuf>) -> Result<()> {
     promtext::mark_process_start();
-    let settings = reportd::load(file).map_err(problems)?;
+    let sources = reportd::TokenSources::from_environment(token_file);
+    let settings = reportd::load(file, &sources).map_err(problems)?;
     init_logging(&settings.log_level);
     let listener = bind_std(settings.listen, "the report service")?;
     println!(
-        "recce7 reportd: serving {} on http://{}/ (REST API /v1/analytics, map /v1/worldmap, metrics /metrics){}",
+        "recce7 reportd: serving {} on {}/ (listening on {}; REST API /v1/analytics, map /v1/worldmap, metrics /metrics){}",
         settings.database.display(),
+        settings.public_url,
         settings.listen,
         if settings.token.is_some() {
             ", bearer token required"

@@ -541,9 +541,10 @@ fn live_stream_map_token_cors_and_database_errors() {
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
+    // The service's own address as Host: any other name is refused (DNS rebinding).
     write!(
         stream,
-        "GET /v1/stream?access_token={token} HTTP/1.1\r\nHost: x\r\n\r\n"
+        "GET /v1/stream?access_token={token} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n"
     )
     .unwrap();
     let head = read_until(&mut stream, b"\r\n\r\n");
@@ -757,4 +758,407 @@ fn grafana_dashboards_type_check_against_grafana_schema() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// `recce7 up` in a network namespace of its own (util-linux `unshare -rn`, loopback brought up
+/// with iproute2's `ip`): its fixed sensor ports (2323, 8080, 8081, 9108) cannot clash with
+/// anything else on this machine, and nothing outside the namespace can reach it. `ns_curl`
+/// runs curl inside the namespace with `nsenter`.
+fn up_in_namespace(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+    let ip = require("ip", "iproute2");
+    let mut cmd = Command::new(require("unshare", "util-linux"));
+    cmd.args(["-rn", "sh", "-c"])
+        .arg(format!(
+            "{} link set lo up && exec \"$0\" \"$@\"",
+            ip.display()
+        ))
+        .arg(bin())
+        .arg("up")
+        .arg("--database")
+        .arg(dir.join("up.sqlite"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("RECCE7_REPORT_TOKEN");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+/// A `recce7 up` started with [`up_in_namespace`], up to its `dashboard:` line.
+struct NamespacedUp {
+    process: testkit::LineProcess,
+    pid: u32,
+    /// The dashboard's address as `up` printed it.
+    dashboard: String,
+}
+
+impl NamespacedUp {
+    fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> NamespacedUp {
+        let mut process = testkit::LineProcess::spawn(up_in_namespace(dir, args, env));
+        let pid = process.process().child().id();
+        let Some(line) =
+            process.wait_line(Duration::from_secs(30), |l| l.starts_with("dashboard: "))
+        else {
+            panic!(
+                "recce7 up did not start its report service: {:?}",
+                process.seen()
+            );
+        };
+        // The notes after the dashboard line, up to the guide's last line.
+        process.wait_line(Duration::from_secs(10), |l| {
+            l.starts_with("stop with Ctrl-C")
+        });
+        let dashboard = line["dashboard: ".len()..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_owned();
+        NamespacedUp {
+            process,
+            pid,
+            dashboard,
+        }
+    }
+
+    /// curl inside the namespace, on `url`.
+    fn curl(&self, url: &str, args: &[&str]) -> sensor_common::Answer {
+        let mut cmd = Command::new(require("nsenter", "util-linux"));
+        cmd.arg("-t")
+            .arg(self.pid.to_string())
+            .args(["-U", "-n", "--preserve-credentials"])
+            .arg(require("curl", "curl"));
+        curl_with(cmd, args, url)
+    }
+
+    fn terminate(mut self) {
+        testkit::signal(self.pid, "TERM");
+        let deadline = std::time::Instant::now() + TIMEOUT;
+        loop {
+            if let Ok(Some(status)) = self.process.process().child().try_wait() {
+                assert!(status.success(), "recce7 up exited with {status}");
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "recce7 up did not stop"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+#[test]
+fn up_refuses_a_public_report_address_without_a_token() {
+    for (report, env) in [
+        ("0.0.0.0:8880", vec![]),
+        ("[::]:8880", vec![]),
+        ("0.0.0.0:8880", vec![("RECCE7_REPORT_TOKEN", "")]),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = testkit::run_with_timeout(
+            up_in_namespace(dir.path(), &["--report", report], &env),
+            Duration::from_secs(30),
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{report} {env:?}: {err}");
+        let addr: std::net::SocketAddr = report.parse().unwrap();
+        assert!(
+            err.contains(&format!("reportd.token: required when listening on {addr}")),
+            "{report}: {err}"
+        );
+        assert!(
+            err.contains("RECCE7_REPORT_TOKEN") && err.contains("--token-file"),
+            "the refusal says how to give a token: {err}"
+        );
+        assert!(
+            !String::from_utf8_lossy(&out.stdout).contains("dashboard:"),
+            "{report}: nothing served"
+        );
+        assert!(
+            !dir.path().join("up.sqlite").exists(),
+            "refused before anything started"
+        );
+    }
+    // A token that is too short is refused the same way, naming where it came from.
+    let dir = tempfile::tempdir().unwrap();
+    let out = testkit::run_with_timeout(
+        up_in_namespace(
+            dir.path(),
+            &["--report", "0.0.0.0:8880"],
+            &[("RECCE7_REPORT_TOKEN", "short")],
+        ),
+        Duration::from_secs(30),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("RECCE7_REPORT_TOKEN: must be at least 16"),
+        "{err}"
+    );
+    // Never the token itself as an argument (`ps` shows arguments to every user).
+    let out = Command::new(bin())
+        .args(["up", "--token", "0123456789abcdef0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}
+
+#[test]
+fn up_serves_a_public_report_address_with_a_token_from_the_environment_or_a_file() {
+    let token = "up-token-0123456789abcdef";
+    let bearer = format!("Authorization: Bearer {token}");
+    for from_file in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, format!("{token}\n")).unwrap();
+        let file_arg = file.display().to_string();
+        let (args, env): (Vec<&str>, Vec<(&str, &str)>) = if from_file {
+            (
+                vec!["--report", "0.0.0.0:8880", "--token-file", &file_arg],
+                vec![],
+            )
+        } else {
+            (
+                vec!["--report", "0.0.0.0:8880"],
+                vec![("RECCE7_REPORT_TOKEN", token)],
+            )
+        };
+        let up = NamespacedUp::start(dir.path(), &args, &env);
+        let seen = up.process_seen();
+        assert!(
+            !up.dashboard.contains("0.0.0.0"),
+            "a link that works, not the wildcard: {seen:?}"
+        );
+        assert!(
+            seen.iter().any(|l| l.contains("bearer token")),
+            "up says the token is needed: {seen:?}"
+        );
+        // The printed link works: the page is open, it asks for the token; the API needs it.
+        let page = up.curl(&up.dashboard, &[]);
+        assert_eq!(page.status, 200, "{}", up.dashboard);
+        let api = format!("{}v1/analytics/ports", up.dashboard);
+        let denied = up.curl(&api, &[]);
+        assert_eq!(denied.status, 401, "from_file={from_file}");
+        assert_eq!(up.curl(&api, &["-H", &bearer]).status, 200);
+        // Reached by the machine's address from elsewhere (here, the namespace's loopback
+        // address as a remote client would use its LAN address).
+        assert_eq!(
+            up.curl("http://127.0.0.1:8880/v1/sessions", &["-H", &bearer])
+                .status,
+            200
+        );
+        up.terminate();
+    }
+    // `--report localhost:PORT` is loopback, without a token.
+    let dir = tempfile::tempdir().unwrap();
+    let up = NamespacedUp::start(dir.path(), &["--report", "localhost:8880"], &[]);
+    let api = format!("{}v1/analytics/ports", up.dashboard);
+    assert_eq!(up.curl(&api, &[]).status, 200, "{api}");
+    assert_eq!(
+        up.curl("http://localhost:8880/v1/analytics/ports", &[])
+            .status,
+        200
+    );
+    up.terminate();
+}
+
+impl NamespacedUp {
+    fn process_seen(&self) -> Vec<String> {
+        self.process.seen().to_vec()
+    }
+}
+
+#[test]
+fn reportd_answers_only_its_own_names_and_builds_links_from_its_configuration() {
+    let rec = record_some_attacks();
+    let dir = tempfile::tempdir().unwrap();
+    let (reportd, port) = start_reportd(dir.path(), &rec.db(), "");
+    let base = format!("http://127.0.0.1:{port}");
+    // A DNS-rebinding page reaches 127.0.0.1 under its own name: refused, whatever the path.
+    for (path, host) in [
+        ("/v1/analytics/credentials", "evil.example".to_string()),
+        ("/v1/analytics/credentials", format!("evil.example:{port}")),
+        ("/", format!("evil.example:{port}")),
+        ("/v1/no/such/thing", "evil.example".to_string()),
+        ("/v1/sessions", format!("127.0.0.1.evil.example:{port}")),
+    ] {
+        let a = curl(port, path, &[&format!("Host: {host}")]);
+        assert_eq!(a.status, 421, "{path} Host: {host}");
+        let body = a.json();
+        assert_eq!(body["status"], 421);
+        assert!(
+            body["error"].as_str().unwrap().contains("reportd.hosts"),
+            "says what to configure: {body}"
+        );
+    }
+    // No Host at all (HTTP/1.1 requires one).
+    let a = curl(port, "/v1/analytics/credentials", &["Host:"]);
+    assert_eq!(a.status, 400, "{}", a.headers);
+    assert_eq!(a.json()["status"], 400);
+    // The names of loopback are fine, and links come from the configuration, not the request.
+    for host in [
+        format!("localhost:{port}"),
+        "localhost".to_string(),
+        format!("[::1]:{port}"),
+        format!("127.0.0.1:{port}"),
+    ] {
+        let a = curl(
+            port,
+            "/v1/analytics",
+            &[&format!("Host: {host}"), "X-Forwarded-Proto: https"],
+        );
+        assert_eq!(a.status, 200, "Host: {host}");
+        assert_eq!(
+            a.json()["links"][0]["href"],
+            format!("{base}/v1/analytics/ports"),
+            "Host: {host}"
+        );
+    }
+    let (status, log) = reportd.terminate(TIMEOUT);
+    assert!(status.success(), "{log}");
+
+    // Behind a proxy: its name is configured, and so is the address clients use.
+    let public = "https://reports.example.org/recce7";
+    let (reportd, port) = start_reportd(
+        dir.path(),
+        &rec.db(),
+        &format!("hosts = [\"reports.example.org\"]\npublic_url = \"{public}\"\n"),
+    );
+    let proxied = ["Host: reports.example.org"];
+    let links = curl(port, "/v1/analytics", &proxied);
+    assert_eq!(links.status, 200);
+    assert_eq!(
+        links.json()["links"][0]["href"],
+        format!("{public}/v1/analytics/ports")
+    );
+    let ports_list = curl(
+        port,
+        "/v1/analytics/ports",
+        &[&format!("Host: 127.0.0.1:{port}")],
+    );
+    assert_eq!(ports_list.status, 200);
+    assert!(
+        ports_list.json()[0]["rel_link"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{public}/v1/analytics/ports/")),
+        "{}",
+        ports_list.json()
+    );
+    let page = curl(port, "/v1/sessions?limit=1", &["Host: localhost"]);
+    let link = page.header("link").expect("a next page");
+    assert!(
+        link.starts_with(&format!("<{public}/v1/sessions?")),
+        "{link}"
+    );
+    assert_eq!(
+        curl(port, "/v1/analytics", &["Host: other.example.org"]).status,
+        421
+    );
+    let (status, log) = reportd.terminate(TIMEOUT);
+    assert!(status.success(), "{log}");
+}
+
+#[test]
+fn api_refuses_repeated_parameters_and_wrong_methods_takes_any_bearer_case_and_localhost() {
+    let rec = record_some_attacks();
+    let dir = tempfile::tempdir().unwrap();
+    let [port] = ports();
+    let token = "case-token-0123456789";
+    let config = format!(
+        "[reportd]\nlisten = \"localhost:{port}\"\ndatabase = \"{}\"\ntoken = \"{token}\"\n",
+        rec.db().display()
+    );
+    let reportd = RoleProcess::start(&bin(), "reportd", dir.path(), &config);
+    let auth = format!("Authorization: Bearer {token}");
+    // The scheme is case-insensitive (RFC 9110, 11.1); the token is not.
+    for header in [
+        format!("authorization: bearer {token}"),
+        format!("Authorization: BEARER {token}"),
+        format!("Authorization: bEaReR {token}"),
+    ] {
+        assert_eq!(
+            curl(port, "/v1/sensors", &[&header]).status,
+            200,
+            "{header}"
+        );
+    }
+    for header in [
+        format!("Authorization: Bearer {}", token.to_uppercase()),
+        format!("Authorization: Basic {token}"),
+        format!("Authorization: Bearer{token}"),
+    ] {
+        assert_eq!(
+            curl(port, "/v1/sensors", &[&header]).status,
+            401,
+            "{header}"
+        );
+    }
+    // A repeated parameter is a 400 naming it, not a silent pick of one value.
+    for (path, parameter) in [
+        ("/v1/analytics/ports?days=1&days=2", "days"),
+        ("/v1/sessions?sensor=a&sensor=test", "sensor"),
+        ("/v1/sessions?limit=1&limit=1", "limit"),
+        ("/v1/worldmap?format=svg&format=png", "format"),
+    ] {
+        let a = curl(port, path, &[&auth]);
+        assert_eq!(a.status, 400, "{path}");
+        let body = a.json();
+        assert_eq!(body["parameter"], parameter, "{path}: {body}");
+        assert!(
+            body["error"].as_str().unwrap().contains("more than once"),
+            "{path}: {body}"
+        );
+    }
+    // A wrong method: 405, JSON, and what is allowed.
+    let dir_curl = Command::new(require("curl", "curl"));
+    let post = curl_with(
+        dir_curl,
+        &["-X", "POST", "-H", &auth, "--data", "x=1"],
+        &format!("http://127.0.0.1:{port}/v1/sessions"),
+    );
+    assert_eq!(post.status, 405);
+    let allow: BTreeSet<String> = post
+        .header("allow")
+        .expect("an Allow header")
+        .split(',')
+        .map(|m| m.trim().to_owned())
+        .collect();
+    assert_eq!(allow, BTreeSet::from(["GET".to_owned(), "HEAD".to_owned()]));
+    assert_eq!(post.json()["status"], 405);
+    assert!(post.json()["error"].as_str().unwrap().contains("POST"));
+    let delete = curl_with(
+        Command::new(require("curl", "curl")),
+        &["-X", "DELETE", "-H", &auth],
+        &format!("http://127.0.0.1:{port}/"),
+    );
+    assert_eq!(delete.status, 405);
+    assert_eq!(delete.json()["status"], 405);
+    // The request head limit docs/reportd.md states (hyper's): a 100 KiB header is served, a
+    // 1 MiB head and a 101st header field get 431.
+    let raw = |head: String| {
+        let mut s = connect(port);
+        send(
+            &mut s,
+            format!("GET /v1/sensors HTTP/1.1\r\nHost: localhost\r\n{auth}\r\n{head}Connection: close\r\n\r\n")
+                .as_bytes(),
+        );
+        let (answer, _) = read_to_close(&mut s);
+        String::from_utf8_lossy(&answer[..answer.len().min(12)]).into_owned()
+    };
+    assert_eq!(
+        raw(format!("X-Big: {}\r\n", "a".repeat(100 * 1024))),
+        "HTTP/1.1 200"
+    );
+    assert_eq!(
+        raw(format!("X-Big: {}\r\n", "a".repeat(1024 * 1024))),
+        "HTTP/1.1 431"
+    );
+    let fields = |n: usize| (0..n).map(|i| format!("X-F{i}: a\r\n")).collect::<String>();
+    // Host, Authorization and Connection are three of the hundred.
+    assert_eq!(raw(fields(97)), "HTTP/1.1 200");
+    assert_eq!(raw(fields(98)), "HTTP/1.1 431");
+    let (status, log) = reportd.terminate(TIMEOUT);
+    assert!(status.success(), "{log}");
 }

@@ -1,7 +1,8 @@
 //! The routes: RECCE7's `/v1/` API with its paths, parameters and field names, what RECCE7 left
 //! for a future release, the world map, the live stream, `/metrics` and the dashboard. Errors
 //! are JSON bodies that name the problem. A bearer token guards everything but the dashboard's
-//! static files when one is configured.
+//! static files when one is configured. Every request must name this service in `Host` (DNS
+//! rebinding), and links are built from the configured `public_url`, never from the request.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -10,8 +11,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use axum::extract::{MatchedPath, Path, Query, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::extract::{FromRequestParts, MatchedPath, Path, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, Method, StatusCode, Version, header};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -23,7 +25,7 @@ use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::config::ReportdSettings;
+use crate::config::{AllowedHosts, ReportdSettings, exposure_problem};
 use crate::db::Db;
 use crate::metrics::{Exposition, HttpMetrics, MetricsSource, process_metrics};
 use crate::query::{self, Filter};
@@ -43,6 +45,10 @@ pub struct AppState {
     pub db: Arc<Db>,
     /// The bearer token, if any.
     pub token: Option<Arc<str>>,
+    /// The names a request may give in `Host`.
+    pub hosts: Arc<AllowedHosts>,
+    /// The start of every absolute link (`public_url`), without a trailing `/`.
+    pub public_url: Arc<str>,
     /// Request metrics.
     pub metrics: Arc<HttpMetrics>,
     /// Other metrics of this process (the sensor's in `recce7 up`).
@@ -52,6 +58,35 @@ pub struct AppState {
 }
 
 type ApiResult = Result<Response, ApiError>;
+
+/// The query string as a map. It stands in for axum's `Query<HashMap<String, String>>`, which
+/// keeps one value of a repeated key and drops the others without a word: here a key given
+/// twice (`days=1&days=2`) is a 400 that names it.
+struct Query<T>(T);
+
+impl<S: Send + Sync> FromRequestParts<S> for Query<HashMap<String, String>> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        parse_query(parts.uri.query().unwrap_or("")).map(Query)
+    }
+}
+
+/// Decodes a query string (`application/x-www-form-urlencoded`); a repeated key is an error.
+fn parse_query(raw: &str) -> Result<HashMap<String, String>, ApiError> {
+    let mut map = HashMap::new();
+    for (key, value) in form_urlencoded::parse(raw.as_bytes()) {
+        let key = key.into_owned();
+        if map.contains_key(&key) {
+            return Err(ApiError::bad_parameter(
+                &key,
+                format!("{key:?} is given more than once; give it once"),
+            ));
+        }
+        map.insert(key, value.into_owned());
+    }
+    Ok(map)
+}
 
 /// The query parameters of a request, checked against the ones the endpoint knows.
 struct Params {
@@ -124,26 +159,6 @@ fn list_params(extra: &[&'static str]) -> Vec<&'static str> {
     v
 }
 
-/// `http://host` as the client reached us, for RECCE7's absolute links.
-fn base_url(headers: &HeaderMap) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            h.chars()
-                .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
-        })
-        .unwrap_or("127.0.0.1");
-    let scheme = match headers
-        .get("x-forwarded-proto")
-        .and_then(|h| h.to_str().ok())
-    {
-        Some("https") => "https",
-        _ => "http",
-    };
-    format!("{scheme}://{host}")
-}
-
 /// A JSON answer with an optional `Link: <...>; rel="next"` header.
 fn json_page(
     body: Value,
@@ -205,9 +220,12 @@ fn parse_address(raw: &str) -> Result<IpAddr, ApiError> {
     Ok(ip.to_canonical())
 }
 
-async fn analytics(headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> ApiResult {
+async fn analytics(
+    State(s): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult {
     Params::new(q, &[])?;
-    let base = base_url(&headers);
+    let base = s.public_url.clone();
     Ok(Json(json!({
         "links": [
             {"rel": "ports", "href": format!("{base}/v1/analytics/ports")},
@@ -223,17 +241,13 @@ async fn analytics(headers: HeaderMap, Query(q): Query<HashMap<String, String>>)
     .into_response())
 }
 
-async fn ports(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-) -> ApiResult {
+async fn ports(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>) -> ApiResult {
     let p = Params::new(q, &list_params(&[]))?;
     let (window, filter) = p.filter()?;
     let limit = p.limit(s.db.max_rows, s.db.max_rows)?;
     let offset = query::parse_offset(p.cursor())?;
     let all = s.db.read(move |c| query::ports(c, &filter)).await?;
-    let base = base_url(&headers);
+    let base = s.public_url.clone();
     let next = (all.len() > offset + limit).then(|| (offset + limit).to_string());
     let items: Vec<Value> = all
         .into_iter()
@@ -260,7 +274,6 @@ async fn ports(
 
 async fn port_detail(
     State(s): State<AppState>,
-    headers: HeaderMap,
     Path(raw): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult {
@@ -273,7 +286,7 @@ async fn port_detail(
     let (items, next) =
         s.db.read(move |c| query::port_sessions(c, port, &filter, limit, cursor.as_deref(), max))
             .await?;
-    let base = base_url(&headers);
+    let base = s.public_url.clone();
     let body = json!({
         "timespan": window.label,
         "port": port,
@@ -293,7 +306,6 @@ async fn port_detail(
 /// answered as `{"timespan", "items", "next_cursor"}` with a `Link` header.
 async fn list_endpoint<T, F>(
     s: AppState,
-    headers: HeaderMap,
     q: HashMap<String, String>,
     path: &'static str,
     default_limit: usize,
@@ -313,70 +325,50 @@ where
     let (items, next) =
         s.db.read(move |c| fetch(c, &filter, limit, cursor.as_deref(), max))
             .await?;
-    let base = base_url(&headers);
+    let base = s.public_url.clone();
     let body = json!({"timespan": window.label, "items": items, "next_cursor": next});
     Ok(json_page(body, next, &base, path, &p))
 }
 
 async fn addresses(
     State(s): State<AppState>,
-    headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult {
-    list_endpoint(
-        s,
-        headers,
-        q,
-        "/v1/analytics/ipaddresses",
-        100,
-        |c, f, l, cur, _| query::addresses(c, f, l, cur),
-    )
+    list_endpoint(s, q, "/v1/analytics/ipaddresses", 100, |c, f, l, cur, _| {
+        query::addresses(c, f, l, cur)
+    })
     .await
 }
 
 async fn credentials(
     State(s): State<AppState>,
-    headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult {
-    list_endpoint(
-        s,
-        headers,
-        q,
-        "/v1/analytics/credentials",
-        100,
-        |c, f, l, cur, _| query::credentials(c, f, l, cur),
-    )
+    list_endpoint(s, q, "/v1/analytics/credentials", 100, |c, f, l, cur, _| {
+        query::credentials(c, f, l, cur)
+    })
     .await
 }
 
 async fn commands(
     State(s): State<AppState>,
-    headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult {
-    list_endpoint(
-        s,
-        headers,
-        q,
-        "/v1/analytics/commands",
-        100,
-        |c, f, l, cur, _| query::commands(c, f, l, cur),
-    )
+    list_endpoint(s, q, "/v1/analytics/commands", 100, |c, f, l, cur, _| {
+        query::commands(c, f, l, cur)
+    })
     .await
 }
 
 async fn sessions(
     State(s): State<AppState>,
-    headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult {
-    list_endpoint(s, headers, q, "/v1/sessions", 50, query::recent_sessions).await
+    list_endpoint(s, q, "/v1/sessions", 50, query::recent_sessions).await
 }
 
 async fn address_detail(
     State(s): State<AppState>,
-    headers: HeaderMap,
     Path(raw): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult {
@@ -409,7 +401,7 @@ async fn address_detail(
             json!({ port.to_string(): list })
         })
         .collect();
-    let base = base_url(&headers);
+    let base = s.public_url.clone();
     let body = json!({
         "timespan": window.label,
         "ipaddress": ip.to_string(),
@@ -628,7 +620,9 @@ async fn not_found(uri: axum::http::Uri) -> ApiError {
     ApiError::not_found(format!("no such endpoint: {}", uri.path()))
 }
 
-/// Counts the request by its route template and checks the token.
+/// Checks the `Host` (DNS rebinding) and the token, turns axum's bare 405 into a JSON answer
+/// with `Allow`, and counts the request by its route template. Wraps every route and the
+/// fallback.
 async fn guard(State(s): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let route = request
@@ -637,40 +631,104 @@ async fn guard(State(s): State<AppState>, request: Request, next: Next) -> Respo
         .map_or("unmatched", |m| m.as_str())
         .to_owned();
     let open = matches!(route.as_str(), "/" | "/assets/{file}");
-    let response = match (&s.token, open) {
-        (Some(token), false) if !authorized(&request, token) => ApiError {
+    let method = request.method().clone();
+    let refusal = host_refusal(&s.hosts, &request).or_else(|| match &s.token {
+        Some(token) if !open && !authorized(&request, token) => Some(ApiError {
             status: StatusCode::UNAUTHORIZED,
             message: "this service needs a bearer token: Authorization: Bearer <token>".into(),
             parameter: None,
-        }
-        .into_response(),
-        _ => next.run(request).await,
+        }),
+        _ => None,
+    });
+    let mut response = match refusal {
+        Some(refusal) => refusal.into_response(),
+        None => next.run(request).await,
     };
-    let mut response = response;
     if response.status() == StatusCode::UNAUTHORIZED {
         response
             .headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    if response.status() == StatusCode::METHOD_NOT_ALLOWED {
+        response = method_not_allowed(&response, &method);
     }
     s.metrics
         .observe(&route, response.status().as_u16(), started.elapsed());
     response
 }
 
-/// The token from `Authorization: Bearer` (or `access_token=` for EventSource, which cannot
-/// set headers), compared in constant time.
+/// Why a request does not name this service, if it does not: 421 for a name that is not
+/// allowed (a DNS-rebinding page, or a proxy whose name is not in `hosts`), 400 for an
+/// HTTP/1.1 request without exactly one `Host`. An absolute-form target names the host
+/// instead of `Host` (RFC 9112, 3.2.2).
+fn host_refusal(hosts: &AllowedHosts, request: &Request) -> Option<ApiError> {
+    let bad_request = |message: &str| ApiError {
+        status: StatusCode::BAD_REQUEST,
+        message: message.into(),
+        parameter: None,
+    };
+    let given = match request.uri().authority() {
+        Some(authority) => authority.host().to_owned(),
+        None => {
+            let mut values = request.headers().get_all(header::HOST).iter();
+            match (values.next(), values.next()) {
+                (Some(value), None) => String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                (None, _) if request.version() <= Version::HTTP_10 => return None,
+                (None, _) => return Some(bad_request("an HTTP/1.1 request needs a Host header")),
+                (Some(_), Some(_)) => return Some(bad_request("more than one Host header")),
+            }
+        }
+    };
+    if hosts.allows(&given) {
+        return None;
+    }
+    let shown: String = given.chars().take(100).collect();
+    Some(ApiError {
+        status: StatusCode::MISDIRECTED_REQUEST,
+        message: format!(
+            "this service does not answer to the name {shown:?}: reach it by its address or \
+             localhost, or add the name to reportd.hosts"
+        ),
+        parameter: None,
+    })
+}
+
+/// axum's 405 (an empty body) as a JSON error. axum adds `Allow` (`GET,HEAD`) to it on the
+/// way out, after this middleware.
+fn method_not_allowed(response: &Response, method: &Method) -> Response {
+    let mut answer = ApiError {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        message: format!(
+            "this endpoint does not answer {method}; the Allow header lists what it does"
+        ),
+        parameter: None,
+    }
+    .into_response();
+    if let Some(allow) = response.headers().get(header::ALLOW) {
+        answer.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    answer
+}
+
+/// The token from `Authorization: Bearer` (the scheme in any case, RFC 9110 11.1), or
+/// `access_token=` for EventSource, which cannot set headers; compared in constant time.
 fn authorized(request: &Request, token: &str) -> bool {
     let from_header = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok())
-        .and_then(|h| h.strip_prefix("Bearer "));
-    let from_query = request
-        .uri()
-        .query()
-        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("access_token=")));
+        .and_then(|h| h.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, credentials)| credentials.trim_start_matches(' ').to_owned());
+    let from_query = || {
+        request.uri().query().and_then(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "access_token")
+                .map(|(_, v)| v.into_owned())
+        })
+    };
     from_header
-        .or(from_query)
+        .or_else(from_query)
         .is_some_and(|given| constant_time_eq(given.as_bytes(), token.as_bytes()))
 }
 
@@ -705,7 +763,8 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
         .route("/v1/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
         .fallback(not_found)
-        .route_layer(middleware::from_fn_with_state(state.clone(), guard))
+        // `layer`, not `route_layer`: the fallback and axum's 405 answers pass the guard too.
+        .layer(middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state);
     let origins: Vec<HeaderValue> = cors_origins
         .iter()
@@ -744,6 +803,14 @@ pub async fn serve_on(
     extra_metrics: Option<Arc<dyn MetricsSource>>,
     shutdown: CancellationToken,
 ) -> Result<(), ReportError> {
+    // The exposure rule again, on the address actually bound: settings built without
+    // validation cannot serve a public address without a token.
+    let addr = listener
+        .local_addr()
+        .map_err(|e| ReportError::Serve(e.to_string()))?;
+    if let Some(reason) = exposure_problem(addr, settings.token.as_deref()) {
+        return Err(ReportError::Exposed { addr, reason });
+    }
     let db = Db::open(
         &settings.database,
         settings.query_timeout,
@@ -752,6 +819,8 @@ pub async fn serve_on(
     let state = AppState {
         db,
         token: settings.token.as_deref().map(Arc::from),
+        hosts: Arc::new(settings.hosts.clone()),
+        public_url: Arc::from(settings.public_url.as_str()),
         metrics: Arc::new(HttpMetrics::default()),
         extra_metrics,
         shutdown: shutdown.clone(),
@@ -793,4 +862,25 @@ pub async fn serve_metrics(
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
         .map_err(|e| ReportError::Serve(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repeated_query_key_is_refused_by_name() {
+        let q = parse_query("days=1&sensor=a%20b&empty=").unwrap();
+        assert_eq!(q.get("sensor").map(String::as_str), Some("a b"));
+        assert_eq!(q.get("empty").map(String::as_str), Some(""));
+        let e = parse_query("days=1&hours=2&days=1").unwrap_err();
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        assert_eq!(e.parameter.as_deref(), Some("days"));
+        let e = parse_query("a%62=1&ab=2").unwrap_err();
+        assert_eq!(
+            e.parameter.as_deref(),
+            Some("ab"),
+            "compared after decoding"
+        );
+    }
 }

@@ -21,7 +21,7 @@ pub mod window;
 pub mod worldmap;
 
 pub use api::{AppState, router, serve};
-pub use config::{ReportdSettings, load, parse_config};
+pub use config::{ReportdSettings, TokenSources, load, parse_config};
 
 /// Everything that stops the service from starting or serving.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +40,14 @@ pub enum ReportError {
         /// The address.
         addr: std::net::SocketAddr,
         /// Why.
+        reason: String,
+    },
+    /// The listen address is not loopback and there is no token.
+    #[error("refusing to serve on {addr}: token {reason}")]
+    Exposed {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// The rule broken.
         reason: String,
     },
     /// The server failed while running.

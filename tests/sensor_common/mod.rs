@@ -171,19 +171,31 @@ impl Answer {
 
 /// GET `http://127.0.0.1:port{path}` with the real curl.
 pub fn curl(port: u16, path: &str, headers: &[&str]) -> Answer {
+    let args: Vec<String> = headers
+        .iter()
+        .flat_map(|h| ["-H".to_string(), h.to_string()])
+        .collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    curl_with(
+        Command::new(require("curl", "curl")),
+        &args,
+        &format!("http://127.0.0.1:{port}{path}"),
+    )
+}
+
+/// Runs `cmd` (curl, or a command that runs curl, such as nsenter) with `args` (e.g. `-X`,
+/// `POST`, `-H`, `Host: x`) on `url`, and reads what it got.
+pub fn curl_with(mut cmd: Command, args: &[&str], url: &str) -> Answer {
     let dir = tempfile::tempdir().unwrap();
     let head = dir.path().join("head");
     let body = dir.path().join("body");
-    let mut cmd = Command::new(require("curl", "curl"));
     cmd.args(["-s", "-o"])
         .arg(&body)
         .arg("-D")
         .arg(&head)
         .args(["-w", "%{http_code}", "--max-time", "20"]);
-    for h in headers {
-        cmd.args(["-H", h]);
-    }
-    cmd.arg(format!("http://127.0.0.1:{port}{path}"));
+    cmd.args(args);
+    cmd.arg(url);
     let out = testkit::run_with_timeout(cmd, Duration::from_secs(30));
     let status = String::from_utf8_lossy(&out.stdout)
         .trim()
