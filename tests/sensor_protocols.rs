@@ -335,3 +335,86 @@ fn nmap_connect_scan_and_service_detection() {
         "nmap's HTTP probes are recorded"
     );
 }
+
+/// The value of the `SESSIONID` cookie in a Set-Cookie header, if any.
+fn session_cookie(answer: &Answer) -> Option<String> {
+    let value = answer.header("Set-Cookie")?;
+    let pair = value.split(';').next()?;
+    pair.strip_prefix("SESSIONID=").map(str::to_owned)
+}
+
+#[test]
+fn forged_or_foreign_session_cookies_are_recorded_not_adopted() {
+    require("curl", "curl");
+    let [web, alt] = ports();
+    let body = format!(
+        "{}{}",
+        plugin("web", "http", web, "http"),
+        plugin("alt", "http", alt, "http_alt")
+    );
+    let sensor = SensorProcess::start(&bin(), &body);
+    let zero = "00000000-0000-0000-0000-000000000000";
+    // 1. A made-up id of the right shape: a fresh cookie comes back, the request stays in the
+    //    connection's own session.
+    let forged = curl(web, "/?forged", &[&format!("Cookie: SESSIONID={zero}")]);
+    assert_eq!(forged.status, 200);
+    let fresh = session_cookie(&forged).expect("a fresh cookie replaces a forged one");
+    assert!(!fresh.contains(zero), "{fresh}");
+    // 2. A cookie the other instance issued, whole and as its bare session id.
+    let alt_cookie = session_cookie(&curl(alt, "/", &[])).expect("alt sets a cookie");
+    let alt_id = alt_cookie.split('.').next().unwrap().to_owned();
+    for foreign in [&alt_cookie, &alt_id] {
+        let answer = curl(web, "/?foreign", &[&format!("Cookie: SESSIONID={foreign}")]);
+        assert!(session_cookie(&answer).is_some(), "{}", answer.headers);
+    }
+    // 3. A cookie this instance issued still groups two connections into one session.
+    let first = curl(web, "/?mine", &[]);
+    let mine = session_cookie(&first).expect("web sets a cookie");
+    let again = curl(web, "/?mine-again", &[&format!("Cookie: SESSIONID={mine}")]);
+    assert_eq!(
+        session_cookie(&again),
+        None,
+        "an accepted cookie is not replaced"
+    );
+    let (status, dir) = sensor.terminate(TIMEOUT);
+    assert!(status.success());
+    let conn = db(&dir.path().join("sensor.sqlite"));
+    assert_eq!(
+        count(
+            &conn,
+            &format!("SELECT count(*) FROM http WHERE session = '{zero}'")
+        ),
+        0
+    );
+    assert_eq!(
+        count(
+            &conn,
+            &format!("SELECT count(*) FROM http WHERE session = '{alt_id}'")
+        ),
+        0,
+        "another instance's session is never adopted"
+    );
+    // Each rejected request is in its own connection's session, with the cookie recorded.
+    let rejected = rows(
+        &conn,
+        "SELECT h.path, h.cookie_rejected, s.linkedSession FROM http h \
+         JOIN sessions s ON s.session = h.session ORDER BY h.ID",
+    );
+    assert_eq!(rejected.len(), 5, "{rejected:?}");
+    assert_eq!(rejected[0], ["/?forged", zero, "NULL"]);
+    assert_eq!(rejected[1], ["/?foreign", alt_cookie.as_str(), "NULL"]);
+    assert_eq!(rejected[2], ["/?foreign", alt_id.as_str(), "NULL"]);
+    assert_eq!(rejected[3][..2], ["/?mine", "NULL"]);
+    let grouped = rows(
+        &conn,
+        "SELECT session FROM http WHERE path IN ('/?mine', '/?mine-again') ORDER BY ID",
+    );
+    assert_eq!(grouped[0], grouped[1], "{grouped:?}");
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT count(*) FROM http WHERE path = '/?mine-again' AND cookie_rejected IS NULL"
+        ),
+        1
+    );
+}

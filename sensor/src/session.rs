@@ -81,6 +81,8 @@ impl Session {
 
     /// Takes the session id from the protocol (HTTP does, from its cookie), so that requests
     /// over several connections group into one session, as RECCE7's `get_session` allowed.
+    /// The caller must first check that this sensor issued the id to this instance (the HTTP
+    /// plug-in checks the cookie's keyed tag): an id the attacker chose must never be adopted.
     /// Only ids of the shape this sensor hands out are accepted; returns whether it was.
     pub fn adopt_id(&mut self, id: &str) -> bool {
         if store::is_id(id) {
