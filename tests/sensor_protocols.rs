@@ -587,3 +587,23 @@ fn a_last_line_without_newline_is_recorded_as_unterminated() {
         [["USER anonymous", "NULL"], ["PASS guest", "1"]]
     );
 }
+
+#[test]
+fn http_credentials_keep_their_exact_bytes() {
+    require("curl", "curl");
+    let [port] = ports();
+    let sensor = SensorProcess::start(&bin(), &plugin("web", "http", port, "http"));
+    sh(
+        &format!(
+            "curl -s -o /dev/null -d 'username=ro%E9t&password=p%5Ca%FFss' http://127.0.0.1:{port}/login.cgi"
+        ),
+        TIMEOUT,
+    );
+    let (status, dir) = sensor.terminate(TIMEOUT);
+    assert!(status.success());
+    let conn = db(&dir.path().join("sensor.sqlite"));
+    assert_eq!(
+        rows(&conn, "SELECT username, password FROM http"),
+        [["ro\\xe9t", "p\\\\a\\xffss"]]
+    );
+}

@@ -66,6 +66,17 @@ pub fn build(settings: &PluginSettings<'_>) -> Result<Arc<dyn Plugin>, Vec<Optio
     }))
 }
 
+/// At most `max_bytes` of `bytes` as [`escape_text`] writes them, then `...(+N bytes)` for the
+/// rest: a value the attacker chose, kept exactly but bounded.
+fn bounded_text(bytes: &[u8], max_bytes: usize) -> String {
+    let kept = bytes.get(..max_bytes).unwrap_or(bytes);
+    let mut text = escape_text(kept);
+    if kept.len() < bytes.len() {
+        text.push_str(&format!("...(+{} bytes)", bytes.len() - kept.len()));
+    }
+    text
+}
+
 impl HttpPlugin {
     /// Answers a request the parser refused (400, 413, 431, 501), records it as a request row
     /// with that status and its bytes raw, and ends the connection.
@@ -153,7 +164,7 @@ impl HttpPlugin {
                 Some(value) => match self.cookie_key.verify(&self.name, value) {
                     Some(id) => session.adopt_id(id),
                     None => {
-                        rejected = escape_text(value.as_bytes()).into();
+                        rejected = bounded_text(value.as_bytes(), self.max_raw_bytes).into();
                         false
                     }
                 },
@@ -227,5 +238,17 @@ impl Plugin for HttpPlugin {
         session: &'a mut Session,
     ) -> HandlerFuture<'a> {
         Box::pin(self.converse(conn, session))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejected_cookies_are_kept_exactly_but_bounded() {
+        assert_eq!(bounded_text(b"a\\b", 10), "a\\\\b");
+        assert_eq!(bounded_text(b"abcdef", 4), "abcd...(+2 bytes)");
+        assert_eq!(bounded_text("\u{e9}".as_bytes(), 1), "\\xc3...(+1 bytes)");
     }
 }
