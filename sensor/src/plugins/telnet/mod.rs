@@ -141,10 +141,9 @@ impl TelnetPlugin {
         let mut stage = Stage::User;
         let (mut data, mut reply, mut echo, mut events) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        // Until the login succeeds: every byte received, and the data they carried, to tell
-        // telnet from a TLS hello or noise (both grow on demand and are dropped at login).
-        let mut before_login: Option<(RawCapture, Vec<u8>)> =
-            Some((RawCapture::new(self.max_raw_bytes), Vec::new()));
+        // Until the login succeeds: every byte received, to tell telnet from a TLS hello or
+        // noise and to record the latter exactly (grown on demand, dropped at login).
+        let mut before_login = Some(RawCapture::new(self.max_raw_bytes));
         // Grown on demand: an idle session should cost as little as possible.
         let mut out = Vec::new();
         out.extend_from_slice(negotiation::greeting());
@@ -162,12 +161,17 @@ impl TelnetPlugin {
             echo.clear();
             events.clear();
             decoder.decode(&input, &mut data, &mut reply);
-            if let Some((capture, seen)) = before_login.as_mut() {
+            if let Some(capture) = before_login.as_mut() {
+                let sniffing = capture.total() < foreign::SNIFF_BYTES;
                 capture.push(&input);
-                if seen.len() < foreign::SNIFF_BYTES {
-                    let room = foreign::SNIFF_BYTES - seen.len();
-                    seen.extend_from_slice(data.get(..data.len().min(room)).unwrap_or_default());
-                    if let Some(kind) = foreign::classify(seen) {
+                if sniffing {
+                    // The data the first bytes carry, decoded afresh (the same bytes decode the
+                    // same way), so no second copy is kept per connection.
+                    let first = capture.kept();
+                    let first = first.get(..foreign::SNIFF_BYTES).unwrap_or(first);
+                    let mut seen = Vec::new();
+                    TelnetDecoder::new().decode(first, &mut seen, &mut Vec::new());
+                    if let Some(kind) = foreign::classify(&seen) {
                         foreign::drain(conn, capture).await;
                         foreign::record_and_close(
                             conn,
