@@ -465,6 +465,12 @@ except (ssl.SSLError, OSError) as e:
         closed,
         "the sensor ends a connection that does not speak telnet"
     );
+    // A few junk bytes, one of them IAC.
+    let mut s = connect(port);
+    read_until(&mut s, b"login: ");
+    send(&mut s, &[0, 1, 2, 0xfe, 0xff, b'\n']);
+    let (_, closed) = read_to_close(&mut s);
+    assert!(closed);
     let (status, dir) = sensor.terminate(TIMEOUT);
     assert!(status.success());
     let conn = db(&dir.path().join("sensor.sqlite"));
@@ -477,7 +483,7 @@ except (ssl.SSLError, OSError) as e:
         &conn,
         "SELECT reason, length, bytes FROM rawInput ORDER BY ID",
     );
-    assert_eq!(raw.len(), 2, "{raw:?}");
+    assert_eq!(raw.len(), 3, "{raw:?}");
     assert_eq!(raw[0][0], "not telnet: TLS handshake");
     assert!(raw[0][2].starts_with("\\x16\\x03\\x01"), "{raw:?}");
     assert!(raw[0][1].parse::<usize>().unwrap() > 100, "{raw:?}");
@@ -488,6 +494,14 @@ except (ssl.SSLError, OSError) as e:
     assert_eq!(
         raw[1][2],
         format!("{}...(+904 bytes)", store::escape_bytes(kept, 4096))
+    );
+    assert_eq!(
+        raw[2],
+        [
+            "not telnet: binary data",
+            "6",
+            "\\x00\\x01\\x02\\xfe\\xff\\n"
+        ]
     );
     let reasons = rows(&conn, "SELECT closeReason FROM sessions ORDER BY startTime");
     assert!(reasons.iter().all(|r| r[0] != "logout"), "{reasons:?}");

@@ -88,7 +88,7 @@ fn binary_bytes(data: &[u8]) -> usize {
         let invalid = chunk.invalid();
         let cut_at_end = chunks.peek().is_none()
             && invalid.len() < 4
-            && invalid.first().is_some_and(|&b| b >= 0xc2)
+            && invalid.first().is_some_and(|b| (0xc2..=0xf4).contains(b))
             && invalid.iter().skip(1).all(|&b| (0x80..0xc0).contains(&b));
         if !cut_at_end {
             odd += invalid.len();
@@ -223,6 +223,8 @@ mod tests {
         );
         assert_eq!(classify(b"OPTIONS sip:nm SIP/2.0\r\n"), None);
         assert_eq!(classify(&[0, 1, 2, 0xfe, 0xff, b'\n']), Some("binary data"));
+        // What the telnet decoder leaves of those bytes: 0xfe never starts a character.
+        assert_eq!(classify(&[0, 1, 2, 0xfe]), Some("binary data"));
         let mut noise = Vec::new();
         let mut x: u32 = 99;
         for _ in 0..128 {
