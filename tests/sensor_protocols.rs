@@ -118,8 +118,8 @@ fn telnet_negotiation_bytes_never_reach_the_recorded_input() {
     );
     assert_eq!(login[0][0], "root");
     assert_eq!(
-        login[0][1], "7061EFBFBD7373",
-        "0xff kept as one (lossy) character"
+        login[0][1], "70615C7866667373",
+        "the 0xff data byte kept exactly, as the escape \\xff (not U+FFFD)"
     );
     assert_eq!(
         count(
@@ -333,5 +333,291 @@ fn nmap_connect_scan_and_service_detection() {
     assert!(
         count(&conn, "SELECT count(*) FROM http") >= 1,
         "nmap's HTTP probes are recorded"
+    );
+}
+
+/// The value of the `SESSIONID` cookie in a Set-Cookie header, if any.
+fn session_cookie(answer: &Answer) -> Option<String> {
+    let value = answer.header("Set-Cookie")?;
+    let pair = value.split(';').next()?;
+    pair.strip_prefix("SESSIONID=").map(str::to_owned)
+}
+
+#[test]
+fn forged_or_foreign_session_cookies_are_recorded_not_adopted() {
+    require("curl", "curl");
+    let [web, alt] = ports();
+    let body = format!(
+        "{}{}",
+        plugin("web", "http", web, "http"),
+        plugin("alt", "http", alt, "http_alt")
+    );
+    let sensor = SensorProcess::start(&bin(), &body);
+    let zero = "00000000-0000-0000-0000-000000000000";
+    // 1. A made-up id of the right shape: a fresh cookie comes back, the request stays in the
+    //    connection's own session.
+    let forged = curl(web, "/?forged", &[&format!("Cookie: SESSIONID={zero}")]);
+    assert_eq!(forged.status, 200);
+    let fresh = session_cookie(&forged).expect("a fresh cookie replaces a forged one");
+    assert!(!fresh.contains(zero), "{fresh}");
+    // 2. A cookie the other instance issued, whole and as its bare session id.
+    let alt_cookie = session_cookie(&curl(alt, "/", &[])).expect("alt sets a cookie");
+    let alt_id = alt_cookie.split('.').next().unwrap().to_owned();
+    for foreign in [&alt_cookie, &alt_id] {
+        let answer = curl(web, "/?foreign", &[&format!("Cookie: SESSIONID={foreign}")]);
+        assert!(session_cookie(&answer).is_some(), "{}", answer.headers);
+    }
+    // 3. A cookie this instance issued still groups two connections into one session.
+    let first = curl(web, "/?mine", &[]);
+    let mine = session_cookie(&first).expect("web sets a cookie");
+    let again = curl(web, "/?mine-again", &[&format!("Cookie: SESSIONID={mine}")]);
+    assert_eq!(
+        session_cookie(&again),
+        None,
+        "an accepted cookie is not replaced"
+    );
+    let (status, dir) = sensor.terminate(TIMEOUT);
+    assert!(status.success());
+    let conn = db(&dir.path().join("sensor.sqlite"));
+    assert_eq!(
+        count(
+            &conn,
+            &format!("SELECT count(*) FROM http WHERE session = '{zero}'")
+        ),
+        0
+    );
+    assert_eq!(
+        count(
+            &conn,
+            &format!("SELECT count(*) FROM http WHERE session = '{alt_id}'")
+        ),
+        0,
+        "another instance's session is never adopted"
+    );
+    // Each rejected request is in its own connection's session, with the cookie recorded.
+    let rejected = rows(
+        &conn,
+        "SELECT h.path, h.cookie_rejected, s.linkedSession FROM http h \
+         JOIN sessions s ON s.session = h.session ORDER BY h.ID",
+    );
+    assert_eq!(rejected.len(), 5, "{rejected:?}");
+    assert_eq!(rejected[0], ["/?forged", zero, "NULL"]);
+    assert_eq!(rejected[1], ["/?foreign", alt_cookie.as_str(), "NULL"]);
+    assert_eq!(rejected[2], ["/?foreign", alt_id.as_str(), "NULL"]);
+    assert_eq!(rejected[3][..2], ["/?mine", "NULL"]);
+    let grouped = rows(
+        &conn,
+        "SELECT session FROM http WHERE path IN ('/?mine', '/?mine-again') ORDER BY ID",
+    );
+    assert_eq!(grouped[0], grouped[1], "{grouped:?}");
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT count(*) FROM http WHERE path = '/?mine-again' AND cookie_rejected IS NULL"
+        ),
+        1
+    );
+}
+
+/// `n` bytes of a fixed pseudo-random sequence (no crate, the same on every run).
+fn noise(n: usize) -> Vec<u8> {
+    let mut x: u32 = 0x1234_5678;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+#[test]
+fn tls_hellos_and_binary_noise_on_the_telnet_port_are_recorded_raw() {
+    let [port] = ports();
+    let sensor = SensorProcess::start(&bin(), &plugin("t", "telnet", port, "telnet"));
+    // Python's TLS client: it sends its ClientHello and gives up on the telnet greeting.
+    let tls = sh(
+        &format!(
+            "python3 -c \"
+import socket, ssl
+s = socket.create_connection(('127.0.0.1', {port}), timeout=10)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+try:
+    ctx.wrap_socket(s, server_hostname='sensor.test')
+    print('handshake completed')
+except (ssl.SSLError, OSError) as e:
+    print('refused', type(e).__name__)
+\""
+        ),
+        TIMEOUT,
+    );
+    assert!(tls.starts_with("refused"), "{tls}");
+    // 5,000 random bytes after the greeting.
+    let junk = noise(5000);
+    let mut s = connect(port);
+    read_until(&mut s, b"login: ");
+    send(&mut s, &junk);
+    let (_, closed) = read_to_close(&mut s);
+    assert!(
+        closed,
+        "the sensor ends a connection that does not speak telnet"
+    );
+    // A few junk bytes, one of them IAC.
+    let mut s = connect(port);
+    read_until(&mut s, b"login: ");
+    send(&mut s, &[0, 1, 2, 0xfe, 0xff, b'\n']);
+    let (_, closed) = read_to_close(&mut s);
+    assert!(closed);
+    let (status, dir) = sensor.terminate(TIMEOUT);
+    assert!(status.success());
+    let conn = db(&dir.path().join("sensor.sqlite"));
+    assert_eq!(
+        rows(&conn, "SELECT eventType, username, user_input FROM telnet"),
+        Vec::<Vec<String>>::new(),
+        "nothing that is not telnet becomes a login or a command"
+    );
+    let raw = rows(
+        &conn,
+        "SELECT reason, length, bytes FROM rawInput ORDER BY ID",
+    );
+    assert_eq!(raw.len(), 3, "{raw:?}");
+    assert_eq!(raw[0][0], "not telnet: TLS handshake");
+    assert!(raw[0][2].starts_with("\\x16\\x03\\x01"), "{raw:?}");
+    assert!(raw[0][1].parse::<usize>().unwrap() > 100, "{raw:?}");
+    assert_eq!(raw[1][0], "not telnet: binary data");
+    assert_eq!(raw[1][1], "5000");
+    // Byte-exact: the stored text is the escaped input (the first 4096 bytes, then a count).
+    let kept = &junk[..4096];
+    assert_eq!(
+        raw[1][2],
+        format!("{}...(+904 bytes)", store::escape_bytes(kept, 4096))
+    );
+    assert_eq!(
+        raw[2],
+        [
+            "not telnet: binary data",
+            "6",
+            "\\x00\\x01\\x02\\xfe\\xff\\n"
+        ]
+    );
+    let reasons = rows(&conn, "SELECT closeReason FROM sessions ORDER BY startTime");
+    assert!(reasons.iter().all(|r| r[0] != "logout"), "{reasons:?}");
+}
+
+#[test]
+fn telnet_input_that_is_not_utf8_is_recorded_byte_exact() {
+    let [port] = ports();
+    let sensor = SensorProcess::start(&bin(), &plugin("t", "telnet", port, "telnet"));
+    let mut s = connect(port);
+    read_until(&mut s, b"login: ");
+    send(&mut s, b"ro\xe9t\r\n"); // Latin-1, not UTF-8
+    read_until(&mut s, b"Password: ");
+    send(&mut s, b"p\\a\xff\xffss\r\n"); // a backslash, and IAC IAC: one 0xff data byte
+    read_until(&mut s, b"$ ");
+    send(&mut s, b"echo \xc3\xa9t\xc3\xa9\xc3\r\n"); // "\u{e9}" in UTF-8, then a lone lead byte
+    read_until(&mut s, b"$ ");
+    send(&mut s, b"exit\r\n");
+    read_to_close(&mut s);
+    let (status, dir) = sensor.terminate(TIMEOUT);
+    assert!(status.success());
+    let conn = db(&dir.path().join("sensor.sqlite"));
+    assert_eq!(
+        rows(
+            &conn,
+            "SELECT username, password FROM telnet WHERE eventType = 'telnet.login'"
+        ),
+        [["ro\\xe9t", "p\\\\a\\xffss"]]
+    );
+    assert_eq!(
+        rows(
+            &conn,
+            "SELECT user_input FROM telnet WHERE eventType = 'telnet.command' ORDER BY ID"
+        ),
+        [["echo \u{e9}t\u{e9}\\xc3"], ["exit"]]
+    );
+}
+
+#[test]
+fn a_last_line_without_newline_is_recorded_as_unterminated() {
+    use std::net::Shutdown;
+    let [t, b] = ports();
+    let body = format!(
+        "{}{}",
+        plugin("t", "telnet", t, "telnet"),
+        plugin("ftp", "banner", b, "ftp")
+    );
+    let sensor = SensorProcess::start(&bin(), &body);
+    // A command typed at the shell, then the peer closes its side without Enter.
+    let mut s = connect(t);
+    read_until(&mut s, b"login: ");
+    send(&mut s, b"root\r\n");
+    read_until(&mut s, b"Password: ");
+    send(&mut s, b"admin\r\n");
+    read_until(&mut s, b"# ");
+    send(&mut s, b"echo one\r\n");
+    read_until(&mut s, b"# ");
+    send(&mut s, b"uname -a; id");
+    std::thread::sleep(Duration::from_millis(200));
+    s.shutdown(Shutdown::Write).unwrap();
+    read_to_close(&mut s);
+    // A password with no newline.
+    let mut s = connect(t);
+    read_until(&mut s, b"login: ");
+    send(&mut s, b"admin\r\n");
+    read_until(&mut s, b"Password: ");
+    send(&mut s, b"hunter2");
+    std::thread::sleep(Duration::from_millis(200));
+    s.shutdown(Shutdown::Write).unwrap();
+    read_to_close(&mut s);
+    // The banner plug-in: two lines, the second unterminated.
+    let mut s = connect(b);
+    send(&mut s, b"USER anonymous\r\nPASS guest");
+    read_until(&mut s, b"ERR\r\n");
+    std::thread::sleep(Duration::from_millis(200));
+    s.shutdown(Shutdown::Write).unwrap();
+    read_to_close(&mut s);
+    let (status, dir) = sensor.terminate(TIMEOUT);
+    assert!(status.success());
+    let conn = db(&dir.path().join("sensor.sqlite"));
+    assert_eq!(
+        rows(
+            &conn,
+            "SELECT user_input, unterminated FROM telnet WHERE eventType = 'telnet.command' ORDER BY ID"
+        ),
+        [["echo one", "NULL"], ["uname -a", "1"], ["id", "1"]]
+    );
+    assert_eq!(
+        rows(
+            &conn,
+            "SELECT username, password, unterminated FROM telnet WHERE eventType = 'telnet.login' ORDER BY ID"
+        ),
+        [["root", "admin", "NULL"], ["admin", "hunter2", "1"]]
+    );
+    assert_eq!(
+        rows(&conn, "SELECT line, unterminated FROM ftp ORDER BY ID"),
+        [["USER anonymous", "NULL"], ["PASS guest", "1"]]
+    );
+}
+
+#[test]
+fn http_credentials_keep_their_exact_bytes() {
+    require("curl", "curl");
+    let [port] = ports();
+    let sensor = SensorProcess::start(&bin(), &plugin("web", "http", port, "http"));
+    sh(
+        &format!(
+            "curl -s -o /dev/null -d 'username=ro%E9t&password=p%5Ca%FFss' http://127.0.0.1:{port}/login.cgi"
+        ),
+        TIMEOUT,
+    );
+    let (status, dir) = sensor.terminate(TIMEOUT);
+    assert!(status.success());
+    let conn = db(&dir.path().join("sensor.sqlite"));
+    assert_eq!(
+        rows(&conn, "SELECT username, password FROM http"),
+        [["ro\\xe9t", "p\\\\a\\xffss"]]
     );
 }

@@ -321,7 +321,7 @@ fn changing_an_instances_columns_migrates_its_table_and_keeps_rows() {
     require("curl", "curl");
     let [port] = ports();
     let with_note = format!(
-        "{}columns = [[\"command\", \"TEXT\"], [\"path\", \"TEXT\"], [\"note\", \"TEXT\"], [\"version\", \"TEXT\"], [\"headers\", \"TEXT\"], [\"body\", \"TEXT\"], [\"username\", \"TEXT\"], [\"password\", \"TEXT\"], [\"status\", \"INTEGER\"]]\n",
+        "{}columns = [[\"command\", \"TEXT\"], [\"path\", \"TEXT\"], [\"note\", \"TEXT\"], [\"version\", \"TEXT\"], [\"headers\", \"TEXT\"], [\"body\", \"TEXT\"], [\"username\", \"TEXT\"], [\"password\", \"TEXT\"], [\"status\", \"INTEGER\"], [\"cookie_rejected\", \"TEXT\"]]\n",
         plugin("web", "http", port, "http")
     );
     let sensor = SensorProcess::start(&bin(), &with_note);

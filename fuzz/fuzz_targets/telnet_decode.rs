@@ -21,7 +21,8 @@ fuzz_target!(|input: &[u8]| {
         for event in events.drain(..) {
             if let LineEvent::Line(line) | LineEvent::TooLong(line) = event {
                 assert!(line.len() <= 257);
-                let out = shell.run_line(&String::from_utf8_lossy(&line));
+                let out = shell.run_input(&line);
+                assert!(out.commands.iter().all(|c| c.len() <= line.len()));
                 assert!(out.text.len() <= 64 * 1024);
             }
         }

@@ -758,9 +758,9 @@ name = "web"
 kind = "http"
 port = 8080
 table = "web"
-columns = [["command", "TEXT"], ["path", "TEXT"], ["version", "TEXT"], ["headers", "TEXT"], ["body", "TEXT"], ["username", "TEXT"], ["password", "TEXT"], ["status", "INTEGER"], ["note", "TEXT"]]
+columns = [["command", "TEXT"], ["path", "TEXT"], ["version", "TEXT"], ["headers", "TEXT"], ["body", "TEXT"], ["username", "TEXT"], ["password", "TEXT"], ["status", "INTEGER"], ["cookie_rejected", "TEXT"], ["note", "TEXT"]]
 "#;
         let valid = parse(text, "x").unwrap();
-        assert_eq!(valid.instances[0].table.columns.len(), 9);
+        assert_eq!(valid.instances[0].table.columns.len(), 10);
     }
 }

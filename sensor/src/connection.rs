@@ -71,6 +71,24 @@ const READ_CHUNK: usize = 1024;
 /// so that thousands of idle connections stay cheap; a longer input takes a few more reads.
 const FIRST_READ: usize = 128;
 
+/// A line from [`Connection::read_line`]: its bytes (without `\r\n`/`\n`), and whether a
+/// `\n` ended it or the end of the connection cut it off. Derefs to the bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    /// The line's bytes, exactly as received.
+    pub bytes: Bytes,
+    /// False for the last bytes of a connection that ended without a newline after them.
+    pub terminated: bool,
+}
+
+impl std::ops::Deref for Line {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
 /// One attacker connection with its buffer, limits and counters.
 pub struct Connection {
     io: Pin<Box<dyn Io>>,
@@ -229,9 +247,11 @@ impl Connection {
     }
 
     /// Reads one line ending in `\n` and returns it without `\r\n`/`\n`. A line longer than
-    /// `max_line_bytes` ends the session with [`CloseReason::LineTooLong`]. At EOF, a last
-    /// unterminated line is returned before the close is reported.
-    pub async fn read_line(&mut self) -> Result<Bytes, CloseReason> {
+    /// `max_line_bytes` ends the session with [`CloseReason::LineTooLong`] (its bytes stay in
+    /// the buffer). When the connection ends for any other reason (EOF, reset, a timeout,
+    /// shutdown), a last unterminated line is returned, marked as such, before the close is
+    /// reported.
+    pub async fn read_line(&mut self) -> Result<Line, CloseReason> {
         let mut searched = 0;
         loop {
             if let Some(pos) = self.buf[searched..].iter().position(|&b| b == b'\n') {
@@ -243,7 +263,10 @@ impl Connection {
                 if line.last() == Some(&b'\r') {
                     line.truncate(line.len() - 1);
                 }
-                return Ok(line.freeze());
+                return Ok(Line {
+                    bytes: line.freeze(),
+                    terminated: true,
+                });
             }
             searched = self.buf.len();
             if self.buf.len() > self.limits.max_line_bytes {
@@ -251,8 +274,11 @@ impl Connection {
             }
             match self.read_more().await {
                 Ok(_) => {}
-                Err(reason) if !self.buf.is_empty() && reason == CloseReason::PeerClosed => {
-                    return Ok(self.take_buffer());
+                Err(reason) if !self.buf.is_empty() && reason != CloseReason::LineTooLong => {
+                    return Ok(Line {
+                        bytes: self.take_buffer(),
+                        terminated: false,
+                    });
                 }
                 Err(reason) => return Err(reason),
             }
@@ -313,7 +339,8 @@ mod tests {
             ..Limits::default()
         });
         peer.write_all(b"root\r\nadmin\nlast").await.unwrap();
-        assert_eq!(&c.read_line().await.unwrap()[..], b"root");
+        let first = c.read_line().await.unwrap();
+        assert_eq!((&first[..], first.terminated), (&b"root"[..], true));
         assert_eq!(&c.read_line().await.unwrap()[..], b"admin");
         peer.write_all(b" line is far too long\n").await.unwrap();
         assert_eq!(c.read_line().await, Err(CloseReason::LineTooLong));
@@ -325,9 +352,23 @@ mod tests {
         let (mut c, mut peer, _) = conn(Limits::default());
         peer.write_all(b"exit").await.unwrap();
         drop(peer);
-        assert_eq!(&c.read_line().await.unwrap()[..], b"exit");
+        let last = c.read_line().await.unwrap();
+        assert_eq!((&last[..], last.terminated), (&b"exit"[..], false));
         assert_eq!(c.read_line().await, Err(CloseReason::PeerClosed));
         assert_eq!(c.bytes_in(), 4);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_timeout_returns_the_last_partial_line_then_closes() {
+        let (mut c, mut peer, _) = conn(Limits {
+            idle_timeout: Duration::from_secs(5),
+            ..Limits::default()
+        });
+        peer.write_all(b"ls\nuname").await.unwrap();
+        assert!(c.read_line().await.unwrap().terminated);
+        let last = c.read_line().await.unwrap();
+        assert_eq!((&last[..], last.terminated), (&b"uname"[..], false));
+        assert_eq!(c.read_line().await, Err(CloseReason::IdleTimeout));
     }
 
     #[tokio::test(start_paused = true)]

@@ -10,6 +10,8 @@ use store::{
     Event, EventType, RecorderHandle, Row, SCHEMA_VERSION, escape_bytes, new_id, now_rfc3339,
 };
 
+use crate::plugins::foreign::RawCapture;
+
 /// Builds a [`Row`] from column names and values: `row([("username", user.into())])`.
 pub fn row<const N: usize>(pairs: [(&str, Value); N]) -> Row {
     pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
@@ -81,6 +83,8 @@ impl Session {
 
     /// Takes the session id from the protocol (HTTP does, from its cookie), so that requests
     /// over several connections group into one session, as RECCE7's `get_session` allowed.
+    /// The caller must first check that this sensor issued the id to this instance (the HTTP
+    /// plug-in checks the cookie's keyed tag): an id the attacker chose must never be adopted.
     /// Only ids of the shape this sensor hands out are accepted; returns whether it was.
     pub fn adopt_id(&mut self, id: &str) -> bool {
         if store::is_id(id) {
@@ -153,6 +157,26 @@ impl Session {
             ("reason", reason.into()),
             ("length", bytes.len().into()),
             ("bytes", escape_bytes(bytes, self.max_raw_bytes).into()),
+        ]);
+        let event = self.event(EventType::InputRaw, self.id(), data);
+        self.send(event).await;
+    }
+
+    /// Records the raw bytes of a [`RawCapture`] (the first `max_raw_bytes` of what arrived,
+    /// and how much arrived in all), like [`Session::record_raw`]: escaped, with the original
+    /// length, and `...(+N bytes)` for what was not kept.
+    pub async fn record_raw_capture(&mut self, reason: &str, capture: &RawCapture) {
+        let kept = capture.kept();
+        let shown = kept.get(..self.max_raw_bytes).unwrap_or(kept);
+        let mut bytes = escape_bytes(shown, shown.len());
+        let dropped = capture.total().saturating_sub(shown.len());
+        if dropped > 0 {
+            bytes.push_str(&format!("...(+{dropped} bytes)"));
+        }
+        let data = row([
+            ("reason", reason.into()),
+            ("length", capture.total().into()),
+            ("bytes", bytes.into()),
         ]);
         let event = self.event(EventType::InputRaw, self.id(), data);
         self.send(event).await;

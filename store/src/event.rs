@@ -165,6 +165,35 @@ pub fn escape_bytes(bytes: &[u8], max_bytes: usize) -> String {
     out
 }
 
+/// Text exactly as received (a username, a command line), as a string that turns back into the
+/// same bytes: valid UTF-8 characters are kept, `\` is written `\\`, and every byte that is not
+/// part of valid UTF-8, every control byte (C0 and DEL) and both bytes of a C1 control character
+/// are written `\xNN`. Unlike [`escape_bytes`] nothing is cut (callers bound their input), and
+/// text in any script stays readable. To get the bytes back, read `\\` as `\` and `\xNN` as
+/// the byte NN; every other character stands for its UTF-8 bytes.
+pub fn escape_text(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c == '\\' {
+                out.push_str("\\\\");
+            } else if c.is_control() {
+                let mut buf = [0u8; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    let _ = write!(out, "\\x{b:02x}");
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        for b in chunk.invalid() {
+            let _ = write!(out, "\\x{b:02x}");
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,5 +233,52 @@ mod tests {
         assert_eq!(escape_bytes(&[0x16, 0x03, 0x01], 100), "\\x16\\x03\\x01");
         assert_eq!(escape_bytes(b"abcdef", 3), "abc...(+3 bytes)");
         assert_eq!(escape_bytes(b"a\\b", 10), "a\\\\b");
+    }
+
+    /// The inverse of [`escape_text`], as a reader of the store would write it.
+    fn unescape_text(text: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut rest = text;
+        while let Some(c) = rest.chars().next() {
+            if let Some(after) = rest.strip_prefix("\\\\") {
+                out.push(b'\\');
+                rest = after;
+            } else if let Some(after) = rest.strip_prefix("\\x") {
+                out.push(u8::from_str_radix(&after[..2], 16).unwrap());
+                rest = &after[2..];
+            } else {
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                rest = &rest[c.len_utf8()..];
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn text_escaping_keeps_utf8_and_is_lossless() {
+        assert_eq!(escape_text(b"root"), "root");
+        assert_eq!(
+            escape_text("caf\u{e9} \u{65e5}".as_bytes()),
+            "caf\u{e9} \u{65e5}"
+        );
+        assert_eq!(escape_text(b"ro\xe9t"), "ro\\xe9t");
+        assert_eq!(escape_text(b"pa\xffss"), "pa\\xffss");
+        assert_eq!(
+            escape_text(b"a\\xff"),
+            "a\\\\xff",
+            "a typed backslash stays apart"
+        );
+        assert_eq!(
+            escape_text(b"a\tb\r\n\x1b[A\x7f"),
+            "a\\x09b\\x0d\\x0a\\x1b[A\\x7f"
+        );
+        assert_eq!(escape_text("\u{9b}".as_bytes()), "\\xc2\\x9b");
+        assert_eq!(escape_text(b"\xc3"), "\\xc3", "a lone lead byte");
+        let mut every: Vec<u8> = (0..=255u8).collect();
+        every.extend_from_slice("\u{e9}\\x41\u{1f600}".as_bytes());
+        for input in [&every[..], b"", b"\\\\", b"\xf0\x9f\x98"] {
+            assert_eq!(unescape_text(&escape_text(input)), input);
+        }
     }
 }

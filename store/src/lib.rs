@@ -9,7 +9,9 @@ pub mod ipinfo;
 pub mod schema;
 pub mod writer;
 
-pub use event::{Event, EventType, Row, SCHEMA_VERSION, escape_bytes, is_id, new_id, now_rfc3339};
+pub use event::{
+    Event, EventType, Row, SCHEMA_VERSION, escape_bytes, escape_text, is_id, new_id, now_rfc3339,
+};
 pub use ipinfo::{IpInfo, IpInfoChange, IpLocator, upsert_ip_info};
 pub use schema::{Column, ColumnType, Migration, TableSpec, is_safe_identifier};
 pub use writer::{

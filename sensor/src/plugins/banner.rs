@@ -2,7 +2,10 @@
 //! and answers each with a fixed reply. It is the smallest complete plug-in, and the pattern
 //! docs/plugins.md walks through: options read and checked in `build`, columns declared,
 //! a handler that reads with [`Connection::read_line`], records with [`Session::record`] and
-//! writes with [`Connection::write_all`].
+//! writes with [`Connection::write_all`]. Lines keep their exact bytes ([`escape_text`]); a last
+//! line cut off by the end of the connection is recorded with `unterminated`; input that is
+//! not text at all (a TLS hello, an HTTP request, binary noise) is recorded raw
+//! ([`foreign::screen_first_line`]).
 //!
 //! ```toml
 //! [[plugin]]
@@ -17,12 +20,14 @@
 
 use std::sync::Arc;
 
-use store::{Column, EventType};
+use store::{Column, EventType, escape_text};
 
 use crate::connection::{CloseReason, Connection};
 use crate::plugin::{
-    HandlerFuture, OptionProblem, Plugin, PluginSettings, option_str, text, unknown_options,
+    HandlerFuture, OptionProblem, Plugin, PluginSettings, integer, option_str, text,
+    unknown_options,
 };
+use crate::plugins::foreign;
 use crate::session::{Session, row};
 
 /// A banner service: the options it was built with.
@@ -31,6 +36,7 @@ pub struct BannerPlugin {
     banner: String,
     reply: String,
     protocol: String,
+    max_raw_bytes: usize,
 }
 
 /// Builds a [`BannerPlugin`] from `[plugin.options]`: `banner`, `reply`, `protocol` (all optional).
@@ -51,6 +57,7 @@ pub fn build(settings: &PluginSettings<'_>) -> Result<Arc<dyn Plugin>, Vec<Optio
         banner: banner.to_owned(),
         reply: reply.to_owned(),
         protocol: protocol.to_owned(),
+        max_raw_bytes: settings.limits.max_raw_bytes,
     }))
 }
 
@@ -61,12 +68,34 @@ impl BannerPlugin {
         session: &mut Session,
     ) -> Result<(), CloseReason> {
         conn.write_all(self.banner.as_bytes()).await?;
+        if foreign::screen_first_line(
+            conn,
+            session,
+            self.max_raw_bytes,
+            "not the service's protocol",
+            "not the service's protocol",
+        )
+        .await
+        {
+            return Ok(());
+        }
         loop {
-            let line = conn.read_line().await?;
-            let line = String::from_utf8_lossy(&line).into_owned();
-            session
-                .record(EventType::ServiceInput, row([("line", line.into())]))
-                .await;
+            let line = match conn.read_line().await {
+                Ok(line) => line,
+                Err(reason) => {
+                    // Only a line over the limit leaves input behind: keep it raw.
+                    let rest = conn.take_buffer();
+                    if !rest.is_empty() {
+                        session.record_raw(reason.as_str(), &rest).await;
+                    }
+                    return Err(reason);
+                }
+            };
+            let mut data = row([("line", escape_text(&line).into())]);
+            if !line.terminated {
+                data.insert("unterminated".into(), true.into());
+            }
+            session.record(EventType::ServiceInput, data).await;
             conn.write_all(self.reply.as_bytes()).await?;
         }
     }
@@ -78,7 +107,7 @@ impl Plugin for BannerPlugin {
     }
 
     fn columns(&self) -> Vec<Column> {
-        vec![text("line")]
+        vec![text("line"), integer("unterminated")]
     }
 
     fn handle<'a>(

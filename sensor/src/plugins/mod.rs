@@ -2,5 +2,6 @@
 //! [`crate::plugin::registry`].
 
 pub mod banner;
+pub mod foreign;
 pub mod http;
 pub mod telnet;

@@ -1,19 +1,21 @@
 //! The HTTP plug-in (`kind = "http"`): a tolerant HTTP/1.0 and 1.1 server with keep-alive and
 //! strict size limits, serving an embedded device's login page. Every request is recorded
 //! (method, path, version, headers, body bounded, status), credentials posted to the login form
-//! are recorded, a `SESSIONID` cookie ties requests over several connections into one session,
+//! are recorded, a `SESSIONID` cookie ties requests over several connections into one session
+//! (only a cookie this instance issued, see [`cookie`]; any other is recorded as rejected),
 //! malformed requests get a 400 and are recorded, and input that is not HTTP at all (TLS hellos,
 //! scanner probes) is recorded raw.
 //!
 //! The parsing and the pages are pure ([`parse`], [`pages`]); this module is the socket side.
 
+pub mod cookie;
 pub mod pages;
 pub mod parse;
 
 use std::sync::Arc;
 
 use serde_json::Value;
-use store::{Column, EventType, escape_bytes};
+use store::{Column, EventType, escape_bytes, escape_text};
 
 use crate::connection::{CloseReason, Connection};
 use crate::plugin::{
@@ -24,6 +26,9 @@ use crate::session::{Session, row};
 /// The HTTP plug-in; it has no options yet.
 #[derive(Debug, Clone)]
 pub struct HttpPlugin {
+    /// The instance's name, signed into its session cookies.
+    name: String,
+    cookie_key: &'static cookie::CookieKey,
     limits: parse::Limits,
     max_raw_bytes: usize,
 }
@@ -32,14 +37,26 @@ pub struct HttpPlugin {
 pub fn build(settings: &PluginSettings<'_>) -> Result<Arc<dyn Plugin>, Vec<OptionProblem>> {
     let mut problems = Vec::new();
     unknown_options(settings.options, &[], &mut problems);
-    if !problems.is_empty() {
+    let cookie_key = match cookie::CookieKey::process() {
+        Ok(key) => Some(key),
+        Err(e) => {
+            problems.push(OptionProblem::new(
+                "(session cookies)",
+                format!("no random key for session cookies: {e}"),
+            ));
+            None
+        }
+    };
+    let Some(cookie_key) = cookie_key.filter(|_| problems.is_empty()) else {
         return Err(problems);
-    }
+    };
     // Head and body share `max_request_bytes`, which is also the connection's buffer cap.
     let max = settings.limits.max_request_bytes;
     let defaults = parse::Limits::default();
     let max_head_bytes = defaults.max_head_bytes.min(max / 2).max(1);
     Ok(Arc::new(HttpPlugin {
+        name: settings.name.to_owned(),
+        cookie_key,
         limits: parse::Limits {
             max_head_bytes,
             max_body_bytes: max.saturating_sub(max_head_bytes).max(1),
@@ -47,6 +64,17 @@ pub fn build(settings: &PluginSettings<'_>) -> Result<Arc<dyn Plugin>, Vec<Optio
         },
         max_raw_bytes: settings.limits.max_raw_bytes,
     }))
+}
+
+/// At most `max_bytes` of `bytes` as [`escape_text`] writes them, then `...(+N bytes)` for the
+/// rest: a value the attacker chose, kept exactly but bounded.
+fn bounded_text(bytes: &[u8], max_bytes: usize) -> String {
+    let kept = bytes.get(..max_bytes).unwrap_or(bytes);
+    let mut text = escape_text(kept);
+    if kept.len() < bytes.len() {
+        text.push_str(&format!("...(+{} bytes)", bytes.len() - kept.len()));
+    }
+    text
 }
 
 impl HttpPlugin {
@@ -127,13 +155,22 @@ impl HttpPlugin {
                 }
             };
 
-            // The cookie ties this request to an earlier session of the same client.
+            // A cookie this instance issued ties the request to an earlier session of the same
+            // client; any other cookie is recorded as what it is and changes nothing.
             let mut set_cookie = None;
-            let adopted = request
-                .cookie(pages::SESSION_COOKIE)
-                .is_some_and(|c| session.adopt_id(c));
+            let mut rejected = Value::Null;
+            let adopted = match request.cookie(pages::SESSION_COOKIE) {
+                None => false,
+                Some(value) => match self.cookie_key.verify(&self.name, value) {
+                    Some(id) => session.adopt_id(id),
+                    None => {
+                        rejected = bounded_text(value.as_bytes(), self.max_raw_bytes).into();
+                        false
+                    }
+                },
+            };
             if !adopted && !cookie_sent {
-                set_cookie = Some(session.id().to_owned());
+                set_cookie = Some(self.cookie_key.issue(&self.name, session.id()));
                 cookie_sent = true;
             }
             let keep_alive = request.keep_alive();
@@ -157,6 +194,7 @@ impl HttpPlugin {
                         ("username", username),
                         ("password", password),
                         ("status", response.status.into()),
+                        ("cookie_rejected", rejected),
                     ]),
                 )
                 .await;
@@ -190,6 +228,7 @@ impl Plugin for HttpPlugin {
             text("username"),
             text("password"),
             integer("status"),
+            text("cookie_rejected"),
         ]
     }
 
@@ -199,5 +238,17 @@ impl Plugin for HttpPlugin {
         session: &'a mut Session,
     ) -> HandlerFuture<'a> {
         Box::pin(self.converse(conn, session))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejected_cookies_are_kept_exactly_but_bounded() {
+        assert_eq!(bounded_text(b"a\\b", 10), "a\\\\b");
+        assert_eq!(bounded_text(b"abcdef", 4), "abcd...(+2 bytes)");
+        assert_eq!(bounded_text("\u{e9}".as_bytes(), 1), "\\xc3...(+1 bytes)");
     }
 }

@@ -520,12 +520,25 @@ fn session_cookie(id: &str) -> Option<String> {
     }
 }
 
-/// Cuts a captured credential to [`MAX_CREDENTIAL_BYTES`] at a character boundary.
+/// Cuts a captured credential (escaped as [`store::escape_text`] writes it) to
+/// [`MAX_CREDENTIAL_BYTES`], never inside a character or an escape (`\\`, `\xNN`).
 fn bounded(mut s: String) -> String {
     if s.len() > MAX_CREDENTIAL_BYTES {
-        let mut end = MAX_CREDENTIAL_BYTES;
-        while !s.is_char_boundary(end) {
-            end -= 1;
+        let mut end = 0;
+        let mut chars = s.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            let next = match (c, chars.peek()) {
+                ('\\', Some((_, 'x'))) => i + 4,
+                ('\\', Some((_, '\\'))) => i + 2,
+                _ => i + c.len_utf8(),
+            };
+            if next > MAX_CREDENTIAL_BYTES {
+                break;
+            }
+            end = next;
+            while chars.peek().is_some_and(|&(j, _)| j < next) {
+                chars.next();
+            }
         }
         s.truncate(end);
     }
@@ -1166,7 +1179,14 @@ a\r\nusername=a\r\nb\r\n&password=b\r\n0\r\n\r\n"
         assert_eq!(pass.len(), 255);
         assert!(pass.chars().all(|c| c == 'p'));
         let (_, pass) = login_attempt(&post_form("/login.cgi", "password=%FF%FE")).unwrap();
-        assert_eq!(pass, "\u{fffd}\u{fffd}");
+        assert_eq!(pass, "\\xff\\xfe", "exact bytes, not U+FFFD");
+        // A cut never splits an escape: 254 bytes, then "\xff" would end at byte 258.
+        let form = format!("password={}%FF", "p".repeat(254));
+        let (_, pass) = login_attempt(&post_form("/login.cgi", &form)).unwrap();
+        assert_eq!(pass, "p".repeat(254));
+        let form = format!("password={}%5C%5C", "p".repeat(255));
+        let (_, pass) = login_attempt(&post_form("/login.cgi", &form)).unwrap();
+        assert_eq!(pass, "p".repeat(255));
     }
 
     #[test]

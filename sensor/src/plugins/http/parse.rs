@@ -149,8 +149,9 @@ impl Request {
     }
 
     /// The first of `names` (in the order given, names compared ignoring ASCII case) present
-    /// as a form field, percent- and '+'-decoded, lossy UTF-8, so the plug-in can pick
-    /// credentials out of a login POST.
+    /// as a form field, percent- and '+'-decoded, so the plug-in can pick credentials out of a
+    /// login POST. The decoded bytes are kept exactly, as [`store::escape_text`] writes them
+    /// (`%FF` is `\xff`, not U+FFFD).
     ///
     /// The body is searched when it is `application/x-www-form-urlencoded` or has no
     /// Content-Type (hand-written attack scripts often omit it); the query string of the
@@ -655,7 +656,7 @@ fn find_form_field(encoded: &[u8], names: &[&str]) -> Option<String> {
         for (key, value) in pairs() {
             let key = percent_decode(key, true);
             if String::from_utf8_lossy(&key).eq_ignore_ascii_case(name) {
-                return Some(String::from_utf8_lossy(&percent_decode(value, true)).into_owned());
+                return Some(store::escape_text(&percent_decode(value, true)));
             }
         }
     }
@@ -1237,7 +1238,7 @@ username=admin&password=p%40ss+wd";
         odd.body = b"a=%zz%4&b&c=%e9t%C3%A9&us%65r=x+y%2By&=v".to_vec();
         assert_eq!(odd.form_field(&["a"]).as_deref(), Some("%zz%4"));
         assert_eq!(odd.form_field(&["b"]).as_deref(), Some(""));
-        assert_eq!(odd.form_field(&["c"]).as_deref(), Some("\u{fffd}t\u{e9}"));
+        assert_eq!(odd.form_field(&["c"]).as_deref(), Some("\\xe9t\u{e9}"));
         assert_eq!(odd.form_field(&["user"]).as_deref(), Some("x y+y"));
         assert_eq!(odd.form_field(&[""]).as_deref(), Some("v"));
     }

@@ -1,7 +1,10 @@
 //! The telnet plug-in (`kind = "telnet"`): real option negotiation, `login:` and `Password:`
 //! prompts, and after any login a busybox shell of an embedded Linux device answered from a fake
 //! filesystem. Nothing is executed and nothing is downloaded; every username, password and
-//! command (split on `;`, `&&`, `||`, `|`) is recorded.
+//! command (split on `;`, `&&`, `||`, `|`) is recorded with its exact bytes
+//! ([`store::escape_text`]), a line cut off by the end of the connection too (marked
+//! `unterminated`). Input that is not telnet at all (a TLS hello, an HTTP request, binary noise)
+//! is recorded raw instead of being taken as a login ([`crate::plugins::foreign`]).
 //!
 //! Negotiation and line editing ([`negotiation`]) and the shell ([`shell`]) are pure; this
 //! module is the socket side.
@@ -12,12 +15,14 @@ pub mod shell;
 use std::sync::Arc;
 
 use serde_json::Value;
-use store::{Column, EventType};
+use store::{Column, EventType, escape_text};
 
 use crate::connection::{CloseReason, Connection};
 use crate::plugin::{
-    HandlerFuture, OptionProblem, Plugin, PluginSettings, option_str, text, unknown_options,
+    HandlerFuture, OptionProblem, Plugin, PluginSettings, integer, option_str, text,
+    unknown_options,
 };
+use crate::plugins::foreign::{self, RawCapture};
 use crate::session::{Session, row};
 use negotiation::{LineEditor, LineEvent, TelnetDecoder};
 use shell::Shell;
@@ -27,6 +32,7 @@ use shell::Shell;
 pub struct TelnetPlugin {
     hostname: String,
     max_line_bytes: usize,
+    max_raw_bytes: usize,
 }
 
 /// Builds the plug-in; option `hostname` (shown in the login prompt) is optional.
@@ -51,6 +57,7 @@ pub fn build(settings: &PluginSettings<'_>) -> Result<Arc<dyn Plugin>, Vec<Optio
     Ok(Arc::new(TelnetPlugin {
         hostname: hostname.to_owned(),
         max_line_bytes: settings.limits.max_line_bytes,
+        max_raw_bytes: settings.limits.max_raw_bytes,
     }))
 }
 
@@ -60,26 +67,68 @@ const MOTD: &str = "\r\n\r\nBusyBox v1.24.1 (2017-03-09 11:08:39 CST) built-in s
 /// Where the conversation is.
 enum Stage {
     User,
-    Password { user: String },
+    Password { user: Vec<u8> },
     Shell(Box<Shell>),
 }
 
-fn lossy(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+/// Whether the login prompt takes `line` as a username (a blank line gets a new prompt).
+fn is_username(line: &[u8]) -> bool {
+    !line.trim_ascii().is_empty()
 }
 
 impl TelnetPlugin {
-    async fn login(&self, session: &mut Session, user: &str, password: Option<&str>) {
-        session
-            .record(
-                EventType::TelnetLogin,
-                row([
-                    ("input_type", "login".into()),
-                    ("username", user.into()),
-                    ("password", password.map_or(Value::Null, Value::from)),
-                ]),
-            )
-            .await;
+    async fn login(
+        &self,
+        session: &mut Session,
+        user: &[u8],
+        password: Option<&[u8]>,
+        unterminated: bool,
+    ) {
+        let mut data = row([
+            ("input_type", "login".into()),
+            ("username", escape_text(user).into()),
+            (
+                "password",
+                password.map_or(Value::Null, |p| escape_text(p).into()),
+            ),
+        ]);
+        if unterminated {
+            data.insert("unterminated".into(), true.into());
+        }
+        session.record(EventType::TelnetLogin, data).await;
+    }
+
+    async fn commands(&self, session: &mut Session, commands: &[&[u8]], unterminated: bool) {
+        for command in commands {
+            let mut data = row([
+                ("input_type", "command".into()),
+                ("user_input", escape_text(command).into()),
+            ]);
+            if unterminated {
+                data.insert("unterminated".into(), true.into());
+            }
+            session.record(EventType::TelnetCommand, data).await;
+        }
+    }
+
+    /// Records what the session leaves behind when it ends: `pending`, a line typed without
+    /// Enter (marked unterminated), and a username still waiting for its password.
+    async fn finish(&self, session: &mut Session, stage: &Stage, pending: &[u8]) {
+        match stage {
+            Stage::User if is_username(pending) => {
+                self.login(session, pending, None, true).await;
+            }
+            Stage::User => {}
+            Stage::Password { user } => {
+                let password = (!pending.is_empty()).then_some(pending);
+                self.login(session, user, password, password.is_some())
+                    .await;
+            }
+            Stage::Shell(_) => {
+                let commands = shell::split_command_bytes(pending);
+                self.commands(session, &commands, true).await;
+            }
+        }
     }
 
     async fn converse(
@@ -92,6 +141,9 @@ impl TelnetPlugin {
         let mut stage = Stage::User;
         let (mut data, mut reply, mut echo, mut events) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        // Until the login succeeds: every byte received, to tell telnet from a TLS hello or
+        // noise and to record the latter exactly (grown on demand, dropped at login).
+        let mut before_login = Some(RawCapture::new(self.max_raw_bytes));
         // Grown on demand: an idle session should cost as little as possible.
         let mut out = Vec::new();
         out.extend_from_slice(negotiation::greeting());
@@ -100,9 +152,7 @@ impl TelnetPlugin {
         conn.write_all(&out).await?;
         loop {
             if let Err(reason) = conn.read_more().await {
-                if let Stage::Password { user } = &stage {
-                    self.login(session, user, None).await;
-                }
+                self.finish(session, &stage, editor.pending()).await;
                 return Err(reason);
             }
             let input = conn.take_buffer();
@@ -111,6 +161,31 @@ impl TelnetPlugin {
             echo.clear();
             events.clear();
             decoder.decode(&input, &mut data, &mut reply);
+            if let Some(capture) = before_login.as_mut() {
+                let sniffing = capture.total() < foreign::SNIFF_BYTES;
+                capture.push(&input);
+                if sniffing {
+                    // The data the first bytes carry, decoded afresh (the same bytes decode the
+                    // same way), so no second copy is kept per connection.
+                    let first = capture.kept();
+                    let first = first.get(..foreign::SNIFF_BYTES).unwrap_or(first);
+                    let mut seen = Vec::new();
+                    TelnetDecoder::new().decode(first, &mut seen, &mut Vec::new());
+                    if let Some(kind) = foreign::classify(&seen) {
+                        foreign::drain(conn, capture).await;
+                        foreign::record_and_close(
+                            conn,
+                            session,
+                            capture,
+                            "not telnet",
+                            kind,
+                            "not telnet",
+                        )
+                        .await;
+                        return Ok(());
+                    }
+                }
+            }
             let hide = matches!(stage, Stage::Password { .. });
             editor.push(&data, !hide, &mut echo, &mut events);
             out.clear();
@@ -142,38 +217,30 @@ impl TelnetPlugin {
                         break;
                     }
                 };
-                let line = lossy(&line);
                 stage = match stage {
                     Stage::User => {
-                        if line.trim().is_empty() {
-                            out.extend_from_slice(format!("{} login: ", self.hostname).as_bytes());
-                            Stage::User
-                        } else {
+                        if is_username(&line) {
                             out.extend_from_slice(b"Password: ");
                             Stage::Password { user: line }
+                        } else {
+                            out.extend_from_slice(format!("{} login: ", self.hostname).as_bytes());
+                            Stage::User
                         }
                     }
                     Stage::Password { user } => {
-                        self.login(session, &user, Some(&line)).await;
-                        let shell = Shell::new(&user);
+                        self.login(session, &user, Some(&line), false).await;
+                        before_login = None;
+                        let shell = Shell::new(&String::from_utf8_lossy(&user));
                         out.extend_from_slice(b"\r\n");
                         out.extend_from_slice(MOTD.as_bytes());
                         out.extend_from_slice(shell.prompt().as_bytes());
                         Stage::Shell(Box::new(shell))
                     }
                     Stage::Shell(mut shell) => {
-                        let result = shell.run_line(&line);
-                        for command in &result.commands {
-                            session
-                                .record(
-                                    EventType::TelnetCommand,
-                                    row([
-                                        ("input_type", "command".into()),
-                                        ("user_input", command.as_str().into()),
-                                    ]),
-                                )
-                                .await;
-                        }
+                        let result = shell.run_input(&line);
+                        let commands: Vec<&[u8]> =
+                            result.commands.iter().map(Vec::as_slice).collect();
+                        self.commands(session, &commands, false).await;
                         negotiation::escape_iac(&result.text, &mut out);
                         if result.exit {
                             end = Some(CloseReason::Plugin("logout"));
@@ -190,13 +257,15 @@ impl TelnetPlugin {
                     break;
                 }
             }
-            if !out.is_empty() {
-                conn.write_all(&out).await?;
+            if !out.is_empty()
+                && let Err(reason) = conn.write_all(&out).await
+            {
+                // The peer is gone: keep what it typed all the same.
+                self.finish(session, &stage, editor.pending()).await;
+                return Err(reason);
             }
             if let Some(reason) = end {
-                if let Stage::Password { user } = &stage {
-                    self.login(session, user, None).await;
-                }
+                self.finish(session, &stage, &[]).await;
                 return Err(conn.close(reason));
             }
         }
@@ -214,6 +283,7 @@ impl Plugin for TelnetPlugin {
             text("user_input"),
             text("username"),
             text("password"),
+            integer("unterminated"),
         ]
     }
 

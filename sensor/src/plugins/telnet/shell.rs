@@ -417,8 +417,9 @@ Usage: busybox [function [arguments]...]\n   or: busybox --list[-full]\n\
 pub struct ShellOutput {
     /// Bytes to send back; lines end in `\r\n` as a telnet terminal expects. At most 16 KiB.
     pub text: Vec<u8>,
-    /// Each simple command of the line as typed (see [`split_commands`]), for the event log.
-    pub commands: Vec<String>,
+    /// Each simple command of the line with its exact bytes as typed (see
+    /// [`split_command_bytes`]), for the event log.
+    pub commands: Vec<Vec<u8>>,
     /// `exit`, `logout` or `quit` ran: the caller should close the session.
     pub exit: bool,
 }
@@ -475,52 +476,86 @@ pub fn split_commands(line: &str) -> Vec<String> {
         .collect()
 }
 
+/// [`split_commands`] over the bytes as received, which need not be UTF-8: each command is a
+/// slice of `line`, so the log can keep its exact bytes. The shell's syntax is all ASCII and
+/// no byte of a multi-byte UTF-8 character is ASCII, so valid UTF-8 splits exactly as
+/// [`split_commands`] splits it.
+pub fn split_command_bytes(line: &[u8]) -> Vec<&[u8]> {
+    split_spans(line)
+        .into_iter()
+        .filter_map(|(span, _)| line.get(span))
+        .collect()
+}
+
 /// [`split_commands`] keeping the separator after each command, for execution.
 fn split_pieces(line: &str) -> Vec<(&str, Sep)> {
-    fn push<'l>(pieces: &mut Vec<(&'l str, Sep)>, text: Option<&'l str>, sep: Sep) {
-        if let Some(t) = text.map(str::trim).filter(|t| !t.is_empty())
-            && pieces.len() < MAX_COMMANDS
-        {
-            pieces.push((t, sep));
+    split_spans(line.as_bytes())
+        .into_iter()
+        .filter_map(|(span, sep)| Some((line.get(span)?, sep)))
+        .collect()
+}
+
+/// The byte ranges of the simple commands of `line` with the separator after each. Ranges
+/// start and end at ASCII bytes or at the ends of the line, so on UTF-8 text they are char
+/// boundaries.
+fn split_spans(line: &[u8]) -> Vec<(std::ops::Range<usize>, Sep)> {
+    /// Blanks trimmed around a command: ASCII whitespace as ash's IFS and `str::trim` see it.
+    fn blank(b: &u8) -> bool {
+        matches!(*b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r')
+    }
+    fn push(
+        pieces: &mut Vec<(std::ops::Range<usize>, Sep)>,
+        line: &[u8],
+        mut span: std::ops::Range<usize>,
+        sep: Sep,
+    ) {
+        while span.start < span.end && line.get(span.start).is_some_and(blank) {
+            span.start += 1;
+        }
+        while span.end > span.start && line.get(span.end - 1).is_some_and(blank) {
+            span.end -= 1;
+        }
+        if !span.is_empty() && pieces.len() < MAX_COMMANDS {
+            pieces.push((span, sep));
         }
     }
     let mut pieces = Vec::new();
     let mut start = 0;
     let (mut single, mut double, mut escaped) = (false, false, false);
-    let mut chars = line.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
+    let mut bytes = line.iter().copied().enumerate().peekable();
+    while let Some((i, c)) = bytes.next() {
         if escaped {
             escaped = false;
             continue;
         }
         if single {
-            single = c != '\'';
+            single = c != b'\'';
             continue;
         }
         match c {
-            '\\' => escaped = true,
-            '"' => double = !double,
-            '\'' if !double => single = true,
+            b'\\' => escaped = true,
+            b'"' => double = !double,
+            b'\'' if !double => single = true,
             _ if double => {}
-            ';' | '\n' | '&' | '|' => {
-                let next = chars.peek().map(|&(_, n)| n);
+            b';' | b'\n' | b'&' | b'|' => {
+                let next = bytes.peek().map(|&(_, n)| n);
                 let (sep, len) = match (c, next) {
-                    ('&', Some('&')) => (Sep::And, 2),
-                    ('&', _) => continue,
-                    ('|', Some('|')) => (Sep::Or, 2),
-                    ('|', _) => (Sep::Pipe, 1),
+                    (b'&', Some(b'&')) => (Sep::And, 2),
+                    (b'&', _) => continue,
+                    (b'|', Some(b'|')) => (Sep::Or, 2),
+                    (b'|', _) => (Sep::Pipe, 1),
                     _ => (Sep::Seq, 1),
                 };
                 if len == 2 {
-                    chars.next();
+                    bytes.next();
                 }
-                push(&mut pieces, line.get(start..i), sep);
+                push(&mut pieces, line, start..i, sep);
                 start = i + len;
             }
             _ => {}
         }
     }
-    push(&mut pieces, line.get(start..), Sep::Seq);
+    push(&mut pieces, line, start..line.len(), Sep::Seq);
     pieces
 }
 
@@ -1123,10 +1158,21 @@ impl Shell {
     /// Every simple command is reported in `commands` even when not executed (after `exit`,
     /// or skipped by `&&`/`||`), since the log should show everything the peer typed.
     pub fn run_line(&mut self, line: &str) -> ShellOutput {
+        self.run_input(line.as_bytes())
+    }
+
+    /// [`Shell::run_line`] for a line as received, which need not be UTF-8. The commands are
+    /// reported with their exact bytes; the answer is worked out from the line read as UTF-8
+    /// (an invalid byte reads as U+FFFD), which is all a fake shell needs.
+    pub fn run_input(&mut self, line: &[u8]) -> ShellOutput {
         self.steps_left = MAX_STEPS;
-        let commands = split_commands(line);
+        let commands = split_command_bytes(line)
+            .into_iter()
+            .map(<[u8]>::to_vec)
+            .collect();
+        let text = String::from_utf8_lossy(line);
         let mut term = Vec::new();
-        let exit = self.run_script(line, 0, &mut term);
+        let exit = self.run_script(&text, 0, &mut term);
         ShellOutput {
             text: to_crlf(&term),
             commands,
@@ -2721,6 +2767,36 @@ mod tests {
     }
 
     #[test]
+    fn split_bytes_keeps_exact_bytes_and_matches_split_on_text() {
+        assert_eq!(
+            split_command_bytes(b"echo \xe9\xff; id\x1b[A && ls"),
+            [&b"echo \xe9\xff"[..], b"id\x1b[A", b"ls"]
+        );
+        // A backslash escapes one byte: here the first byte of a UTF-8 character.
+        assert_eq!(
+            split_command_bytes("echo \\\u{e9}; x".as_bytes()),
+            ["echo \\\u{e9}".as_bytes(), b"x"]
+        );
+        for line in [
+            "a; b && c || d | e",
+            "echo 'a;b' ; echo \"c && d\"",
+            r#"echo "a\"|b" | c"#,
+            "  caf\u{e9} ;\u{65e5}\u{672c} | x\t",
+            ";; a ;  ; b;",
+        ] {
+            let bytes: Vec<String> = split_command_bytes(line.as_bytes())
+                .into_iter()
+                .map(|c| String::from_utf8(c.to_vec()).unwrap())
+                .collect();
+            assert_eq!(bytes, split_commands(line), "{line:?}");
+        }
+        let mut sh = root();
+        let out = sh.run_input(b"echo caf\xe9; id");
+        assert_eq!(out.commands, [&b"echo caf\xe9"[..], b"id"]);
+        assert!(String::from_utf8_lossy(&out.text).starts_with("caf\u{fffd}\r\n"));
+    }
+
+    #[test]
     fn split_is_bounded() {
         let line = "a;".repeat(10_000);
         assert_eq!(split_commands(&line).len(), MAX_COMMANDS);
@@ -3122,7 +3198,7 @@ mod tests {
         let out = sh.run_line("echo a; exit; echo b");
         assert!(out.exit);
         assert_eq!(out.text, b"a\r\n");
-        assert_eq!(out.commands, ["echo a", "exit", "echo b"]);
+        assert_eq!(out.commands, [&b"echo a"[..], b"exit", b"echo b"]);
         assert!(sh.run_line("logout").exit);
         assert!(sh.run_line("quit").exit);
         assert!(!sh.run_line("sh -c exit").exit);
