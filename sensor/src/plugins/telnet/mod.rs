@@ -192,7 +192,8 @@ impl TelnetPlugin {
             out.extend_from_slice(&reply);
             negotiation::escape_iac(&echo, &mut out);
             let mut end: Option<CloseReason> = None;
-            for event in events.drain(..) {
+            let mut queued = events.drain(..);
+            for event in queued.by_ref() {
                 let (line, too_long) = match event {
                     LineEvent::Line(line) => (line, false),
                     LineEvent::TooLong(line) => (line, true),
@@ -256,6 +257,23 @@ impl TelnetPlugin {
                 if end.is_some() {
                     break;
                 }
+            }
+            // Lines that came in the same read as `exit` (or Ctrl-D), and a last line not
+            // ended: the attacker sent them, so they are kept, raw, though no shell reads them.
+            let mut unread: Vec<u8> = Vec::new();
+            if end.is_some() {
+                for event in queued {
+                    if let LineEvent::Line(line) | LineEvent::TooLong(line) = event {
+                        unread.extend_from_slice(&line);
+                        unread.push(b'\n');
+                    }
+                }
+                unread.extend_from_slice(editor.pending());
+            }
+            if !unread.is_empty() {
+                session
+                    .record_raw("sent after the session ended (logout)", &unread)
+                    .await;
             }
             if !out.is_empty()
                 && let Err(reason) = conn.write_all(&out).await
