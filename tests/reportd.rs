@@ -167,13 +167,15 @@ fn recce7_api_shapes_over_a_real_sensor_database() {
         ])
     );
 
-    // One port's sessions with every recorded row.
+    // One port's sessions as summaries (issue 12: lists no longer embed rows, they count them);
+    // each session's rows from its detail.
     let detail = ok_json(
         port,
         &format!("/v1/analytics/ports/{}?hours=2", rec.telnet_port),
     );
     assert_eq!(detail["timespan"], "hours=2");
     assert_eq!(detail["port"], rec.telnet_port);
+    assert_eq!(detail["truncated"], false);
     let items = detail["items"].as_array().unwrap();
     assert_eq!(items.len(), 2);
     for s in items {
@@ -185,9 +187,16 @@ fn recce7_api_shapes_over_a_real_sensor_database() {
         assert_eq!(s["peer_address"], "127.0.0.1");
         assert_eq!(s["local_address"], "127.0.0.1");
         assert!(s["session"].as_str().is_some_and(store::is_id));
+        assert!(s.get("session_items").is_none(), "a summary: {s}");
     }
     let root = items
         .iter()
+        .map(|s| {
+            ok_json(
+                port,
+                &format!("/v1/sessions/{}", s["session"].as_str().unwrap()),
+            )
+        })
         .find(|s| {
             s["session_items"]
                 .as_array()
@@ -196,6 +205,16 @@ fn recce7_api_shapes_over_a_real_sensor_database() {
                 .any(|i| i["password"] == "xc3511")
         })
         .expect("the root session");
+    assert_eq!(
+        root["item_count"].as_u64(),
+        Some(root["session_items"].as_array().unwrap().len() as u64),
+        "{root}"
+    );
+    let listed = items
+        .iter()
+        .find(|s| s["session"] == root["session"])
+        .unwrap();
+    assert_eq!(listed["item_count"], root["item_count"]);
     let inputs: Vec<&str> = root["session_items"]
         .as_array()
         .unwrap()
@@ -320,12 +339,24 @@ fn recce7_api_shapes_over_a_real_sensor_database() {
         "no session twice"
     );
 
-    // Drill-down.
-    let one = ok_json(
-        port,
-        &format!("/v1/sessions/{}", root["session"].as_str().unwrap()),
-    );
-    assert_eq!(one["session_items"], root["session_items"]);
+    // Drill-down, a page at a time: two rows a page visit the same rows in the same order.
+    let mut paged: Vec<Value> = Vec::new();
+    let mut path = format!("/v1/sessions/{}?limit=2", root["session"].as_str().unwrap());
+    loop {
+        let page = ok_json(port, &path);
+        paged.extend(page["session_items"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(c) => {
+                path = format!(
+                    "/v1/sessions/{}?limit=2&cursor={}",
+                    root["session"].as_str().unwrap(),
+                    urlencode(c)
+                )
+            }
+            None => break,
+        }
+    }
+    assert_eq!(Value::Array(paged), root["session_items"]);
 
     // Errors: JSON bodies that name the problem.
     for (path, status, parameter) in [
@@ -757,4 +788,215 @@ fn grafana_dashboards_type_check_against_grafana_schema() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// `VmRSS` and `VmHWM` (peak) of a process, in KiB, from /proc.
+fn memory_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("{name} in {status}"))
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// One HTTP request with a body of `body_bytes` on a new connection (or `requests` of them,
+/// kept alive), read to the close: one session.
+fn http_session(port: u16, requests: usize, body_bytes: usize) {
+    let mut s = connect(port);
+    let body = vec![b'A'; body_bytes];
+    for i in 0..requests {
+        let last = i + 1 == requests;
+        let head = format!(
+            "POST /login.cgi HTTP/1.1\r\nHost: router\r\nContent-Length: {body_bytes}\r\nConnection: {}\r\n\r\n",
+            if last { "close" } else { "keep-alive" }
+        );
+        send(&mut s, head.as_bytes());
+        send(&mut s, &body);
+        if !last {
+            read_until(&mut s, b"</html>");
+        }
+    }
+    read_to_close(&mut s);
+}
+
+/// Every answer within the byte budget (`max_response_bytes`, default 1 MiB, plus this slack).
+const BUDGET_BYTES: usize = 1024 * 1024;
+const BUDGET_SLACK_BYTES: usize = 1024;
+/// The most the report service's peak RSS may grow over its RSS before the concurrent
+/// requests (docs/BENCHMARKS.md has the measured figures).
+const RSS_GROWTH_BOUND_KIB: u64 = 64 * 1024;
+
+/// Issue 12, item 2: an attacker decides how large the recorded rows are. 60 HTTP sessions of
+/// about 1 MiB each, then concurrent list and detail requests: every answer stays within the
+/// budget, cut values and truncation are marked, paging continues where the budget stopped,
+/// and the report service's memory stays within a stated bound. (`recce7 sensor` and
+/// `recce7 reportd` as two processes: `recce7 up` binds the shipped config's fixed ports, and
+/// the memory measured is the report service's, the same code `up` runs.)
+#[test]
+fn answers_stay_within_the_byte_budget_under_large_sessions() {
+    let [http_port] = ports();
+    let body = format!(
+        "[limits]\nmax_request_bytes = 2097152\nmax_raw_bytes = 1048576\nmax_session_bytes = 4194304\n{}",
+        plugin("web", "http", http_port, "http")
+    );
+    let sensor = SensorProcess::start(&bin(), &body);
+    const BIG_SESSIONS: usize = 60;
+    for _ in 0..BIG_SESSIONS {
+        http_session(http_port, 1, 1024 * 1024 - 1024);
+    }
+    // One session of 30 rows of 60 KiB (1.8 MiB: more than one answer holds), one of 120 small
+    // rows (more than one page of 50).
+    http_session(http_port, 30, 60 * 1024);
+    http_session(http_port, 120, 16);
+    let (status, rec_dir) = sensor.terminate(TIMEOUT);
+    assert!(status.success(), "{}", SensorProcess::log(rec_dir.path()));
+    let database = rec_dir.path().join("sensor.sqlite");
+    let conn = db(&database);
+    let stored = count(&conn, "SELECT coalesce(sum(length(body)), 0) FROM http");
+    assert!(
+        stored > (BIG_SESSIONS as i64) * 1_000_000,
+        "about 1 MiB stored per session: {stored}"
+    );
+    let big: String = conn
+        .query_row(
+            "SELECT session FROM http GROUP BY session HAVING count(*) = 1 LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let wide: String = conn
+        .query_row(
+            "SELECT session FROM http GROUP BY session HAVING count(*) = 30",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let long: String = conn
+        .query_row(
+            "SELECT session FROM http GROUP BY session HAVING count(*) = 120",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    drop(conn);
+
+    let dir = tempfile::tempdir().unwrap();
+    let (mut reportd, port) = start_reportd(dir.path(), &database, "");
+    let pid = reportd.pid();
+    let paths = [
+        "/v1/sessions?limit=500".to_string(),
+        format!("/v1/analytics/ports/{http_port}?limit=500"),
+        "/v1/analytics/ipaddresses/127.0.0.1?limit=500".to_string(),
+        format!("/v1/sessions/{big}"),
+        format!("/v1/sessions/{wide}"),
+    ];
+    // Warm up once (threads, connections), then measure.
+    for path in &paths {
+        assert_eq!(curl(port, path, &[]).status, 200, "{path}");
+    }
+    let (rss_before, _) = memory_kib(pid);
+    const CLIENTS: usize = 6;
+    let answers: Vec<(String, u16, usize)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..CLIENTS)
+            .flat_map(|_| paths.iter())
+            .map(|path| {
+                scope.spawn(move || {
+                    let a = curl(port, path, &[]);
+                    (path.clone(), a.status, a.body.len())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let (rss_after, peak) = memory_kib(pid);
+    let mut largest: Vec<(String, u16, usize)> = Vec::new();
+    for answer in &answers {
+        match largest.iter_mut().find(|(p, _, _)| *p == answer.0) {
+            Some(seen) => seen.2 = seen.2.max(answer.2),
+            None => largest.push(answer.clone()),
+        }
+    }
+    eprintln!(
+        "answers (path, status, bytes): {largest:?}; reportd RSS before {rss_before} KiB, after {rss_after} KiB, peak {peak} KiB"
+    );
+    for (path, status, len) in &answers {
+        assert_eq!(*status, 200, "{path} (0: curl gave up after 20 s)");
+        assert!(
+            *len <= BUDGET_BYTES + BUDGET_SLACK_BYTES,
+            "{path}: {len} bytes, over the {BUDGET_BYTES}-byte budget"
+        );
+    }
+    assert!(
+        peak.saturating_sub(rss_before) <= RSS_GROWTH_BOUND_KIB,
+        "peak RSS {peak} KiB grew more than {RSS_GROWTH_BOUND_KIB} KiB over {rss_before} KiB"
+    );
+
+    // Lists carry summaries: no rows, a count of them; the budget marks what it cut.
+    let list = ok_json(port, "/v1/sessions?limit=500");
+    let items = list["items"].as_array().unwrap();
+    assert!(!items.is_empty());
+    assert!(items.len() <= 62, "{}", items.len());
+    assert_eq!(list["truncated"], false, "summaries of 62 sessions fit");
+    for s in items {
+        assert!(s.get("session_items").is_none(), "a summary: {s}");
+        assert!(s["item_count"].as_i64().is_some_and(|n| n >= 1), "{s}");
+    }
+    let detail = ok_json(port, &format!("/v1/sessions/{big}"));
+    assert_eq!(detail["item_count"], 1);
+    assert_eq!(detail["truncated"], false);
+    assert_eq!(detail["next_cursor"], Value::Null);
+    let body_value = detail["session_items"][0]["body"].as_str().unwrap();
+    assert!(
+        body_value.len() < 70 * 1024 && body_value.ends_with(" bytes]"),
+        "a 1 MiB body is cut to a prefix with a marker: {} bytes, ends {:?}",
+        body_value.len(),
+        &body_value[body_value.len().saturating_sub(30)..]
+    );
+    assert!(body_value.contains("…[cut "), "marker");
+
+    // Past the budget, a session's rows continue at next_cursor: every row once, in order.
+    for (id, rows, page_limit) in [(&wide, 30, 500), (&long, 120, 50)] {
+        let mut seen: Vec<i64> = Vec::new();
+        let mut pages = 0;
+        let mut path = format!("/v1/sessions/{id}?limit={page_limit}");
+        loop {
+            let a = curl(port, &path, &[]);
+            assert_eq!(a.status, 200, "{path}");
+            assert!(a.body.len() <= BUDGET_BYTES + BUDGET_SLACK_BYTES, "{path}");
+            let page = a.json();
+            pages += 1;
+            let got = page["session_items"].as_array().unwrap();
+            assert!(got.len() <= page_limit);
+            seen.extend(got.iter().map(|i| i["ID"].as_i64().unwrap()));
+            match page["next_cursor"].as_str() {
+                Some(c) => {
+                    assert!(a.header("link").is_some_and(|l| l.contains("cursor=")));
+                    path = format!(
+                        "/v1/sessions/{id}?limit={page_limit}&cursor={}",
+                        urlencode(c)
+                    );
+                }
+                None => break,
+            }
+            assert!(pages < 20, "paging ends");
+        }
+        assert_eq!(seen.len(), rows, "{id}: {seen:?}");
+        assert!(seen.windows(2).all(|w| w[0] < w[1]), "in order, none twice");
+        assert!(pages >= 2, "{id}: more than one page");
+    }
+    let first = ok_json(port, &format!("/v1/sessions/{wide}"));
+    assert_eq!(
+        first["truncated"], true,
+        "1.8 MiB of rows: the budget ended the page"
+    );
+    assert_eq!(
+        curl(port, &format!("/v1/sessions/{wide}?cursor=bogus"), &[]).status,
+        400
+    );
+    let (status, log) = reportd.terminate(TIMEOUT);
+    assert!(status.success(), "{log}");
 }
