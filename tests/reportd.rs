@@ -1000,3 +1000,48 @@ fn answers_stay_within_the_byte_budget_under_large_sessions() {
     let (status, log) = reportd.terminate(TIMEOUT);
     assert!(status.success(), "{log}");
 }
+
+/// Issue 12, item 12: `/metrics` has series only for what an instance's kind can record: no
+/// telnet instance with `http.request` events, no HTTP instance with `telnet.login`.
+#[test]
+fn metrics_have_no_series_for_impossible_plugin_and_type_pairs() {
+    let [telnet_port, http_port, metrics_port] = ports();
+    let body = format!(
+        "metrics_listen = \"127.0.0.1:{metrics_port}\"\n{}{}",
+        plugin("telnet", "telnet", telnet_port, "telnet"),
+        plugin("web", "http", http_port, "http")
+    );
+    let sensor = SensorProcess::start(&bin(), &body);
+    let page = curl(metrics_port, "/metrics", &[]);
+    assert_eq!(page.status, 200);
+    let text = String::from_utf8_lossy(&page.body).into_owned();
+    let series = |plugin: &str, kind: &str| {
+        text.contains(&format!(
+            "recce7_events_total{{plugin=\"{plugin}\",type=\"{kind}\"}}"
+        ))
+    };
+    for (plugin, kind) in [
+        ("telnet", "session.start"),
+        ("telnet", "telnet.login"),
+        ("telnet", "telnet.command"),
+        ("web", "session.end"),
+        ("web", "http.request"),
+        ("web", "input.raw"),
+    ] {
+        assert!(
+            series(plugin, kind),
+            "{plugin} x {kind} is listed (at 0): {text}"
+        );
+    }
+    for (plugin, kind) in [
+        ("telnet", "http.request"),
+        ("telnet", "service.input"),
+        ("web", "telnet.login"),
+        ("web", "telnet.command"),
+        ("web", "service.input"),
+    ] {
+        assert!(!series(plugin, kind), "no {plugin} x {kind} series: {text}");
+    }
+    let (status, dir) = sensor.terminate(TIMEOUT);
+    assert!(status.success(), "{}", SensorProcess::log(dir.path()));
+}
