@@ -6,7 +6,7 @@
 mod sensor_common;
 
 use std::collections::BTreeSet;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -1044,4 +1044,282 @@ fn metrics_have_no_series_for_impossible_plugin_and_type_pairs() {
     }
     let (status, dir) = sensor.terminate(TIMEOUT);
     assert!(status.success(), "{}", SensorProcess::log(dir.path()));
+}
+
+/// A WebSocket to Chromium's DevTools endpoint (`ws://127.0.0.1:PORT/devtools/...`): just
+/// enough of RFC 6455 for text messages, to run one expression in the page and read its value.
+struct DevTools {
+    stream: TcpStream,
+    next_id: u64,
+}
+
+impl DevTools {
+    fn connect(url: &str) -> DevTools {
+        let rest = url.strip_prefix("ws://").expect("a ws:// URL");
+        let (host, path) = rest.split_at(rest.find('/').unwrap());
+        let mut stream = TcpStream::connect(host).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: cmVjY2U3LWRldnRvb2xzIQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        .unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            stream.read_exact(&mut byte).unwrap();
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8_lossy(&head);
+        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+        DevTools { stream, next_id: 1 }
+    }
+
+    fn send(&mut self, text: &str) {
+        let payload = text.as_bytes();
+        let mut frame = vec![0x81u8];
+        match payload.len() {
+            n if n < 126 => frame.push(0x80 | n as u8),
+            n if n <= 0xFFFF => {
+                frame.push(0x80 | 126);
+                frame.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            n => {
+                frame.push(0x80 | 127);
+                frame.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        }
+        let mask = [0x5a, 0x17, 0xc3, 0x08];
+        frame.extend_from_slice(&mask);
+        frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        self.stream.write_all(&frame).unwrap();
+    }
+
+    /// One whole text message (fragments joined).
+    fn receive(&mut self) -> String {
+        let mut message = Vec::new();
+        loop {
+            let mut head = [0u8; 2];
+            self.stream.read_exact(&mut head).unwrap();
+            let len = match head[1] & 0x7f {
+                126 => {
+                    let mut b = [0u8; 2];
+                    self.stream.read_exact(&mut b).unwrap();
+                    u64::from(u16::from_be_bytes(b))
+                }
+                127 => {
+                    let mut b = [0u8; 8];
+                    self.stream.read_exact(&mut b).unwrap();
+                    u64::from_be_bytes(b)
+                }
+                n => u64::from(n),
+            };
+            let mut payload = vec![0u8; len as usize];
+            self.stream.read_exact(&mut payload).unwrap();
+            message.extend_from_slice(&payload);
+            if head[0] & 0x80 != 0 {
+                return String::from_utf8(message).unwrap();
+            }
+        }
+    }
+
+    /// Calls `method` and returns the whole reply (`result` or `error`).
+    fn call(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send(&serde_json::json!({"id": id, "method": method, "params": params}).to_string());
+        loop {
+            let reply: Value = serde_json::from_str(&self.receive()).unwrap();
+            if reply["id"] == id {
+                return reply;
+            }
+        }
+    }
+
+    /// Evaluates a promise-valued expression in the page once it has loaded; returns its
+    /// value. (An evaluation that the page's first navigation interrupts is tried again.)
+    fn evaluate(&mut self, expression: &str) -> Value {
+        for _ in 0..50 {
+            let reply = self.call(
+                "Runtime.evaluate",
+                serde_json::json!({"expression": expression, "awaitPromise": true, "returnByValue": true}),
+            );
+            if reply.get("error").is_some() {
+                std::thread::sleep(Duration::from_millis(200));
+                continue;
+            }
+            let result = &reply["result"];
+            assert!(result.get("exceptionDetails").is_none(), "{result}");
+            return result["result"]["value"].clone();
+        }
+        panic!("the page never answered Runtime.evaluate");
+    }
+}
+
+/// Issue 12, item 12, in a real browser: without a GeoIP database the map says so and how to
+/// add one; credentials and commands far longer than a panel stay inside it (measured from the
+/// DOM); the "end" column shows a time; a session's rows open in the detail panel.
+#[test]
+fn the_dashboard_fits_long_strings_shows_end_times_and_explains_an_empty_map() {
+    let [telnet_port] = ports();
+    let sensor = SensorProcess::start(&bin(), &plugin("telnet", "telnet", telnet_port, "telnet"));
+    let long_user = "u".repeat(300);
+    let long_password = "p".repeat(300);
+    let long_command = format!("echo {}", "x".repeat(700));
+    telnet_login(telnet_port, &long_user, &long_password, &[&long_command]);
+    telnet_login(telnet_port, "root", "xc3511", &["uname -a"]);
+    let (status, rec_dir) = sensor.terminate(TIMEOUT);
+    assert!(status.success(), "{}", SensorProcess::log(rec_dir.path()));
+    let dir = tempfile::tempdir().unwrap();
+    let (reportd, port) = start_reportd(dir.path(), &rec_dir.path().join("sensor.sqlite"), "");
+
+    let profile = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(chromium());
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-quic",
+        "--remote-debugging-address=127.0.0.1",
+        "--remote-debugging-port=0",
+        "--window-size=1280,1800",
+    ])
+    .arg(format!("--user-data-dir={}", profile.path().display()))
+    .arg(format!("http://127.0.0.1:{port}/?live=0"))
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::piped());
+    let mut browser = testkit::ChildGuard::new(cmd.spawn().expect("chromium"));
+    let stderr = browser.child().stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(url) = line.strip_prefix("DevTools listening on ") {
+                let _ = tx.send(url.to_owned());
+            }
+        }
+    });
+    let browser_url = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("chromium's DevTools address");
+    let devtools_port: u16 = browser_url
+        .trim_start_matches("ws://127.0.0.1:")
+        .split('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut page_url = None;
+    assert!(wait_until(Duration::from_secs(30), || {
+        let list = curl(devtools_port, "/json/list", &[]);
+        page_url = serde_json::from_slice::<Value>(&list.body)
+            .ok()
+            .and_then(|l| {
+                l.as_array()?
+                    .iter()
+                    .find(|t| {
+                        t["type"] == "page"
+                            && t["url"].as_str().is_some_and(|u| u.contains("live=0"))
+                    })
+                    .and_then(|t| t["webSocketDebuggerUrl"].as_str().map(str::to_owned))
+            });
+        page_url.is_some()
+    }));
+    let mut page = DevTools::connect(&page_url.unwrap());
+    let measured = page.evaluate(
+        r##"(async () => {
+          await new Promise((r) => document.readyState === "complete" ? r() : addEventListener("load", r));
+          const until = async (f) => { for (let i = 0; i < 200 && !f(); i++) await new Promise((r) => setTimeout(r, 50)); return f(); };
+          await until(() => document.querySelectorAll("#recent tbody tr").length >= 2
+                        && document.querySelectorAll("#credentials tr").length >= 2
+                        && document.querySelectorAll("#commands tr").length >= 2);
+          const panels = [...document.querySelectorAll(".grid > div")].map((p) => {
+            const box = p.getBoundingClientRect();
+            const cells = [...p.querySelectorAll("td")];
+            return {
+              title: p.querySelector("h2").textContent,
+              client: p.clientWidth, scroll: p.scrollWidth,
+              cellsInside: cells.every((c) => c.getBoundingClientRect().right <= box.right + 1),
+              titles: cells.map((c) => c.title).filter((t) => t.length > 0),
+            };
+          });
+          const ends = [...document.querySelectorAll("#recent tbody tr")].map((r) => r.cells[5].textContent);
+          const note = document.getElementById("map-note");
+          document.querySelector("#recent tbody tr").click();
+          await until(() => document.querySelectorAll("#detail-rows tr").length >= 2);
+          const detail = document.getElementById("detail");
+          return {
+            panels, ends,
+            note: note && !note.hidden ? note.textContent : null,
+            detailFits: detail.scrollWidth <= detail.clientWidth + 1,
+            detailRows: document.querySelectorAll("#detail-rows tr").length - 1,
+            page: document.documentElement.scrollWidth <= window.innerWidth,
+          };
+        })()"##,
+    );
+    drop(page);
+    browser.kill();
+    let panels = measured["panels"].as_array().expect("panels");
+    assert_eq!(panels.len(), 5, "{measured}");
+    for p in panels {
+        assert!(
+            p["scroll"].as_i64() <= p["client"].as_i64(),
+            "the panel {} overflows: {p}",
+            p["title"]
+        );
+        assert_eq!(p["cellsInside"], true, "cells inside {}: {p}", p["title"]);
+    }
+    let titles = |name: &str| -> Vec<String> {
+        panels.iter().find(|p| p["title"] == name).unwrap()["titles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert!(
+        titles("credentials tried").contains(&format!("{long_user} / {long_password}")),
+        "the full credential is the cell's tooltip: {measured}"
+    );
+    assert!(
+        titles("commands typed").contains(&long_command),
+        "{measured}"
+    );
+    assert_eq!(
+        measured["page"], true,
+        "no horizontal scrolling: {measured}"
+    );
+    let ends: Vec<&str> = measured["ends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect();
+    assert_eq!(ends.len(), 2, "{measured}");
+    for end in &ends {
+        let t = end.replace(' ', "T");
+        assert!(
+            time::OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339).is_ok(),
+            "the end column shows a time: {end:?}"
+        );
+    }
+    let note = measured["note"].as_str().expect("the map explains itself");
+    assert!(
+        note.contains("GeoIP") && note.contains("--geoip") && note.contains("docs/geoip.md"),
+        "{note}"
+    );
+    assert!(measured["detailRows"].as_i64().unwrap() >= 1, "{measured}");
+    assert_eq!(measured["detailFits"], true, "{measured}");
+    let (status, log) = reportd.terminate(TIMEOUT);
+    assert!(status.success(), "{log}");
 }
