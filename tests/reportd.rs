@@ -1323,3 +1323,82 @@ fn the_dashboard_fits_long_strings_shows_end_times_and_explains_an_empty_map() {
     let (status, log) = reportd.terminate(TIMEOUT);
     assert!(status.success(), "{log}");
 }
+
+/// Issue 12, item 2: lists past the budget (`max_response_bytes = 65536`, 600 sessions of one
+/// address) say `truncated` and continue at `next_cursor`: every session once, every page
+/// within the budget.
+#[test]
+fn lists_past_the_byte_budget_are_truncated_and_continue_at_next_cursor() {
+    let rec = record_some_attacks();
+    const MANY: usize = 600;
+    {
+        let conn = rusqlite::Connection::open(rec.db()).unwrap();
+        // Distinct start times within this second ("YYYY-MM-DDTHH:MM:SS." and microseconds).
+        let now = store::now_rfc3339();
+        for i in 0..MANY {
+            let start = format!("{}{:06}Z", &now[..20], 999_999 - i);
+            conn.execute(
+                "INSERT INTO sessions (session, sensor, plugin, tableName, protocol, peerAddress,
+                   peerPort, localAddress, localPort, startTime, endTime, closeReason)
+                 VALUES (?1, 'test', 'telnet', 'telnet', 'telnet', '198.51.100.7', 4000,
+                   '127.0.0.1', ?2, ?3, ?3, 'peer closed')",
+                rusqlite::params![store::new_id(), rec.telnet_port, start],
+            )
+            .unwrap();
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let budget = 65536;
+    let (reportd, port) = start_reportd(
+        dir.path(),
+        &rec.db(),
+        &format!("max_response_bytes = {budget}\n"),
+    );
+    let sessions_of = |page: &Value| -> Vec<String> {
+        let list: Vec<&Value> = match page.get("ports") {
+            Some(ports) => ports
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|p| p.as_object().unwrap().values())
+                .flat_map(|v| v.as_array().unwrap())
+                .collect(),
+            None => page["items"].as_array().unwrap().iter().collect(),
+        };
+        list.iter()
+            .map(|s| s["session"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    for (path, expected) in [
+        ("/v1/sessions".to_string(), MANY + 3),
+        (format!("/v1/analytics/ports/{}", rec.telnet_port), MANY + 2),
+        ("/v1/analytics/ipaddresses/198.51.100.7".to_string(), MANY),
+    ] {
+        let mut seen = BTreeSet::new();
+        let mut pages = 0;
+        let mut url = format!("{path}?limit=500");
+        loop {
+            let a = curl(port, &url, &[]);
+            assert_eq!(a.status, 200, "{url}");
+            assert!(a.body.len() <= budget, "{url}: {} bytes", a.body.len());
+            let page = a.json();
+            let got = sessions_of(&page);
+            if pages == 0 {
+                assert_eq!(page["truncated"], true, "{url}: {} items", got.len());
+            }
+            pages += 1;
+            for s in got {
+                assert!(seen.insert(s), "{url}: a session twice");
+            }
+            match page["next_cursor"].as_str() {
+                Some(c) => url = format!("{path}?limit=500&cursor={}", urlencode(c)),
+                None => break,
+            }
+            assert!(pages < 100);
+        }
+        assert_eq!(seen.len(), expected, "{path}");
+        assert!(pages > 2, "{path}: {pages} pages");
+    }
+    let (status, log) = reportd.terminate(TIMEOUT);
+    assert!(status.success(), "{log}");
+}

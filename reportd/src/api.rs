@@ -514,6 +514,7 @@ async fn address_detail(
     let fixed = ENVELOPE_BYTES + skeleton + json_len(&info) + json_len(&window.label);
     let mut room = s.max_response_bytes.saturating_sub(fixed);
     let mut kept: Vec<(i64, Vec<u8>)> = Vec::new();
+    let mut last_kept: Option<&query::SessionOut> = None;
     let mut truncated = false;
     for session in &sessions {
         let Ok(bytes) = serde_json::to_vec(session) else {
@@ -525,9 +526,10 @@ async fn address_detail(
         }
         room = room.saturating_sub(bytes.len() + 1);
         kept.push((session.local_port, bytes));
+        last_kept = Some(session);
     }
     let next = if truncated {
-        sessions.get(kept.len() - 1).map(query::session_cursor)
+        last_kept.map(query::session_cursor)
     } else {
         next
     };
