@@ -891,7 +891,11 @@ pub fn sensors(conn: &Connection) -> Result<Vec<SensorInfo>, ApiError> {
     let out = stmt
         .query_map([], |r| {
             Ok(SensorInfo {
-                sensor: r.get(0)?,
+                // A fleet's sensors name themselves: 1,000 names of at most 1 KiB.
+                sensor: cap_bytes(
+                    r.get_ref(0)?.as_bytes().unwrap_or_default(),
+                    crate::budget::MIN_VALUE_BYTES,
+                ),
                 sessions: r.get(1)?,
                 last_seen: r.get(2)?,
             })
