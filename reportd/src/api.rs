@@ -25,6 +25,7 @@ use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+use crate::budget::{self, BoundedArray, ObjectWriter, json_len};
 use crate::config::{AllowedHosts, ReportdSettings, exposure_problem};
 use crate::db::Db;
 use crate::metrics::{Exposition, HttpMetrics, MetricsSource, process_metrics};
@@ -55,6 +56,15 @@ pub struct AppState {
     pub extra_metrics: Option<Arc<dyn MetricsSource>>,
     /// Ends the live streams at shutdown (a graceful shutdown waits for open connections).
     pub shutdown: CancellationToken,
+    /// The byte budget of one JSON answer (`max_response_bytes`).
+    pub max_response_bytes: usize,
+}
+
+impl AppState {
+    /// The longest text value in an answer under this state's budget.
+    fn value_cap(&self) -> usize {
+        budget::value_cap(self.max_response_bytes)
+    }
 }
 
 type ApiResult = Result<Response, ApiError>;
@@ -159,15 +169,28 @@ fn list_params(extra: &[&'static str]) -> Vec<&'static str> {
     v
 }
 
-/// A JSON answer with an optional `Link: <...>; rel="next"` header.
-fn json_page(
-    body: Value,
+/// A JSON answer, already serialized under the byte budget, with an optional
+/// `Link: <...>; rel="next"` header.
+fn json_bytes_page(
+    body: Vec<u8>,
     next: Option<String>,
     base: &str,
     path: &str,
     params: &Params,
 ) -> Response {
-    let mut response = Json(body).into_response();
+    let mut response = ([(header::CONTENT_TYPE, "application/json")], body).into_response();
+    add_next_link(&mut response, next, base, path, params);
+    response
+}
+
+/// Adds `Link: <...>; rel="next"` for the next page's cursor, if there is one.
+fn add_next_link(
+    response: &mut Response,
+    next: Option<String>,
+    base: &str,
+    path: &str,
+    params: &Params,
+) {
     if let Some(cursor) = next {
         let mut query: Vec<(String, String)> = params
             .map
@@ -186,7 +209,47 @@ fn json_page(
             response.headers_mut().insert(header::LINK, v);
         }
     }
-    response
+}
+
+/// Bytes kept for a list answer's fixed parts (`timespan`, `next_cursor`, `truncated`, keys).
+const ENVELOPE_BYTES: usize = 1024;
+
+/// `{"timespan", <head fields>, "items": [...], "next_cursor", "truncated"}` with `items` cut to
+/// fit the budget. `cursor_after(item, n)` is the cursor that continues after the page's first
+/// `n` items (used when the budget, not `limit`, ends the page).
+fn bounded_list<T: serde::Serialize>(
+    budget: usize,
+    timespan: &str,
+    head: &[(&str, Value)],
+    items: &[T],
+    next: Option<String>,
+    cursor_after: impl Fn(&T, usize) -> String,
+) -> (Vec<u8>, Option<String>) {
+    let fixed =
+        ENVELOPE_BYTES + json_len(timespan) + head.iter().map(|(_, v)| json_len(v)).sum::<usize>();
+    let mut array = BoundedArray::new(budget.saturating_sub(fixed));
+    for item in items {
+        if !array.push(item) {
+            break;
+        }
+    }
+    let truncated = array.is_full();
+    let next = if truncated {
+        items
+            .get(array.len().saturating_sub(1))
+            .map(|last| cursor_after(last, array.len()))
+    } else {
+        next
+    };
+    let mut body = ObjectWriter::new();
+    body.field("timespan", timespan);
+    for (key, value) in head {
+        body.field(key, value);
+    }
+    body.raw("items", &array.finish());
+    body.field("next_cursor", &next);
+    body.field("truncated", &truncated);
+    (body.finish(), next)
 }
 
 /// Percent-encodes a query value.
@@ -248,23 +311,24 @@ async fn ports(State(s): State<AppState>, Query(q): Query<HashMap<String, String
     let offset = query::parse_offset(p.cursor())?;
     let all = s.db.read(move |c| query::ports(c, &filter)).await?;
     let base = s.public_url.clone();
-    let next = (all.len() > offset + limit).then(|| (offset + limit).to_string());
-    let items: Vec<Value> = all
-        .into_iter()
-        .skip(offset)
-        .take(limit)
-        .map(|pc| {
-            json!({
-                "port": pc.port,
-                "total_attacks": pc.total_attacks,
-                "unique_ipaddresses": pc.unique_ipaddresses,
-                "timespan": window.label,
-                "rel_link": format!("{base}/v1/analytics/ports/{}?{}", pc.port, window.label),
-            })
-        })
-        .collect();
-    Ok(json_page(
-        Value::Array(items),
+    let mut next = (all.len() > offset + limit).then(|| (offset + limit).to_string());
+    // RECCE7's shape is a bare array: past the budget, the Link header continues it.
+    let mut array = BoundedArray::new(s.max_response_bytes);
+    for pc in all.iter().skip(offset).take(limit) {
+        let item = json!({
+            "port": pc.port,
+            "total_attacks": pc.total_attacks,
+            "unique_ipaddresses": pc.unique_ipaddresses,
+            "timespan": window.label,
+            "rel_link": format!("{base}/v1/analytics/ports/{}?{}", pc.port, window.label),
+        });
+        if !array.push(&item) {
+            next = Some((offset + array.len()).to_string());
+            break;
+        }
+    }
+    Ok(json_bytes_page(
+        array.finish(),
         next,
         &base,
         "/v1/analytics/ports",
@@ -282,18 +346,28 @@ async fn port_detail(
     let (window, filter) = p.filter()?;
     let limit = p.limit(s.db.max_rows, 100)?;
     let cursor = p.cursor().map(str::to_owned);
-    let max = s.db.max_rows;
     let (items, next) =
-        s.db.read(move |c| query::port_sessions(c, port, &filter, limit, cursor.as_deref(), max))
-            .await?;
+        s.db.read(move |c| {
+            query::port_sessions(
+                c,
+                port,
+                &filter,
+                limit,
+                cursor.as_deref(),
+                SUMMARY_TEXT_BYTES,
+            )
+        })
+        .await?;
     let base = s.public_url.clone();
-    let body = json!({
-        "timespan": window.label,
-        "port": port,
-        "items": items,
-        "next_cursor": next,
-    });
-    Ok(json_page(
+    let (body, next) = bounded_list(
+        s.max_response_bytes,
+        &window.label,
+        &[("port", json!(port))],
+        &items,
+        next,
+        |last, _| query::session_cursor(last),
+    );
+    Ok(json_bytes_page(
         body,
         next,
         &base,
@@ -302,14 +376,21 @@ async fn port_detail(
     ))
 }
 
-/// A list endpoint: the window, the sensor filter and paging, then `fetch` on the database,
-/// answered as `{"timespan", "items", "next_cursor"}` with a `Link` header.
+/// The longest text field of a session summary (names, addresses, close reasons): summaries
+/// stay small whatever a fleet's store holds.
+const SUMMARY_TEXT_BYTES: usize = budget::MIN_VALUE_BYTES;
+
+/// A list endpoint: the window, the sensor filter and paging, then `fetch` on the database
+/// (its last argument the longest text value), answered as `{"timespan", "items",
+/// "next_cursor", "truncated"}` within the byte budget, with a `Link` header.
+/// `cursor_after(item, n, cursor)` continues after the page's first `n` items.
 async fn list_endpoint<T, F>(
     s: AppState,
     q: HashMap<String, String>,
     path: &'static str,
     default_limit: usize,
     fetch: F,
+    cursor_after: fn(&T, usize, Option<&str>) -> String,
 ) -> ApiResult
 where
     T: serde::Serialize + Send + 'static,
@@ -321,22 +402,39 @@ where
     let (window, filter) = p.filter()?;
     let limit = p.limit(s.db.max_rows, default_limit)?;
     let cursor = p.cursor().map(str::to_owned);
-    let max = s.db.max_rows;
+    let cap = s.value_cap();
     let (items, next) =
-        s.db.read(move |c| fetch(c, &filter, limit, cursor.as_deref(), max))
+        s.db.read(move |c| fetch(c, &filter, limit, cursor.as_deref(), cap))
             .await?;
     let base = s.public_url.clone();
-    let body = json!({"timespan": window.label, "items": items, "next_cursor": next});
-    Ok(json_page(body, next, &base, path, &p))
+    let (body, next) = bounded_list(
+        s.max_response_bytes,
+        &window.label,
+        &[],
+        &items,
+        next,
+        |last, n| cursor_after(last, n, p.cursor()),
+    );
+    Ok(json_bytes_page(body, next, &base, path, &p))
+}
+
+/// The offset cursor after `n` more items of an aggregate list.
+fn offset_after<T>(_: &T, n: usize, cursor: Option<&str>) -> String {
+    (query::parse_offset(cursor).unwrap_or(0) + n).to_string()
 }
 
 async fn addresses(
     State(s): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult {
-    list_endpoint(s, q, "/v1/analytics/ipaddresses", 100, |c, f, l, cur, _| {
-        query::addresses(c, f, l, cur)
-    })
+    list_endpoint(
+        s,
+        q,
+        "/v1/analytics/ipaddresses",
+        100,
+        |c, f, l, cur, _| query::addresses(c, f, l, cur),
+        offset_after,
+    )
     .await
 }
 
@@ -344,9 +442,14 @@ async fn credentials(
     State(s): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult {
-    list_endpoint(s, q, "/v1/analytics/credentials", 100, |c, f, l, cur, _| {
-        query::credentials(c, f, l, cur)
-    })
+    list_endpoint(
+        s,
+        q,
+        "/v1/analytics/credentials",
+        100,
+        query::credentials,
+        offset_after,
+    )
     .await
 }
 
@@ -354,9 +457,14 @@ async fn commands(
     State(s): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult {
-    list_endpoint(s, q, "/v1/analytics/commands", 100, |c, f, l, cur, _| {
-        query::commands(c, f, l, cur)
-    })
+    list_endpoint(
+        s,
+        q,
+        "/v1/analytics/commands",
+        100,
+        query::commands,
+        offset_after,
+    )
     .await
 }
 
@@ -364,7 +472,15 @@ async fn sessions(
     State(s): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult {
-    list_endpoint(s, q, "/v1/sessions", 50, query::recent_sessions).await
+    list_endpoint(
+        s,
+        q,
+        "/v1/sessions",
+        50,
+        |c, f, l, cur, _| query::recent_sessions(c, f, l, cur, SUMMARY_TEXT_BYTES),
+        |last, _, _| query::session_cursor(last),
+    )
+    .await
 }
 
 async fn address_detail(
@@ -377,40 +493,77 @@ async fn address_detail(
     let (window, filter) = p.filter()?;
     let limit = p.limit(s.db.max_rows, 100)?;
     let cursor = p.cursor().map(str::to_owned);
-    let max = s.db.max_rows;
     let address = ip.to_string();
     let sensor = filter.sensor.clone();
     let (ports, sessions, next, info) =
         s.db.read(move |c| {
             let ports = query::all_ports(c, sensor.as_deref())?;
-            let (sessions, next) =
-                query::address_sessions(c, &address, &filter, limit, cursor.as_deref(), max)?;
+            let (sessions, next) = query::address_sessions(
+                c,
+                &address,
+                &filter,
+                limit,
+                cursor.as_deref(),
+                SUMMARY_TEXT_BYTES,
+            )?;
             let info = query::ip_info(c, &address)?;
             Ok((ports, sessions, next, info))
         })
         .await?;
     // RECCE7's shape: a list of one-key objects, port (as text) to that port's sessions, every
-    // port listed (empty when the address did not reach it).
-    let by_port: Vec<Value> = ports
-        .iter()
-        .map(|port| {
-            let list: Vec<&query::SessionOut> = sessions
-                .iter()
-                .filter(|s| s.local_port == i64::from(*port))
-                .collect();
-            json!({ port.to_string(): list })
-        })
-        .collect();
+    // port listed (empty when the address did not reach it). The sessions kept are the newest
+    // that fit the budget beside that skeleton, so the cursor continues in time order.
+    let skeleton: usize = ports.iter().map(|p| p.to_string().len() + 8).sum();
+    let fixed = ENVELOPE_BYTES + skeleton + json_len(&info) + json_len(&window.label);
+    let mut room = s.max_response_bytes.saturating_sub(fixed);
+    let mut kept: Vec<(i64, Vec<u8>)> = Vec::new();
+    let mut last_kept: Option<&query::SessionOut> = None;
+    let mut truncated = false;
+    for session in &sessions {
+        let Ok(bytes) = serde_json::to_vec(session) else {
+            continue;
+        };
+        if bytes.len() + 1 > room && !kept.is_empty() {
+            truncated = true;
+            break;
+        }
+        room = room.saturating_sub(bytes.len() + 1);
+        kept.push((session.local_port, bytes));
+        last_kept = Some(session);
+    }
+    let next = if truncated {
+        last_kept.map(query::session_cursor)
+    } else {
+        next
+    };
+    let mut by_port = Vec::with_capacity(fixed + kept.iter().map(|k| k.1.len() + 1).sum::<usize>());
+    by_port.push(b'[');
+    for (i, port) in ports.iter().enumerate() {
+        if i > 0 {
+            by_port.push(b',');
+        }
+        by_port.extend_from_slice(format!("{{\"{port}\":[").as_bytes());
+        let mut first = true;
+        for (_, bytes) in kept.iter().filter(|(p, _)| *p == i64::from(*port)) {
+            if !first {
+                by_port.push(b',');
+            }
+            first = false;
+            by_port.extend_from_slice(bytes);
+        }
+        by_port.extend_from_slice(b"]}");
+    }
+    by_port.push(b']');
+    let mut body = ObjectWriter::new();
+    body.field("timespan", &window.label);
+    body.field("ipaddress", &ip.to_string());
+    body.field("location", &info);
+    body.raw("ports", &by_port);
+    body.field("next_cursor", &next);
+    body.field("truncated", &truncated);
     let base = s.public_url.clone();
-    let body = json!({
-        "timespan": window.label,
-        "ipaddress": ip.to_string(),
-        "location": info,
-        "ports": by_port,
-        "next_cursor": next,
-    });
-    Ok(json_page(
-        body,
+    Ok(json_bytes_page(
+        body.finish(),
         next,
         &base,
         &format!("/v1/analytics/ipaddresses/{ip}"),
@@ -426,21 +579,58 @@ async fn summary(State(s): State<AppState>, Query(q): Query<HashMap<String, Stri
     Ok(Json(json!({"timespan": window.label, "summary": summary})).into_response())
 }
 
+/// One session: its summary and a page of its rows (`limit`, default and most `max_rows`;
+/// `cursor` from `next_cursor`), within the byte budget.
 async fn session_detail(
     State(s): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult {
-    Params::new(q, &[])?;
+    let p = Params::new(q, &["limit", "cursor"])?;
     if id.is_empty() || id.len() > 128 {
         return Err(ApiError::bad_parameter("session", "not a session id"));
     }
-    let max = s.db.max_rows;
+    let limit = p.limit(s.db.max_rows, s.db.max_rows)?;
+    let cursor = p.cursor().map(query::ItemCursor::parse).transpose()?;
     let wanted = id.clone();
-    match s.db.read(move |c| query::session(c, &wanted, max)).await? {
-        Some(session) => Ok(Json(session).into_response()),
-        None => Err(ApiError::not_found(format!("no session {id:?}"))),
-    }
+    let budget = s.max_response_bytes;
+    let cap = s.value_cap();
+    let found =
+        s.db.read(move |c| {
+            let Some((session, table, tables)) = query::session(c, &wanted, SUMMARY_TEXT_BYTES)?
+            else {
+                return Ok(None);
+            };
+            let room = budget.saturating_sub(ENVELOPE_BYTES + json_len(&session));
+            let page = query::session_items_page(
+                c,
+                &tables,
+                &session.session,
+                table.as_deref(),
+                limit,
+                cursor.as_ref(),
+                room,
+                cap,
+            )?;
+            Ok(Some((session, page)))
+        })
+        .await?;
+    let Some((session, page)) = found else {
+        return Err(ApiError::not_found(format!("no session {id:?}")));
+    };
+    let mut body = ObjectWriter::new();
+    body.flatten(&session);
+    body.raw("session_items", &page.json);
+    body.field("next_cursor", &page.next_cursor);
+    body.field("truncated", &page.truncated);
+    let base = s.public_url.clone();
+    Ok(json_bytes_page(
+        body.finish(),
+        page.next_cursor,
+        &base,
+        &format!("/v1/sessions/{}", encode(&id)),
+        &p,
+    ))
 }
 
 async fn sensors(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>) -> ApiResult {
@@ -566,8 +756,9 @@ impl Drop for StreamGuard {
     }
 }
 
-/// Server-sent events: one `session` event per new session (without its rows), as they are
-/// recorded. The dashboard refreshes its counters on each.
+/// Server-sent events: one `session` event per new session (its summary, never its rows), as
+/// they are recorded. The dashboard adds each to its table and refreshes its counters at most
+/// every few seconds, never the whole session list.
 async fn stream(
     State(s): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
@@ -599,7 +790,9 @@ async fn stream(
                         () = tokio::time::sleep(STREAM_POLL) => {}
                     }
                     let after = last;
-                    let Ok(new) = db.read(move |c| query::sessions_after(c, after, 100)).await
+                    let Ok(new) = db
+                        .read(move |c| query::sessions_after(c, after, 100, SUMMARY_TEXT_BYTES))
+                        .await
                     else {
                         continue;
                     };
@@ -824,6 +1017,7 @@ pub async fn serve_on(
         metrics: Arc::new(HttpMetrics::default()),
         extra_metrics,
         shutdown: shutdown.clone(),
+        max_response_bytes: settings.max_response_bytes,
     };
     let app = router(state, &settings.cors_origins);
     axum::serve(listener, app)

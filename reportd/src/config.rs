@@ -45,6 +45,8 @@ pub struct ReportdSection {
     pub cors_origins: Vec<String>,
     /// Row cap per list.
     pub max_rows: u64,
+    /// The most bytes one JSON answer may have (items past it are left for the next page).
+    pub max_response_bytes: u64,
     /// Query time limit in milliseconds.
     pub query_timeout_ms: u64,
     /// Log level.
@@ -62,6 +64,7 @@ impl Default for ReportdSection {
             public_url: String::new(),
             cors_origins: Vec::new(),
             max_rows: 500,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             query_timeout_ms: 2000,
             log_level: "info".into(),
         }
@@ -85,6 +88,8 @@ pub struct ReportdSettings {
     pub cors_origins: Vec<String>,
     /// Row cap per list.
     pub max_rows: usize,
+    /// Byte budget of one JSON answer.
+    pub max_response_bytes: usize,
     /// Query time limit.
     pub query_timeout: Duration,
     /// Log level.
@@ -105,11 +110,19 @@ impl ReportdSettings {
             public_url: default_public_url(listen),
             cors_origins: Vec::new(),
             max_rows: d.max_rows as usize,
+            max_response_bytes: d.max_response_bytes as usize,
             query_timeout: Duration::from_millis(d.query_timeout_ms),
             log_level: d.log_level,
         }
     }
 }
+
+/// The default byte budget of one JSON answer: 1 MiB.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 1024 * 1024;
+
+/// The accepted range of `max_response_bytes`: 64 KiB (room for a page of session summaries or
+/// one row with every value cut) to 256 MiB.
+pub const MAX_RESPONSE_BYTES_RANGE: std::ops::RangeInclusive<u64> = 64 * 1024..=256 * 1024 * 1024;
 
 /// The smallest token accepted.
 pub const MIN_TOKEN_CHARS: usize = 16;
@@ -451,6 +464,17 @@ impl ReportdFile {
                 format!("{} is outside 1..=100000", r.max_rows),
             ));
         }
+        if !MAX_RESPONSE_BYTES_RANGE.contains(&r.max_response_bytes) {
+            problems.push((
+                "reportd.max_response_bytes".into(),
+                format!(
+                    "{} is outside {}..={} (64 KiB to 256 MiB)",
+                    r.max_response_bytes,
+                    MAX_RESPONSE_BYTES_RANGE.start(),
+                    MAX_RESPONSE_BYTES_RANGE.end()
+                ),
+            ));
+        }
         if !(10..=600_000).contains(&r.query_timeout_ms) {
             problems.push((
                 "reportd.query_timeout_ms".into(),
@@ -479,6 +503,7 @@ impl ReportdFile {
                 },
                 cors_origins: r.cors_origins.clone(),
                 max_rows: r.max_rows as usize,
+                max_response_bytes: r.max_response_bytes as usize,
                 query_timeout: Duration::from_millis(r.query_timeout_ms),
                 log_level: r.log_level.clone(),
             }),
@@ -567,6 +592,14 @@ mod tests {
                 "{problems}"
             );
         }
+        let text = "[reportd]\nmax_response_bytes = 1000\n";
+        assert_eq!(
+            parse_config(text, "r.toml")
+                .unwrap_err()
+                .to_string()
+                .trim_end(),
+            "r.toml: reportd.max_response_bytes: 1000 is outside 65536..=268435456 (64 KiB to 256 MiB)"
+        );
         let ok = "[reportd]\nlisten = \"[::]:8880\"\ntoken = \"0123456789abcdef\"\n";
         assert_eq!(
             parse_config(ok, "r.toml").unwrap().token.as_deref(),

@@ -4,7 +4,7 @@
 //!
 //! The parts: [`config`], [`window`] (the time window of a request), [`db`] (read-only
 //! connections, every query bounded in rows and time), [`query`] (the SQL behind each
-//! endpoint), [`api`] (routes, JSON shapes, errors, the bearer token and CORS), [`worldmap`]
+//! endpoint), [`budget`] (every JSON answer within `max_response_bytes`), [`api`] (routes, JSON shapes, errors, the bearer token and CORS), [`worldmap`]
 //! (the map, drawn server-side), [`metrics`] and [`dashboard`].
 
 use axum::Json;
@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 pub mod api;
+pub mod budget;
 pub mod config;
 pub mod dashboard;
 pub mod db;

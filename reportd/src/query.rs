@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::ApiError;
+use crate::budget::{BoundedArray, cap_bytes, cap_string, cut_marker};
 
 /// One page of a list and the cursor of the next page, if there is one.
 pub type Page<T> = Result<(Vec<T>, Option<String>), ApiError>;
@@ -34,7 +35,9 @@ pub struct PortCount {
     pub unique_ipaddresses: i64,
 }
 
-/// One session with its recorded rows.
+/// One session's summary: the session row's fields and how many rows it recorded. Lists carry
+/// these; the rows themselves come a page at a time from [`session_items_page`]
+/// (`/v1/sessions/{id}`), so no list grows with what an attacker sent.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SessionOut {
     /// The session id.
@@ -69,8 +72,37 @@ pub struct SessionOut {
     pub close_reason: Option<String>,
     /// The earlier session an HTTP cookie tied it to.
     pub linked_session: Option<String>,
-    /// Every recorded row (the instance table's, then raw input), in time order.
-    pub session_items: Vec<Map<String, Value>>,
+    /// Rows recorded for it (its instance table's and raw input): what `/v1/sessions/{id}`
+    /// pages through.
+    pub item_count: i64,
+}
+
+impl SessionOut {
+    /// Cuts every text field to `cap` bytes (a fleet's store holds what remote sensors sent).
+    fn cap(&mut self, cap: usize) {
+        for s in [
+            &mut self.session,
+            &mut self.sensor,
+            &mut self.plugin,
+            &mut self.protocol,
+            &mut self.begin_time,
+            &mut self.peer_address,
+            &mut self.local_address,
+        ] {
+            cap_string(s, cap);
+        }
+        for s in [
+            &mut self.ident,
+            &mut self.end_time,
+            &mut self.close_reason,
+            &mut self.linked_session,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            cap_string(s, cap);
+        }
+    }
 }
 
 /// One attacking address in the window.
@@ -142,6 +174,9 @@ pub struct Summary {
     pub by_port: Vec<KeyCount>,
     /// Sessions by source country code, most first (`unknown` without a place).
     pub by_country: Vec<KeyCount>,
+    /// Sessions whose source has a place on the map (`ipInfo` latitude and longitude). With
+    /// sessions but none located, the service has no GeoIP database behind it.
+    pub located_sessions: i64,
 }
 
 /// A sensor known to the store.
@@ -166,14 +201,21 @@ pub struct Place {
     pub count: u64,
 }
 
-/// A SQL value as JSON.
-fn json_value(v: ValueRef<'_>) -> Value {
+/// A SQL value as JSON, text cut to `cap` bytes ([`cap_bytes`]): only the kept prefix is
+/// copied out of SQLite's buffer.
+fn json_value(v: ValueRef<'_>, cap: usize) -> Value {
     match v {
         ValueRef::Null => Value::Null,
         ValueRef::Integer(i) => Value::from(i),
         ValueRef::Real(f) => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
-        ValueRef::Text(t) => Value::String(String::from_utf8_lossy(t).into_owned()),
-        ValueRef::Blob(b) => Value::String(store::escape_bytes(b, b.len())),
+        ValueRef::Text(t) => Value::String(cap_bytes(t, cap)),
+        ValueRef::Blob(b) => {
+            let mut text = store::escape_bytes(b, cap);
+            if b.len() > cap {
+                text.push_str(&cut_marker(b.len() - cap));
+            }
+            Value::String(text)
+        }
     }
 }
 
@@ -274,50 +316,170 @@ fn session_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(SessionOut, Option<St
             bytes_out: r.get(12)?,
             close_reason: r.get(13)?,
             linked_session: r.get(14)?,
-            session_items: Vec::new(),
+            item_count: 0,
         },
         r.get(15)?,
     ))
 }
 
-/// Every row recorded for `session` (its instance table's, then raw input), at most `max`.
-/// `tables` are the file's instance tables ([`instance_tables`], read once per request): a
-/// session's `tableName` is used only when it is one of them.
-pub fn session_items(
+/// The tables a session's rows live in, in answer order: its instance table (when it is one of
+/// `tables`, the file's instance tables read once per request), then raw input.
+fn item_tables<'a>(tables: &'a [String], table: Option<&'a str>) -> Vec<&'a str> {
+    let table = table.filter(|t| tables.iter().any(|x| x == t));
+    table
+        .into_iter()
+        .chain(std::iter::once("rawInput"))
+        .collect()
+}
+
+/// How many rows `session` recorded (indexed counts, no row is read).
+pub fn item_count(
     conn: &Connection,
     tables: &[String],
     session: &str,
     table: Option<&str>,
-    max: usize,
-) -> Result<Vec<Map<String, Value>>, ApiError> {
-    let mut items = Vec::new();
-    let table = table.filter(|t| tables.iter().any(|x| x == t));
-    for t in table.into_iter().chain(std::iter::once("rawInput")) {
-        let sql = format!("SELECT * FROM \"{t}\" WHERE session = ?1 ORDER BY ID LIMIT ?2");
+) -> Result<i64, ApiError> {
+    let mut n = 0;
+    for t in item_tables(tables, table) {
+        let sql = format!("SELECT count(*) FROM \"{t}\" WHERE session = ?1");
+        n += conn
+            .prepare_cached(&sql)?
+            .query_row([session], |r| r.get::<_, i64>(0))?;
+    }
+    Ok(n)
+}
+
+/// Where a page of a session's rows starts: after this row (its time, the index of its table
+/// in [`item_tables`], its ID).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemCursor {
+    time: String,
+    table: usize,
+    id: i64,
+}
+
+impl ItemCursor {
+    /// Parses `time~table~ID` as handed out in `next_cursor`.
+    pub fn parse(c: &str) -> Result<ItemCursor, ApiError> {
+        let bad = || {
+            ApiError::bad_parameter(
+                "cursor",
+                format!("{c:?} is not a cursor this service gave out"),
+            )
+        };
+        let mut parts = c.rsplitn(3, '~');
+        let id = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
+        let table = parts
+            .next()
+            .and_then(|p| p.parse().ok())
+            .filter(|t| *t <= 1)
+            .ok_or_else(bad)?;
+        let time = parts.next().ok_or_else(bad)?;
+        Ok(ItemCursor {
+            time: time.to_owned(),
+            table,
+            id,
+        })
+    }
+
+    fn text(&self) -> String {
+        format!("{}~{}~{}", self.time, self.table, self.id)
+    }
+}
+
+/// One page of a session's rows, serialized under a byte budget.
+#[derive(Debug)]
+pub struct ItemPage {
+    /// The rows as a JSON array.
+    pub json: Vec<u8>,
+    /// Rows in it.
+    pub count: usize,
+    /// Where the next page starts, when rows are left.
+    pub next_cursor: Option<String>,
+    /// True when the budget, not `limit`, ended the page.
+    pub truncated: bool,
+}
+
+/// Up to `limit` of `session`'s rows after `cursor` in time order (instance table rows before
+/// raw input at the same time), as a JSON array of at most `room` bytes with every text value
+/// cut to `cap` bytes. Only the rows' keys are sorted; each row is then read by its ID and
+/// serialized on its own, so memory stays within `room` plus one row whatever the rows hold.
+#[allow(clippy::too_many_arguments)]
+pub fn session_items_page(
+    conn: &Connection,
+    tables: &[String],
+    session: &str,
+    table: Option<&str>,
+    limit: usize,
+    cursor: Option<&ItemCursor>,
+    room: usize,
+    cap: usize,
+) -> Result<ItemPage, ApiError> {
+    let sources = item_tables(tables, table);
+    // The keys after the cursor, limit + 1 of each table, merged.
+    let mut keys: Vec<(String, usize, i64)> = Vec::new();
+    for (k, t) in sources.iter().enumerate() {
+        let (after_time, after_id) = match cursor {
+            None => (None, i64::MIN),
+            Some(c) if k > c.table => (Some(c.time.as_str()), i64::MIN),
+            Some(c) if k == c.table => (Some(c.time.as_str()), c.id),
+            Some(c) => (Some(c.time.as_str()), i64::MAX),
+        };
+        let sql = format!(
+            "SELECT coalesce(eventDateTime, ''), ID FROM \"{t}\" WHERE session = ?1
+               AND (?2 IS NULL OR coalesce(eventDateTime, '') > ?2
+                    OR (coalesce(eventDateTime, '') = ?2 AND ID > ?3))
+             ORDER BY 1, ID LIMIT ?4"
+        );
         let mut stmt = conn.prepare_cached(&sql)?;
-        let names: Vec<String> = stmt.column_names().map(str::to_owned).collect();
-        let mut rows = stmt.query(params![session, max as i64])?;
-        while let Some(row) = rows.next()? {
-            let mut item = Map::new();
-            for (i, name) in names.iter().enumerate() {
-                item.insert(name.clone(), json_value(row.get_ref(i)?));
-            }
-            if t == "rawInput" {
-                item.insert("eventType".into(), Value::from("input.raw"));
-            }
-            items.push(item);
+        let found = stmt.query_map(
+            params![session, after_time, after_id, (limit + 1) as i64],
+            |r| Ok((r.get::<_, String>(0)?, k, r.get::<_, i64>(1)?)),
+        )?;
+        for key in found {
+            keys.push(key?);
         }
     }
-    items.sort_by(|a, b| {
-        let t = |m: &Map<String, Value>| {
-            m.get("eventDateTime")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        };
-        t(a).cmp(&t(b))
-    });
-    items.truncate(max);
-    Ok(items)
+    keys.sort();
+    let more = keys.len() > limit;
+    keys.truncate(limit);
+    let mut array = BoundedArray::new(room);
+    let mut last: Option<ItemCursor> = None;
+    for (time, k, id) in keys.iter() {
+        let t = sources[*k];
+        let sql = format!("SELECT * FROM \"{t}\" WHERE ID = ?1");
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let names: Vec<String> = stmt.column_names().map(str::to_owned).collect();
+        let mut rows = stmt.query([id])?;
+        let Some(row) = rows.next()? else { continue };
+        let mut item = Map::new();
+        for (i, name) in names.iter().enumerate() {
+            item.insert(name.clone(), json_value(row.get_ref(i)?, cap));
+        }
+        if t == "rawInput" {
+            item.insert("eventType".into(), Value::from("input.raw"));
+        }
+        if !array.push(&item) {
+            break;
+        }
+        last = Some(ItemCursor {
+            time: time.clone(),
+            table: *k,
+            id: *id,
+        });
+    }
+    let truncated = array.is_full();
+    let next_cursor = if truncated || more {
+        last.map(|c| c.text())
+    } else {
+        None
+    };
+    Ok(ItemPage {
+        count: array.len(),
+        json: array.finish(),
+        next_cursor,
+        truncated,
+    })
 }
 
 /// A session-list cursor: the last session's start time and id.
@@ -335,8 +497,8 @@ fn parse_cursor(cursor: Option<&str>) -> Result<Option<(String, String)>, ApiErr
     Ok(Some((time.to_owned(), session.to_owned())))
 }
 
-/// Sessions matching `condition` (newest first), with their rows; `limit` of them after
-/// `cursor`, and the cursor of the next page.
+/// Sessions matching `condition` (newest first), as summaries with text cut to `cap` bytes;
+/// `limit` of them after `cursor`, and the cursor of the next page.
 fn session_page(
     conn: &Connection,
     condition: &str,
@@ -344,8 +506,8 @@ fn session_page(
     f: &Filter,
     limit: usize,
     cursor: Option<&str>,
-    max_items: usize,
-) -> Result<(Vec<SessionOut>, Option<String>), ApiError> {
+    cap: usize,
+) -> Page<SessionOut> {
     let after = parse_cursor(cursor)?;
     let (after_time, after_session) = after.unzip();
     let sql = format!(
@@ -370,19 +532,23 @@ fn session_page(
         .collect::<Result<_, _>>()?;
     let next = if found.len() > limit {
         found.truncate(limit);
-        found
-            .last()
-            .map(|(s, _)| format!("{}~{}", s.begin_time, s.session))
+        found.last().map(|(s, _)| session_cursor(s))
     } else {
         None
     };
     let mut out = Vec::with_capacity(found.len());
     let tables = instance_tables(conn)?;
     for (mut s, table) in found {
-        s.session_items = session_items(conn, &tables, &s.session, table.as_deref(), max_items)?;
+        s.item_count = item_count(conn, &tables, &s.session, table.as_deref())?;
+        s.cap(cap);
         out.push(s);
     }
     Ok((out, next))
+}
+
+/// The cursor that continues a session list after `s`.
+pub fn session_cursor(s: &SessionOut) -> String {
+    format!("{}~{}", s.begin_time, s.session)
 }
 
 /// Sessions on `port` in the window, newest first.
@@ -392,18 +558,10 @@ pub fn port_sessions(
     f: &Filter,
     limit: usize,
     cursor: Option<&str>,
-    max_items: usize,
-) -> Result<(Vec<SessionOut>, Option<String>), ApiError> {
+    cap: usize,
+) -> Page<SessionOut> {
     let port = port.to_string();
-    session_page(
-        conn,
-        "localPort = ?3",
-        Some(&port),
-        f,
-        limit,
-        cursor,
-        max_items,
-    )
+    session_page(conn, "localPort = ?3", Some(&port), f, limit, cursor, cap)
 }
 
 /// Sessions from `address` in the window, newest first.
@@ -413,8 +571,8 @@ pub fn address_sessions(
     f: &Filter,
     limit: usize,
     cursor: Option<&str>,
-    max_items: usize,
-) -> Result<(Vec<SessionOut>, Option<String>), ApiError> {
+    cap: usize,
+) -> Page<SessionOut> {
     session_page(
         conn,
         "peerAddress = ?3",
@@ -422,7 +580,7 @@ pub fn address_sessions(
         f,
         limit,
         cursor,
-        max_items,
+        cap,
     )
 }
 
@@ -432,17 +590,17 @@ pub fn recent_sessions(
     f: &Filter,
     limit: usize,
     cursor: Option<&str>,
-    max_items: usize,
-) -> Result<(Vec<SessionOut>, Option<String>), ApiError> {
-    session_page(conn, "?3 IS NULL", None, f, limit, cursor, max_items)
+    cap: usize,
+) -> Page<SessionOut> {
+    session_page(conn, "?3 IS NULL", None, f, limit, cursor, cap)
 }
 
-/// One session with every row, whatever its age.
-pub fn session(
-    conn: &Connection,
-    id: &str,
-    max_items: usize,
-) -> Result<Option<SessionOut>, ApiError> {
+/// A session found by id: its summary, its instance table and the file's instance tables (what
+/// [`session_items_page`] takes).
+pub type FoundSession = (SessionOut, Option<String>, Vec<String>);
+
+/// One session's summary, whatever its age, with where its rows are.
+pub fn session(conn: &Connection, id: &str, cap: usize) -> Result<Option<FoundSession>, ApiError> {
     let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE session = ?1");
     let found = conn
         .prepare_cached(&sql)?
@@ -452,9 +610,9 @@ pub fn session(
         None => Ok(None),
         Some((mut s, table)) => {
             let tables = instance_tables(conn)?;
-            s.session_items =
-                session_items(conn, &tables, &s.session, table.as_deref(), max_items)?;
-            Ok(Some(s))
+            s.item_count = item_count(conn, &tables, &s.session, table.as_deref())?;
+            s.cap(cap);
+            Ok(Some((s, table, tables)))
         }
     }
 }
@@ -579,6 +737,7 @@ pub fn credentials(
     f: &Filter,
     limit: usize,
     cursor: Option<&str>,
+    cap: usize,
 ) -> Result<(Vec<Credential>, Option<String>), ApiError> {
     let offset = parse_offset(cursor)?;
     let parts: Vec<String> = tables_with(conn, &["username", "password"])?
@@ -605,9 +764,13 @@ pub fn credentials(
         .query_map(
             params![f.since, f.sensor, (limit + 1) as i64, offset as i64],
             |r| {
+                let mut password: Option<String> = r.get(1)?;
+                if let Some(p) = &mut password {
+                    cap_string(p, cap);
+                }
                 Ok(Credential {
-                    username: r.get::<_, Option<String>>(0)?.unwrap_or_default(),
-                    password: r.get(1)?,
+                    username: cap_bytes(r.get_ref(0)?.as_bytes().unwrap_or_default(), cap),
+                    password,
                     count: r.get(2)?,
                     first_seen: r.get(3)?,
                     last_seen: r.get(4)?,
@@ -627,6 +790,7 @@ pub fn commands(
     f: &Filter,
     limit: usize,
     cursor: Option<&str>,
+    cap: usize,
 ) -> Result<(Vec<CommandCount>, Option<String>), ApiError> {
     let offset = parse_offset(cursor)?;
     let parts: Vec<String> = tables_with(conn, &["user_input"])?
@@ -655,7 +819,7 @@ pub fn commands(
             params![f.since, f.sensor, (limit + 1) as i64, offset as i64],
             |r| {
                 Ok(CommandCount {
-                    command: r.get(0)?,
+                    command: cap_bytes(r.get_ref(0)?.as_bytes().unwrap_or_default(), cap),
                     count: r.get(1)?,
                     first_seen: r.get(2)?,
                     last_seen: r.get(3)?,
@@ -701,11 +865,21 @@ pub fn summary(conn: &Connection, f: &Filter, top: usize) -> Result<Summary, Api
             })
         })?
         .collect::<Result<_, _>>()?;
+    let located_sessions: i64 = conn
+        .prepare_cached(
+            "SELECT coalesce(sum(c.n), 0) FROM
+               (SELECT peerAddress, count(*) AS n FROM sessions
+                WHERE startTime >= ?1 AND (?2 IS NULL OR sensor = ?2) GROUP BY +peerAddress) c
+             JOIN ipInfo i ON i.ipAddress = c.peerAddress
+             WHERE i.latitude IS NOT NULL AND i.longitude IS NOT NULL",
+        )?
+        .query_row(params![f.since, f.sensor], |r| r.get(0))?;
     Ok(Summary {
         sessions,
         unique_addresses,
         by_port,
         by_country,
+        located_sessions,
     })
 }
 
@@ -717,7 +891,11 @@ pub fn sensors(conn: &Connection) -> Result<Vec<SensorInfo>, ApiError> {
     let out = stmt
         .query_map([], |r| {
             Ok(SensorInfo {
-                sensor: r.get(0)?,
+                // A fleet's sensors name themselves: 1,000 names of at most 1 KiB.
+                sensor: cap_bytes(
+                    r.get_ref(0)?.as_bytes().unwrap_or_default(),
+                    crate::budget::MIN_VALUE_BYTES,
+                ),
                 sessions: r.get(1)?,
                 last_seen: r.get(2)?,
             })
@@ -763,23 +941,32 @@ pub fn latest_rowid(conn: &Connection) -> Result<i64, ApiError> {
     )
 }
 
-/// Sessions added after row `after` (oldest first, at most `limit`), with their row ids.
+/// Sessions added after row `after` (oldest first, at most `limit`), as summaries with text cut
+/// to `cap` bytes, with their row ids.
 pub fn sessions_after(
     conn: &Connection,
     after: i64,
     limit: usize,
+    cap: usize,
 ) -> Result<Vec<(i64, SessionOut)>, ApiError> {
     let sql = format!(
         "SELECT {SESSION_COLUMNS}, rowid FROM sessions WHERE rowid > ?1 ORDER BY rowid LIMIT ?2"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt
+    let rows: Vec<(i64, SessionOut, Option<String>)> = stmt
         .query_map(params![after, limit as i64], |r| {
-            let (s, _) = session_row(r)?;
-            Ok((r.get::<_, i64>(16)?, s))
+            let (s, table) = session_row(r)?;
+            Ok((r.get::<_, i64>(16)?, s, table))
         })?
         .collect::<Result<_, _>>()?;
-    Ok(rows)
+    let tables = instance_tables(conn)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (rowid, mut s, table) in rows {
+        s.item_count = item_count(conn, &tables, &s.session, table.as_deref())?;
+        s.cap(cap);
+        out.push((rowid, s));
+    }
+    Ok(out)
 }
 
 /// Where an address is, from `ipInfo` (null when unknown).
@@ -806,10 +993,143 @@ pub fn ip_info(conn: &Connection, address: &str) -> Result<Option<Value>, ApiErr
             .iter()
             .enumerate()
             {
-                m.insert((*key).to_owned(), json_value(r.get_ref(i)?));
+                m.insert(
+                    (*key).to_owned(),
+                    json_value(r.get_ref(i)?, crate::budget::MIN_VALUE_BYTES),
+                );
             }
             Ok(Value::Object(m))
         })
         .optional()?;
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store with one session whose rows interleave an instance table and raw input, with a
+    /// tie in time between the two.
+    fn store_with_rows() -> (tempfile::TempDir, Connection) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite");
+        let (conn, _) = store::open(&path, &[]).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE web (ID INTEGER PRIMARY KEY, session TEXT, eventDateTime TEXT,
+               peerAddress TEXT, localAddress TEXT, body TEXT);
+             INSERT INTO web (session, eventDateTime, peerAddress, localAddress, body) VALUES
+               ('s', '2026-01-01T00:00:03.000000Z', 'a', 'b', 'w3'),
+               ('s', '2026-01-01T00:00:01.000000Z', 'a', 'b', 'w1'),
+               ('s', '2026-01-01T00:00:02.000000Z', 'a', 'b', 'w2'),
+               ('other', '2026-01-01T00:00:02.000000Z', 'a', 'b', 'not this session');
+             INSERT INTO rawInput (session, eventDateTime, peerAddress, localAddress, plugin,
+               reason, length, bytes) VALUES
+               ('s', '2026-01-01T00:00:02.000000Z', 'a', 'b', 'web', 'junk', 2, 'r2'),
+               ('s', '2026-01-01T00:00:00.000000Z', 'a', 'b', 'web', 'junk', 2, 'r0');",
+        )
+        .unwrap();
+        (dir, conn)
+    }
+
+    fn labels(json: &[u8]) -> Vec<String> {
+        let rows: Vec<Map<String, Value>> = serde_json::from_slice(json).unwrap();
+        rows.iter()
+            .map(|r| {
+                r.get("body")
+                    .or(r.get("bytes"))
+                    .and_then(Value::as_str)
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_sessions_rows_page_in_time_order_across_both_tables() {
+        let (_dir, conn) = store_with_rows();
+        let tables = instance_tables(&conn).unwrap();
+        assert_eq!(item_count(&conn, &tables, "s", Some("web")).unwrap(), 5);
+        let whole =
+            session_items_page(&conn, &tables, "s", Some("web"), 100, None, 1 << 20, 1024).unwrap();
+        let order = ["r0", "w1", "w2", "r2", "w3"];
+        assert_eq!(
+            labels(&whole.json),
+            order,
+            "the instance row first at a tie"
+        );
+        assert_eq!((whole.next_cursor, whole.truncated), (None, false));
+        // One, then two rows a page: the same rows, once each.
+        for limit in [1, 2] {
+            let mut seen = Vec::new();
+            let mut cursor = None;
+            loop {
+                let page = session_items_page(
+                    &conn,
+                    &tables,
+                    "s",
+                    Some("web"),
+                    limit,
+                    cursor.as_ref(),
+                    1 << 20,
+                    1024,
+                )
+                .unwrap();
+                assert!(page.count <= limit);
+                seen.extend(labels(&page.json));
+                match page.next_cursor {
+                    Some(c) => cursor = Some(ItemCursor::parse(&c).unwrap()),
+                    None => break,
+                }
+            }
+            assert_eq!(seen, order, "limit {limit}");
+        }
+        // A table that is not an instance table is never read.
+        let raw_only = session_items_page(
+            &conn,
+            &tables,
+            "s",
+            Some("sessions"),
+            100,
+            None,
+            1 << 20,
+            1024,
+        )
+        .unwrap();
+        assert_eq!(labels(&raw_only.json), ["r0", "r2"]);
+        assert!(ItemCursor::parse("bogus").is_err());
+        assert!(ItemCursor::parse("2026-01-01T00:00:00Z~7~1").is_err());
+    }
+
+    #[test]
+    fn the_budget_ends_a_page_and_cuts_long_values() {
+        let (_dir, conn) = store_with_rows();
+        conn.execute(
+            "UPDATE web SET body = ?1 WHERE body = 'w2'",
+            [format!("w2{}", "x".repeat(5000))],
+        )
+        .unwrap();
+        let tables = instance_tables(&conn).unwrap();
+        // Values cut at 1 KiB; room for about two rows.
+        let page =
+            session_items_page(&conn, &tables, "s", Some("web"), 100, None, 1500, 1024).unwrap();
+        assert!(page.truncated);
+        assert!(page.json.len() <= 1500, "{}", page.json.len());
+        let got = labels(&page.json);
+        assert_eq!(got[..2], ["r0", "w1"]);
+        let rest = session_items_page(
+            &conn,
+            &tables,
+            "s",
+            Some("web"),
+            100,
+            Some(&ItemCursor::parse(page.next_cursor.as_deref().unwrap()).unwrap()),
+            1 << 20,
+            1024,
+        )
+        .unwrap();
+        let rest = labels(&rest.json);
+        assert!(rest[0].starts_with("w2xxx") && rest[0].ends_with("…[cut 3978 bytes]"));
+        assert_eq!(rest[0].len(), 1024 + "…[cut 3978 bytes]".len());
+        assert_eq!(rest[1..], ["r2", "w3"]);
+    }
 }

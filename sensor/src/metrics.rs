@@ -12,8 +12,9 @@ use crate::publisher::PublisherStats;
 
 /// A running sensor's counters, ready to be written as a metrics page.
 pub struct SensorMetrics {
-    /// The plug-in instances, so each has its series from the start (at 0).
-    pub plugins: Vec<String>,
+    /// The plug-in instances with the event types their kind can record, so each has its
+    /// series from the start (at 0), and none for a type it cannot record.
+    pub plugins: Vec<(String, &'static [EventType])>,
     /// The recorder's counters.
     pub recorder: Arc<RecorderStats>,
     /// The recorder's queue.
@@ -31,12 +32,14 @@ impl MetricsSource for SensorMetrics {
             .map(|m| m.clone())
             .unwrap_or_default();
         let counts = |plugin: &str| by_plugin.get(plugin).copied().unwrap_or_default();
-        let mut plugins = self.plugins.clone();
+        let mut kinds = self.plugins.clone();
         for p in by_plugin.keys() {
-            if !plugins.contains(p) {
-                plugins.push(p.clone());
+            if !kinds.iter().any(|(name, _)| name == p) {
+                // Counted but no longer configured: its kind is unknown here.
+                kinds.push((p.clone(), &EventType::ALL));
             }
         }
+        let plugins: Vec<String> = kinds.iter().map(|(name, _)| name.clone()).collect();
         out.family(
             "recce7_sessions_total",
             "counter",
@@ -76,9 +79,9 @@ impl MetricsSource for SensorMetrics {
             "counter",
             "Events recorded (committed), by plug-in instance and type.",
         );
-        for p in &plugins {
+        for (p, events) in &kinds {
             let c = counts(p);
-            for kind in EventType::ALL {
+            for &kind in events.iter() {
                 out.sample(
                     "recce7_events_total",
                     &[("plugin", p), ("type", kind.as_str())],

@@ -11,7 +11,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use store::{Column, ColumnType};
+use store::{Column, ColumnType, EventType};
 
 use crate::connection::{CloseReason, Connection};
 use crate::limits::Limits;
@@ -84,7 +84,13 @@ pub struct PluginKind {
     pub description: &'static str,
     /// The constructor.
     pub build: BuildFn,
+    /// Every event type an instance of this kind can record: its metrics have a series for
+    /// each of these and for no other (no telnet instance with `http.request` events).
+    pub events: &'static [EventType],
 }
+
+/// What every session records, whatever its kind.
+const SESSION_EVENTS: [EventType; 2] = [EventType::SessionStart, EventType::SessionEnd];
 
 /// Every plug-in kind this build knows.
 pub fn registry() -> &'static [PluginKind] {
@@ -93,16 +99,33 @@ pub fn registry() -> &'static [PluginKind] {
             name: "telnet",
             description: "telnet login and a busybox shell of an embedded Linux device",
             build: crate::plugins::telnet::build,
+            events: &[
+                SESSION_EVENTS[0],
+                SESSION_EVENTS[1],
+                EventType::TelnetLogin,
+                EventType::TelnetCommand,
+            ],
         },
         PluginKind {
             name: "http",
             description: "HTTP/1.x server with an embedded device's login page",
             build: crate::plugins::http::build,
+            events: &[
+                SESSION_EVENTS[0],
+                SESSION_EVENTS[1],
+                EventType::HttpRequest,
+                EventType::InputRaw,
+            ],
         },
         PluginKind {
             name: "banner",
             description: "example: a banner, then every line recorded and answered",
             build: crate::plugins::banner::build,
+            events: &[
+                SESSION_EVENTS[0],
+                SESSION_EVENTS[1],
+                EventType::ServiceInput,
+            ],
         },
     ]
 }

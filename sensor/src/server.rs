@@ -215,7 +215,11 @@ impl Sensor {
                 .config
                 .instances
                 .iter()
-                .map(|i| i.name.clone())
+                .map(|i| {
+                    let events = crate::plugin::find_kind(i.kind)
+                        .map_or(&store::EventType::ALL[..], |k| k.events);
+                    (i.name.clone(), events)
+                })
                 .collect(),
             recorder: self.recorder.stats(),
             queue: self.recorder.handle(),

@@ -47,6 +47,11 @@ impl RoleProcess {
         }
     }
 
+    /// The process id (to read its memory from /proc).
+    pub fn pid(&mut self) -> u32 {
+        self.process.process().child().id()
+    }
+
     /// Everything the role has logged so far.
     pub fn log(&self) -> String {
         Self::read_log(&self.dir, &self.role)

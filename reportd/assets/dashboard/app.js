@@ -4,7 +4,13 @@
 const $ = (id) => document.getElementById(id);
 let token = localStorage.getItem("recce7-token") || "";
 let stream = null;
-let refreshTimer = null;
+let aggregatesTimer = null;
+// The session shown in the detail panel and where its next page of rows starts.
+let detailId = null;
+let detailCursor = null;
+// Live events refresh the counters and top lists at most this often (never the session list:
+// each event brings its own row).
+const AGGREGATES_DEBOUNCE_MS = 10000;
 // `?live=0` leaves the live stream off (headless browsers that wait for the network to go
 // quiet, like Chromium's --virtual-time-budget, would otherwise wait forever).
 const live = new URLSearchParams(location.search).get("live") !== "0";
@@ -49,7 +55,8 @@ function bars(table, items, label) {
   const max = Math.max(1, ...items.map((i) => i.count));
   for (const item of items) {
     const tr = document.createElement("tr");
-    cell(tr, label(item));
+    const name = cell(tr, label(item), "label");
+    name.title = text(label(item));
     cell(tr, item.count, "n");
     const bar = cell(tr, "", "bar");
     const span = document.createElement("span");
@@ -71,7 +78,8 @@ function sessionRow(s, isNew) {
   cell(tr, s.local_port, "n");
   cell(tr, s.protocol);
   cell(tr, s.sensor);
-  cell(tr, s.end_time ? (s.close_reason || "ended") : "open");
+  const end = cell(tr, s.end_time ? shortTime(s.end_time) : "open", "end");
+  end.title = s.end_time ? text(s.close_reason || "ended") : "still open";
   const id = cell(tr, "");
   const code = document.createElement("code");
   code.textContent = s.session;
@@ -82,57 +90,89 @@ function sessionRow(s, isNew) {
 
 async function showSession(id) {
   const s = await api("/v1/sessions/" + encodeURIComponent(id));
+  detailId = s.session;
   $("detail").hidden = false;
   $("detail-id").textContent = s.session;
   $("detail-head").textContent =
     `${s.peer_address}:${s.peer_port} → ${s.local_address}:${s.local_port} ${s.protocol} (${s.plugin}, sensor ${s.sensor})\n` +
     `${shortTime(s.begin_time)} … ${shortTime(s.end_time)}  ${s.duration === null ? "" : s.duration.toFixed(1) + " s"}  ` +
     `in ${text(s.bytes_in)} B, out ${text(s.bytes_out)} B, ${text(s.close_reason)}`;
+  $("detail-rows").replaceChildren();
+  $("detail-rows").dataset.total = s.item_count;
+  showRows(s);
+  $("detail").scrollIntoView({ behavior: "smooth" });
+}
+
+// Appends a page of a session's rows; the service pages them (limit and its byte budget).
+function showRows(page) {
   const table = $("detail-rows");
-  table.replaceChildren();
   const skip = new Set(["ID", "session", "peerAddress", "localAddress", "peerPort", "localPort"]);
-  const keys = [];
-  for (const item of s.session_items) for (const k of Object.keys(item)) if (!skip.has(k) && !keys.includes(k)) keys.push(k);
-  const head = document.createElement("tr");
-  for (const k of keys) { const th = document.createElement("th"); th.textContent = k; head.appendChild(th); }
-  table.appendChild(head);
-  for (const item of s.session_items) {
+  let head = table.rows[0];
+  const keys = head ? [...head.cells].map((c) => c.textContent) : [];
+  for (const item of page.session_items) for (const k of Object.keys(item)) if (!skip.has(k) && !keys.includes(k)) keys.push(k);
+  if (!head) { head = document.createElement("tr"); table.appendChild(head); }
+  head.replaceChildren(...keys.map((k) => { const th = document.createElement("th"); th.textContent = k; return th; }));
+  for (const item of page.session_items) {
     const tr = document.createElement("tr");
     for (const k of keys) cell(tr, k === "eventDateTime" ? shortTime(item[k]) : item[k]);
     table.appendChild(tr);
   }
-  $("detail").scrollIntoView({ behavior: "smooth" });
+  detailCursor = page.next_cursor;
+  const shown = Math.max(0, table.rows.length - 1);
+  $("detail-shown").textContent = `${shown} of ${table.dataset.total} rows`;
+  $("detail-more-line").hidden = !detailCursor;
 }
 
-async function refresh() {
+async function moreRows() {
+  if (!detailId || !detailCursor) return;
+  const page = await api("/v1/sessions/" + encodeURIComponent(detailId) + "?cursor=" + encodeURIComponent(detailCursor));
+  showRows(page);
+}
+
+// Counters, top lists and the map.
+async function refreshAggregates() {
   const q = query();
   try {
-    const [sum, sources, creds, cmds, recent] = await Promise.all([
+    const [sum, sources, creds, cmds] = await Promise.all([
       api("/v1/analytics/summary?" + q),
       api("/v1/analytics/ipaddresses?" + query({ limit: 10 })),
       api("/v1/analytics/credentials?" + query({ limit: 10 })),
       api("/v1/analytics/commands?" + query({ limit: 10 })),
-      api("/v1/sessions?" + query({ limit: 25 })),
     ]);
     $("sessions").textContent = sum.summary.sessions;
     $("addresses").textContent = sum.summary.unique_addresses;
-    $("lastattack").textContent = recent.items.length ? shortTime(recent.items[0].begin_time) : "–";
     bars($("ports"), sum.summary.by_port, (i) => i.key);
     bars($("countries"), sum.summary.by_country, (i) => i.key);
     bars($("sources"), sources.items.map((a) => ({ key: a.ipaddress + (a.country_code ? " (" + a.country_code + ")" : ""), count: a.total_attacks })), (i) => i.key);
     bars($("credentials"), creds.items.map((c) => ({ key: c.username + " / " + text(c.password), count: c.count })), (i) => i.key);
     bars($("commands"), cmds.items.map((c) => ({ key: c.command, count: c.count })), (i) => i.key);
-    const body = $("recent").tBodies[0];
-    body.replaceChildren(...recent.items.map((s) => sessionRow(s, false)));
+    // Sessions but not one with a place: no GeoIP database fills ipInfo.
+    $("map-note").hidden = !(sum.summary.sessions > 0 && sum.summary.located_sessions === 0);
     $("map").src = withToken("/v1/worldmap?" + q + "&_=" + Date.now());
   } catch (e) {
     console.warn(e);
   }
 }
 
-function scheduleRefresh() {
-  if (refreshTimer) return;
-  refreshTimer = setTimeout(() => { refreshTimer = null; refresh(); }, 1500);
+// The recent sessions table: summaries only (rows come with a session's detail).
+async function refreshSessions() {
+  try {
+    const recent = await api("/v1/sessions?" + query({ limit: 25 }));
+    $("lastattack").textContent = recent.items.length ? shortTime(recent.items[0].begin_time) : "–";
+    const body = $("recent").tBodies[0];
+    body.replaceChildren(...recent.items.map((s) => sessionRow(s, false)));
+  } catch (e) {
+    console.warn(e);
+  }
+}
+
+async function refresh() {
+  await Promise.all([refreshAggregates(), refreshSessions()]);
+}
+
+function scheduleAggregates() {
+  if (aggregatesTimer) return;
+  aggregatesTimer = setTimeout(() => { aggregatesTimer = null; refreshAggregates(); }, AGGREGATES_DEBOUNCE_MS);
 }
 
 function connectStream() {
@@ -147,7 +187,9 @@ function connectStream() {
     body.insertBefore(sessionRow(s, true), body.firstChild);
     while (body.rows.length > 50) body.deleteRow(body.rows.length - 1);
     $("lastattack").textContent = shortTime(s.begin_time);
-    scheduleRefresh();
+    const n = Number($("sessions").textContent);
+    if (Number.isFinite(n)) $("sessions").textContent = n + 1;
+    scheduleAggregates();
   });
 }
 
@@ -172,7 +214,8 @@ $("login").addEventListener("submit", (e) => {
 });
 $("window").addEventListener("change", refresh);
 $("sensor").addEventListener("change", refresh);
-$("detail-close").addEventListener("click", () => { $("detail").hidden = true; });
+$("detail-close").addEventListener("click", () => { $("detail").hidden = true; detailId = null; });
+$("detail-more").addEventListener("click", moreRows);
 
 let periodic = null;
 function start() {
