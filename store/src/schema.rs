@@ -36,7 +36,7 @@ pub const RESERVED_TABLES: [&str; 6] = [
 ];
 
 /// Bumped when the fixed tables change; recorded in `storeMeta`.
-pub const STORE_VERSION: i64 = 2;
+pub const STORE_VERSION: i64 = 3;
 
 /// The SQLite storage class of a configured column. RECCE7's configs used these names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -322,7 +322,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     eventId TEXT NOT NULL,
     eventDateTime TEXT NOT NULL,
     payload TEXT NOT NULL,
-    sentMicros INTEGER
+    sentMicros INTEGER,
+    session TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox (seq) WHERE sentMicros IS NULL;
 CREATE INDEX IF NOT EXISTS outbox_sent ON outbox (sentMicros) WHERE sentMicros IS NOT NULL;
@@ -353,6 +354,21 @@ pub fn create_fixed_tables(conn: &Connection) -> Result<(), StoreError> {
     {
         conn.execute_batch("ALTER TABLE sessions ADD COLUMN ident TEXT")?;
     }
+    // Version 3 added each outbox row's session, so retention can tell (through an index) which
+    // sessions still have events waiting to be published; older rows get it from their JSON.
+    let outbox = table_columns(conn, "outbox")?;
+    if !outbox
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("session"))
+    {
+        conn.execute_batch(
+            "ALTER TABLE outbox ADD COLUMN session TEXT;
+             UPDATE outbox SET session = json_extract(payload, '$.session');",
+        )?;
+    }
+    conn.execute_batch(
+        "CREATE INDEX IF NOT EXISTS outbox_unsent_session ON outbox (session) WHERE sentMicros IS NULL",
+    )?;
     conn.execute(
         "INSERT INTO storeMeta (key, value) VALUES ('version', ?1)
          ON CONFLICT(key) DO UPDATE SET value = excluded.value",
