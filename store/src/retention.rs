@@ -46,6 +46,10 @@ pub struct RetentionPolicy {
     pub check_interval: Duration,
     /// The most rows deleted in one transaction.
     pub batch_rows: usize,
+    /// Over the size cap, sent outbox rows go first, but only those the publisher would prune
+    /// anyway (sent longer ago than its `keep_sent`): the newer ones are what it sends again
+    /// after a lost connection, or holds for a broker that is down.
+    pub keep_sent: Duration,
 }
 
 impl Default for RetentionPolicy {
@@ -55,6 +59,7 @@ impl Default for RetentionPolicy {
             max_bytes: None,
             check_interval: Duration::from_secs(60),
             batch_rows: DEFAULT_PRUNE_BATCH_ROWS,
+            keep_sent: Duration::from_secs(60),
         }
     }
 }
@@ -160,8 +165,15 @@ fn quote(name: &str) -> String {
 /// Why a pruning step deletes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Prune {
-    /// Over the size cap: the oldest sessions, whatever their age.
-    Size,
+    /// Over the size cap: sent outbox rows sent before `sent_before_micros` (unix µs) first,
+    /// then the oldest sessions, whatever their age.
+    Size {
+        /// Sent outbox rows sent since then are kept.
+        sent_before_micros: i64,
+        /// The step stops once the pages in use are down to this (checked after each session:
+        /// on a small cap, one step of rows could be most of the database).
+        target_bytes: u64,
+    },
     /// Older than the age limit: sessions that started before `cutoff` (RFC 3339), sent outbox
     /// rows sent before `cutoff_micros`, `ipInfo` rows last seen before `cutoff`.
     Age {
@@ -172,14 +184,27 @@ pub enum Prune {
     },
 }
 
+fn unix_micros(t: time::OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1000) as i64
+}
+
 impl Prune {
+    /// The size rule as of now, keeping outbox rows sent within `keep_sent`, down to
+    /// `target_bytes` of pages in use.
+    pub fn size(keep_sent: Duration, target_bytes: u64) -> Prune {
+        Prune::Size {
+            sent_before_micros: unix_micros(time::OffsetDateTime::now_utc() - keep_sent),
+            target_bytes,
+        }
+    }
+
     /// The age rule for a limit of `max_age`, as of now.
     pub fn age(max_age: Duration) -> Prune {
         let now = time::OffsetDateTime::now_utc();
         let cutoff = now - max_age;
         Prune::Age {
             cutoff: format_rfc3339(cutoff),
-            cutoff_micros: (cutoff.unix_timestamp_nanos() / 1000) as i64,
+            cutoff_micros: unix_micros(cutoff),
         }
     }
 }
@@ -197,6 +222,10 @@ const CANDIDATES: &str = "SELECT session FROM sessions AS s
     WHERE endTime IS NOT NULL AND (?1 IS NULL OR startTime < ?1)
     AND NOT EXISTS (SELECT 1 FROM outbox AS o WHERE o.session = s.session AND o.sentMicros IS NULL)
     ORDER BY startTime LIMIT 64";
+
+/// Sent outbox rows sent before ?1, oldest first (through the index on `sentMicros`).
+const DELETE_SENT: &str = "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox
+    WHERE sentMicros IS NOT NULL AND sentMicros < ?1 ORDER BY sentMicros LIMIT ?2)";
 
 /// Deletes at most `batch_rows` rows in one transaction: the oldest ended sessions with no
 /// unsent event (all their rows in `tables`, then their `sessions` row), and by age also sent
@@ -233,9 +262,32 @@ fn prune_in_transaction(
     budget: u64,
 ) -> Result<PruneStep, StoreError> {
     let mut step = PruneStep::default();
-    let cutoff = match why {
-        Prune::Size => None,
-        Prune::Age { cutoff, .. } => Some(cutoff.as_str()),
+    // Pages in use as this transaction sees them (the free list counts its own deletes).
+    let reached = |target: Option<u64>| -> Result<bool, StoreError> {
+        Ok(match target {
+            Some(t) => {
+                let page = pragma_u64(conn, "page_size")?;
+                let used = pragma_u64(conn, "page_count")?
+                    .saturating_sub(pragma_u64(conn, "freelist_count")?);
+                used * page <= t
+            }
+            None => false,
+        })
+    };
+    let (cutoff, target) = match why {
+        Prune::Size {
+            sent_before_micros,
+            target_bytes,
+        } => {
+            step.rows +=
+                conn.prepare_cached(DELETE_SENT)?
+                    .execute(params![sent_before_micros, budget as i64])? as u64;
+            if step.rows >= budget || reached(Some(*target_bytes))? {
+                return Ok(step);
+            }
+            (None, Some(*target_bytes))
+        }
+        Prune::Age { cutoff, .. } => (Some(cutoff.as_str()), None),
     };
     let sessions: Vec<String> = conn
         .prepare_cached(CANDIDATES)?
@@ -260,7 +312,7 @@ fn prune_in_transaction(
             .prepare_cached("DELETE FROM sessions WHERE session = ?1")?
             .execute([session])? as u64;
         step.sessions += 1;
-        if step.rows >= budget {
+        if step.rows >= budget || reached(target)? {
             break;
         }
     }
@@ -271,10 +323,7 @@ fn prune_in_transaction(
     {
         if step.rows < budget {
             step.rows += conn
-                .prepare_cached(
-                    "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox
-                     WHERE sentMicros IS NOT NULL AND sentMicros < ?1 LIMIT ?2)",
-                )?
+                .prepare_cached(DELETE_SENT)?
                 .execute(params![cutoff_micros, (budget - step.rows) as i64])?
                 as u64;
         }
@@ -561,7 +610,19 @@ mod tests {
         assert_eq!(left, ["b-unsent", "c-open", "e-new"]);
         assert_eq!(one(&conn, "SELECT count(*) FROM http"), 8);
         // By size: whatever the age, but still never open or unsent.
-        while prune_step(&conn, &tables, &Prune::Size, 4).unwrap().rows > 0 {}
+        while prune_step(
+            &conn,
+            &tables,
+            &Prune::Size {
+                sent_before_micros: 0,
+                target_bytes: 0,
+            },
+            4,
+        )
+        .unwrap()
+        .rows
+            > 0
+        {}
         assert_eq!(one(&conn, "SELECT count(*) FROM sessions"), 2);
         assert_eq!(
             one(
@@ -573,7 +634,19 @@ mod tests {
         // Once sent, it may go.
         conn.execute("UPDATE outbox SET sentMicros = 1", [])
             .unwrap();
-        while prune_step(&conn, &tables, &Prune::Size, 4).unwrap().rows > 0 {}
+        while prune_step(
+            &conn,
+            &tables,
+            &Prune::Size {
+                sent_before_micros: 0,
+                target_bytes: 0,
+            },
+            4,
+        )
+        .unwrap()
+        .rows
+            > 0
+        {}
         assert_eq!(
             one(&conn, "SELECT count(*) FROM sessions"),
             1,
@@ -597,7 +670,19 @@ mod tests {
         let file = dir.path().join("r.sqlite");
         let before = std::fs::metadata(&file).unwrap().len();
         let tables = session_tables(&conn).unwrap();
-        while prune_step(&conn, &tables, &Prune::Size, 500).unwrap().rows > 0 {}
+        while prune_step(
+            &conn,
+            &tables,
+            &Prune::Size {
+                sent_before_micros: 0,
+                target_bytes: 0,
+            },
+            500,
+        )
+        .unwrap()
+        .rows
+            > 0
+        {}
         let size = store_size(&conn).unwrap();
         assert!(size.free_bytes > before / 2, "{size:?} of {before}");
         while vacuum_step(&conn, VACUUM_STEP_PAGES).unwrap() > 0 {}

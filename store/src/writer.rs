@@ -629,7 +629,11 @@ impl Writer {
                         }
                         Err(e) => {
                             self.stats.failed.fetch_add(1, Ordering::Relaxed);
-                            let full = is_disk_full(&e);
+                            // An end whose start was lost to a full disk is lost to it too.
+                            let full = is_disk_full(&e)
+                                || (matches!(e, StoreError::NoSession(_))
+                                    && (full_dropped > 0
+                                        || self.stats.disk_full.load(Ordering::Relaxed) > 0));
                             if full {
                                 full_dropped += 1;
                                 full_error = Some(e.to_string());
@@ -834,7 +838,8 @@ fn maintain(conn: &Connection, r: &mut Retention, stats: &RecorderStats) -> Resu
         r.round = Some(Round {
             size_target: if over { r.policy.target_bytes() } else { None },
             age: r.policy.max_age.map(Prune::age),
-            shrinking: size.free_bytes > 0 && over,
+            // Pages freed since (by the publisher's pruning of sent rows, say) go back too.
+            shrinking: size.free_bytes > 0,
             rows: 0,
             sessions: 0,
             before: size.counted_bytes(),
@@ -844,11 +849,14 @@ fn maintain(conn: &Connection, r: &mut Retention, stats: &RecorderStats) -> Resu
         return Ok(());
     };
     if let Some(target) = round.size_target {
-        if retention::store_size(conn)?.used_bytes <= target {
+        let size = retention::store_size(conn)?;
+        tracing::debug!(?size, target, "retention: size step");
+        if size.used_bytes <= target {
             round.size_target = None;
             round.shrinking = true;
         } else {
-            let step = retention::prune_step(conn, &r.tables, &Prune::Size, r.policy.batch_rows)?;
+            let why = Prune::size(r.policy.keep_sent, target);
+            let step = retention::prune_step(conn, &r.tables, &why, r.policy.batch_rows)?;
             round.rows += step.rows;
             round.sessions += step.sessions;
             stats.pruned_rows.fetch_add(step.rows, Ordering::Relaxed);
@@ -876,7 +884,8 @@ fn maintain(conn: &Connection, r: &mut Retention, stats: &RecorderStats) -> Resu
     if round.shrinking && retention::vacuum_step(conn, retention::VACUUM_STEP_PAGES)? > 0 {
         return Ok(());
     }
-    if round.shrinking {
+    // A WAL past its limit (readers kept checkpoints from resetting it) is truncated too.
+    if round.shrinking || retention::store_size(conn)?.wal_bytes > r.policy.wal_limit_bytes() {
         retention::checkpoint_truncate(conn)?;
     }
     let after = retention::store_size(conn)?.counted_bytes();
