@@ -317,6 +317,7 @@ CREATE TABLE IF NOT EXISTS p0f (
     rawSignature TEXT
 );
 CREATE INDEX IF NOT EXISTS p0f_peer ON p0f (peerAddress);
+CREATE INDEX IF NOT EXISTS p0f_session ON p0f (session);
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     eventId TEXT NOT NULL,
@@ -619,6 +620,32 @@ mod tests {
             .collect();
         assert_eq!(cols.len(), FIXED_COLUMNS.len() + 2);
         assert_eq!(cols.last().map(String::as_str), Some("password"));
+    }
+
+    #[test]
+    fn an_older_outbox_learns_each_rows_session() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, eventId TEXT NOT NULL,
+             eventDateTime TEXT NOT NULL, payload TEXT NOT NULL, sentMicros INTEGER);
+             INSERT INTO outbox (eventId, eventDateTime, payload)
+             VALUES ('e1', 't', '{\"session\": \"s-1\", \"type\": \"session.start\"}');",
+        )
+        .unwrap();
+        create_fixed_tables(&conn).unwrap();
+        create_fixed_tables(&conn).unwrap();
+        let session: String = conn
+            .query_row("SELECT session FROM outbox", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(session, "s-1");
+        let version: String = conn
+            .query_row(
+                "SELECT value FROM storeMeta WHERE key = 'version'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(version, STORE_VERSION.to_string());
     }
 
     #[test]
