@@ -573,6 +573,12 @@ fn run_sensor(
         summary.recorder.events,
         summary.lost + summary.recorder.failed
     );
+    if summary.recorder.pruned_rows + summary.recorder.disk_full > 0 {
+        eprintln!(
+            "recce7: retention pruned {} rows; {} events dropped because the disk was full",
+            summary.recorder.pruned_rows, summary.recorder.disk_full
+        );
+    }
     if let Some(p) = summary.publisher {
         eprintln!(
             "recce7: published {} events ({} marked to be sent again), {} waiting in the outbox for the next start, {} not queued (outbox full)",

@@ -17,11 +17,13 @@
 //!
 //! `sensor-idle`, `sensor-http`, `sensor-telnet` and `sensor-10k` run one measurement each;
 //! `publish` measures the sensor's publishing, `consumers` the normalizer and geoloc, and
-//! `reportd` the report service's API and map over a generated million-event store.
+//! `reportd` the report service's API and map over a generated million-event store, and
+//! `retention` the sensor's pruning (see [`retention`]).
 
 mod consumers;
 mod publish;
 mod reportd;
+mod retention;
 mod sensor;
 
 use std::process::Command;
@@ -185,13 +187,18 @@ fn main() {
         reportd::run();
         return;
     }
+    if what == "retention" {
+        println!("machine: {}", machine());
+        retention::run();
+        return;
+    }
     if let Some(which) = sensor::Which::parse(&what) {
         sensor::run(which);
         return;
     }
     if what != "hpfeeds" && what != "codec" {
         eprintln!(
-            "usage: bench [hpfeeds|codec|sensor|sensor-idle|sensor-http|sensor-telnet|sensor-10k|publish|consumers|reportd]"
+            "usage: bench [hpfeeds|codec|sensor|sensor-idle|sensor-http|sensor-telnet|sensor-10k|publish|consumers|reportd|retention]"
         );
         std::process::exit(2);
     }

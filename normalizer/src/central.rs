@@ -962,6 +962,47 @@ mod tests {
     }
 
     #[test]
+    fn a_late_end_after_a_restart_closes_the_session_it_started() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.sqlite");
+        let mut store = SqliteCentralStore::open(&path).unwrap();
+        let start = event(E1, "session.start", json!({"table": "http"}))
+            .replace("22:25:30.649422Z", "22:25:00.000000Z");
+        let get = event(E2, "http.request", json!({"command": "GET", "path": "/"}))
+            .replace("22:25:30.649422Z", "22:25:10.000000Z");
+        store
+            .write(&[
+                item("recce7.events", "sensor-1", &start),
+                item("recce7.events", "sensor-1", &get),
+            ])
+            .unwrap();
+        drop(store);
+        // The normalizer restarts (nothing of the session in memory); the sensor was killed and
+        // closes the session at its own restart, at the time of its last event, bytes unknown.
+        let mut store = SqliteCentralStore::open(&path).unwrap();
+        let late = event(E3, "session.end", json!({"reason": "sensor restart"}))
+            .replace("22:25:30.649422Z", "22:25:10.000000Z");
+        let outcome = store
+            .write(&[item("recce7.events", "sensor-1", &late)])
+            .unwrap();
+        assert_eq!(outcome.written, 1);
+        let c = store.connection();
+        assert_eq!(
+            one(
+                c,
+                "SELECT startTime || ' ' || endTime || ' ' || closeReason || ' ' || coalesce(bytesIn, 'NULL') || ' ' || tableName FROM sessions"
+            ),
+            "2026-11-23T22:25:00.000000Z 2026-11-23T22:25:10.000000Z sensor restart NULL http",
+            "the start stays, the end fills in"
+        );
+        assert_eq!(
+            one(c, "SELECT end_time FROM mnemosyneSessions"),
+            "2026-11-23T22:25:10.000000Z"
+        );
+        assert_eq!(one(c, "SELECT count(*) FROM http"), "1");
+    }
+
+    #[test]
     fn a_store_that_cannot_write_fails_the_batch_instead_of_losing_it_quietly() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.sqlite");

@@ -35,7 +35,50 @@ pub struct SensorConfig {
     pub plugins: Vec<PluginConfig>,
     /// The `[hpfeeds]` table: where to publish events. Absent: standalone, nothing published.
     pub hpfeeds: Option<HpfeedsSection>,
+    /// The `[retention]` table: how old and how big the database may get. Absent: the defaults
+    /// (90 days, 256 MB), so that a Pi's SD card never fills.
+    #[serde(default)]
+    pub retention: RetentionSection,
 }
+
+/// `[retention]`: the database is pruned, oldest sessions first, to stay under an age and a
+/// size; 0 turns a limit off. Sessions with events not yet published are never pruned.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RetentionSection {
+    /// Sessions that started more than this many days ago are deleted with all their rows.
+    #[serde(default = "default_max_age_days")]
+    pub max_age_days: u64,
+    /// The database (pages in use plus its WAL) is kept under this many MiB (1 MiB = 1,048,576
+    /// bytes); fractions are allowed (`0.5`).
+    #[serde(default = "default_max_database_mb")]
+    pub max_database_mb: f64,
+    /// How often the size is measured and the age limit applied (also after busy batches).
+    #[serde(default = "default_retention_check")]
+    pub check_interval_secs: u64,
+}
+
+fn default_max_age_days() -> u64 {
+    90
+}
+fn default_max_database_mb() -> f64 {
+    256.0
+}
+fn default_retention_check() -> u64 {
+    60
+}
+
+impl Default for RetentionSection {
+    fn default() -> RetentionSection {
+        RetentionSection {
+            max_age_days: default_max_age_days(),
+            max_database_mb: default_max_database_mb(),
+            check_interval_secs: default_retention_check(),
+        }
+    }
+}
+
+/// The smallest size cap accepted: below it SQLite's own pages and the WAL do not fit.
+pub const MIN_DATABASE_MB: f64 = 0.25;
 
 /// `[hpfeeds]`: the broker the outbox publisher sends every event to (ARCHITECTURE.md's shape,
 /// the same in every role's config).
@@ -319,6 +362,8 @@ pub struct ValidConfig {
     pub geoip: Vec<PathBuf>,
     /// Where `/metrics` is served, if anywhere.
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Retention: none when both limits are off.
+    pub retention: Option<store::RetentionPolicy>,
 }
 
 /// Reads and validates a file.
@@ -632,10 +677,12 @@ impl SensorConfig {
                 }
             }
         }
+        let retention = self.retention.validate(&mut problems);
         if !problems.is_empty() {
             return Err(problems);
         }
         Ok(ValidConfig {
+            retention,
             hpfeeds,
             geoip: s
                 .geoip
@@ -652,6 +699,45 @@ impl SensorConfig {
             limits,
             instances,
         })
+    }
+}
+
+impl RetentionSection {
+    /// Checks the limits; the policy, or none when both limits are off.
+    fn validate(&self, problems: &mut Vec<(String, String)>) -> Option<store::RetentionPolicy> {
+        let before = problems.len();
+        let mut push =
+            |key: &str, reason: String| problems.push((format!("retention.{key}"), reason));
+        if self.max_age_days > 36_500 {
+            push(
+                "max_age_days",
+                format!(
+                    "{} is above the maximum 36500 (0 turns it off)",
+                    self.max_age_days
+                ),
+            );
+        }
+        let mb = self.max_database_mb;
+        if !mb.is_finite() || mb < 0.0 || (mb > 0.0 && mb < MIN_DATABASE_MB) || mb > 1_048_576.0 {
+            push(
+                "max_database_mb",
+                format!("{mb} is not 0 (off) or {MIN_DATABASE_MB} to 1048576"),
+            );
+        }
+        if self.check_interval_secs == 0 || self.check_interval_secs > 86_400 {
+            push("check_interval_secs", "must be 1 to 86400".into());
+        }
+        if problems.len() != before {
+            return None;
+        }
+        let policy = store::RetentionPolicy {
+            max_age: (self.max_age_days > 0)
+                .then(|| Duration::from_secs(self.max_age_days * 86_400)),
+            max_bytes: (mb > 0.0).then_some((mb * 1_048_576.0) as u64),
+            check_interval: Duration::from_secs(self.check_interval_secs),
+            ..store::RetentionPolicy::default()
+        };
+        policy.is_enabled().then_some(policy)
     }
 }
 
@@ -734,6 +820,38 @@ table = "gopher"
                 lines.iter().any(|l| l.starts_with(e)),
                 "missing {e:?} in\n{}",
                 lines.join("\n")
+            );
+        }
+    }
+
+    #[test]
+    fn retention_defaults_fit_a_pi_and_every_bad_limit_is_reported() {
+        let valid = default_config().unwrap();
+        let policy = valid
+            .retention
+            .expect("the shipped config bounds the database");
+        assert_eq!(policy.max_age, Some(Duration::from_secs(90 * 86_400)));
+        assert_eq!(policy.max_bytes, Some(256 << 20));
+        let text = "[retention]\nmax_age_days = 0\nmax_database_mb = 0.5\n[[plugin]]\nname = \"t\"\nkind = \"telnet\"\nport = 2323\ntable = \"t\"\n";
+        let policy = parse(text, "r.toml").unwrap().retention.unwrap();
+        assert_eq!((policy.max_age, policy.max_bytes), (None, Some(512 << 10)));
+        let off = text.replace("0.5", "0");
+        assert!(parse(&off, "r.toml").unwrap().retention.is_none());
+        let bad = "[retention]\nmax_age_days = 99999\nmax_database_mb = 0.01\ncheck_interval_secs = 0\n[[plugin]]\nname = \"t\"\nkind = \"telnet\"\nport = 2323\ntable = \"t\"\n";
+        let lines: Vec<String> = parse(bad, "r.toml")
+            .unwrap_err()
+            .0
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        for e in [
+            "r.toml: retention.max_age_days: 99999 is above the maximum 36500",
+            "r.toml: retention.max_database_mb: 0.01 is not 0 (off) or 0.25 to 1048576",
+            "r.toml: retention.check_interval_secs: must be 1 to 86400",
+        ] {
+            assert!(
+                lines.iter().any(|l| l.starts_with(e)),
+                "missing {e:?} in {lines:?}"
             );
         }
     }

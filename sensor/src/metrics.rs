@@ -4,6 +4,7 @@
 //! ever a label.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use promtext::{Exposition, MetricsSource};
 use store::{EventType, RecorderHandle, RecorderStats};
@@ -102,6 +103,39 @@ impl MetricsSource for SensorMetrics {
             "Events the database refused (a full disk).",
         );
         out.sample("recce7_store_events_failed_total", &[], r.failed as f64);
+        out.family(
+            "recce7_store_events_dropped_disk_full_total",
+            "counter",
+            "Events dropped because the disk was full (also in recce7_store_events_failed_total).",
+        );
+        out.sample(
+            "recce7_store_events_dropped_disk_full_total",
+            &[],
+            r.disk_full as f64,
+        );
+        out.family(
+            "recce7_store_writing",
+            "gauge",
+            "1 while the database takes writes, 0 while the disk is full.",
+        );
+        let full = self.recorder.disk_full_now.load(Ordering::Relaxed);
+        out.sample("recce7_store_writing", &[], f64::from(u8::from(!full)));
+        out.family(
+            "recce7_store_pruned_rows_total",
+            "counter",
+            "Rows deleted by retention (age and size limits).",
+        );
+        out.sample("recce7_store_pruned_rows_total", &[], r.pruned_rows as f64);
+        out.family(
+            "recce7_store_database_bytes",
+            "gauge",
+            "The database's pages in use plus its WAL, at the last retention check (0 without retention).",
+        );
+        out.sample(
+            "recce7_store_database_bytes",
+            &[],
+            self.recorder.database_bytes.load(Ordering::Relaxed) as f64,
+        );
         out.family(
             "recce7_store_commit_seconds",
             "summary",

@@ -138,7 +138,8 @@ impl Sensor {
                 table: inst.table.clone(),
             })
             .collect();
-        let (conn, migrations) = store::open(&config.database, &tables)?;
+        let (mut conn, migrations) = store::open(&config.database, &tables)?;
+        recover(&mut conn, &config)?;
         // The enabled instances, for the report service's ports list (RECCE7 listed every
         // enabled port, attacked or not).
         let instances: Vec<serde_json::Value> = config
@@ -162,6 +163,13 @@ impl Sensor {
                 batch_max: store::writer::DEFAULT_BATCH_MAX,
                 outbox_max_events: config.hpfeeds.as_ref().map(|h| h.max_outbox_events),
                 locator,
+                retention: config.retention.clone().map(|mut policy| {
+                    // Size pruning leaves the publisher's recent sent events to the publisher.
+                    if let Some(h) = &config.hpfeeds {
+                        policy.keep_sent = h.keep_sent;
+                    }
+                    policy
+                }),
             },
         )?;
         let publisher = match &config.hpfeeds {
@@ -331,6 +339,40 @@ impl Sensor {
             publisher: published,
         })
     }
+}
+
+/// Start-up work on the store before anything is accepted: with retention on, makes sure the
+/// file can shrink (an older file is converted once, with a `VACUUM`); then closes the sessions
+/// the last run left open (a `kill -9`, a crash, a power cut) and queues their `session.end`
+/// for publishing, so that no session looks live forever.
+fn recover(conn: &mut rusqlite::Connection, config: &ValidConfig) -> Result<(), SensorError> {
+    if config.retention.is_some() {
+        let started = std::time::Instant::now();
+        match store::retention::enable_incremental_vacuum(conn) {
+            Ok(true) => tracing::info!(
+                millis = started.elapsed().as_millis() as u64,
+                "retention: converted the database to incremental vacuum (once), so that pruning shrinks the file"
+            ),
+            Ok(false) => {}
+            // Pruning still frees pages for reuse; only the file does not shrink.
+            Err(e) => {
+                tracing::warn!(error = %e, "retention: cannot convert the database to incremental vacuum (it needs free disk as large as the file); pruned pages are reused but the file does not shrink")
+            }
+        }
+    }
+    let outbox_max = config.hpfeeds.as_ref().map(|h| h.max_outbox_events);
+    let done = store::retention::close_interrupted_sessions(conn, outbox_max)?;
+    if done.sessions > 0 {
+        tracing::info!(
+            queued_for_publishing = done.outboxed,
+            not_queued_outbox_full = done.outbox_full,
+            "closed {} session{} left open by the last run (close reason \"{}\", ended at their last recorded event)",
+            done.sessions,
+            if done.sessions == 1 { "" } else { "s" },
+            store::retention::CLOSE_REASON_RESTART
+        );
+    }
+    Ok(())
 }
 
 /// The accept loop of one listener.

@@ -6,6 +6,7 @@
 
 pub mod event;
 pub mod ipinfo;
+pub mod retention;
 pub mod schema;
 pub mod writer;
 
@@ -13,6 +14,7 @@ pub use event::{
     Event, EventType, Row, SCHEMA_VERSION, escape_bytes, escape_text, is_id, new_id, now_rfc3339,
 };
 pub use ipinfo::{IpInfo, IpInfoChange, IpLocator, upsert_ip_info};
+pub use retention::{Recovered, RetentionPolicy, StoreSize};
 pub use schema::{Column, ColumnType, Migration, TableSpec, is_safe_identifier};
 pub use writer::{
     InstanceTable, PluginCounts, Recorder, RecorderHandle, RecorderOptions, RecorderSnapshot,

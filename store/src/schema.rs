@@ -36,7 +36,7 @@ pub const RESERVED_TABLES: [&str; 6] = [
 ];
 
 /// Bumped when the fixed tables change; recorded in `storeMeta`.
-pub const STORE_VERSION: i64 = 2;
+pub const STORE_VERSION: i64 = 3;
 
 /// The SQLite storage class of a configured column. RECCE7's configs used these names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -317,12 +317,14 @@ CREATE TABLE IF NOT EXISTS p0f (
     rawSignature TEXT
 );
 CREATE INDEX IF NOT EXISTS p0f_peer ON p0f (peerAddress);
+CREATE INDEX IF NOT EXISTS p0f_session ON p0f (session);
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     eventId TEXT NOT NULL,
     eventDateTime TEXT NOT NULL,
     payload TEXT NOT NULL,
-    sentMicros INTEGER
+    sentMicros INTEGER,
+    session TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox (seq) WHERE sentMicros IS NULL;
 CREATE INDEX IF NOT EXISTS outbox_sent ON outbox (sentMicros) WHERE sentMicros IS NOT NULL;
@@ -353,6 +355,21 @@ pub fn create_fixed_tables(conn: &Connection) -> Result<(), StoreError> {
     {
         conn.execute_batch("ALTER TABLE sessions ADD COLUMN ident TEXT")?;
     }
+    // Version 3 added each outbox row's session, so retention can tell (through an index) which
+    // sessions still have events waiting to be published; older rows get it from their JSON.
+    let outbox = table_columns(conn, "outbox")?;
+    if !outbox
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("session"))
+    {
+        conn.execute_batch(
+            "ALTER TABLE outbox ADD COLUMN session TEXT;
+             UPDATE outbox SET session = json_extract(payload, '$.session');",
+        )?;
+    }
+    conn.execute_batch(
+        "CREATE INDEX IF NOT EXISTS outbox_unsent_session ON outbox (session) WHERE sentMicros IS NULL",
+    )?;
     conn.execute(
         "INSERT INTO storeMeta (key, value) VALUES ('version', ?1)
          ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -603,6 +620,32 @@ mod tests {
             .collect();
         assert_eq!(cols.len(), FIXED_COLUMNS.len() + 2);
         assert_eq!(cols.last().map(String::as_str), Some("password"));
+    }
+
+    #[test]
+    fn an_older_outbox_learns_each_rows_session() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, eventId TEXT NOT NULL,
+             eventDateTime TEXT NOT NULL, payload TEXT NOT NULL, sentMicros INTEGER);
+             INSERT INTO outbox (eventId, eventDateTime, payload)
+             VALUES ('e1', 't', '{\"session\": \"s-1\", \"type\": \"session.start\"}');",
+        )
+        .unwrap();
+        create_fixed_tables(&conn).unwrap();
+        create_fixed_tables(&conn).unwrap();
+        let session: String = conn
+            .query_row("SELECT session FROM outbox", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(session, "s-1");
+        let version: String = conn
+            .query_row(
+                "SELECT value FROM storeMeta WHERE key = 'version'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(version, STORE_VERSION.to_string());
     }
 
     #[test]

@@ -7,9 +7,9 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags, params};
 use serde_json::Value;
@@ -18,6 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::StoreError;
 use crate::event::{Event, EventType};
 use crate::ipinfo::IpLocator;
+use crate::retention::{self, Prune, RetentionPolicy};
 use crate::schema::{self, FIXED_COLUMNS, Migration, TableSpec};
 
 /// Most events committed in one transaction; bounds the time one batch holds the write lock.
@@ -61,6 +62,9 @@ pub fn open(
         reason: e.to_string(),
     })?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    // Before the first table exists, so that a new file can shrink when retention prunes it
+    // (an existing file keeps its mode; see `retention::enable_incremental_vacuum`).
+    conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL")?;
     let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(StoreError::Open {
@@ -105,6 +109,15 @@ pub struct RecorderStats {
     /// publisher lowers it as it sends and raises it again when it marks events for resending.
     /// The outbox bound applies to it, so sent events kept for the resend window never count.
     pub outbox_unsent: AtomicU64,
+    /// Events dropped because the database could not be written (a full disk); also in
+    /// `failed`. Nothing is held back in memory: the next batch simply tries again.
+    pub disk_full: AtomicU64,
+    /// True while writes fail for a full disk (the last commit failed that way).
+    pub disk_full_now: AtomicBool,
+    /// Rows deleted by retention (all tables).
+    pub pruned_rows: AtomicU64,
+    /// The store's size (pages in use plus the WAL) at the last retention check, in bytes.
+    pub database_bytes: AtomicU64,
     /// Woken after a commit that queued events in the outbox, so the publisher need not poll.
     pub committed: tokio::sync::Notify,
     /// Committed events by plug-in instance and type (for `/metrics`; instance names come from
@@ -166,6 +179,10 @@ pub struct RecorderSnapshot {
     pub outbox_full: u64,
     /// Events in the outbox not sent yet.
     pub outbox_unsent: u64,
+    /// Events dropped because the disk was full (also in `failed`).
+    pub disk_full: u64,
+    /// Rows deleted by retention.
+    pub pruned_rows: u64,
 }
 
 impl RecorderStats {
@@ -180,6 +197,8 @@ impl RecorderStats {
             outboxed: self.outboxed.load(Ordering::Relaxed),
             outbox_full: self.outbox_full.load(Ordering::Relaxed),
             outbox_unsent: self.outbox_unsent.load(Ordering::Relaxed),
+            disk_full: self.disk_full.load(Ordering::Relaxed),
+            pruned_rows: self.pruned_rows.load(Ordering::Relaxed),
         }
     }
 }
@@ -187,6 +206,8 @@ impl RecorderStats {
 enum Command {
     Event(Box<Event>),
     Flush(oneshot::Sender<()>),
+    /// Time for a retention check (sent by the ticker thread when retention is on).
+    Maintain,
     Stop,
 }
 
@@ -202,6 +223,8 @@ pub struct RecorderOptions {
     /// Look every new session's source address up and keep `ipInfo` current (the in-process
     /// geoloc of a standalone sensor).
     pub locator: Option<Arc<dyn IpLocator>>,
+    /// Prune by age and size between batches (see [`crate::retention`]).
+    pub retention: Option<RetentionPolicy>,
 }
 
 impl Default for RecorderOptions {
@@ -211,6 +234,7 @@ impl Default for RecorderOptions {
             batch_max: DEFAULT_BATCH_MAX,
             outbox_max_events: None,
             locator: None,
+            retention: None,
         }
     }
 }
@@ -260,6 +284,7 @@ impl Recorder {
                 batch_max,
                 outbox_max_events,
                 locator: None,
+                retention: None,
             },
         )
     }
@@ -280,9 +305,36 @@ impl Recorder {
         stats
             .outbox_unsent
             .store(rows.max(0) as u64, Ordering::Relaxed);
+        let retention = match options.retention.filter(RetentionPolicy::is_enabled) {
+            Some(policy) => Some(Retention::new(&conn, policy)?),
+            None => None,
+        };
+        let ticker = retention
+            .as_ref()
+            .map(|r| (tx.downgrade(), r.policy.check_interval));
         let mut writer = Writer::new(conn, instances, stats.clone(), options.batch_max.max(1));
         writer.outbox_max = options.outbox_max_events;
         writer.locator = options.locator;
+        writer.retention = retention;
+        if let Some((weak, every)) = ticker {
+            // Wakes an idle writer for retention checks; holds no sender, so it never keeps the
+            // channel open, and ends with the writer.
+            std::thread::Builder::new()
+                .name("recorder-tick".into())
+                .stack_size(64 << 10)
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(every);
+                        let Some(tx) = weak.upgrade() else { return };
+                        if let Err(mpsc::error::TrySendError::Closed(_)) =
+                            tx.try_send(Command::Maintain)
+                        {
+                            return;
+                        }
+                    }
+                })
+                .map_err(|e| StoreError::Thread(e.to_string()))?;
+        }
         let thread = std::thread::Builder::new()
             .name("recorder".into())
             .spawn(move || writer.run(rx))
@@ -356,10 +408,77 @@ struct Writer {
     batch_max: usize,
     outbox_max: Option<u64>,
     locator: Option<Arc<dyn IpLocator>>,
+    retention: Option<Retention>,
+    full: FullDisk,
+}
+
+/// How often, at most, the log repeats that the disk is still full.
+const FULL_DISK_LOG_EVERY: Duration = Duration::from_secs(60);
+
+/// The writer's view of a full disk: when it began, and when it was last logged.
+#[derive(Default)]
+struct FullDisk {
+    since: Option<Instant>,
+    dropped_at_start: u64,
+    last_log: Option<Instant>,
+}
+
+/// Retention's state on the writer thread.
+struct Retention {
+    policy: RetentionPolicy,
+    /// Tables that hold session rows (read at start: instance tables only change at start).
+    tables: Vec<String>,
+    last_check: Instant,
+    due: bool,
+    round: Option<Round>,
+    last_warn: Option<Instant>,
+}
+
+/// One pass of pruning: size first (while over the target), then age, then shrinking the file.
+struct Round {
+    size_target: Option<u64>,
+    age: Option<Prune>,
+    shrinking: bool,
+    rows: u64,
+    sessions: u64,
+    before: u64,
+    started: Instant,
+    over_cap_but_stuck: bool,
+}
+
+impl Retention {
+    fn new(conn: &Connection, policy: RetentionPolicy) -> Result<Retention, StoreError> {
+        // The WAL shrinks back to an eighth of the cap after each checkpoint, so it cannot
+        // hold on to megabytes a small cap does not have.
+        let wal = policy.wal_limit_bytes();
+        let page = conn.query_row("PRAGMA page_size", [], |r| r.get::<_, i64>(0))?;
+        conn.execute_batch(&format!(
+            "PRAGMA journal_size_limit = {wal}; PRAGMA wal_autocheckpoint = {};",
+            (wal as i64 / page.max(512)).max(16)
+        ))?;
+        Ok(Retention {
+            tables: retention::session_tables(conn)?,
+            policy,
+            last_check: Instant::now(),
+            due: true,
+            round: None,
+            last_warn: None,
+        })
+    }
+}
+
+/// True for errors that mean the database cannot grow: a full disk (or quota), or an I/O error
+/// writing to it.
+fn is_disk_full(e: &StoreError) -> bool {
+    matches!(
+        e,
+        StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _))
+            if matches!(f.code, rusqlite::ErrorCode::DiskFull | rusqlite::ErrorCode::SystemIoFailure)
+    )
 }
 
 const INSERT_OUTBOX: &str =
-    "INSERT INTO outbox (eventId, eventDateTime, payload) VALUES (?1, ?2, ?3)";
+    "INSERT INTO outbox (eventId, eventDateTime, payload, session) VALUES (?1, ?2, ?3, ?4)";
 
 const INSERT_SESSION: &str = "INSERT OR IGNORE INTO sessions (session, sensor, plugin, tableName, protocol,
     peerAddress, peerPort, localAddress, localPort, startTime) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)";
@@ -403,14 +522,29 @@ impl Writer {
             batch_max,
             outbox_max: None,
             locator: None,
+            retention: None,
+            full: FullDisk::default(),
         }
     }
 
     fn run(mut self, mut rx: mpsc::Receiver<Command>) {
         let mut batch: Vec<Command> = Vec::with_capacity(self.batch_max);
         loop {
-            let Some(first) = rx.blocking_recv() else {
-                return;
+            // Retention works only while no event waits: events always go first.
+            let first = if self.maintenance_pending() {
+                match rx.try_recv() {
+                    Ok(cmd) => cmd,
+                    Err(mpsc::error::TryRecvError::Empty) => {
+                        self.maintain_step();
+                        continue;
+                    }
+                    Err(mpsc::error::TryRecvError::Disconnected) => return,
+                }
+            } else {
+                match rx.blocking_recv() {
+                    Some(cmd) => cmd,
+                    None => return,
+                }
             };
             batch.push(first);
             while batch.len() < self.batch_max {
@@ -447,6 +581,10 @@ impl Writer {
         let mut pending_outbox = 0u64;
         // And by plug-in, for the metrics.
         let mut pending_counts: HashMap<String, PluginCounts> = HashMap::new();
+        // Events lost to a full disk in this batch, and the error that said so: counted and
+        // logged once per batch (and rate-limited), never once per event.
+        let mut full_dropped = 0u64;
+        let mut full_error: Option<String> = None;
         for cmd in batch.drain(..) {
             match cmd {
                 Command::Event(event) => {
@@ -475,7 +613,7 @@ impl Writer {
                                     let json = serde_json::to_string(&*event)
                                         .map_err(|e| StoreError::Json(e.to_string()))?;
                                     conn.prepare_cached(INSERT_OUTBOX)?
-                                        .execute(params![event.id, event.time, json])?;
+                                        .execute(params![event.id, event.time, json, event.session])?;
                                     Ok(true)
                                 }
                             }
@@ -491,14 +629,28 @@ impl Writer {
                         }
                         Err(e) => {
                             self.stats.failed.fetch_add(1, Ordering::Relaxed);
-                            tracing::error!(error = %e, id = %event.id, kind = event.kind.as_str(), "event not written");
+                            // An end whose start was lost to a full disk is lost to it too.
+                            let full = is_disk_full(&e)
+                                || (matches!(e, StoreError::NoSession(_))
+                                    && (full_dropped > 0
+                                        || self.stats.disk_full.load(Ordering::Relaxed) > 0));
+                            if full {
+                                full_dropped += 1;
+                                full_error = Some(e.to_string());
+                            } else {
+                                tracing::error!(error = %e, id = %event.id, kind = event.kind.as_str(), "event not written");
+                            }
                             if conn.is_autocommit() {
                                 // SQLite rolled the whole transaction back: what it held is lost.
                                 self.stats.failed.fetch_add(pending, Ordering::Relaxed);
-                                tracing::error!(
-                                    lost = pending,
-                                    "transaction rolled back by SQLite"
-                                );
+                                if full {
+                                    full_dropped += pending;
+                                } else {
+                                    tracing::error!(
+                                        lost = pending,
+                                        "transaction rolled back by SQLite"
+                                    );
+                                }
                                 pending = 0;
                                 pending_counts.clear();
                                 in_tx = false;
@@ -507,6 +659,11 @@ impl Writer {
                     }
                 }
                 Command::Flush(done) => flushes.push(done),
+                Command::Maintain => {
+                    if let Some(r) = &mut self.retention {
+                        r.due = true;
+                    }
+                }
                 Command::Stop => stop = true,
             }
         }
@@ -541,9 +698,26 @@ impl Writer {
                         .outbox_unsent
                         .fetch_sub(pending_outbox, Ordering::Relaxed);
                     self.stats.failed.fetch_add(pending, Ordering::Relaxed);
-                    tracing::error!(error = %e, lost = pending, "commit failed; batch rolled back");
+                    let e = StoreError::from(e);
+                    if is_disk_full(&e) {
+                        full_dropped += pending;
+                        full_error = Some(e.to_string());
+                    } else {
+                        tracing::error!(error = %e, lost = pending, "commit failed; batch rolled back");
+                    }
                 }
             }
+        }
+        match full_error {
+            Some(error) => self.disk_full(full_dropped, &error),
+            None if pending > 0 && self.full.since.is_some() => self.disk_writable(),
+            None => {}
+        }
+        if let Some(r) = &mut self.retention
+            && r.last_check.elapsed() >= r.policy.check_interval
+        {
+            // A busy writer may never see a tick (the queue is full): check between batches too.
+            r.due = true;
         }
         self.stats
             .commit_micros
@@ -556,6 +730,77 @@ impl Writer {
 }
 
 impl Writer {
+    /// Counts events lost to a full disk and says so: once when it starts, then at most once
+    /// a minute while it lasts.
+    fn disk_full(&mut self, dropped: u64, error: &str) {
+        self.stats.disk_full.fetch_add(dropped, Ordering::Relaxed);
+        self.stats.disk_full_now.store(true, Ordering::Relaxed);
+        let total = self.stats.disk_full.load(Ordering::Relaxed);
+        match self.full.since {
+            None => {
+                self.full.since = Some(Instant::now());
+                self.full.dropped_at_start = total - dropped;
+                self.full.last_log = Some(Instant::now());
+                tracing::error!(
+                    error,
+                    dropped,
+                    "the disk is full: events are dropped and counted until space returns; the sensor goes on serving"
+                );
+            }
+            Some(since) => {
+                if self
+                    .full
+                    .last_log
+                    .is_none_or(|t| t.elapsed() >= FULL_DISK_LOG_EVERY)
+                {
+                    self.full.last_log = Some(Instant::now());
+                    tracing::warn!(
+                        error,
+                        dropped = total - self.full.dropped_at_start,
+                        full_for_secs = since.elapsed().as_secs(),
+                        "the disk is still full: events are dropped and counted"
+                    );
+                }
+            }
+        }
+    }
+
+    /// A batch was committed after a full disk: say how much was lost.
+    fn disk_writable(&mut self) {
+        self.stats.disk_full_now.store(false, Ordering::Relaxed);
+        if let Some(since) = self.full.since.take() {
+            let dropped = self.stats.disk_full.load(Ordering::Relaxed) - self.full.dropped_at_start;
+            tracing::info!(
+                dropped,
+                full_for_secs = since.elapsed().as_secs(),
+                "writing to the database again; events dropped while the disk was full are counted in recce7_store_events_dropped_disk_full_total"
+            );
+        }
+    }
+
+    /// True when retention has work and should run while the queue is empty.
+    fn maintenance_pending(&self) -> bool {
+        self.retention
+            .as_ref()
+            .is_some_and(|r| r.due || r.round.is_some())
+    }
+
+    /// One small piece of retention: a check, a pruning transaction, or a vacuum step.
+    fn maintain_step(&mut self) {
+        let Some(r) = self.retention.as_mut() else {
+            return;
+        };
+        if let Err(e) = maintain(&self.conn, r, &self.stats) {
+            r.round = None;
+            if r.last_warn
+                .is_none_or(|t| t.elapsed() >= FULL_DISK_LOG_EVERY)
+            {
+                r.last_warn = Some(Instant::now());
+                tracing::warn!(error = %e, "retention: pruning failed; it will try again at the next check");
+            }
+        }
+    }
+
     /// Keeps `ipInfo` current for a new session's source, when a locator is configured.
     fn locate(&self, event: &Event) -> Result<(), StoreError> {
         match &self.locator {
@@ -573,6 +818,102 @@ impl Writer {
             _ => Ok(()),
         }
     }
+}
+
+/// Does one step of retention on `conn`: starts a round when a check is due, then prunes one
+/// transaction at a time (over the size target first, then by age), then returns free pages to
+/// the file system and truncates the WAL, and logs what the round did.
+fn maintain(conn: &Connection, r: &mut Retention, stats: &RecorderStats) -> Result<(), StoreError> {
+    let Some(round) = r.round.as_mut() else {
+        r.due = false;
+        r.last_check = Instant::now();
+        let size = retention::store_size(conn)?;
+        stats
+            .database_bytes
+            .store(size.counted_bytes(), Ordering::Relaxed);
+        let over = r
+            .policy
+            .max_bytes
+            .is_some_and(|max| size.counted_bytes() > max);
+        r.round = Some(Round {
+            size_target: if over { r.policy.target_bytes() } else { None },
+            age: r.policy.max_age.map(Prune::age),
+            // Pages freed since (by the publisher's pruning of sent rows, say) go back too.
+            shrinking: size.free_bytes > 0,
+            rows: 0,
+            sessions: 0,
+            before: size.counted_bytes(),
+            started: Instant::now(),
+            over_cap_but_stuck: false,
+        });
+        return Ok(());
+    };
+    if let Some(target) = round.size_target {
+        let size = retention::store_size(conn)?;
+        tracing::debug!(?size, target, "retention: size step");
+        if size.used_bytes <= target {
+            round.size_target = None;
+            round.shrinking = true;
+        } else {
+            let why = Prune::size(r.policy.keep_sent, target);
+            let step = retention::prune_step(conn, &r.tables, &why, r.policy.batch_rows)?;
+            round.rows += step.rows;
+            round.sessions += step.sessions;
+            stats.pruned_rows.fetch_add(step.rows, Ordering::Relaxed);
+            if step.rows == 0 {
+                // Only open sessions and sessions with unsent events are left.
+                round.size_target = None;
+                round.over_cap_but_stuck = true;
+                round.shrinking = true;
+            }
+        }
+        return Ok(());
+    }
+    if let Some(age) = &round.age {
+        let step = retention::prune_step(conn, &r.tables, age, r.policy.batch_rows)?;
+        round.rows += step.rows;
+        round.sessions += step.sessions;
+        stats.pruned_rows.fetch_add(step.rows, Ordering::Relaxed);
+        if step.rows == 0 {
+            round.age = None;
+        } else {
+            round.shrinking = true;
+        }
+        return Ok(());
+    }
+    if round.shrinking && retention::vacuum_step(conn, retention::VACUUM_STEP_PAGES)? > 0 {
+        return Ok(());
+    }
+    // A WAL past its limit (readers kept checkpoints from resetting it) is truncated too.
+    if round.shrinking || retention::store_size(conn)?.wal_bytes > r.policy.wal_limit_bytes() {
+        retention::checkpoint_truncate(conn)?;
+    }
+    let after = retention::store_size(conn)?.counted_bytes();
+    stats.database_bytes.store(after, Ordering::Relaxed);
+    if round.rows > 0 {
+        tracing::info!(
+            rows = round.rows,
+            sessions = round.sessions,
+            bytes_before = round.before,
+            bytes_after = after,
+            millis = round.started.elapsed().as_millis() as u64,
+            "retention: pruned the oldest data"
+        );
+    }
+    if round.over_cap_but_stuck
+        && r.last_warn
+            .is_none_or(|t| t.elapsed() >= FULL_DISK_LOG_EVERY)
+    {
+        r.last_warn = Some(Instant::now());
+        tracing::warn!(
+            bytes = after,
+            max_bytes = r.policy.max_bytes.unwrap_or(0),
+            unsent = stats.outbox_unsent.load(Ordering::Relaxed),
+            "retention: over the size cap, but what is left is open sessions and events not yet published, which are never pruned"
+        );
+    }
+    r.round = None;
+    Ok(())
 }
 
 /// A JSON value bound as the matching SQLite value: strings as TEXT (not JSON-quoted), integers
@@ -860,6 +1201,10 @@ mod tests {
             stats.events + stats.failed,
             total,
             "every event is either committed or counted as failed"
+        );
+        assert_eq!(
+            stats.disk_full, stats.failed,
+            "each failure is counted as a full disk"
         );
         let db = Connection::open(&path).unwrap();
         let rows: i64 = db

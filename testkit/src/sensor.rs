@@ -51,6 +51,17 @@ impl SensorProcess {
     /// Like [`SensorProcess::start`], in an existing directory (to restart over one database).
     pub fn start_in(bin: &Path, dir: tempfile::TempDir, body: &str) -> SensorProcess {
         let db = dir.path().join("sensor.sqlite");
+        Self::start_with_database(bin, dir, db, body)
+    }
+
+    /// Like [`SensorProcess::start_in`], recording to `db` (a file on another filesystem, say)
+    /// while the config and the log stay in `dir`.
+    pub fn start_with_database(
+        bin: &Path,
+        dir: tempfile::TempDir,
+        db: PathBuf,
+        body: &str,
+    ) -> SensorProcess {
         let config = dir.path().join("sensor.toml");
         let text = format!(
             "[sensor]\nname = \"test\"\nlisten = [\"127.0.0.1\"]\ndatabase = \"{}\"\nshutdown_grace_secs = 1\n{body}",
