@@ -272,3 +272,49 @@ fn events_recorded_while_the_broker_is_down_arrive_after_it_restarts() {
     let (status, _dir) = sensor.terminate(TIMEOUT);
     assert!(status.success());
 }
+
+/// During a long outage nothing is handed to the hpfeeds client's memory and marked sent: a
+/// `kill -9` after `keep_sent_secs` (when sent rows are pruned) loses no event.
+#[test]
+fn events_of_a_long_outage_survive_a_kill_9() {
+    let broker_keys = [sensor_key(), collector_key()];
+    let mut broker = HpfeedsBroker::start_with_live_keys(&broker_keys);
+    let sub = subscriber(&broker);
+    let [port] = ports();
+    let body = format!(
+        "{}{}",
+        plugin("web", "http", port, "http"),
+        hpfeeds_table(&broker, &sensor_key())
+            .replace("resend_window_secs = 5", "resend_window_secs = 1")
+            .replace("keep_sent_secs = 3600", "keep_sent_secs = 1")
+    );
+    let mut sensor = SensorProcess::start(&bin(), &body);
+    let db_path = sensor.db.clone();
+    assert!(
+        wait_until(TIMEOUT, || {
+            count(&db(&db_path), "SELECT count(*) FROM outbox") == 0
+                && SensorProcess::log(sensor.dir()).contains("publishing to the broker")
+        }),
+        "the sensor never reached the broker"
+    );
+    broker.kill();
+    drop(sub);
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(http_requests(port, 500), 500);
+    assert!(wait_until(TIMEOUT, || outbox_ids(&db_path).len() == 502));
+    let during = outbox_ids(&db_path);
+    // Past keep_sent_secs and the publisher's prune interval (5 s).
+    std::thread::sleep(Duration::from_secs(7));
+    let pid = sensor.pid();
+    testkit::signal(pid, "KILL");
+    let dir = sensor.into_dir();
+    broker.remove_key(&sensor_key().ident);
+    broker.restart();
+    let mut sub = subscriber(&broker);
+    broker.add_key(&sensor_key());
+    let sensor = SensorProcess::start_in(&bin(), dir, &body);
+    let mut got = HashSet::new();
+    receive_all(&mut sub, &mut got, &during, Duration::from_secs(30));
+    let (status, _dir) = sensor.terminate(TIMEOUT);
+    assert!(status.success());
+}

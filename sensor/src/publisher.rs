@@ -265,6 +265,20 @@ impl OutboxPublisher {
                     break;
                 }
             }
+            if !connected {
+                // No broker: events handed to the client now would only wait in its memory,
+                // marked sent, pruned after keep_sent_secs, and lost to a crash during a long
+                // outage. They wait in the outbox instead, and at shutdown there is nothing more
+                // to hand over.
+                if stop.is_cancelled() {
+                    break;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                    _ = stop.cancelled() => {}
+                }
+                continue;
+            }
             if rows.is_empty() {
                 tokio::select! {
                     _ = self.recorder.committed.notified() => {}
