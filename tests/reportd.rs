@@ -1700,21 +1700,34 @@ fn api_refuses_repeated_parameters_and_wrong_methods_takes_any_bearer_case_and_l
     );
     assert_eq!(delete.status, 405);
     assert_eq!(delete.json()["status"], 405);
-    // The request head limit docs/reportd.md states (hyper's): a 100 KiB header is served, a
-    // 1 MiB head and a 101st header field get 431.
-    let raw = |head: String| {
+    // The request head limit docs/reportd.md states (64 KiB, 100 fields; one read may overshoot
+    // it, by 64 KiB at most): a 60 KiB header is served; a 130 KiB head sent in pieces (as a
+    // slow client sends it), a 1 MiB head and a 101st header field get 431.
+    let raw_in = |head: String, piece: usize| {
         let mut s = connect(port);
-        send(
-            &mut s,
-            format!("GET /v1/sensors HTTP/1.1\r\nHost: localhost\r\n{auth}\r\n{head}Connection: close\r\n\r\n")
-                .as_bytes(),
+        let request = format!(
+            "GET /v1/sensors HTTP/1.1\r\nHost: localhost\r\n{auth}\r\n{head}Connection: close\r\n\r\n"
         );
+        for part in request.as_bytes().chunks(piece) {
+            if std::io::Write::write_all(&mut s, part).is_err() {
+                break;
+            }
+            if piece < request.len() {
+                // Pieces, not one write the kernel would coalesce.
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
         let (answer, _) = read_to_close(&mut s);
         String::from_utf8_lossy(&answer[..answer.len().min(12)]).into_owned()
     };
+    let raw = |head: String| raw_in(head, usize::MAX);
     assert_eq!(
-        raw(format!("X-Big: {}\r\n", "a".repeat(100 * 1024))),
+        raw(format!("X-Big: {}\r\n", "a".repeat(60 * 1024))),
         "HTTP/1.1 200"
+    );
+    assert_eq!(
+        raw_in(format!("X-Big: {}\r\n", "a".repeat(130 * 1024)), 1000),
+        "HTTP/1.1 431"
     );
     assert_eq!(
         raw(format!("X-Big: {}\r\n", "a".repeat(1024 * 1024))),
@@ -1803,6 +1816,108 @@ fn lists_past_the_byte_budget_are_truncated_and_continue_at_next_cursor() {
         assert_eq!(seen.len(), expected, "{path}");
         assert!(pages > 2, "{path}: {pages} pages");
     }
+    let (status, log) = reportd.terminate(TIMEOUT);
+    assert!(status.success(), "{log}");
+}
+
+/// Connections that never finish a request (slowloris), kept-alive connections left idle, and
+/// a flood from one address cannot hold the report service (and, in `recce7 up`, the sensor's
+/// descriptors): the per-source cap closes the extra ones at once and counts them, and a head
+/// not complete within `header_timeout_secs` (or an idle wait that long) ends the connection.
+#[test]
+fn slow_and_flooding_clients_are_capped_and_timed_out() {
+    use std::io::{Read, Write};
+    let rec = record_some_attacks();
+    let dir = tempfile::tempdir().unwrap();
+    let (reportd, port) = start_reportd(
+        dir.path(),
+        &rec.db(),
+        "max_connections = 8\nmax_connections_per_source = 4\nheader_timeout_secs = 2\n",
+    );
+    let started = std::time::Instant::now();
+    // Four slow clients: a request line and one header, then a header every 300 ms, never the
+    // blank line that ends the head.
+    let mut slow: Vec<std::net::TcpStream> = (0..4)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+            s.write_all(b"GET /v1/analytics HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+                .unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    // A fifth from the same address is closed at once, with nothing sent.
+    let mut fifth = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    fifth
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let _ = fifth.write_all(b"GET /v1/analytics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    let mut buf = [0u8; 64];
+    assert!(
+        matches!(fifth.read(&mut buf), Ok(0) | Err(_)),
+        "a connection past the per-source cap is served"
+    );
+    // The slow ones trickle on; the head timeout ends them all the same.
+    let mut closed = [false; 4];
+    while started.elapsed() < Duration::from_secs(8) && closed.contains(&false) {
+        for (i, s) in slow.iter_mut().enumerate() {
+            if closed[i] {
+                continue;
+            }
+            s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+            let write_failed = s.write_all(b"X-Slow: 1\r\n").is_err();
+            // End of stream, or any answer (the wait for the head is over), or a reset.
+            let read_ended = match s.read(&mut buf) {
+                Ok(_) => true,
+                Err(e) => !matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ),
+            };
+            let gone = write_failed || read_ended;
+            closed[i] = gone;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let took = started.elapsed();
+    assert!(
+        !closed.contains(&false),
+        "slow clients still connected after {took:?}"
+    );
+    assert!(
+        took >= Duration::from_millis(1500),
+        "closed too early: {took:?}"
+    );
+    drop(slow);
+    // A kept-alive connection left idle is closed after the same time.
+    let mut idle = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    idle.write_all(b"GET /v1/analytics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let idle_since = std::time::Instant::now();
+    let mut answer = Vec::new();
+    let _ = idle.read_to_end(&mut answer);
+    let idle_for = idle_since.elapsed();
+    assert!(
+        String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    assert!(
+        (Duration::from_millis(1500)..Duration::from_secs(8)).contains(&idle_for),
+        "an idle kept-alive connection lived {idle_for:?}"
+    );
+    // The service answers as before, and counted the refusal.
+    let metrics = curl(port, "/metrics", &[]);
+    assert_eq!(metrics.status, 200);
+    let text = String::from_utf8_lossy(&metrics.body).into_owned();
+    let refused: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("recce7_reportd_connections_refused_total "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no refusal counter in {text}"));
+    assert!(refused >= 1.0, "{text}");
     let (status, log) = reportd.terminate(TIMEOUT);
     assert!(status.success(), "{log}");
 }

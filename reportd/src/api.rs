@@ -1019,11 +1019,10 @@ pub async fn serve_on(
         shutdown: shutdown.clone(),
         max_response_bytes: settings.max_response_bytes,
     };
+    let counters = state.metrics.connections.clone();
     let app = router(state, &settings.cors_origins);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
-        .map_err(|e| ReportError::Serve(e.to_string()))
+    crate::server::serve_router(listener, app, settings.limits, counters, shutdown).await;
+    Ok(())
 }
 
 /// Serves `/metrics` alone for `source` (the sensor's own metrics endpoint) until `shutdown`.
@@ -1052,10 +1051,14 @@ pub async fn serve_metrics(
             }),
         )
         .fallback(not_found);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
-        .map_err(|e| ReportError::Serve(e.to_string()))
+    // Prometheus scrapes it from one address now and then: a few connections are plenty.
+    let limits = crate::server::ServerLimits {
+        max_connections: 8,
+        max_connections_per_source: 4,
+        ..crate::server::ServerLimits::default()
+    };
+    crate::server::serve_router(listener, app, limits, Arc::default(), shutdown).await;
+    Ok(())
 }
 
 #[cfg(test)]

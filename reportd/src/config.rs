@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use roleconfig::{ConfigProblems, Validated};
+
+use crate::server::ServerLimits;
 use serde::Deserialize;
 
 /// The shipped configuration, `configs/reportd.toml`.
@@ -49,6 +51,13 @@ pub struct ReportdSection {
     pub max_response_bytes: u64,
     /// Query time limit in milliseconds.
     pub query_timeout_ms: u64,
+    /// Connections open at once (past it, new ones wait in the kernel's backlog).
+    pub max_connections: u64,
+    /// Connections open at once from one address (past it, new ones are closed).
+    pub max_connections_per_source: u64,
+    /// Seconds a client has to send a whole request head, and that an idle kept-alive
+    /// connection stays open.
+    pub header_timeout_secs: u64,
     /// Log level.
     pub log_level: String,
 }
@@ -66,6 +75,9 @@ impl Default for ReportdSection {
             max_rows: 500,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             query_timeout_ms: 2000,
+            max_connections: ServerLimits::default().max_connections as u64,
+            max_connections_per_source: ServerLimits::default().max_connections_per_source as u64,
+            header_timeout_secs: ServerLimits::default().header_read_timeout.as_secs(),
             log_level: "info".into(),
         }
     }
@@ -92,6 +104,8 @@ pub struct ReportdSettings {
     pub max_response_bytes: usize,
     /// Query time limit.
     pub query_timeout: Duration,
+    /// Connection caps and timeouts of the HTTP server.
+    pub limits: ServerLimits,
     /// Log level.
     pub log_level: String,
 }
@@ -112,6 +126,7 @@ impl ReportdSettings {
             max_rows: d.max_rows as usize,
             max_response_bytes: d.max_response_bytes as usize,
             query_timeout: Duration::from_millis(d.query_timeout_ms),
+            limits: ServerLimits::default(),
             log_level: d.log_level,
         }
     }
@@ -475,6 +490,28 @@ impl ReportdFile {
                 ),
             ));
         }
+        for (key, value, range) in [
+            ("max_connections", r.max_connections, 1..=100_000),
+            (
+                "max_connections_per_source",
+                r.max_connections_per_source,
+                1..=100_000,
+            ),
+            ("header_timeout_secs", r.header_timeout_secs, 1..=3600),
+        ] {
+            if !range.contains(&value) {
+                problems.push((
+                    format!("reportd.{key}"),
+                    format!("{value} is outside {}..={}", range.start(), range.end()),
+                ));
+            }
+        }
+        if r.max_connections_per_source > r.max_connections {
+            problems.push((
+                "reportd.max_connections_per_source".into(),
+                "is larger than reportd.max_connections".into(),
+            ));
+        }
         if !(10..=600_000).contains(&r.query_timeout_ms) {
             problems.push((
                 "reportd.query_timeout_ms".into(),
@@ -505,6 +542,12 @@ impl ReportdFile {
                 max_rows: r.max_rows as usize,
                 max_response_bytes: r.max_response_bytes as usize,
                 query_timeout: Duration::from_millis(r.query_timeout_ms),
+                limits: ServerLimits {
+                    max_connections: r.max_connections as usize,
+                    max_connections_per_source: r.max_connections_per_source as usize,
+                    header_read_timeout: Duration::from_secs(r.header_timeout_secs),
+                    ..ServerLimits::default()
+                },
                 log_level: r.log_level.clone(),
             }),
             _ => Err(problems),

@@ -18,6 +18,7 @@ pub mod dashboard;
 pub mod db;
 pub mod metrics;
 pub mod query;
+pub mod server;
 pub mod window;
 pub mod worldmap;
 

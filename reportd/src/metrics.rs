@@ -28,6 +28,8 @@ pub struct HttpMetrics {
     durations: Mutex<BTreeMap<String, Histogram>>,
     /// Open live-update streams.
     pub stream_clients: AtomicI64,
+    /// The HTTP server's connections: open, and refused by the per-source cap.
+    pub connections: std::sync::Arc<crate::server::ServerCounters>,
 }
 
 impl HttpMetrics {
@@ -102,6 +104,26 @@ impl HttpMetrics {
             "recce7_reportd_stream_clients",
             &[],
             self.stream_clients.load(Ordering::Relaxed) as f64,
+        );
+        out.family(
+            "recce7_reportd_connections_open",
+            "gauge",
+            "HTTP connections open now (at most reportd.max_connections).",
+        );
+        out.sample(
+            "recce7_reportd_connections_open",
+            &[],
+            self.connections.open.load(Ordering::Relaxed) as f64,
+        );
+        out.family(
+            "recce7_reportd_connections_refused_total",
+            "counter",
+            "Connections closed at once: their address had max_connections_per_source open.",
+        );
+        out.sample(
+            "recce7_reportd_connections_refused_total",
+            &[],
+            self.connections.refused_per_source.load(Ordering::Relaxed) as f64,
         );
     }
 }
