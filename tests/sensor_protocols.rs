@@ -240,6 +240,20 @@ fn malformed_requests_tls_hellos_and_junk_are_answered_and_recorded_raw() {
         "{}",
         String::from_utf8_lossy(&reply)
     );
+    // Longer than the first read: a 600-byte hello, and a malformed request of 5,000 bytes,
+    // are recorded whole, with their length (issue 12: not only the 128 bytes read first).
+    let mut hello = vec![0x16, 0x03, 0x01, 0x02, 0x53, 0x01];
+    hello.resize(600, 0xab);
+    let mut s = connect(port);
+    send(&mut s, &hello);
+    let (_, closed) = read_to_close(&mut s);
+    assert!(closed);
+    let mut bad = b"GET /\x00 HTTP/1.1\r\nHost: x\r\nCookie: ".to_vec();
+    bad.resize(5000, b'A');
+    let mut s = connect(port);
+    send(&mut s, &bad);
+    let (reply, _) = read_to_close(&mut s);
+    assert!(reply.starts_with(b"HTTP/1.1 400"));
     let (status, dir) = sensor.terminate(TIMEOUT);
     assert!(status.success());
     let conn = db(&dir.path().join("sensor.sqlite"));
@@ -247,7 +261,9 @@ fn malformed_requests_tls_hellos_and_junk_are_answered_and_recorded_raw() {
         &conn,
         "SELECT reason, length, bytes FROM rawInput ORDER BY ID",
     );
-    assert_eq!(raw.len(), 4, "{raw:?}");
+    assert_eq!(raw.len(), 6, "{raw:?}");
+    assert_eq!(raw[4][..2], ["not HTTP", "600"], "{:?}", raw[4]);
+    assert_eq!(raw[5][1], "5000", "{:?}", raw[5]);
     assert_eq!(raw[1][0], "not HTTP");
     assert_eq!(
         raw[1][2],
@@ -256,7 +272,8 @@ fn malformed_requests_tls_hellos_and_junk_are_answered_and_recorded_raw() {
     assert_eq!(raw[2][2], "\\x00\\x01\\x02\\xfe\\xff\\n");
     assert_eq!(
         count(&conn, "SELECT count(*) FROM http WHERE status = 400"),
-        1
+        2,
+        "the bad header line and the 5,000-byte request"
     );
     assert_eq!(
         count(&conn, "SELECT count(*) FROM http WHERE status = 413"),

@@ -36,6 +36,12 @@ use crate::{ApiError, ReportError};
 /// Live-update streams served at once; more get a 503.
 const MAX_STREAMS: i64 = 64;
 
+/// Maps drawn at once; more requests wait for their turn.
+static MAP_RENDERS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
+/// The widest PNG map drawn.
+const MAX_PNG_WIDTH: u32 = 2048;
+
 /// How often the live stream looks for new sessions.
 const STREAM_POLL: Duration = Duration::from_millis(500);
 
@@ -660,14 +666,23 @@ async fn worldmap(
             ));
         }
     };
+    // A PNG is drawn here, pixel by pixel (a 2048-pixel one is an 8 MB canvas); an SVG is text
+    // the browser draws.
+    let max_width = if png { MAX_PNG_WIDTH } else { 4096 };
     let width = match p.get("width") {
         None => 1024,
         Some(w) => w
             .parse::<u32>()
             .ok()
-            .filter(|w| (256..=4096).contains(w))
+            .filter(|w| (256..=max_width).contains(w))
             .ok_or_else(|| {
-                ApiError::bad_parameter("width", format!("{w:?} is not a width from 256 to 4096"))
+                ApiError::bad_parameter(
+                    "width",
+                    format!(
+                        "{w:?} is not a width from 256 to {max_width}{}",
+                        if png { " (for a PNG)" } else { "" }
+                    ),
+                )
             })?,
     };
     let (places, unique, total) = s.db.read(move |c| query::places(c, &filter)).await?;
@@ -687,6 +702,9 @@ async fn worldmap(
             count: p.count,
         })
         .collect();
+    // Maps are drawn one at a time: sixteen concurrent 4096-pixel PNGs took `recce7 up` to
+    // 964 MB (the sensor shares that process), and a Pi has 512 MB.
+    let _turn = MAP_RENDERS.acquire().await.map_err(ApiError::internal)?;
     let drawn = tokio::task::spawn_blocking(move || {
         let map = crate::worldmap::WorldMap::embedded();
         if png {

@@ -21,6 +21,7 @@ use crate::connection::{CloseReason, Connection};
 use crate::plugin::{
     HandlerFuture, OptionProblem, Plugin, PluginSettings, integer, text, unknown_options,
 };
+use crate::plugins::foreign::{RawCapture, drain};
 use crate::session::{Session, row};
 
 /// The HTTP plug-in; it has no options yet.
@@ -88,17 +89,23 @@ impl HttpPlugin {
         out: &mut Vec<u8>,
     ) -> Result<(), CloseReason> {
         let status = err.status();
-        let bytes = conn.take_buffer();
+        // The rest of what the client sends with it, not only what the parser saw (one read
+        // may hold 128 bytes of a much longer request).
+        let mut capture = RawCapture::new(self.max_raw_bytes);
+        drain(conn, &mut capture).await;
         session
             .record(
                 EventType::HttpRequest,
                 row([
                     ("status", status.into()),
-                    ("body", escape_bytes(&bytes, self.max_raw_bytes).into()),
+                    (
+                        "body",
+                        escape_bytes(capture.kept(), self.max_raw_bytes).into(),
+                    ),
                 ]),
             )
             .await;
-        session.record_raw(&err.to_string(), &bytes).await;
+        session.record_raw_capture(&err.to_string(), &capture).await;
         out.clear();
         pages::error_response(status).encode(out);
         conn.write_all(out).await?;
@@ -117,8 +124,10 @@ impl HttpPlugin {
         loop {
             let request = loop {
                 if !conn.buffer().is_empty() && !parse::looks_like_http(conn.buffer()) {
-                    let bytes = conn.take_buffer();
-                    session.record_raw("not HTTP", &bytes).await;
+                    // All of it (a TLS hello is longer than the first read), with its length.
+                    let mut capture = RawCapture::new(self.max_raw_bytes);
+                    drain(conn, &mut capture).await;
+                    session.record_raw_capture("not HTTP", &capture).await;
                     out.clear();
                     pages::error_response(400).encode(&mut out);
                     conn.write_all(&out).await?;
