@@ -71,32 +71,6 @@ fn publish(broker: &HpfeedsBroker, key: &Authkey, channel: &str, payload: &str) 
     assert!(out.status.success(), "publish failed: {out:?}");
 }
 
-/// hpfeeds never acknowledges SUBSCRIBE: publishes probe sessions until one is in the store.
-fn wait_until_subscribed(broker: &HpfeedsBroker, central: &Path) {
-    let key = feeder_key("prober");
-    for _ in 0..40 {
-        let probe = event(
-            "session.start",
-            &new_id(),
-            "192.0.2.1",
-            "192.0.2.2",
-            json!({"table": "probe"}),
-        );
-        publish(broker, &key, EVENTS, &probe.to_string());
-        let stored = wait_until(Duration::from_millis(500), || {
-            central.exists()
-                && count(
-                    &db(central),
-                    "SELECT count(*) FROM sessions WHERE ident = 'prober'",
-                ) > 0
-        });
-        if stored {
-            return;
-        }
-    }
-    panic!("the normalizer never stored a probe");
-}
-
 fn http_request(port: u16, request: &str) {
     let mut s = connect(port);
     send(&mut s, request.as_bytes());
@@ -118,7 +92,7 @@ fn sensor_events_reach_the_central_store_row_by_row() {
     let dir = tempfile::tempdir().unwrap();
     let central_path = dir.path().join("central.sqlite");
     let normalizer = start_normalizer(&broker, dir.path());
-    wait_until_subscribed(&broker, &central_path);
+    wait_until_normalizer_subscribed(&broker, &feeder_key("prober"), &central_path);
 
     let [telnet_port, http_port] = ports();
     let body = format!(
@@ -339,7 +313,7 @@ fn duplicates_bad_payloads_other_honeypots_and_a_broker_restart() {
     let dir = tempfile::tempdir().unwrap();
     let central_path = dir.path().join("central.sqlite");
     let normalizer = start_normalizer(&broker, dir.path());
-    wait_until_subscribed(&broker, &central_path);
+    wait_until_normalizer_subscribed(&broker, &feeder_key("prober"), &central_path);
     let feeder = feeder_key("feeder-1");
 
     let session = new_id();

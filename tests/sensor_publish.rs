@@ -5,8 +5,6 @@
 mod sensor_common;
 
 use std::collections::HashSet;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -60,38 +58,10 @@ fn hpfeeds_table(broker: &HpfeedsBroker, key: &Authkey) -> String {
 /// Sends up to `n` keep-alive HTTP requests over one connection, reading each response in
 /// full; returns how many were answered (fewer if the sensor goes away).
 fn http_requests(port: u16, n: usize) -> usize {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
-        return 0;
-    };
-    s.set_read_timeout(Some(TIMEOUT)).unwrap();
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    for i in 0..n {
-        if s.write_all(format!("GET /{i} HTTP/1.1\r\nHost: sensor\r\n\r\n").as_bytes())
-            .is_err()
-        {
-            return i;
-        }
-        loop {
-            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-                let len: usize = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("content-length:"))
-                    .and_then(|v| v.trim().parse().ok())
-                    .unwrap_or(0);
-                if buf.len() >= end + 4 + len {
-                    buf.drain(..end + 4 + len);
-                    break;
-                }
-            }
-            match s.read(&mut chunk) {
-                Ok(got) if got > 0 => buf.extend_from_slice(&chunk[..got]),
-                _ => return i,
-            }
-        }
-    }
-    n
+    keep_alive_requests(
+        port,
+        (0..n).map(|i| format!("GET /{i} HTTP/1.1\r\nHost: sensor\r\n\r\n")),
+    )
 }
 
 /// The ids of every event the sensor committed to its outbox.

@@ -6,14 +6,12 @@
 
 mod sensor_common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use sensor_common::*;
-use serde_json::json;
 use testkit::role::RoleProcess;
 use testkit::sensor::{SensorProcess, plugin, ports};
 use testkit::{Authkey, HpfeedsBroker};
@@ -42,33 +40,6 @@ fn hpfeeds_table(broker: &HpfeedsBroker, key: &Authkey, extra: &str) -> String {
     )
 }
 
-/// hpfeeds never acknowledges SUBSCRIBE: publishes probe sessions until one is in the store.
-fn wait_until_subscribed(broker: &HpfeedsBroker, central: &Path) {
-    for _ in 0..40 {
-        let probe = json!({
-            "schema": 1, "id": store::new_id(), "sensor": "probe", "session": store::new_id(),
-            "time": store::now_rfc3339(), "type": "session.start", "plugin": "probe",
-            "protocol": "probe", "src_ip": "192.0.2.1", "src_port": 1, "dst_ip": "192.0.2.2",
-            "dst_port": 2, "data": {"table": "probe"},
-        });
-        let mut cmd = testkit::hpfeeds_cli(broker, &prober_key(), "publish", EVENTS);
-        cmd.arg(probe.to_string());
-        let out = testkit::run_with_timeout(cmd, TIMEOUT);
-        assert!(out.status.success(), "publish failed: {out:?}");
-        let stored = wait_until(Duration::from_millis(500), || {
-            central.exists()
-                && count(
-                    &db(central),
-                    "SELECT count(*) FROM sessions WHERE ident = 'prober'",
-                ) > 0
-        });
-        if stored {
-            return;
-        }
-    }
-    panic!("the normalizer never stored a probe");
-}
-
 /// One integer from a query, 0 while the table does not exist yet (the central store creates
 /// an instance's table with its first row).
 fn count_or_zero(path: &Path, sql: &str) -> i64 {
@@ -93,7 +64,7 @@ fn a_session_cut_by_kill_9_is_closed_at_restart_and_its_end_reaches_the_normaliz
             )
         ),
     );
-    wait_until_subscribed(&broker, &central_path);
+    wait_until_normalizer_subscribed(&broker, &prober_key(), &central_path);
 
     let [port] = ports();
     let body = format!(
@@ -199,41 +170,16 @@ fn a_session_cut_by_kill_9_is_closed_at_restart_and_its_end_reaches_the_normaliz
 /// Sends `n` keep-alive HTTP POSTs with a body of `body_bytes` over one connection, reading
 /// each response; returns how many were answered.
 fn http_posts(port: u16, prefix: &str, n: usize, body_bytes: usize) -> usize {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
-        return 0;
-    };
-    s.set_read_timeout(Some(TIMEOUT)).unwrap();
     let body = "x".repeat(body_bytes);
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    for i in 0..n {
-        let request = format!(
-            "POST /{prefix}{i} HTTP/1.1\r\nHost: sensor\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        if s.write_all(request.as_bytes()).is_err() {
-            return i;
-        }
-        loop {
-            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-                let len: usize = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("content-length:"))
-                    .and_then(|v| v.trim().parse().ok())
-                    .unwrap_or(0);
-                if buf.len() >= end + 4 + len {
-                    buf.drain(..end + 4 + len);
-                    break;
-                }
-            }
-            match s.read(&mut chunk) {
-                Ok(got) if got > 0 => buf.extend_from_slice(&chunk[..got]),
-                _ => return i,
-            }
-        }
-    }
-    n
+    keep_alive_requests(
+        port,
+        (0..n).map(|i| {
+            format!(
+                "POST /{prefix}{i} HTTP/1.1\r\nHost: sensor\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+        }),
+    )
 }
 
 /// The database and its WAL on disk, in bytes.

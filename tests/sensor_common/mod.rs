@@ -207,3 +207,76 @@ pub fn curl_with(mut cmd: Command, args: &[&str], url: &str) -> Answer {
         body: std::fs::read(body).unwrap_or_default(),
     }
 }
+
+/// Sends `requests` one after another over one keep-alive connection to `port`, reading each
+/// response in full (by its Content-Length); returns how many were answered (fewer if the
+/// sensor goes away).
+pub fn keep_alive_requests(port: u16, requests: impl IntoIterator<Item = String>) -> usize {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return 0;
+    };
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let mut answered = 0;
+    for request in requests {
+        if s.write_all(request.as_bytes()).is_err() {
+            return answered;
+        }
+        loop {
+            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
+                if buf.len() >= end + 4 + len {
+                    buf.drain(..end + 4 + len);
+                    break;
+                }
+            }
+            match s.read(&mut chunk) {
+                Ok(got) if got > 0 => buf.extend_from_slice(&chunk[..got]),
+                _ => return answered,
+            }
+        }
+        answered += 1;
+    }
+    answered
+}
+
+/// hpfeeds never acknowledges SUBSCRIBE: publishes probe sessions on `recce7.events` as
+/// `prober` (an authkey whose ident is `prober`) until the normalizer has one in `central`.
+pub fn wait_until_normalizer_subscribed(
+    broker: &testkit::HpfeedsBroker,
+    prober: &testkit::Authkey,
+    central: &Path,
+) {
+    for _ in 0..40 {
+        let probe = serde_json::json!({
+            "schema": 1, "id": store::new_id(), "sensor": "probe", "session": store::new_id(),
+            "time": store::now_rfc3339(), "type": "session.start", "plugin": "probe",
+            "protocol": "probe", "src_ip": "192.0.2.1", "src_port": 1, "dst_ip": "192.0.2.2",
+            "dst_port": 2, "data": {"table": "probe"},
+        });
+        let mut cmd = testkit::hpfeeds_cli(broker, prober, "publish", "recce7.events");
+        cmd.arg(probe.to_string());
+        let out = testkit::run_with_timeout(cmd, Duration::from_secs(30));
+        assert!(out.status.success(), "publish failed: {out:?}");
+        let stored = wait_until(Duration::from_millis(500), || {
+            central.exists()
+                && count(
+                    &db(central),
+                    &format!(
+                        "SELECT count(*) FROM sessions WHERE ident = '{}'",
+                        prober.ident
+                    ),
+                ) > 0
+        });
+        if stored {
+            return;
+        }
+    }
+    panic!("the normalizer never stored a probe");
+}
