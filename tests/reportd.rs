@@ -816,6 +816,16 @@ fn up_in_namespace(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
     cmd
 }
 
+/// curl inside the network namespace of process `pid`, on `url`.
+fn ns_curl(pid: u32, url: &str, args: &[&str]) -> sensor_common::Answer {
+    let mut cmd = Command::new(require("nsenter", "util-linux"));
+    cmd.arg("-t")
+        .arg(pid.to_string())
+        .args(["-U", "-n", "--preserve-credentials"])
+        .arg(require("curl", "curl"));
+    curl_with(cmd, args, url)
+}
+
 /// A `recce7 up` started with [`up_in_namespace`], up to its `dashboard:` line.
 struct NamespacedUp {
     process: testkit::LineProcess,
@@ -854,12 +864,7 @@ impl NamespacedUp {
 
     /// curl inside the namespace, on `url`.
     fn curl(&self, url: &str, args: &[&str]) -> sensor_common::Answer {
-        let mut cmd = Command::new(require("nsenter", "util-linux"));
-        cmd.arg("-t")
-            .arg(self.pid.to_string())
-            .args(["-U", "-n", "--preserve-credentials"])
-            .arg(require("curl", "curl"));
-        curl_with(cmd, args, url)
+        ns_curl(self.pid, url, args)
     }
 
     fn terminate(mut self) {
@@ -1134,9 +1139,9 @@ const RSS_GROWTH_BOUND_KIB: u64 = 64 * 1024;
 /// Issue 12, item 2: an attacker decides how large the recorded rows are. 60 HTTP sessions of
 /// about 1 MiB each, then concurrent list and detail requests: every answer stays within the
 /// budget, cut values and truncation are marked, paging continues where the budget stopped,
-/// and the report service's memory stays within a stated bound. (`recce7 sensor` and
-/// `recce7 reportd` as two processes: `recce7 up` binds the shipped config's fixed ports, and
-/// the memory measured is the report service's, the same code `up` runs.)
+/// and the report service's memory stays within a stated bound: first `recce7 reportd` over
+/// the database `recce7 sensor` recorded, then `recce7 up` (both in one process, the case the
+/// issue measured) over a copy of it, in a network namespace of its own for its fixed ports.
 #[test]
 fn answers_stay_within_the_byte_budget_under_large_sessions() {
     let [http_port] = ports();
@@ -1300,6 +1305,44 @@ fn answers_stay_within_the_byte_budget_under_large_sessions() {
     );
     let (status, log) = reportd.terminate(TIMEOUT);
     assert!(status.success(), "{log}");
+
+    // The case the issue measured: `recce7 up`, the sensor and the report service in one
+    // process, over the same database; the same concurrent requests, the same bounds.
+    let up_dir = tempfile::tempdir().unwrap();
+    std::fs::copy(&database, up_dir.path().join("up.sqlite")).unwrap();
+    let up = NamespacedUp::start(up_dir.path(), &[], &[]);
+    let url = |path: &str| format!("http://127.0.0.1:8880{path}");
+    for path in &paths {
+        assert_eq!(up.curl(&url(path), &[]).status, 200, "{path}");
+    }
+    let (up_before, _) = memory_kib(up.pid);
+    let up_pid = up.pid;
+    let answers: Vec<(String, u16, usize)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..CLIENTS)
+            .flat_map(|_| paths.iter())
+            .map(|path| {
+                scope.spawn(move || {
+                    let a = ns_curl(up_pid, &url(path), &[]);
+                    (path.clone(), a.status, a.body.len())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let (up_after, up_peak) = memory_kib(up.pid);
+    eprintln!("recce7 up: RSS before {up_before} KiB, after {up_after} KiB, peak {up_peak} KiB");
+    for (path, status, len) in &answers {
+        assert_eq!(*status, 200, "up: {path}");
+        assert!(
+            *len <= BUDGET_BYTES + BUDGET_SLACK_BYTES,
+            "up: {path}: {len} bytes, over the {BUDGET_BYTES}-byte budget"
+        );
+    }
+    assert!(
+        up_peak.saturating_sub(up_before) <= RSS_GROWTH_BOUND_KIB,
+        "up: peak RSS {up_peak} KiB grew more than {RSS_GROWTH_BOUND_KIB} KiB over {up_before} KiB"
+    );
+    up.terminate();
 }
 
 /// Issue 12, item 12: `/metrics` has series only for what an instance's kind can record: no
