@@ -850,30 +850,28 @@ pub fn summary(conn: &Connection, f: &Filter, top: usize) -> Result<Summary, Api
     let mut by_port: Vec<KeyCount> = by_port.collect();
     by_port.sort_by_key(|p| std::cmp::Reverse(p.count));
     by_port.truncate(top);
+    // Sessions by country, and those with a place on the map, in one pass over the window's
+    // addresses (a country is one group of at most a few hundred; the top are kept).
     let mut stmt = conn.prepare_cached(
-        "SELECT coalesce(i.countryCode, 'unknown'), sum(c.n) FROM
-           (SELECT peerAddress, count(*) AS n FROM sessions
-            WHERE startTime >= ?1 AND (?2 IS NULL OR sensor = ?2) GROUP BY +peerAddress) c
+        "SELECT coalesce(i.countryCode, 'unknown'), sum(c.n),
+                sum(CASE WHEN i.latitude IS NOT NULL AND i.longitude IS NOT NULL THEN c.n ELSE 0 END)
+         FROM (SELECT peerAddress, count(*) AS n FROM sessions
+               WHERE startTime >= ?1 AND (?2 IS NULL OR sensor = ?2) GROUP BY +peerAddress) c
          LEFT JOIN ipInfo i ON i.ipAddress = c.peerAddress
-         GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?3",
+         GROUP BY 1 ORDER BY 2 DESC, 1",
     )?;
-    let by_country = stmt
-        .query_map(params![f.since, f.sensor, top as i64], |r| {
-            Ok(KeyCount {
+    let mut located_sessions = 0i64;
+    let mut by_country: Vec<KeyCount> = Vec::new();
+    let mut rows = stmt.query(params![f.since, f.sensor])?;
+    while let Some(r) = rows.next()? {
+        located_sessions += r.get::<_, i64>(2)?;
+        if by_country.len() < top {
+            by_country.push(KeyCount {
                 key: r.get(0)?,
                 count: r.get(1)?,
-            })
-        })?
-        .collect::<Result<_, _>>()?;
-    let located_sessions: i64 = conn
-        .prepare_cached(
-            "SELECT coalesce(sum(c.n), 0) FROM
-               (SELECT peerAddress, count(*) AS n FROM sessions
-                WHERE startTime >= ?1 AND (?2 IS NULL OR sensor = ?2) GROUP BY +peerAddress) c
-             JOIN ipInfo i ON i.ipAddress = c.peerAddress
-             WHERE i.latitude IS NOT NULL AND i.longitude IS NOT NULL",
-        )?
-        .query_row(params![f.since, f.sensor], |r| r.get(0))?;
+            });
+        }
+    }
     Ok(Summary {
         sessions,
         unique_addresses,

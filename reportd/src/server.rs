@@ -129,6 +129,8 @@ pub async fn serve_router(
                 }
             },
         };
+        // Answers go out as they are written, not after the client's delayed ACK (Nagle).
+        let _ = stream.set_nodelay(true);
         let ip = peer.ip().to_canonical();
         let Some(slot) = SourceSlot::take(&sources, ip, limits.max_connections_per_source) else {
             counters.refused_per_source.fetch_add(1, Ordering::Relaxed);
