@@ -37,9 +37,10 @@ step "tools"
 command -v python3 >/dev/null || apt_install python3 python3-venv
 # Real clients and servers the tests use: Debian's telnet, curl and nmap (the sensor),
 # chromium (the dashboard), prometheus (the metrics and Grafana panels), node and npm
-# (@grafana/schema and tsc for the dashboards).
+# (@grafana/schema and tsc for the dashboards); iproute2 and util-linux's unshare and nsenter
+# (recce7 up, which binds fixed ports, runs in a network namespace of its own).
 missing=()
-for pair in telnet:telnet curl:curl nmap:nmap chromium:chromium prometheus:prometheus npm:npm; do
+for pair in telnet:telnet curl:curl nmap:nmap chromium:chromium prometheus:prometheus npm:npm ip:iproute2 unshare:util-linux nsenter:util-linux; do
   command -v "${pair%%:*}" >/dev/null || missing+=("${pair##*:}")
 done
 if [ "${#missing[@]}" -gt 0 ]; then

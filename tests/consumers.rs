@@ -92,7 +92,7 @@ fn sensor_events_reach_the_central_store_row_by_row() {
     let dir = tempfile::tempdir().unwrap();
     let central_path = dir.path().join("central.sqlite");
     let normalizer = start_normalizer(&broker, dir.path());
-    wait_until_normalizer_subscribed(&broker, &feeder_key("prober"), &central_path);
+    wait_until_normalizer_subscribed(&broker, &feeder_key("prober"), "feeder", &central_path);
 
     let [telnet_port, http_port] = ports();
     let body = format!(
@@ -313,7 +313,7 @@ fn duplicates_bad_payloads_other_honeypots_and_a_broker_restart() {
     let dir = tempfile::tempdir().unwrap();
     let central_path = dir.path().join("central.sqlite");
     let normalizer = start_normalizer(&broker, dir.path());
-    wait_until_normalizer_subscribed(&broker, &feeder_key("prober"), &central_path);
+    wait_until_normalizer_subscribed(&broker, &feeder_key("prober"), "feeder", &central_path);
     let feeder = feeder_key("feeder-1");
 
     let session = new_id();

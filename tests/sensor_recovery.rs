@@ -64,7 +64,7 @@ fn a_session_cut_by_kill_9_is_closed_at_restart_and_its_end_reaches_the_normaliz
             )
         ),
     );
-    wait_until_normalizer_subscribed(&broker, &prober_key(), &central_path);
+    wait_until_normalizer_subscribed(&broker, &prober_key(), "probe", &central_path);
 
     let [port] = ports();
     let body = format!(

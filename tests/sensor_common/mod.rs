@@ -247,15 +247,16 @@ pub fn keep_alive_requests(port: u16, requests: impl IntoIterator<Item = String>
 }
 
 /// hpfeeds never acknowledges SUBSCRIBE: publishes probe sessions on `recce7.events` as
-/// `prober` (an authkey whose ident is `prober`) until the normalizer has one in `central`.
+/// `prober`, from a sensor named `sensor`, until the normalizer has one in `central`.
 pub fn wait_until_normalizer_subscribed(
     broker: &testkit::HpfeedsBroker,
     prober: &testkit::Authkey,
+    sensor: &str,
     central: &Path,
 ) {
     for _ in 0..40 {
         let probe = serde_json::json!({
-            "schema": 1, "id": store::new_id(), "sensor": "probe", "session": store::new_id(),
+            "schema": 1, "id": store::new_id(), "sensor": sensor, "session": store::new_id(),
             "time": store::now_rfc3339(), "type": "session.start", "plugin": "probe",
             "protocol": "probe", "src_ip": "192.0.2.1", "src_port": 1, "dst_ip": "192.0.2.2",
             "dst_port": 2, "data": {"table": "probe"},
