@@ -17,6 +17,26 @@ pub fn row<const N: usize>(pairs: [(&str, Value); N]) -> Row {
     pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
 
+/// A session id the sensor has proved it issued, the only kind [`Session::adopt_id`] takes, so
+/// that an id a peer chose (`00000000-...`, another protocol's session) cannot be adopted by
+/// mistake. Made only inside the sensor, by a verifier that checked the proof (the HTTP
+/// plug-in's cookie tag, [`crate::plugins::http::cookie::CookieKey::adopt`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedId(String);
+
+impl IssuedId {
+    /// `id`, once a verifier in this crate has checked that this sensor issued it; `None` when
+    /// it is not an id of the sensor's shape.
+    pub(crate) fn verified(id: &str) -> Option<IssuedId> {
+        store::is_id(id).then(|| IssuedId(id.to_owned()))
+    }
+
+    /// The id.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// What is the same for every session of one plug-in instance.
 #[derive(Debug)]
 pub struct InstanceInfo {
@@ -83,17 +103,11 @@ impl Session {
 
     /// Takes the session id from the protocol (HTTP does, from its cookie), so that requests
     /// over several connections group into one session, as RECCE7's `get_session` allowed.
-    /// The caller must first check that this sensor issued the id to this instance (the HTTP
-    /// plug-in checks the cookie's keyed tag): an id the attacker chose must never be adopted.
-    /// Only ids of the shape this sensor hands out are accepted; returns whether it was.
-    pub fn adopt_id(&mut self, id: &str) -> bool {
-        if store::is_id(id) {
-            if id != self.connection_id {
-                self.linked = Some(id.to_owned());
-            }
-            true
-        } else {
-            false
+    /// Only an [`IssuedId`] is taken: an id this sensor proved it issued (the HTTP plug-in
+    /// checks the cookie's keyed tag), never one a peer chose.
+    pub fn adopt_id(&mut self, id: IssuedId) {
+        if id.0 != self.connection_id {
+            self.linked = Some(id.0);
         }
     }
 

@@ -103,6 +103,13 @@ impl CookieKey {
         out
     }
 
+    /// The session to adopt for cookie `value`: [`CookieKey::verify`] as the one proof
+    /// [`Session::adopt_id`](crate::session::Session::adopt_id) accepts.
+    pub fn adopt(&self, instance: &str, value: &str) -> Option<crate::session::IssuedId> {
+        self.verify(instance, value)
+            .and_then(crate::session::IssuedId::verified)
+    }
+
     /// The session id in `value` when it is a cookie [`CookieKey::issue`] made for `instance`
     /// with this key (an id of the sensor's shape and a matching tag); `None` for anything else.
     /// The tag is compared in constant time.

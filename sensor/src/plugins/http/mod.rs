@@ -170,8 +170,11 @@ impl HttpPlugin {
             let mut rejected = Value::Null;
             let adopted = match request.cookie(pages::SESSION_COOKIE) {
                 None => false,
-                Some(value) => match self.cookie_key.verify(&self.name, value) {
-                    Some(id) => session.adopt_id(id),
+                Some(value) => match self.cookie_key.adopt(&self.name, value) {
+                    Some(id) => {
+                        session.adopt_id(id);
+                        true
+                    }
                     None => {
                         rejected = bounded_text(value.as_bytes(), self.max_raw_bytes).into();
                         false
