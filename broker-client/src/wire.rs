@@ -872,15 +872,41 @@ mod tests {
 
     #[test]
     fn every_short_prefix_and_every_byte_flip_is_handled() {
-        // Exhaustive small mutation pass: no input may panic.
         for frame in all_kinds() {
             let bytes = enc(frame);
+            // Every frame cut short is incomplete: the codec waits for more, it neither errs
+            // nor yields a frame.
+            for cut in 0..bytes.len() {
+                assert_eq!(
+                    decode(&bytes[..cut], MAX),
+                    Ok(None),
+                    "{frame:?} cut to {cut} of {} bytes",
+                    bytes.len()
+                );
+            }
+            assert_eq!(decode(&bytes, MAX), Ok(Some((frame, bytes.len()))));
+            // Every byte set to a few telling values: an error, a wait for more, or a frame that
+            // takes no more than the input and is exactly what those bytes encode.
             for i in 0..bytes.len() {
                 for v in [0u8, 1, 5, 0x7f, 0xff] {
                     let mut m = bytes.clone();
                     m[i] = v;
-                    let _ = decode(&m, MAX);
-                    let _ = parse(&m);
+                    match decode(&m, MAX) {
+                        Err(_) | Ok(None) => {}
+                        Ok(Some((got, used))) => {
+                            assert!(used <= m.len(), "{frame:?}, byte {i} = {v}");
+                            assert_eq!(
+                                enc(got),
+                                &m[..used],
+                                "{frame:?}, byte {i} = {v}: decoded {got:?}"
+                            );
+                        }
+                    }
+                    // `parse` takes a whole frame: it never reads past it, and what it yields
+                    // encodes back to it.
+                    if let Ok(got) = parse(&m) {
+                        assert_eq!(enc(got), m, "{frame:?}, byte {i} = {v}: parsed {got:?}");
+                    }
                 }
             }
         }
