@@ -12,7 +12,7 @@ use std::path::Path;
 use bytes::Bytes;
 use rusqlite::{Connection, params};
 use serde_json::{Map, Value, json};
-use store::schema::{Column, ColumnType, TableSpec, is_fixed_column, is_reserved_table};
+use store::schema::{Column, ColumnType, TableSpec, is_fixed_column, is_store_table};
 use store::{Event, EventType, is_safe_identifier};
 
 use crate::NormalizerError;
@@ -113,9 +113,6 @@ CREATE INDEX IF NOT EXISTS sessions_ident ON sessions (ident, startTime);
 
 /// Sessions remembered as present before the memory is cleared.
 const KNOWN_SESSIONS_MAX: usize = 100_000;
-
-/// Tables of the central store on top of a sensor's, reserved against instance table names.
-pub const CENTRAL_RESERVED: [&str; 3] = ["received", "quarantine", "mnemosyneSessions"];
 
 const INSERT_RECEIVED: &str = "INSERT OR IGNORE INTO received (eventId, channel, ident, receivedTime) VALUES (?1, ?2, ?3, ?4)";
 
@@ -484,12 +481,7 @@ impl SqliteCentralStore {
         table: &str,
         data: &Map<String, Value>,
     ) -> Result<(), NormalizerError> {
-        if !is_safe_identifier(table)
-            || is_reserved_table(table)
-            || CENTRAL_RESERVED
-                .iter()
-                .any(|t| t.eq_ignore_ascii_case(table))
-        {
+        if !is_safe_identifier(table) || is_store_table(table) {
             return Err(NormalizerError::BadTable(table.to_owned()));
         }
         if let Some(bad) = data

@@ -234,20 +234,9 @@ pub fn instance_tables(conn: &Connection) -> Result<Vec<String>, ApiError> {
     let names = stmt
         .query_map([], |r| r.get::<_, String>(0))?
         .collect::<Result<Vec<_>, _>>()?;
-    const OWN: [&str; 9] = [
-        "sessions",
-        "p0f",
-        "ipInfo",
-        "rawInput",
-        "storeMeta",
-        "outbox",
-        "received",
-        "quarantine",
-        "mnemosyneSessions",
-    ];
     Ok(names
         .into_iter()
-        .filter(|n| !OWN.iter().any(|o| o.eq_ignore_ascii_case(n)))
+        .filter(|n| !store::schema::is_store_table(n))
         .filter(|n| store::is_safe_identifier(n) && !n.ends_with("__migrating"))
         .collect())
 }

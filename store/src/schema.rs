@@ -35,6 +35,10 @@ pub const RESERVED_TABLES: [&str; 6] = [
     "outbox",
 ];
 
+/// Tables only the central store has (the normalizer's: deduplication, quarantine, mnemosyne's
+/// records), on top of [`RESERVED_TABLES`].
+pub const CENTRAL_TABLES: [&str; 3] = ["received", "quarantine", "mnemosyneSessions"];
+
 /// Bumped when the fixed tables change; recorded in `storeMeta`.
 pub const STORE_VERSION: i64 = 3;
 
@@ -264,6 +268,13 @@ pub fn is_fixed_column(name: &str) -> bool {
 /// True when `name` is one of the store's own tables (case-insensitively).
 pub fn is_reserved_table(name: &str) -> bool {
     RESERVED_TABLES.iter().any(|t| t.eq_ignore_ascii_case(name))
+}
+
+/// Whether `name` is one of the store's own tables, a sensor's or the central store's
+/// (case-insensitive): never a plug-in instance's table. The one list the normalizer (which
+/// refuses such an instance table) and the report service (which lists instance tables) share.
+pub fn is_store_table(name: &str) -> bool {
+    is_reserved_table(name) || CENTRAL_TABLES.iter().any(|t| t.eq_ignore_ascii_case(name))
 }
 
 const FIXED_TABLES: &str = "
@@ -562,6 +573,11 @@ mod tests {
         assert!(!is_safe_identifier(&"a".repeat(65)));
         assert!(is_fixed_column("id") && is_fixed_column("eventDateTime"));
         assert!(is_reserved_table("Sessions"));
+        // The central store's own tables are store tables, but a sensor may still name an
+        // instance table after one (as before).
+        assert!(is_store_table("Sessions") && is_store_table("QUARANTINE"));
+        assert!(!is_reserved_table("quarantine"));
+        assert!(!is_store_table("telnet"));
     }
 
     #[test]
