@@ -297,18 +297,23 @@ fn environment_lines(checks: impl IntoIterator<Item = Option<(String, String)>>)
         .collect()
 }
 
+/// [`environment_lines`] as a result: every problem, or none.
+fn environment(
+    checks: impl IntoIterator<Item = Option<(String, String)>>,
+) -> Result<(), Vec<String>> {
+    let lines = environment_lines(checks);
+    if lines.is_empty() { Ok(()) } else { Err(lines) }
+}
+
 /// What `check-config` says of a valid file, or every problem of an invalid one.
 fn check_config_lines(file: &std::path::Path) -> Result<Vec<String>, Vec<String>> {
     match role_of(file) {
         "normalizer" => {
             let s = normalizer::load(file).map_err(problem_lines)?;
-            let env = environment_lines([roleconfig::check_writable_database(
+            environment([roleconfig::check_writable_database(
                 "normalizer.database",
                 &s.database,
-            )]);
-            if !env.is_empty() {
-                return Err(env);
-            }
+            )])?;
             Ok(vec![format!(
                 "ok: normalizer into {}, reading {} from {}:{}",
                 s.database.display(),
@@ -320,13 +325,10 @@ fn check_config_lines(file: &std::path::Path) -> Result<Vec<String>, Vec<String>
         "reportd" => {
             let s = reportd::load(file, &reportd::TokenSources::from_environment(None))
                 .map_err(problem_lines)?;
-            let env = environment_lines([roleconfig::check_readable_database(
+            environment([roleconfig::check_readable_database(
                 "reportd.database",
                 &s.database,
-            )]);
-            if !env.is_empty() {
-                return Err(env);
-            }
+            )])?;
             Ok(vec![format!(
                 "ok: reportd serving {} on {}{}",
                 s.database.display(),
@@ -367,13 +369,10 @@ fn check_config_lines(file: &std::path::Path) -> Result<Vec<String>, Vec<String>
         }
         _ => {
             let valid = sensor::config::load(file).map_err(problem_lines)?;
-            let env = environment_lines([roleconfig::check_writable_database(
+            environment([roleconfig::check_writable_database(
                 "sensor.database",
                 &valid.database,
-            )]);
-            if !env.is_empty() {
-                return Err(env);
-            }
+            )])?;
             let mut lines = vec![format!(
                 "ok: sensor {:?}, {} enabled instance{}",
                 valid.name,
