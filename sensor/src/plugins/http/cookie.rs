@@ -17,14 +17,12 @@
 use std::fmt;
 use std::sync::OnceLock;
 
-use sha1::{Digest, Sha1};
+use sha1::Sha1;
 
 /// Bytes of the MAC kept in the cookie (hex, so twice as many characters): 128 bits.
 pub const TAG_BYTES: usize = 16;
 /// Bytes of the random key.
 pub const KEY_BYTES: usize = 32;
-/// SHA-1's block size, which HMAC pads the key to.
-const BLOCK_BYTES: usize = 64;
 
 /// The secret that makes tags unforgeable. Its `Debug` form never shows the key.
 #[derive(Clone)]
@@ -36,25 +34,15 @@ impl fmt::Debug for CookieKey {
     }
 }
 
-/// HMAC-SHA1 (RFC 2104) of `message` under `key`.
+/// HMAC-SHA1 (RFC 2104) of `message` under `key`, by RustCrypto's `hmac`.
 pub fn hmac_sha1(key: &[u8], message: &[&[u8]]) -> [u8; 20] {
-    let mut block = [0u8; BLOCK_BYTES];
-    if key.len() > BLOCK_BYTES {
-        let digest: [u8; 20] = Sha1::digest(key).into();
-        block[..20].copy_from_slice(&digest);
-    } else {
-        block[..key.len()].copy_from_slice(key);
-    }
-    let mut inner = Sha1::new();
-    inner.update(block.map(|b| b ^ 0x36));
+    use hmac::{KeyInit, Mac};
+    // HMAC takes a key of any length (a long one is hashed first): this cannot fail.
+    let mut mac = hmac::Hmac::<Sha1>::new_from_slice(key).expect("HMAC takes any key length");
     for part in message {
-        inner.update(part);
+        mac.update(part);
     }
-    let inner: [u8; 20] = inner.finalize().into();
-    let mut outer = Sha1::new();
-    outer.update(block.map(|b| b ^ 0x5c));
-    outer.update(inner);
-    outer.finalize().into()
+    mac.finalize().into_bytes().into()
 }
 
 impl CookieKey {
