@@ -12,7 +12,7 @@ use std::time::Duration;
 use sensor_common::*;
 use serde_json::{Value, json};
 use testkit::role::RoleProcess;
-use testkit::sensor::{SensorProcess, plugin, ports};
+use testkit::sensor::{plugin, ports};
 use testkit::{Authkey, DumpedMessage, HpfeedsBroker};
 
 const EVENTS: &str = "recce7.events";
@@ -101,7 +101,7 @@ fn sensor_events_reach_the_central_store_row_by_row() {
         plugin("web", "http", http_port, "http"),
         broker.port()
     );
-    let sensor = SensorProcess::start(&bin(), &body);
+    let sensor = RoleProcess::sensor(&bin(), &body);
     telnet_login(
         telnet_port,
         "root",
@@ -115,11 +115,11 @@ fn sensor_events_reach_the_central_store_row_by_row() {
     );
     http_request(http_port, "GET /cgi-bin/luci HTTP/1.0\r\n\r\n");
     http_request(http_port, "\x16\x03\x01\x00\x05hello");
-    let (status, sensor_dir) = sensor.terminate(TIMEOUT);
+    let (status, sensor_dir) = sensor.terminate_keeping_dir(TIMEOUT);
     assert!(
         status.success(),
         "{}",
-        SensorProcess::log(sensor_dir.path())
+        testkit::sensor::log(sensor_dir.path())
     );
     let sensor_db = db(&sensor_dir.path().join("sensor.sqlite"));
     let sessions = count(&sensor_db, "SELECT count(*) FROM sessions");
@@ -729,10 +729,10 @@ fn a_standalone_sensor_with_a_geoip_database_fills_ip_info() {
         fixture("GeoLite2-City-Test.mmdb").display(),
         plugin("t", "telnet", port, "telnet")
     );
-    let sensor = SensorProcess::start(&bin(), &body);
+    let sensor = RoleProcess::sensor(&bin(), &body);
     telnet_login(port, "root", "1234", &[]);
-    let (status, dir) = sensor.terminate(TIMEOUT);
-    assert!(status.success(), "{}", SensorProcess::log(dir.path()));
+    let (status, dir) = sensor.terminate_keeping_dir(TIMEOUT);
+    assert!(status.success(), "{}", testkit::sensor::log(dir.path()));
     let conn = db(&dir.path().join("sensor.sqlite"));
     assert_eq!(
         rows(

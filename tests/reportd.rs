@@ -15,7 +15,7 @@ use std::time::Duration;
 use sensor_common::*;
 use serde_json::Value;
 use testkit::role::RoleProcess;
-use testkit::sensor::{SensorProcess, plugin, ports};
+use testkit::sensor::{plugin, ports};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -49,7 +49,7 @@ fn record_some_attacks() -> Recorded {
         plugin("web", "http", http_port, "http"),
         plugin("quiet", "http", quiet_port, "http_quiet")
     );
-    let sensor = SensorProcess::start(&bin(), &body);
+    let sensor = RoleProcess::sensor(&bin(), &body);
     telnet_login(
         telnet_port,
         "root",
@@ -61,8 +61,8 @@ fn record_some_attacks() -> Recorded {
         http_port,
         "POST /login.cgi HTTP/1.1\r\nHost: router\r\nContent-Length: 29\r\nConnection: close\r\n\r\nusername=admin&password=admin",
     );
-    let (status, dir) = sensor.terminate(TIMEOUT);
-    assert!(status.success(), "{}", SensorProcess::log(dir.path()));
+    let (status, dir) = sensor.terminate_keeping_dir(TIMEOUT);
+    assert!(status.success(), "{}", testkit::sensor::log(dir.path()));
     Recorded {
         dir,
         telnet_port,
@@ -726,12 +726,12 @@ fn prometheus_scrapes_sensor_and_reportd_and_every_grafana_panel_has_data() {
         "metrics_listen = \"127.0.0.1:{metrics_port}\"\n{}",
         plugin("telnet", "telnet", telnet_port, "telnet")
     );
-    let sensor = SensorProcess::start(&bin(), &body);
+    let sensor = RoleProcess::sensor(&bin(), &body);
     telnet_login(telnet_port, "root", "xc3511", &["uname -a"]);
     let dir = tempfile::tempdir().unwrap();
     let token = "prometheus-token-0123456789";
     let (reportd, report_port) =
-        start_reportd(dir.path(), &sensor.db, &format!("token = \"{token}\"\n"));
+        start_reportd(dir.path(), sensor.db(), &format!("token = \"{token}\"\n"));
     assert_eq!(
         curl(
             report_port,
@@ -773,8 +773,8 @@ fn prometheus_scrapes_sensor_and_reportd_and_every_grafana_panel_has_data() {
     drop(prometheus);
     let (status, log) = reportd.terminate(TIMEOUT);
     assert!(status.success(), "{log}");
-    let (status, dir) = sensor.terminate(TIMEOUT);
-    assert!(status.success(), "{}", SensorProcess::log(dir.path()));
+    let (status, dir) = sensor.terminate_keeping_dir(TIMEOUT);
+    assert!(status.success(), "{}", testkit::sensor::log(dir.path()));
 }
 
 #[test]
@@ -1149,7 +1149,7 @@ fn answers_stay_within_the_byte_budget_under_large_sessions() {
         "[limits]\nmax_request_bytes = 2097152\nmax_raw_bytes = 1048576\nmax_session_bytes = 4194304\n{}",
         plugin("web", "http", http_port, "http")
     );
-    let sensor = SensorProcess::start(&bin(), &body);
+    let sensor = RoleProcess::sensor(&bin(), &body);
     const BIG_SESSIONS: usize = 60;
     for _ in 0..BIG_SESSIONS {
         http_session(http_port, 1, 1024 * 1024 - 1024);
@@ -1158,8 +1158,8 @@ fn answers_stay_within_the_byte_budget_under_large_sessions() {
     // rows (more than one page of 50).
     http_session(http_port, 30, 60 * 1024);
     http_session(http_port, 120, 16);
-    let (status, rec_dir) = sensor.terminate(TIMEOUT);
-    assert!(status.success(), "{}", SensorProcess::log(rec_dir.path()));
+    let (status, rec_dir) = sensor.terminate_keeping_dir(TIMEOUT);
+    assert!(status.success(), "{}", testkit::sensor::log(rec_dir.path()));
     let database = rec_dir.path().join("sensor.sqlite");
     let conn = db(&database);
     let stored = count(&conn, "SELECT coalesce(sum(length(body)), 0) FROM http");
@@ -1355,7 +1355,7 @@ fn metrics_have_no_series_for_impossible_plugin_and_type_pairs() {
         plugin("telnet", "telnet", telnet_port, "telnet"),
         plugin("web", "http", http_port, "http")
     );
-    let sensor = SensorProcess::start(&bin(), &body);
+    let sensor = RoleProcess::sensor(&bin(), &body);
     let page = curl(metrics_port, "/metrics", &[]);
     assert_eq!(page.status, 200);
     let text = String::from_utf8_lossy(&page.body).into_owned();
@@ -1386,8 +1386,8 @@ fn metrics_have_no_series_for_impossible_plugin_and_type_pairs() {
     ] {
         assert!(!series(plugin, kind), "no {plugin} x {kind} series: {text}");
     }
-    let (status, dir) = sensor.terminate(TIMEOUT);
-    assert!(status.success(), "{}", SensorProcess::log(dir.path()));
+    let (status, dir) = sensor.terminate_keeping_dir(TIMEOUT);
+    assert!(status.success(), "{}", testkit::sensor::log(dir.path()));
 }
 
 /// A WebSocket to Chromium's DevTools endpoint (`ws://127.0.0.1:PORT/devtools/...`): just
@@ -1508,14 +1508,14 @@ impl DevTools {
 #[test]
 fn the_dashboard_fits_long_strings_shows_end_times_and_explains_an_empty_map() {
     let [telnet_port] = ports();
-    let sensor = SensorProcess::start(&bin(), &plugin("telnet", "telnet", telnet_port, "telnet"));
+    let sensor = RoleProcess::sensor(&bin(), &plugin("telnet", "telnet", telnet_port, "telnet"));
     let long_user = "u".repeat(300);
     let long_password = "p".repeat(300);
     let long_command = format!("echo {}", "x".repeat(700));
     telnet_login(telnet_port, &long_user, &long_password, &[&long_command]);
     telnet_login(telnet_port, "root", "xc3511", &["uname -a"]);
-    let (status, rec_dir) = sensor.terminate(TIMEOUT);
-    assert!(status.success(), "{}", SensorProcess::log(rec_dir.path()));
+    let (status, rec_dir) = sensor.terminate_keeping_dir(TIMEOUT);
+    assert!(status.success(), "{}", testkit::sensor::log(rec_dir.path()));
     let dir = tempfile::tempdir().unwrap();
     let (reportd, port) = start_reportd(dir.path(), &rec_dir.path().join("sensor.sqlite"), "");
 

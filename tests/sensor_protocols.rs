@@ -6,7 +6,8 @@ mod sensor_common;
 use std::time::Duration;
 
 use sensor_common::*;
-use testkit::sensor::{SensorProcess, plugin, ports};
+use testkit::role::RoleProcess;
+use testkit::sensor::{plugin, ports};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -14,7 +15,7 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 fn telnet_client_logs_in_and_every_command_is_recorded() {
     let telnet = require("telnet", "telnet");
     let [port] = ports();
-    let sensor = SensorProcess::start(&bin(), &plugin("telnet", "telnet", port, "telnet"));
+    let sensor = RoleProcess::sensor(&bin(), &plugin("telnet", "telnet", port, "telnet"));
     // Debian's telnet reading a script from a pipe, as a person (or a bot) would type it.
     let script = format!(
         "(sleep 1; echo root; sleep 0.5; echo xc3511; sleep 0.5; \
@@ -37,7 +38,7 @@ fn telnet_client_logs_in_and_every_command_is_recorded() {
             "telnet output lacks {expected:?}:\n{output}"
         );
     }
-    let (status, _dir) = sensor.terminate(TIMEOUT);
+    let (status, _dir) = sensor.terminate_keeping_dir(TIMEOUT);
     assert!(status.success(), "{status}");
     let conn = db(&_dir.path().join("sensor.sqlite"));
     assert_eq!(
@@ -87,7 +88,7 @@ fn telnet_client_logs_in_and_every_command_is_recorded() {
 #[test]
 fn telnet_negotiation_bytes_never_reach_the_recorded_input() {
     let [port] = ports();
-    let sensor = SensorProcess::start(&bin(), &plugin("t", "telnet", port, "telnet"));
+    let sensor = RoleProcess::sensor(&bin(), &plugin("t", "telnet", port, "telnet"));
     let mut s = connect(port);
     let greeting = read_until(&mut s, b"login: ");
     assert_eq!(
@@ -109,7 +110,7 @@ fn telnet_negotiation_bytes_never_reach_the_recorded_input() {
     let out = read_until(&mut s, b"# ");
     assert!(String::from_utf8_lossy(&out).contains("hi"));
     drop(s);
-    let (status, dir) = sensor.terminate(TIMEOUT);
+    let (status, dir) = sensor.terminate_keeping_dir(TIMEOUT);
     assert!(status.success());
     let conn = db(&dir.path().join("sensor.sqlite"));
     let login = rows(
@@ -139,7 +140,7 @@ fn curl_requests_credentials_and_cookie_sessions_are_recorded() {
         plugin("web", "http", web, "http"),
         plugin("alt", "http", alt, "http_alt")
     );
-    let sensor = SensorProcess::start(&bin(), &body);
+    let sensor = RoleProcess::sensor(&bin(), &body);
     let jar = sensor.dir().join("cookies.txt");
     let jar = jar.display();
     // Two requests over one keep-alive connection, then a login over a second connection that
@@ -163,7 +164,7 @@ fn curl_requests_credentials_and_cookie_sessions_are_recorded() {
         TIMEOUT,
     );
     assert_eq!(other, "404");
-    let (status, dir) = sensor.terminate(TIMEOUT);
+    let (status, dir) = sensor.terminate_keeping_dir(TIMEOUT);
     assert!(status.success());
     let conn = db(&dir.path().join("sensor.sqlite"));
     let requests = rows(
@@ -199,7 +200,7 @@ fn curl_requests_credentials_and_cookie_sessions_are_recorded() {
 #[test]
 fn malformed_requests_tls_hellos_and_junk_are_answered_and_recorded_raw() {
     let [port] = ports();
-    let sensor = SensorProcess::start(&bin(), &plugin("web", "http", port, "http"));
+    let sensor = RoleProcess::sensor(&bin(), &plugin("web", "http", port, "http"));
     // A request line httparse cannot take.
     let mut s = connect(port);
     send(
@@ -254,7 +255,7 @@ fn malformed_requests_tls_hellos_and_junk_are_answered_and_recorded_raw() {
     send(&mut s, &bad);
     let (reply, _) = read_to_close(&mut s);
     assert!(reply.starts_with(b"HTTP/1.1 400"));
-    let (status, dir) = sensor.terminate(TIMEOUT);
+    let (status, dir) = sensor.terminate_keeping_dir(TIMEOUT);
     assert!(status.success());
     let conn = db(&dir.path().join("sensor.sqlite"));
     let raw = rows(
@@ -294,7 +295,7 @@ fn nmap_connect_scan_and_service_detection() {
         plugin("telnet", "telnet", t, "telnet"),
         plugin("web", "http", h, "http")
     );
-    let sensor = SensorProcess::start(&bin(), &body);
+    let sensor = RoleProcess::sensor(&bin(), &body);
     let scan = sh(
         &format!("{} -sT -Pn -n -p {t},{h} 127.0.0.1", nmap.display()),
         Duration::from_secs(60),
@@ -328,7 +329,7 @@ fn nmap_connect_scan_and_service_detection() {
         !version.contains("SF-Port"),
         "nmap printed an unrecognised-service fingerprint:\n{version}"
     );
-    let (status, dir) = sensor.terminate(TIMEOUT);
+    let (status, dir) = sensor.terminate_keeping_dir(TIMEOUT);
     assert!(status.success());
     let conn = db(&dir.path().join("sensor.sqlite"));
     // The connect scan: sessions with zero bytes and a close reason.
@@ -369,7 +370,7 @@ fn forged_or_foreign_session_cookies_are_recorded_not_adopted() {
         plugin("web", "http", web, "http"),
         plugin("alt", "http", alt, "http_alt")
     );
-    let sensor = SensorProcess::start(&bin(), &body);
+    let sensor = RoleProcess::sensor(&bin(), &body);
     let zero = "00000000-0000-0000-0000-000000000000";
     // 1. A made-up id of the right shape: a fresh cookie comes back, the request stays in the
     //    connection's own session.
@@ -393,7 +394,7 @@ fn forged_or_foreign_session_cookies_are_recorded_not_adopted() {
         None,
         "an accepted cookie is not replaced"
     );
-    let (status, dir) = sensor.terminate(TIMEOUT);
+    let (status, dir) = sensor.terminate_keeping_dir(TIMEOUT);
     assert!(status.success());
     let conn = db(&dir.path().join("sensor.sqlite"));
     assert_eq!(
@@ -452,7 +453,7 @@ fn noise(n: usize) -> Vec<u8> {
 #[test]
 fn tls_hellos_and_binary_noise_on_the_telnet_port_are_recorded_raw() {
     let [port] = ports();
-    let sensor = SensorProcess::start(&bin(), &plugin("t", "telnet", port, "telnet"));
+    let sensor = RoleProcess::sensor(&bin(), &plugin("t", "telnet", port, "telnet"));
     // Python's TLS client: it sends its ClientHello and gives up on the telnet greeting.
     let tls = sh(
         &format!(
@@ -488,7 +489,7 @@ except (ssl.SSLError, OSError) as e:
     send(&mut s, &[0, 1, 2, 0xfe, 0xff, b'\n']);
     let (_, closed) = read_to_close(&mut s);
     assert!(closed);
-    let (status, dir) = sensor.terminate(TIMEOUT);
+    let (status, dir) = sensor.terminate_keeping_dir(TIMEOUT);
     assert!(status.success());
     let conn = db(&dir.path().join("sensor.sqlite"));
     assert_eq!(
@@ -527,7 +528,7 @@ except (ssl.SSLError, OSError) as e:
 #[test]
 fn telnet_input_that_is_not_utf8_is_recorded_byte_exact() {
     let [port] = ports();
-    let sensor = SensorProcess::start(&bin(), &plugin("t", "telnet", port, "telnet"));
+    let sensor = RoleProcess::sensor(&bin(), &plugin("t", "telnet", port, "telnet"));
     let mut s = connect(port);
     read_until(&mut s, b"login: ");
     send(&mut s, b"ro\xe9t\r\n"); // Latin-1, not UTF-8
@@ -538,7 +539,7 @@ fn telnet_input_that_is_not_utf8_is_recorded_byte_exact() {
     read_until(&mut s, b"$ ");
     send(&mut s, b"exit\r\n");
     read_to_close(&mut s);
-    let (status, dir) = sensor.terminate(TIMEOUT);
+    let (status, dir) = sensor.terminate_keeping_dir(TIMEOUT);
     assert!(status.success());
     let conn = db(&dir.path().join("sensor.sqlite"));
     assert_eq!(
@@ -562,7 +563,7 @@ fn telnet_input_that_is_not_utf8_is_recorded_byte_exact() {
 #[test]
 fn lines_sent_with_exit_and_a_username_before_ctrl_c_are_kept() {
     let [t] = ports();
-    let sensor = SensorProcess::start(&bin(), &plugin("t", "telnet", t, "telnet"));
+    let sensor = RoleProcess::sensor(&bin(), &plugin("t", "telnet", t, "telnet"));
     let mut s = connect(t);
     read_until(&mut s, b"login: ");
     send(&mut s, b"root\r\n");
@@ -579,7 +580,7 @@ fn lines_sent_with_exit_and_a_username_before_ctrl_c_are_kept() {
     send(&mut s, b"\x03");
     read_until(&mut s, b"login: ");
     drop(s);
-    let (status, dir) = sensor.terminate(TIMEOUT);
+    let (status, dir) = sensor.terminate_keeping_dir(TIMEOUT);
     assert!(status.success());
     let conn = db(&dir.path().join("sensor.sqlite"));
     assert_eq!(
@@ -607,7 +608,7 @@ fn a_last_line_without_newline_is_recorded_as_unterminated() {
         plugin("t", "telnet", t, "telnet"),
         plugin("ftp", "banner", b, "ftp")
     );
-    let sensor = SensorProcess::start(&bin(), &body);
+    let sensor = RoleProcess::sensor(&bin(), &body);
     // A command typed at the shell, then the peer closes its side without Enter.
     let mut s = connect(t);
     read_until(&mut s, b"login: ");
@@ -637,7 +638,7 @@ fn a_last_line_without_newline_is_recorded_as_unterminated() {
     std::thread::sleep(Duration::from_millis(200));
     s.shutdown(Shutdown::Write).unwrap();
     read_to_close(&mut s);
-    let (status, dir) = sensor.terminate(TIMEOUT);
+    let (status, dir) = sensor.terminate_keeping_dir(TIMEOUT);
     assert!(status.success());
     let conn = db(&dir.path().join("sensor.sqlite"));
     assert_eq!(
@@ -664,14 +665,14 @@ fn a_last_line_without_newline_is_recorded_as_unterminated() {
 fn http_credentials_keep_their_exact_bytes() {
     require("curl", "curl");
     let [port] = ports();
-    let sensor = SensorProcess::start(&bin(), &plugin("web", "http", port, "http"));
+    let sensor = RoleProcess::sensor(&bin(), &plugin("web", "http", port, "http"));
     sh(
         &format!(
             "curl -s -o /dev/null -d 'username=ro%E9t&password=p%5Ca%FFss' http://127.0.0.1:{port}/login.cgi"
         ),
         TIMEOUT,
     );
-    let (status, dir) = sensor.terminate(TIMEOUT);
+    let (status, dir) = sensor.terminate_keeping_dir(TIMEOUT);
     assert!(status.success());
     let conn = db(&dir.path().join("sensor.sqlite"));
     assert_eq!(

@@ -9,7 +9,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use sensor_common::*;
-use testkit::sensor::{SensorProcess, plugin, ports};
+use testkit::role::RoleProcess;
+use testkit::sensor::{plugin, ports};
 use testkit::{Authkey, DumpedMessage, HpfeedsBroker, LineProcess};
 
 const CHAN: &str = "recce7.events";
@@ -106,10 +107,10 @@ fn receive_all(
 fn ten_thousand_events_all_reach_the_python_subscriber() {
     let (broker, mut sub) = broker_and_subscriber();
     let (port, body) = publishing_sensor(&broker, &sensor_key());
-    let sensor = SensorProcess::start(&bin(), &body);
+    let sensor = RoleProcess::sensor(&bin(), &body);
     // One connection: session.start, 9,998 requests, session.end = 10,000 events.
     assert_eq!(http_requests(port, 9_998), 9_998);
-    let db_path = sensor.db.clone();
+    let db_path = sensor.db().to_path_buf();
     assert!(
         wait_until(TIMEOUT, || outbox_ids(&db_path).len() == 10_000),
         "outbox has {} events",
@@ -118,7 +119,7 @@ fn ten_thousand_events_all_reach_the_python_subscriber() {
     let want = outbox_ids(&db_path);
     let mut got = HashSet::new();
     receive_all(&mut sub, &mut got, &want, Duration::from_secs(60));
-    let (status, _dir) = sensor.terminate(TIMEOUT);
+    let (status, _dir) = sensor.terminate_keeping_dir(TIMEOUT);
     assert!(status.success());
 }
 
@@ -126,11 +127,11 @@ fn ten_thousand_events_all_reach_the_python_subscriber() {
 fn events_committed_before_kill_9_arrive_after_the_restart() {
     let (mut broker, mut sub) = broker_and_subscriber();
     let (port, body) = publishing_sensor(&broker, &sensor_key());
-    let mut sensor = SensorProcess::start(&bin(), &body);
+    let mut sensor = RoleProcess::sensor(&bin(), &body);
     let load = std::thread::spawn(move || http_requests(port, 50_000));
     // Killed while attacks are being recorded and the outbox is going out: once some events are
     // marked sent, with no shutdown, no close, no flush.
-    let db_path = sensor.db.clone();
+    let db_path = sensor.db().to_path_buf();
     let outbox = |sql: &str| count(&db(&db_path), sql);
     let sent = "SELECT count(*) FROM outbox WHERE sentMicros IS NOT NULL";
     let unsent = "SELECT count(*) FROM outbox WHERE sentMicros IS NULL";
@@ -165,10 +166,10 @@ fn events_committed_before_kill_9_arrive_after_the_restart() {
     // had committed must all arrive, sent before the kill or not.
     let committed = outbox_ids(&db_path);
     assert!(committed.len() > 1_000, "{} committed", committed.len());
-    let sensor = SensorProcess::start_in(&bin(), dir, &body);
+    let sensor = RoleProcess::sensor_in(&bin(), dir, &body);
     let mut got = HashSet::new();
     receive_all(&mut sub, &mut got, &committed, Duration::from_secs(60));
-    let (status, _dir) = sensor.terminate(TIMEOUT);
+    let (status, _dir) = sensor.terminate_keeping_dir(TIMEOUT);
     assert!(status.success());
 }
 
@@ -177,15 +178,15 @@ fn wrong_credentials_are_logged_and_local_recording_goes_on() {
     let (broker, _sub) = broker_and_subscriber();
     let wrong = Authkey::new("sensor-1", "not-the-secret", &[CHAN]);
     let (port, body) = publishing_sensor(&broker, &wrong);
-    let sensor = SensorProcess::start(&bin(), &body);
+    let sensor = RoleProcess::sensor(&bin(), &body);
     assert_eq!(http_requests(port, 50), 50);
     std::thread::sleep(Duration::from_secs(2));
-    let (status, dir) = sensor.terminate(TIMEOUT);
+    let (status, dir) = sensor.terminate_keeping_dir(TIMEOUT);
     assert!(
         status.success(),
         "a refused broker does not fail the sensor"
     );
-    let log = SensorProcess::log(dir.path());
+    let log = testkit::sensor::log(dir.path());
     assert!(
         log.contains("Authentication failed for sensor-1"),
         "the broker's refusal is in the log:\n{log}"
@@ -213,8 +214,8 @@ fn events_recorded_while_the_broker_is_down_arrive_after_it_restarts() {
     let mut broker = HpfeedsBroker::start_with_live_keys(&broker_keys);
     let mut sub = subscriber(&broker);
     let (port, body) = publishing_sensor(&broker, &sensor_key());
-    let sensor = SensorProcess::start(&bin(), &body);
-    let db_path = sensor.db.clone();
+    let sensor = RoleProcess::sensor(&bin(), &body);
+    let db_path = sensor.db().to_path_buf();
     assert_eq!(http_requests(port, 1_000), 1_000);
     // Each connection: session.start, the requests, session.end.
     assert!(wait_until(TIMEOUT, || outbox_ids(&db_path).len() == 1_002));
@@ -239,7 +240,7 @@ fn events_recorded_while_the_broker_is_down_arrive_after_it_restarts() {
     broker.add_key(&sensor_key());
     let mut got = HashSet::new();
     receive_all(&mut sub, &mut got, &during, Duration::from_secs(30));
-    let (status, _dir) = sensor.terminate(TIMEOUT);
+    let (status, _dir) = sensor.terminate_keeping_dir(TIMEOUT);
     assert!(status.success());
 }
 
@@ -258,12 +259,12 @@ fn events_of_a_long_outage_survive_a_kill_9() {
             .replace("resend_window_secs = 5", "resend_window_secs = 1")
             .replace("keep_sent_secs = 3600", "keep_sent_secs = 1")
     );
-    let mut sensor = SensorProcess::start(&bin(), &body);
-    let db_path = sensor.db.clone();
+    let mut sensor = RoleProcess::sensor(&bin(), &body);
+    let db_path = sensor.db().to_path_buf();
     assert!(
         wait_until(TIMEOUT, || {
             count(&db(&db_path), "SELECT count(*) FROM outbox") == 0
-                && SensorProcess::log(sensor.dir()).contains("publishing to the broker")
+                && testkit::sensor::log(sensor.dir()).contains("publishing to the broker")
         }),
         "the sensor never reached the broker"
     );
@@ -282,9 +283,9 @@ fn events_of_a_long_outage_survive_a_kill_9() {
     broker.restart();
     let mut sub = subscriber(&broker);
     broker.add_key(&sensor_key());
-    let sensor = SensorProcess::start_in(&bin(), dir, &body);
+    let sensor = RoleProcess::sensor_in(&bin(), dir, &body);
     let mut got = HashSet::new();
     receive_all(&mut sub, &mut got, &during, Duration::from_secs(30));
-    let (status, _dir) = sensor.terminate(TIMEOUT);
+    let (status, _dir) = sensor.terminate_keeping_dir(TIMEOUT);
     assert!(status.success());
 }

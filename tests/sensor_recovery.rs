@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use sensor_common::*;
 use testkit::role::RoleProcess;
-use testkit::sensor::{SensorProcess, plugin, ports};
+use testkit::sensor::{plugin, ports};
 use testkit::{Authkey, HpfeedsBroker};
 
 const EVENTS: &str = "recce7.events";
@@ -72,7 +72,7 @@ fn a_session_cut_by_kill_9_is_closed_at_restart_and_its_end_reaches_the_normaliz
         plugin("telnet", "telnet", port, "telnet"),
         hpfeeds_table(&broker, &sensor_key(), "")
     );
-    let mut sensor = SensorProcess::start(&bin(), &body);
+    let mut sensor = RoleProcess::sensor(&bin(), &body);
     // A real telnet client would do; raw TCP speaks the same bytes and needs no terminal.
     let mut client = connect(port);
     read_until(&mut client, b"login: ");
@@ -83,7 +83,7 @@ fn a_session_cut_by_kill_9_is_closed_at_restart_and_its_end_reaches_the_normaliz
     send(&mut client, b"cat /proc/cpuinfo\r\n");
     read_until(&mut client, b"# ");
     // The command is committed and published; the session is live when the kill comes.
-    let db_path = sensor.db.clone();
+    let db_path = sensor.db().to_path_buf();
     let command_rows = "SELECT count(*) FROM telnet WHERE eventType = 'telnet.command' AND user_input = 'cat /proc/cpuinfo'";
     assert!(
         wait_until(TIMEOUT, || count(&db(&db_path), command_rows) == 1
@@ -113,7 +113,7 @@ fn a_session_cut_by_kill_9_is_closed_at_restart_and_its_end_reaches_the_normaliz
         .unwrap();
     drop(conn);
 
-    let sensor = SensorProcess::start_in(&bin(), dir, &body);
+    let sensor = RoleProcess::sensor_in(&bin(), dir, &body);
     let conn = db(&db_path);
     assert_eq!(
         rows(
@@ -129,7 +129,7 @@ fn a_session_cut_by_kill_9_is_closed_at_restart_and_its_end_reaches_the_normaliz
         ]],
         "closed at the time of its last event; the byte counts died with the process"
     );
-    let log = SensorProcess::log(sensor.dir());
+    let log = testkit::sensor::log(sensor.dir());
     assert!(
         log.contains("closed 1 session left open by the last run"),
         "{log}"
@@ -161,7 +161,7 @@ fn a_session_cut_by_kill_9_is_closed_at_restart_and_its_end_reaches_the_normaliz
             "127.0.0.1"
         ]]
     );
-    let (status, _dir) = sensor.terminate(TIMEOUT);
+    let (status, _dir) = sensor.terminate_keeping_dir(TIMEOUT);
     assert!(status.success());
     let (status, log) = normalizer.terminate(TIMEOUT);
     assert!(status.success(), "{log}");
@@ -204,8 +204,8 @@ fn retention_keeps_a_small_database_under_its_cap_and_never_prunes_unsent_events
             "resend_window_secs = 1\nkeep_sent_secs = 1\n"
         )
     );
-    let sensor = SensorProcess::start(&bin(), &body);
-    let db_path = sensor.db.clone();
+    let sensor = RoleProcess::sensor(&bin(), &body);
+    let db_path = sensor.db().to_path_buf();
     // About 5 MB on disk (each 2 KB request takes a page in its table and one in the outbox),
     // two and a half times the cap, each round published before the next and left to age past
     // keep_sent_secs (size pruning leaves newer sent events to the publisher).
@@ -222,7 +222,7 @@ fn retention_keeps_a_small_database_under_its_cap_and_never_prunes_unsent_events
         wait_until(TIMEOUT, || bytes_on_disk(&db_path) <= cap_bytes),
         "the database stays at {} bytes, over its cap of {cap_bytes}: {}",
         bytes_on_disk(&db_path),
-        SensorProcess::log(sensor.dir())
+        testkit::sensor::log(sensor.dir())
     );
     let conn = db(&db_path);
     assert_eq!(
@@ -234,14 +234,14 @@ fn retention_keeps_a_small_database_under_its_cap_and_never_prunes_unsent_events
         count(&conn, "SELECT count(*) FROM http WHERE path = '/r11-49'"),
         1,
         "the newest is kept: {}",
-        SensorProcess::log(sensor.dir())
+        testkit::sensor::log(sensor.dir())
     );
     drop(conn);
 
     // A restart towards a broker that is not there: what is recorded now cannot be sent, and
     // must survive pruning.
-    let (status, dir) = sensor.terminate(TIMEOUT);
-    assert!(status.success(), "{}", SensorProcess::log(dir.path()));
+    let (status, dir) = sensor.terminate_keeping_dir(TIMEOUT);
+    assert!(status.success(), "{}", testkit::sensor::log(dir.path()));
     let [nowhere] = ports();
     let unreachable = body.replace(
         &format!("port = {}\n", broker.port()),
@@ -249,7 +249,7 @@ fn retention_keeps_a_small_database_under_its_cap_and_never_prunes_unsent_events
     );
     assert_ne!(unreachable, body);
     drop(broker);
-    let sensor = SensorProcess::start_in(&bin(), dir, &unreachable);
+    let sensor = RoleProcess::sensor_in(&bin(), dir, &unreachable);
     assert_eq!(http_posts(port, "u0-", 300, 300), 300);
     // 302 events, all unsent: with no broker the publisher hands nothing to the client (events
     // handed to a client that cannot connect used to be marked sent and pruned, and lost to a
@@ -279,7 +279,7 @@ fn retention_keeps_a_small_database_under_its_cap_and_never_prunes_unsent_events
         wait_until(TIMEOUT, || bytes_on_disk(&db_path) <= cap_bytes),
         "the database stays at {} bytes, over its cap of {cap_bytes}: {}",
         bytes_on_disk(&db_path),
-        SensorProcess::log(sensor.dir())
+        testkit::sensor::log(sensor.dir())
     );
     let unsent_left = format!(
         "SELECT count(*) FROM outbox WHERE sentMicros IS NULL AND eventId IN ({})",
@@ -296,9 +296,9 @@ fn retention_keeps_a_small_database_under_its_cap_and_never_prunes_unsent_events
         "a row of an unsent event was pruned"
     );
     // The publisher gives an unreachable broker its drain and close timeouts first.
-    let (status, dir) = sensor.terminate(Duration::from_secs(90));
-    assert!(status.success(), "{}", SensorProcess::log(dir.path()));
-    let log = SensorProcess::log(dir.path());
+    let (status, dir) = sensor.terminate_keeping_dir(Duration::from_secs(90));
+    assert!(status.success(), "{}", testkit::sensor::log(dir.path()));
+    let log = testkit::sensor::log(dir.path());
     assert!(log.contains("retention: pruned"), "{log}");
 }
 
@@ -366,7 +366,7 @@ fn a_full_disk_costs_counted_events_never_the_service_and_writing_resumes() {
         plugin("web", "http", port, "http")
     );
     let db_path = mount.join("sensor.sqlite");
-    let sensor = SensorProcess::start_with_database(&bin(), dir, db_path.clone(), &body);
+    let sensor = RoleProcess::sensor_with_database(&bin(), dir, db_path.clone(), &body);
     assert_eq!(http_posts(port, "before", 10, 100), 10);
     assert!(wait_until(TIMEOUT, || count(
         &db(&db_path),
@@ -395,7 +395,7 @@ fn a_full_disk_costs_counted_events_never_the_service_and_writing_resumes() {
     );
     let dropped = metric(metrics_port, "recce7_store_events_dropped_disk_full_total");
     assert!(dropped > 0.0, "nothing counted as dropped");
-    let log = SensorProcess::log(sensor.dir());
+    let log = testkit::sensor::log(sensor.dir());
     assert!(
         log.contains("the disk is full: events are dropped and counted until space returns"),
         "{log}"
@@ -418,10 +418,10 @@ fn a_full_disk_costs_counted_events_never_the_service_and_writing_resumes() {
         &db(&db_path),
         "SELECT count(*) FROM http WHERE path LIKE '/after%'"
     ) >= 5));
-    let log = SensorProcess::log(sensor.dir());
+    let log = testkit::sensor::log(sensor.dir());
     assert!(log.contains("writing to the database again"), "{log}");
-    let (status, dir) = sensor.terminate(TIMEOUT);
-    let log = SensorProcess::log(dir.path());
+    let (status, dir) = sensor.terminate_keeping_dir(TIMEOUT);
+    let log = testkit::sensor::log(dir.path());
     assert_eq!(
         status.code(),
         Some(1),

@@ -7,7 +7,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use sensor_common::*;
-use testkit::sensor::{SensorProcess, plugin, ports};
+use testkit::role::RoleProcess;
+use testkit::sensor::{plugin, ports};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -18,7 +19,7 @@ fn a_thousand_sessions_then_sigterm_every_session_ends_and_nothing_is_lost() {
         "[limits]\nmax_connections = 5000\nmax_connections_per_source = 5000\nidle_timeout_secs = 300\n{}",
         plugin("telnet", "telnet", port, "telnet")
     );
-    let sensor = SensorProcess::start(&bin(), &body);
+    let sensor = RoleProcess::sensor(&bin(), &body);
     let n = 1000;
     let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
     let open_files: u64 = limits
@@ -42,7 +43,7 @@ fn a_thousand_sessions_then_sigterm_every_session_ends_and_nothing_is_lost() {
         let got = read_until(s, b"Password: ");
         assert!(got.ends_with(b"Password: "), "{got:?}");
     }
-    let (status, dir) = sensor.terminate(Duration::from_secs(60));
+    let (status, dir) = sensor.terminate_keeping_dir(Duration::from_secs(60));
     assert!(status.success(), "exit status {status}");
     drop(clients);
     let conn = db(&dir.path().join("sensor.sqlite"));
@@ -76,7 +77,7 @@ fn per_source_cap_idle_timeout_and_oversize_line_close_and_are_recorded() {
         "[limits]\nmax_connections_per_source = 2\nidle_timeout_secs = 1\nmax_line_bytes = 64\n{}",
         plugin("telnet", "telnet", port, "telnet")
     );
-    let sensor = SensorProcess::start(&bin(), &body);
+    let sensor = RoleProcess::sensor(&bin(), &body);
     let mut a = connect(port);
     let mut b = connect(port);
     read_until(&mut a, b"login: ");
@@ -98,7 +99,7 @@ fn per_source_cap_idle_timeout_and_oversize_line_close_and_are_recorded() {
     send(&mut c, &[b'A'; 200]);
     let (_, closed) = read_to_close(&mut c);
     assert!(closed);
-    let (status, dir) = sensor.terminate(TIMEOUT);
+    let (status, dir) = sensor.terminate_keeping_dir(TIMEOUT);
     assert!(status.success());
     let conn = db(&dir.path().join("sensor.sqlite"));
     let reasons = rows(
@@ -324,20 +325,20 @@ fn changing_an_instances_columns_migrates_its_table_and_keeps_rows() {
         "{}columns = [[\"command\", \"TEXT\"], [\"path\", \"TEXT\"], [\"note\", \"TEXT\"], [\"version\", \"TEXT\"], [\"headers\", \"TEXT\"], [\"body\", \"TEXT\"], [\"username\", \"TEXT\"], [\"password\", \"TEXT\"], [\"status\", \"INTEGER\"], [\"cookie_rejected\", \"TEXT\"]]\n",
         plugin("web", "http", port, "http")
     );
-    let sensor = SensorProcess::start(&bin(), &with_note);
+    let sensor = RoleProcess::sensor(&bin(), &with_note);
     sh(
         &format!("curl -s -o /dev/null http://127.0.0.1:{port}/first"),
         TIMEOUT,
     );
-    let (status, dir) = sensor.terminate(TIMEOUT);
+    let (status, dir) = sensor.terminate_keeping_dir(TIMEOUT);
     assert!(status.success());
     // Restart over the same database without the `note` column: the table is rebuilt.
-    let sensor = SensorProcess::start_in(&bin(), dir, &plugin("web", "http", port, "http"));
+    let sensor = RoleProcess::sensor_in(&bin(), dir, &plugin("web", "http", port, "http"));
     sh(
         &format!("curl -s -o /dev/null http://127.0.0.1:{port}/second"),
         TIMEOUT,
     );
-    let (status, dir) = sensor.terminate(TIMEOUT);
+    let (status, dir) = sensor.terminate_keeping_dir(TIMEOUT);
     assert!(status.success());
     let conn = db(&dir.path().join("sensor.sqlite"));
     assert_eq!(

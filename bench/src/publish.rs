@@ -9,7 +9,8 @@ use std::collections::HashMap;
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use testkit::sensor::{SensorProcess, plugin, ports};
+use testkit::role::RoleProcess;
+use testkit::sensor::{plugin, ports};
 use testkit::{Authkey, DumpedMessage, HpfeedsBroker, LineProcess};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -124,7 +125,7 @@ pub fn run() {
         sensor_key.ident,
         sensor_key.secret
     );
-    let sensor = SensorProcess::start(&bin, &body);
+    let sensor = RoleProcess::sensor(&bin, &body);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
 
     // Latency at a steady 1,000 events/s for 10 s (one request = one event; plus the session's
@@ -158,7 +159,7 @@ pub fn run() {
     let burst = conns * (each + 2);
     let got_burst = receive(&rx, burst, Duration::from_secs(120));
     let delivered_secs = started.elapsed().as_secs_f64();
-    let (status, _dir) = sensor.terminate(Duration::from_secs(60));
+    let (status, _dir) = sensor.terminate_keeping_dir(Duration::from_secs(60));
     assert!(status.success(), "sensor exit: {status}");
     // The subscriber lives in the collecting thread; stop it here so it outlives nothing.
     testkit::signal(sub_pid, "KILL");

@@ -19,7 +19,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use testkit::sensor::{SensorProcess, plugin, ports};
+use testkit::role::RoleProcess;
+use testkit::sensor::{plugin, ports};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -194,10 +195,10 @@ fn mb(kb: u64) -> f64 {
 
 /// Sends SIGTERM, waits for the exit, and checks the status is 0. Returns the directory
 /// holding the database (removed when dropped).
-fn stop(sensor: SensorProcess, report: &mut Report, what: &str) -> (PathBuf, tempfile::TempDir) {
-    let db = sensor.db.clone();
+fn stop(sensor: RoleProcess, report: &mut Report, what: &str) -> (PathBuf, tempfile::TempDir) {
+    let db = sensor.db().to_path_buf();
     let t = Instant::now();
-    let (status, dir) = sensor.terminate(EXIT_TIMEOUT);
+    let (status, dir) = sensor.terminate_keeping_dir(EXIT_TIMEOUT);
     eprintln!(
         "bench: {what}: sensor exited with {status} {:.2} s after SIGTERM",
         t.elapsed().as_secs_f64()
@@ -230,7 +231,7 @@ fn idle(bin: &Path, report: &mut Report) {
     let mut runs = Vec::new();
     for run in 0..RUNS {
         let (_, _, body) = config(60);
-        let mut sensor = SensorProcess::start(bin, &body);
+        let mut sensor = RoleProcess::sensor(bin, &body);
         std::thread::sleep(Duration::from_secs(3));
         let m = memory_kb(sensor.pid());
         eprintln!("bench: idle run {}: {m:?} (kB)", run + 1);
@@ -347,7 +348,7 @@ fn http(bin: &Path, rt: &tokio::runtime::Runtime, report: &mut Report) {
     let (mut rates, mut runs) = (Vec::new(), Vec::new());
     for run in 0..RUNS {
         let (_, http_port, body) = config(60);
-        let mut sensor = SensorProcess::start(bin, &body);
+        let mut sensor = RoleProcess::sensor(bin, &body);
         let (responses, errors, secs, not_ok) = rt.block_on(http_load(http_port));
         let hwm = memory_kb(sensor.pid()).hwm;
         let (db, _dir) = stop(sensor, report, "http");
@@ -493,7 +494,7 @@ fn telnet(bin: &Path, rt: &tokio::runtime::Runtime, report: &mut Report) {
     let (mut rates, mut runs) = (Vec::new(), Vec::new());
     for run in 0..RUNS {
         let (telnet_port, _, body) = config(60);
-        let mut sensor = SensorProcess::start(bin, &body);
+        let mut sensor = RoleProcess::sensor(bin, &body);
         let (logins, errors, secs) = rt.block_on(telnet_load(telnet_port));
         let hwm = memory_kb(sensor.pid()).hwm;
         let (db, _dir) = stop(sensor, report, "telnet");
@@ -643,7 +644,7 @@ fn ten_k(bin: &Path, rt: &tokio::runtime::Runtime, report: &mut Report) {
         return;
     }
     let (telnet_port, _, body) = config(600);
-    let mut sensor = SensorProcess::start(bin, &body);
+    let mut sensor = RoleProcess::sensor(bin, &body);
     let before = memory_kb(sensor.pid());
     let t = Instant::now();
     let held = rt.block_on(open_idle(telnet_port, IDLE_CONNECTIONS));

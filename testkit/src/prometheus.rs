@@ -4,13 +4,15 @@
 //!
 //! Prometheus runs on an ephemeral loopback port with its data in a temporary directory and is
 //! killed when dropped. Its HTTP API is read with `curl` (no HTTP client crate here), and its JSON
-//! answers are read with small scanners (no serde here). A missing `prometheus` or `curl` is a
+//! answers with serde_json. A missing `prometheus` or `curl` is a
 //! test failure with the install hint, never a silent skip.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use serde_json::Value;
 
 use crate::{ChildGuard, free_port, run_with_timeout};
 
@@ -249,54 +251,47 @@ impl PrometheusServer {
     }
 }
 
-/// Whether `"result"` of a Prometheus API answer is a non-empty array; `None` without one.
+/// Parses a Prometheus API answer; panics with the text when it is not JSON.
+fn answer(json: &str) -> Value {
+    serde_json::from_str(json).unwrap_or_else(|e| panic!("prometheus answered {json:?}: {e}"))
+}
+
+/// Whether `data.result` of a Prometheus API answer is a non-empty array; `None` without one.
 fn result_non_empty(json: &str) -> Option<bool> {
-    let at = json.find(r#""result":"#)? + r#""result":"#.len();
-    let rest = json[at..].trim_start();
-    let inner = rest.strip_prefix('[')?.trim_start();
-    Some(!inner.starts_with(']'))
+    let answer = answer(json);
+    answer["data"]["result"].as_array().map(|r| !r.is_empty())
 }
 
 /// The value of the first sample of an instant vector answer (`"value":[<time>,"<value>"]`).
 fn first_value(json: &str) -> Option<f64> {
-    let at = json.find(r#""value":["#)? + r#""value":["#.len();
-    let rest = &json[at..];
-    let rest = &rest[rest.find(',')? + 1..];
-    let rest = rest.trim_start().strip_prefix('"')?;
-    rest[..rest.find('"')?].parse().ok()
+    let answer = answer(json);
+    answer["data"]["result"][0]["value"][1]
+        .as_str()?
+        .parse()
+        .ok()
 }
 
 /// Every PromQL expression (`targets[].expr`) of every panel in a Grafana dashboard JSON file,
-/// with the panel title, found with a small scanner (no serde available): returns (title, expr)
-/// pairs. Unescape JSON string escapes (\" \\ \n \u00XX) in exprs.
+/// with the panel title: returns (title, expr) pairs.
 ///
 /// Panels inside rows (`panels[].panels[]`) are included; the order is the file's. Targets
 /// without an `expr` (other data sources) are skipped. Panics when `json` is not JSON.
 pub fn dashboard_queries(json: &str) -> Vec<(String, String)> {
-    let mut parser = JsonParser {
-        text: json.as_bytes(),
-        at: 0,
-    };
-    let value = parser.document();
+    let value: Value = serde_json::from_str(json).unwrap_or_else(|e| panic!("dashboard JSON: {e}"));
     let mut out = Vec::new();
     collect_queries(&value, &mut out);
     out
 }
 
 /// Walks every object: one with a `targets` array is a panel.
-fn collect_queries(value: &Json, out: &mut Vec<(String, String)>) {
+fn collect_queries(value: &Value, out: &mut Vec<(String, String)>) {
     match value {
-        Json::Object(members) => {
-            if let Some(Json::Array(targets)) = member(members, "targets") {
-                let title = match member(members, "title") {
-                    Some(Json::String(t)) => t.clone(),
-                    _ => String::new(),
-                };
+        Value::Object(members) => {
+            if let Some(Value::Array(targets)) = members.get("targets") {
+                let title = members.get("title").and_then(Value::as_str).unwrap_or("");
                 for target in targets {
-                    if let Json::Object(fields) = target
-                        && let Some(Json::String(expr)) = member(fields, "expr")
-                    {
-                        out.push((title.clone(), expr.clone()));
+                    if let Some(expr) = target.get("expr").and_then(Value::as_str) {
+                        out.push((title.to_owned(), expr.to_owned()));
                     }
                 }
             }
@@ -306,208 +301,8 @@ fn collect_queries(value: &Json, out: &mut Vec<(String, String)>) {
                 }
             }
         }
-        Json::Array(items) => items.iter().for_each(|v| collect_queries(v, out)),
+        Value::Array(items) => items.iter().for_each(|v| collect_queries(v, out)),
         _ => {}
-    }
-}
-
-fn member<'a>(members: &'a [(String, Json)], key: &str) -> Option<&'a Json> {
-    members.iter().find(|(k, _)| k == key).map(|(_, v)| v)
-}
-
-/// A JSON value, as far as [`dashboard_queries`] needs one (numbers are kept as text).
-enum Json {
-    Null,
-    Bool,
-    Number,
-    String(String),
-    Array(Vec<Json>),
-    Object(Vec<(String, Json)>),
-}
-
-/// A small recursive-descent JSON parser (RFC 8259) that panics with the byte offset on bad input.
-struct JsonParser<'a> {
-    text: &'a [u8],
-    at: usize,
-}
-
-impl JsonParser<'_> {
-    fn document(&mut self) -> Json {
-        let value = self.value(0);
-        self.skip_ws();
-        if self.at != self.text.len() {
-            self.fail("trailing characters");
-        }
-        value
-    }
-
-    fn fail(&self, what: &str) -> ! {
-        panic!("dashboard JSON: {what} at byte {}", self.at)
-    }
-
-    fn skip_ws(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.text.get(self.at) {
-            self.at += 1;
-        }
-    }
-
-    fn peek(&mut self) -> Option<u8> {
-        self.skip_ws();
-        self.text.get(self.at).copied()
-    }
-
-    fn expect(&mut self, byte: u8) {
-        if self.peek() != Some(byte) {
-            self.fail(&format!("expected '{}'", byte as char));
-        }
-        self.at += 1;
-    }
-
-    fn keyword(&mut self, word: &str, value: Json) -> Json {
-        if !self.text[self.at..].starts_with(word.as_bytes()) {
-            self.fail("unknown literal");
-        }
-        self.at += word.len();
-        value
-    }
-
-    fn value(&mut self, depth: usize) -> Json {
-        if depth > 256 {
-            self.fail("nesting too deep");
-        }
-        match self.peek() {
-            Some(b'{') => {
-                self.at += 1;
-                let mut members = Vec::new();
-                if self.peek() == Some(b'}') {
-                    self.at += 1;
-                    return Json::Object(members);
-                }
-                loop {
-                    if self.peek() != Some(b'"') {
-                        self.fail("expected a member name");
-                    }
-                    let key = self.string();
-                    self.expect(b':');
-                    members.push((key, self.value(depth + 1)));
-                    match self.peek() {
-                        Some(b',') => self.at += 1,
-                        Some(b'}') => {
-                            self.at += 1;
-                            return Json::Object(members);
-                        }
-                        _ => self.fail("expected ',' or '}'"),
-                    }
-                }
-            }
-            Some(b'[') => {
-                self.at += 1;
-                let mut items = Vec::new();
-                if self.peek() == Some(b']') {
-                    self.at += 1;
-                    return Json::Array(items);
-                }
-                loop {
-                    items.push(self.value(depth + 1));
-                    match self.peek() {
-                        Some(b',') => self.at += 1,
-                        Some(b']') => {
-                            self.at += 1;
-                            return Json::Array(items);
-                        }
-                        _ => self.fail("expected ',' or ']'"),
-                    }
-                }
-            }
-            Some(b'"') => Json::String(self.string()),
-            Some(b't') => self.keyword("true", Json::Bool),
-            Some(b'f') => self.keyword("false", Json::Bool),
-            Some(b'n') => self.keyword("null", Json::Null),
-            Some(b'-' | b'0'..=b'9') => {
-                let start = self.at;
-                while let Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9') =
-                    self.text.get(self.at)
-                {
-                    self.at += 1;
-                }
-                let number = std::str::from_utf8(&self.text[start..self.at]).unwrap_or("");
-                if number.parse::<f64>().is_err() {
-                    self.fail("bad number");
-                }
-                Json::Number
-            }
-            Some(_) => self.fail("unexpected character"),
-            None => self.fail("unexpected end"),
-        }
-    }
-
-    /// A string starting at the current `"`, unescaped.
-    fn string(&mut self) -> String {
-        self.at += 1;
-        let mut out: Vec<u8> = Vec::new();
-        loop {
-            let Some(&byte) = self.text.get(self.at) else {
-                self.fail("unterminated string");
-            };
-            self.at += 1;
-            match byte {
-                b'"' => break,
-                b'\\' => {
-                    let Some(&escape) = self.text.get(self.at) else {
-                        self.fail("unterminated escape");
-                    };
-                    self.at += 1;
-                    let c = match escape {
-                        b'"' => '"',
-                        b'\\' => '\\',
-                        b'/' => '/',
-                        b'b' => '\u{8}',
-                        b'f' => '\u{c}',
-                        b'n' => '\n',
-                        b'r' => '\r',
-                        b't' => '\t',
-                        b'u' => self.unicode_escape(),
-                        _ => self.fail("bad escape"),
-                    };
-                    out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
-                }
-                0..=0x1f => self.fail("control character in string"),
-                _ => out.push(byte),
-            }
-        }
-        String::from_utf8(out).unwrap_or_else(|_| self.fail("string is not UTF-8"))
-    }
-
-    /// The character of a `\uXXXX` escape (after the `u`), joining a surrogate pair.
-    fn unicode_escape(&mut self) -> char {
-        let high = self.hex4();
-        let code = if (0xd800..0xdc00).contains(&high) {
-            if !self.text[self.at..].starts_with(b"\\u") {
-                self.fail("lone surrogate");
-            }
-            self.at += 2;
-            let low = self.hex4();
-            if !(0xdc00..0xe000).contains(&low) {
-                self.fail("bad surrogate pair");
-            }
-            0x10000 + ((high - 0xd800) << 10) + (low - 0xdc00)
-        } else {
-            high
-        };
-        char::from_u32(code).unwrap_or_else(|| self.fail("bad \\u escape"))
-    }
-
-    fn hex4(&mut self) -> u32 {
-        let digits = self
-            .text
-            .get(self.at..self.at + 4)
-            .and_then(|d| std::str::from_utf8(d).ok())
-            .and_then(|d| u32::from_str_radix(d, 16).ok());
-        let Some(value) = digits else {
-            self.fail("bad \\u escape");
-        };
-        self.at += 4;
-        value
     }
 }
 
@@ -579,7 +374,7 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "bad escape")]
+    #[should_panic(expected = "dashboard JSON: invalid escape")]
     fn dashboard_queries_rejects_bad_escapes() {
         dashboard_queries(r#"{"panels": [{"targets": [{"expr": "\q"}]}]}"#);
     }
