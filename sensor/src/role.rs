@@ -79,4 +79,61 @@ mod tests {
         );
         assert_eq!(summary.lost_events(), 0);
     }
+
+    /// The entry end to end: a session still open when the shutdown begins is closed once the
+    /// grace period is over, gets its end record, and the summary counts it.
+    #[tokio::test]
+    async fn run_closes_open_sessions_after_the_grace_period() {
+        use tokio::io::AsyncBufReadExt;
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("sensor.sqlite");
+        let port = testkit::free_port();
+        let config = crate::config::parse(
+            &format!(
+                r#"
+[sensor]
+name = "role"
+listen = ["127.0.0.1"]
+database = "{}"
+shutdown_grace_secs = 0
+
+[[plugin]]
+name = "ftp"
+kind = "banner"
+port = {port}
+table = "ftp"
+[plugin.options]
+banner = "220 ready\r\n"
+reply = "530 no\r\n"
+protocol = "ftp"
+"#,
+                db.display()
+            ),
+            "role.toml",
+        )
+        .expect("a valid config");
+        let shutdown = Shutdown::new();
+        let running = tokio::spawn(run(config, shutdown.clone()));
+        let stream = loop {
+            match tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+                Ok(s) => break s,
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
+            }
+        };
+        let mut lines = tokio::io::BufReader::new(stream).lines();
+        assert_eq!(lines.next_line().await.unwrap().unwrap(), "220 ready");
+        shutdown.begin();
+        let summary = running.await.unwrap().expect("a clean run");
+        assert!(shutdown.has_reached(shutdown::Phase::CloseSessions));
+        assert!(!shutdown.has_reached(shutdown::Phase::StopServices));
+        assert_eq!(
+            (summary.accepted, summary.ended, summary.lost_events()),
+            (1, 1, 0)
+        );
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        let reason: String = conn
+            .query_row("SELECT closeReason FROM sessions", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(reason, "sensor shutdown");
+    }
 }
