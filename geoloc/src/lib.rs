@@ -6,6 +6,7 @@
 //! `geoloc.events`. [`consumer`] subscribes to the honeypot channels, publishes one record per
 //! attack and keeps the central store's `ipInfo` current; [`GeoDb`] also implements
 //! [`store::IpLocator`], so a standalone sensor's recorder fills `ipInfo` in-process.
+//! The entry is every role's: [`load`], then [`run`] until a [`shutdown::Shutdown`].
 
 #![warn(missing_docs)]
 
@@ -16,8 +17,10 @@ mod error;
 pub mod ipinfo_writer;
 mod lookup;
 mod mhn;
+mod role;
 
 pub use addr::is_public;
 pub use error::GeolocError;
 pub use lookup::{GeoDb, Layout, Location};
 pub use mhn::{MHN_FIELDS, mhn_record, mhn_time};
+pub use role::{load, run};

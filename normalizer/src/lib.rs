@@ -5,18 +5,20 @@
 //!
 //! The parts: [`parse`] (pure: bytes to a record or a reason), [`central`] (the store behind the
 //! [`central::CentralStore`] trait), [`pipeline`] (a writer thread fed by a bounded queue,
-//! batching), and [`consumer`] (the hpfeeds subscriber that feeds it).
+//! batching), and [`consumer`] (the hpfeeds subscriber that feeds it). The entry is every
+//! role's: [`load`], then [`run`] until a [`shutdown::Shutdown`].
 
 pub mod central;
 pub mod config;
 pub mod consumer;
 pub mod parse;
 pub mod pipeline;
+mod role;
 
 pub use central::{BatchOutcome, CentralStore, Item, Received, SqliteCentralStore};
 pub use config::{NormalizerSettings, load, parse_config};
-pub use consumer::run;
 pub use pipeline::{NormalizerSnapshot, NormalizerStats, Pipeline};
+pub use role::run;
 
 /// Everything that can go wrong in the normalizer.
 #[derive(Debug, thiserror::Error)]

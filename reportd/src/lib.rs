@@ -5,7 +5,8 @@
 //! The parts: [`config`], [`window`] (the time window of a request), [`db`] (read-only
 //! connections, every query bounded in rows and time), [`query`] (the SQL behind each
 //! endpoint), [`budget`] (every JSON answer within `max_response_bytes`), [`api`] (routes, JSON shapes, errors, the bearer token and CORS), [`worldmap`]
-//! (the map, drawn server-side), [`metrics`] and [`dashboard`].
+//! (the map, drawn server-side), [`metrics`] and [`dashboard`]. The entry is every role's:
+//! [`load`], then [`run`] until a [`shutdown::Shutdown`].
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -18,12 +19,14 @@ pub mod dashboard;
 pub mod db;
 pub mod metrics;
 pub mod query;
+mod role;
 pub mod server;
 pub mod window;
 pub mod worldmap;
 
 pub use api::{AppState, router, serve};
 pub use config::{ReportdSettings, TokenSources, load, parse_config};
+pub use role::{ReportdSummary, run, run_on};
 
 /// Everything that stops the service from starting or serving.
 #[derive(Debug, thiserror::Error)]

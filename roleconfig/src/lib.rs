@@ -4,45 +4,15 @@
 //!
 //! Also the `[hpfeeds]` table every consumer role shares (ARCHITECTURE.md, Configuration).
 
-use std::fmt;
+mod error;
+
 use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-/// One problem in a configuration file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigProblem {
-    /// The file (or `<built-in default>`).
-    pub file: String,
-    /// The key, e.g. `plugin[1].port`.
-    pub key: String,
-    /// Why it is wrong.
-    pub reason: String,
-}
-
-impl fmt::Display for ConfigProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}: {}", self.file, self.key, self.reason)
-    }
-}
-
-/// Every problem found, printable one per line.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub struct ConfigProblems(pub Vec<ConfigProblem>);
-
-impl fmt::Display for ConfigProblems {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, p) in self.0.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            write!(f, "{p}")?;
-        }
-        Ok(())
-    }
-}
+pub use error::{ConfigProblem, ConfigProblems};
 
 /// A role's validation result: the valid config, or every problem as `(key, reason)`.
 pub type Validated<V> = Result<V, Vec<(String, String)>>;

@@ -2,8 +2,9 @@
 //! the built-in plug-ins (telnet, HTTP, the banner example), recording through the store's
 //! recorder, graceful shutdown and privilege drop.
 //!
-//! The binary calls [`config::load`] (or [`config::default_config`]), [`Sensor::bind`],
-//! optionally [`privilege::drop_to`], then [`Sensor::run`] with one shutdown token.
+//! The entry is every role's: [`load`] the settings, then [`run`] them until a
+//! [`shutdown::Shutdown`]. The binary splits `run` when it drops privileges: [`load`] (or
+//! [`config::default_config`]), [`Sensor::bind`], [`privilege::drop_to`], then [`Sensor::run`].
 
 pub mod config;
 pub mod connection;
@@ -13,6 +14,7 @@ pub mod plugin;
 pub mod plugins;
 pub mod privilege;
 pub mod publisher;
+mod role;
 pub mod server;
 pub mod session;
 
@@ -21,6 +23,7 @@ use std::net::SocketAddr;
 pub use config::{ConfigProblems, ValidConfig};
 pub use connection::{CloseReason, Connection};
 pub use plugin::{Plugin, PluginKind, registry};
+pub use role::{load, run};
 pub use server::{RunSummary, Sensor};
 pub use session::Session;
 

@@ -1,12 +1,14 @@
 //! The running sensor: binds one listener per enabled instance (per listen address), opens the
 //! store, accepts under the limits, runs each session in its own task and span, and shuts down
-//! gracefully: stop accepting, give sessions a grace period, close the rest, drain the recorder.
+//! gracefully, in the phases of one [`Shutdown`]: stop accepting, give sessions a grace period,
+//! close the rest, drain the recorder, stop the publisher.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use shutdown::{Phase, Shutdown};
 use socket2::{Domain, Protocol, Socket, Type};
 use store::{InstanceTable, Migration, Recorder, RecorderHandle, RecorderSnapshot};
 use tokio::net::TcpListener;
@@ -240,10 +242,12 @@ impl Sensor {
         self.recorder.handle()
     }
 
-    /// Accepts and serves until `shutdown` is cancelled, then stops accepting, lets sessions
-    /// finish for the grace period, closes the rest (each with its end record), drains the
-    /// recorder and returns the final counts.
-    pub async fn run(self, shutdown: CancellationToken) -> Result<RunSummary, SensorError> {
+    /// Accepts and serves until `shutdown` begins (a plain token starts it when cancelled),
+    /// then stops accepting, lets sessions finish for the grace period, closes the rest (each
+    /// with its end record), drains the recorder, stops the publisher ([`Phase::StopPublisher`])
+    /// and returns the final counts. Later phases ([`Phase::StopServices`]) are the caller's.
+    pub async fn run(self, shutdown: impl Into<Shutdown>) -> Result<RunSummary, SensorError> {
+        let shutdown: Shutdown = shutdown.into();
         let Sensor {
             config,
             listeners,
@@ -252,14 +256,16 @@ impl Sensor {
             stats,
             ..
         } = self;
-        let publisher_stop = CancellationToken::new();
         let publishing = publisher.map(|p| {
             let stats = p.stats();
-            (tokio::spawn(p.run(publisher_stop.clone())), stats)
+            (
+                tokio::spawn(p.run(shutdown.token(Phase::StopPublisher))),
+                stats,
+            )
         });
         let limits = Arc::new(config.limits.clone());
         let gate = Gate::new(&limits);
-        let close_now = CancellationToken::new();
+        let close_now = shutdown.token(Phase::CloseSessions);
         let sessions = TaskTracker::new();
         let accept_loops = TaskTracker::new();
         let sensor_name: Arc<str> = Arc::from(config.name.as_str());
@@ -289,10 +295,10 @@ impl Sensor {
                 close_now: close_now.clone(),
                 stats: stats.clone(),
             };
-            accept_loops.spawn(acceptor.run(shutdown.clone()));
+            accept_loops.spawn(acceptor.run(shutdown.token(Phase::StopAccepting)));
         }
         accept_loops.close();
-        shutdown.cancelled().await;
+        shutdown.reached(Phase::StopAccepting).await;
         accept_loops.wait().await;
         sessions.close();
         let open = sessions.len();
@@ -303,12 +309,9 @@ impl Sensor {
                 "stopped accepting; waiting for open sessions"
             );
         }
-        if tokio::time::timeout(config.shutdown_grace, sessions.wait())
-            .await
-            .is_err()
-        {
+        if !Shutdown::within(config.shutdown_grace, sessions.wait()).await {
             tracing::info!(open = sessions.len(), "grace period over; closing sessions");
-            close_now.cancel();
+            shutdown.enter(Phase::CloseSessions);
             sessions.wait().await;
         }
         let recorder_stats = recorder.stats();
@@ -316,11 +319,8 @@ impl Sensor {
         // The publisher goes last: everything is committed, so it can send the whole backlog.
         let published = match publishing {
             Some((task, stats)) => {
-                publisher_stop.cancel();
-                if tokio::time::timeout(Duration::from_secs(30), task)
-                    .await
-                    .is_err()
-                {
+                shutdown.enter(Phase::StopPublisher);
+                if !Shutdown::within(Duration::from_secs(30), task).await {
                     tracing::warn!("the publisher did not stop in time");
                 }
                 // What is still unsent now that the publisher is done waits for the next start.

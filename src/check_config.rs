@@ -1,0 +1,159 @@
+//! `recce7 check-config FILE`: tells the role from the file's tables, validates it as that role
+//! would at start-up (every problem, as `FILE: key: reason`), then checks the file system
+//! (databases, GeoIP files) without starting anything.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use crate::terminal::escape_controls;
+
+/// The role a configuration file is for, from its top-level tables.
+fn role_of(file: &Path) -> &'static str {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    let table = text.parse::<toml::Table>().unwrap_or_default();
+    if table.contains_key("normalizer") {
+        "normalizer"
+    } else if table.contains_key("reportd") {
+        "reportd"
+    } else if table.contains_key("geoloc") {
+        "geoloc"
+    } else {
+        "sensor"
+    }
+}
+
+/// `recce7 check-config FILE`: every line it prints starts with `FILE: `, the verdict on
+/// standard output, each problem (`FILE: key: reason`) and their count on standard error.
+pub fn run(file: &Path) -> ExitCode {
+    let prefix = escape_controls(&file.display().to_string(), false).into_owned();
+    match check_config_lines(file) {
+        Ok(lines) => {
+            for line in lines {
+                println!("{prefix}: {line}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(problems) => {
+            let n = problems.len();
+            for line in problems {
+                eprintln!("{prefix}: {}", escape_controls(&line, false));
+            }
+            eprintln!(
+                "{prefix}: {n} problem{} found",
+                if n == 1 { "" } else { "s" }
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A role's problems as `key: reason` lines (the file is the caller's prefix).
+fn problem_lines(problems: roleconfig::ConfigProblems) -> Vec<String> {
+    problems
+        .0
+        .into_iter()
+        .map(|p| format!("{}: {}", p.key, p.reason))
+        .collect()
+}
+
+/// The file-system problems of a configuration that validated, as `key: reason` lines.
+fn environment_lines(checks: impl IntoIterator<Item = Option<(String, String)>>) -> Vec<String> {
+    checks
+        .into_iter()
+        .flatten()
+        .map(|(key, reason)| format!("{key}: {reason}"))
+        .collect()
+}
+
+/// [`environment_lines`] as a result: every problem, or none.
+fn environment(
+    checks: impl IntoIterator<Item = Option<(String, String)>>,
+) -> Result<(), Vec<String>> {
+    let lines = environment_lines(checks);
+    if lines.is_empty() { Ok(()) } else { Err(lines) }
+}
+
+/// What `check-config` says of a valid file, or every problem of an invalid one.
+fn check_config_lines(file: &Path) -> Result<Vec<String>, Vec<String>> {
+    match role_of(file) {
+        "normalizer" => {
+            let s = normalizer::load(file).map_err(problem_lines)?;
+            environment([roleconfig::check_writable_database(
+                "normalizer.database",
+                &s.database,
+            )])?;
+            Ok(vec![format!(
+                "ok: normalizer into {}, reading {} from {}:{}",
+                s.database.display(),
+                s.hpfeeds.channels.join(", "),
+                s.hpfeeds.host,
+                s.hpfeeds.port
+            )])
+        }
+        "reportd" => {
+            let s = reportd::load(file, &reportd::TokenSources::from_environment(None))
+                .map_err(problem_lines)?;
+            environment([roleconfig::check_readable_database(
+                "reportd.database",
+                &s.database,
+            )])?;
+            Ok(vec![format!(
+                "ok: reportd serving {} on {}{}",
+                s.database.display(),
+                s.listen,
+                if s.token.is_some() {
+                    " (bearer token required)"
+                } else {
+                    ""
+                }
+            )])
+        }
+        "geoloc" => {
+            let s = geoloc::load(file).map_err(problem_lines)?;
+            let mut env = environment_lines([s
+                .database
+                .as_deref()
+                .and_then(|db| roleconfig::check_writable_database("geoloc.database", db))]);
+            let db = match geoloc::consumer::open_db(&s) {
+                Ok(db) => Some(db),
+                Err(e) => {
+                    env.push(format!("geoloc.geoip: {e}"));
+                    None
+                }
+            };
+            let Some(db) = db.filter(|_| env.is_empty()) else {
+                return Err(env);
+            };
+            let files: Vec<String> = s.geoip.iter().map(|p| p.display().to_string()).collect();
+            Ok(vec![format!(
+                "ok: geoloc with {} ({}), reading {} from {}:{}, publishing on {}",
+                files.join(", "),
+                db.database_type(),
+                s.hpfeeds.channels.join(", "),
+                s.hpfeeds.host,
+                s.hpfeeds.port,
+                s.publish_channel
+            )])
+        }
+        _ => {
+            let valid = sensor::load(file).map_err(problem_lines)?;
+            environment([roleconfig::check_writable_database(
+                "sensor.database",
+                &valid.database,
+            )])?;
+            let mut lines = vec![format!(
+                "ok: sensor {:?}, {} enabled instance{}",
+                valid.name,
+                valid.instances.len(),
+                if valid.instances.len() == 1 { "" } else { "s" }
+            )];
+            for inst in &valid.instances {
+                lines.push(format!(
+                    "  {:<12} kind={:<8} port={:<5} table={}",
+                    inst.name, inst.kind, inst.port, inst.table.name
+                ));
+            }
+            Ok(lines)
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! The command line: one subcommand per role (`up`, `sensor`, `normalizer`, `reportd`,
+//! `geoloc`), `check-config` and the hpfeeds tools.
+
+use std::path::PathBuf;
+
+use broker_client::ClientConfig;
+use clap::{Args, Parser, Subcommand};
+
+/// A pluggable honeypot for small hardware, with an MHN-style hpfeeds pipeline.
+#[derive(Parser)]
+#[command(name = "recce7", version, about)]
+pub struct Cli {
+    // What to run (a plain comment: clap would show a doc comment).
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+// One subcommand per role, and the tools.
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the standalone sensor on the embedded default config (configs/sensor.toml),
+    /// recording to a local SQLite file, and print what listens where.
+    Up {
+        /// The SQLite file to record to (default: the config's, `recce7.sqlite`).
+        #[arg(long)]
+        database: Option<PathBuf>,
+        /// Drop from root to this user after binding the ports.
+        #[arg(long)]
+        user: Option<String>,
+        /// A GeoIP city database (.mmdb) to keep ipInfo current (docs/geoip.md); give it twice
+        /// for DB-IP Lite's IPv4 and IPv6 files.
+        #[arg(long)]
+        geoip: Vec<PathBuf>,
+        /// Where the report service (REST API, map, dashboard) listens: IP:PORT, [IPv6]:PORT or
+        /// localhost:PORT. Any address that is not loopback needs a bearer token, from
+        /// --token-file or the RECCE7_REPORT_TOKEN environment variable.
+        #[arg(long, default_value = "127.0.0.1:8880")]
+        report: String,
+        /// A file holding the report service's bearer token (one line).
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
+    },
+    /// Run the sensor from a configuration file.
+    Sensor {
+        /// The sensor configuration (see configs/sensor.toml).
+        #[arg(long, short = 'c')]
+        config: PathBuf,
+        /// Drop from root to this user after binding the ports and opening the database.
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Run the normalizer: hpfeeds events into the central store (see configs/normalizer.toml).
+    Normalizer {
+        /// The normalizer configuration.
+        #[arg(long, short = 'c')]
+        config: PathBuf,
+    },
+    /// Run the report service: REST API, world map, dashboard, /metrics (see configs/reportd.toml).
+    Reportd {
+        /// The report service configuration.
+        #[arg(long, short = 'c')]
+        config: PathBuf,
+        /// A file holding the bearer token (one line); wins over RECCE7_REPORT_TOKEN and the
+        /// configuration's token.
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
+    },
+    /// Run geoloc: publish MHN geoloc.events and fill ipInfo (see configs/geoloc.toml).
+    Geoloc {
+        /// The geoloc configuration.
+        #[arg(long, short = 'c')]
+        config: PathBuf,
+    },
+    /// Validate a configuration (sensor, normalizer or geoloc, told apart by its tables) and
+    /// report every problem (file, key and reason).
+    CheckConfig {
+        /// The file to check.
+        file: PathBuf,
+    },
+    /// Check an hpfeeds broker by hand: publish a message, or print what arrives on channels.
+    #[command(subcommand)]
+    Hpfeeds(HpfeedsCommand),
+}
+
+// The hpfeeds tools.
+#[derive(Subcommand)]
+pub enum HpfeedsCommand {
+    /// Publish one message (the payload argument, or standard input when it is absent) and
+    /// wait for the broker to take it; a refused ident, secret or channel is an error.
+    Publish {
+        #[command(flatten)]
+        broker: BrokerArgs,
+        /// The channel to publish on.
+        #[arg(long, short = 'c')]
+        channel: String,
+        /// The payload; read from standard input when absent.
+        payload: Option<String>,
+    },
+    /// Subscribe and print each message as `<channel> <ident> <payload>`.
+    Subscribe {
+        #[command(flatten)]
+        broker: BrokerArgs,
+        /// A channel to subscribe to (repeat for several).
+        #[arg(long = "channel", short = 'c', required = true)]
+        channels: Vec<String>,
+        /// Exit after this many messages.
+        #[arg(long)]
+        count: Option<u64>,
+        /// Keep reconnecting (and resubscribing) when the broker goes away, instead of exiting.
+        #[arg(long)]
+        reconnect: bool,
+    },
+}
+
+/// Where the broker is and who we are; MHN's environment variables work too.
+#[derive(Args)]
+pub struct BrokerArgs {
+    /// Broker host.
+    #[arg(long, env = "HPF_HOST", default_value = "127.0.0.1")]
+    pub host: String,
+    /// Broker port (MHN: 10000).
+    #[arg(long, short = 'p', env = "HPF_PORT", default_value_t = 10000)]
+    pub port: u16,
+    /// Authkey ident.
+    #[arg(long, short = 'i', env = "HPF_IDENT")]
+    pub ident: String,
+    /// Authkey secret.
+    #[arg(long, short = 's', env = "HPF_SECRET", hide_env_values = true)]
+    pub secret: String,
+}
+
+impl BrokerArgs {
+    /// The client configuration for these arguments.
+    pub fn config(&self) -> ClientConfig {
+        ClientConfig::new(&self.host, self.port, &self.ident, &self.secret)
+    }
+}

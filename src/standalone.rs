@@ -1,0 +1,131 @@
+//! The standalone sensor (`recce7 sensor`, `recce7 up`): binds its ports, its `/metrics` and,
+//! for `up`, the report service, all before dropping privileges; prints where everything is;
+//! then serves until SIGINT or SIGTERM. The HTTP services stop last
+//! ([`Phase::StopServices`]), after the sensor has committed everything.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Result, bail};
+use shutdown::Phase;
+
+use crate::guide::SensorGuide;
+use crate::roles::{self, bind, problems, say, until_signal};
+
+/// `recce7 up`: the embedded default configuration, with the report service beside it.
+pub fn up(
+    database: Option<PathBuf>,
+    user: Option<String>,
+    geoip: Vec<PathBuf>,
+    report: &str,
+    token_file: Option<PathBuf>,
+) -> Result<()> {
+    let mut config = sensor::config::default_config().map_err(anyhow::Error::from)?;
+    if let Some(db) = database {
+        config.database = db;
+    }
+    if !geoip.is_empty() {
+        config.geoip = geoip;
+    }
+    // The report service's settings first, by the same rules as `recce7 reportd`: a refusal
+    // comes before anything is bound or created.
+    let sources = reportd::TokenSources::from_environment(token_file);
+    let report =
+        reportd::config::for_up(config.database.clone(), report, &sources).map_err(problems)?;
+    run(config, user, Some(report))
+}
+
+/// `recce7 sensor --config FILE`.
+pub fn sensor(file: &Path, user: Option<String>) -> Result<()> {
+    let config = sensor::load(file).map_err(anyhow::Error::from)?;
+    run(config, user, None)
+}
+
+/// Binds, opens the store, drops privileges (before any runtime thread exists), then serves
+/// until SIGINT or SIGTERM and shuts down gracefully; with `report` (`recce7 up`), the report
+/// service too.
+fn run(
+    config: sensor::ValidConfig,
+    user: Option<String>,
+    report: Option<reportd::ReportdSettings>,
+) -> Result<()> {
+    let full_guide = report.is_some();
+    promtext::mark_process_start();
+    crate::logging::init(&config.log_level);
+    let database = config.database.clone();
+    let locator: Option<Arc<dyn store::IpLocator>> = if config.geoip.is_empty() {
+        None
+    } else {
+        let db = geoloc::GeoDb::open_all(&config.geoip, None)?;
+        tracing::info!(geoip = ?config.geoip, database_type = db.database_type(), "looking up sources");
+        Some(Arc::new(db))
+    };
+    let geoip = config.geoip.clone();
+    let metrics_listen = config.metrics_listen;
+    let sensor = sensor::Sensor::bind_with_locator(config, locator)?;
+    for (table, migration) in sensor.migrations() {
+        tracing::info!(table, ?migration, "table ready");
+    }
+    let metrics_listener = match metrics_listen {
+        Some(addr) => Some((bind(addr, "/metrics")?, addr)),
+        None => None,
+    };
+    let report_listener = match report {
+        Some(settings) => Some((bind(settings.listen, "the report service")?, settings)),
+        None => None,
+    };
+    if let Some(user) = &user {
+        let (uid, gid) = sensor::privilege::drop_to(user)?;
+        tracing::info!(user, %uid, %gid, "dropped privileges");
+    }
+    let db_shown = std::fs::canonicalize(&database).unwrap_or(database);
+    say(&SensorGuide {
+        sensor: &sensor,
+        database: &db_shown,
+        geoip: &geoip,
+        metrics: metrics_listener.as_ref().map(|(_, addr)| *addr),
+        report: report_listener.as_ref().map(|(_, settings)| settings),
+        full: full_guide,
+    }
+    .text());
+    tracing::info!(listeners = sensor.listening().len(), "sensor started");
+    let sensor_metrics = sensor.metrics();
+    let summary = until_signal(|shutdown| async move {
+        let mut services = Vec::new();
+        if let Some((listener, _)) = metrics_listener {
+            let listener = tokio::net::TcpListener::from_std(listener)?;
+            let source: Arc<dyn promtext::MetricsSource> = sensor_metrics;
+            services.push(tokio::spawn(reportd::api::serve_metrics(
+                listener,
+                source,
+                shutdown.token(Phase::StopServices),
+            )));
+        }
+        if let Some((listener, mut settings)) = report_listener {
+            let listener = tokio::net::TcpListener::from_std(listener)?;
+            settings.database = db_shown;
+            services.push(tokio::spawn(reportd::api::serve_on(
+                listener,
+                settings,
+                None,
+                shutdown.token(Phase::StopServices),
+            )));
+        }
+        let summary = sensor.run(shutdown.clone()).await;
+        shutdown.enter(Phase::StopServices);
+        for service in services {
+            match service.await {
+                Ok(Err(e)) => tracing::error!(error = %e, "HTTP service"),
+                Err(e) => tracing::error!(error = %e, "HTTP service task"),
+                Ok(Ok(())) => {}
+            }
+        }
+        anyhow::Ok(summary?)
+    })?;
+    tracing::info!(?summary, "sensor stopped");
+    roles::report(&summary);
+    if summary.lost_events() > 0 {
+        bail!("some events were not written (see the log)");
+    }
+    Ok(())
+}
