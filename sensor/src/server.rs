@@ -324,7 +324,7 @@ impl Sensor {
                     tracing::warn!("the publisher did not stop in time");
                 }
                 // What is still unsent now that the publisher is done waits for the next start.
-                snapshot.outbox_unsent = recorder_stats.outbox_unsent.load(Ordering::Relaxed);
+                snapshot.outbox_unsent = recorder_stats.outbox.unsent();
                 Some(stats.snapshot())
             }
             None => None,
