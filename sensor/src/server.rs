@@ -142,19 +142,17 @@ impl Sensor {
         recover(&mut conn, &config)?;
         // The enabled instances, for the report service's ports list (RECCE7 listed every
         // enabled port, attacked or not).
-        let instances: Vec<serde_json::Value> = config
+        let instances: Vec<store::meta::InstanceMeta> = config
             .instances
             .iter()
-            .map(|i| {
-                serde_json::json!({"name": i.name, "kind": i.kind, "port": i.port, "table": i.table.name})
+            .map(|i| store::meta::InstanceMeta {
+                kind: i.kind.to_owned(),
+                name: i.name.clone(),
+                port: i.port,
+                table: i.table.name.clone(),
             })
             .collect();
-        conn.execute(
-            "INSERT INTO storeMeta (key, value) VALUES ('instances', ?1)
-             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            [serde_json::Value::from(instances).to_string()],
-        )
-        .map_err(store::StoreError::from)?;
+        store::meta::write_instances(&conn, &instances)?;
         let recorder = Recorder::start_with(
             conn,
             &tables,
