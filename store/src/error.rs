@@ -17,6 +17,13 @@ pub enum StoreError {
     /// A table or column name that is not a safe SQL identifier (or is reserved).
     #[error("{0:?} is not a safe SQL identifier or is reserved")]
     BadIdentifier(String),
+    /// A table name an event brought (to the central store) that is not a safe SQL identifier
+    /// or is one of the store's own tables.
+    #[error("table name {0:?} is not a safe SQL identifier or is reserved")]
+    BadTable(String),
+    /// A data key an event brought that is not a safe column name or is a fixed column.
+    #[error("column name {0:?} is not a safe SQL identifier or is reserved")]
+    BadColumn(String),
     /// An event for a plug-in instance the recorder was not told about.
     #[error("no table for plug-in instance {0:?}")]
     UnknownPlugin(String),

@@ -6,6 +6,7 @@
 
 pub mod error;
 pub mod event;
+pub mod events;
 pub mod ipinfo;
 pub mod meta;
 pub mod outbox;

@@ -11,16 +11,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, OpenFlags, params};
-use serde_json::Value;
+use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::StoreError;
 use crate::event::{Event, EventType};
+use crate::events::{self, SqliteSink};
 use crate::ipinfo::IpLocator;
 use crate::outbox::{self, OutboxState};
 use crate::retention::{self, Prune, RetentionPolicy};
-use crate::schema::{self, FIXED_COLUMNS, Migration, TableSpec};
+use crate::schema::{self, Migration, TableSpec};
 
 /// Most events committed in one transaction; bounds the time one batch holds the write lock.
 pub const DEFAULT_BATCH_MAX: usize = 1024;
@@ -383,14 +383,10 @@ impl RecorderHandle {
     }
 }
 
-struct InstanceSql {
-    insert: String,
-    columns: Vec<String>,
-}
-
 struct Writer {
     conn: Connection,
-    tables: HashMap<String, InstanceSql>,
+    /// Writes each event's rows (the configured instance tables).
+    sink: SqliteSink,
     stats: Arc<RecorderStats>,
     batch_max: usize,
     outbox_max: Option<u64>,
@@ -464,13 +460,6 @@ fn is_disk_full(e: &StoreError) -> bool {
     )
 }
 
-const INSERT_SESSION: &str = "INSERT OR IGNORE INTO sessions (session, sensor, plugin, tableName, protocol,
-    peerAddress, peerPort, localAddress, localPort, startTime) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)";
-const END_SESSION: &str = "UPDATE sessions SET endTime = ?2, bytesIn = ?3, bytesOut = ?4,
-    closeReason = ?5, linkedSession = ?6 WHERE session = ?1";
-const INSERT_RAW: &str = "INSERT INTO rawInput (session, eventDateTime, peerAddress, localAddress,
-    peerPort, localPort, eventId, plugin, reason, length, bytes) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)";
-
 impl Writer {
     fn new(
         conn: Connection,
@@ -478,30 +467,14 @@ impl Writer {
         stats: Arc<RecorderStats>,
         batch_max: usize,
     ) -> Writer {
-        let tables = instances
-            .iter()
-            .map(|inst| {
-                let columns: Vec<String> =
-                    inst.table.columns.iter().map(|c| c.name.clone()).collect();
-                let names: Vec<String> = FIXED_COLUMNS[1..]
-                    .iter()
-                    .map(|(n, _)| (*n).to_owned())
-                    .chain(columns.iter().cloned())
-                    .map(|n| format!("\"{n}\""))
-                    .collect();
-                let marks: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
-                let insert = format!(
-                    "INSERT INTO \"{}\" ({}) VALUES ({})",
-                    inst.table.name,
-                    names.join(", "),
-                    marks.join(", ")
-                );
-                (inst.plugin.clone(), InstanceSql { insert, columns })
-            })
-            .collect();
+        let sink = SqliteSink::with_configured(
+            instances
+                .iter()
+                .map(|inst| (inst.plugin.as_str(), &inst.table)),
+        );
         Writer {
             conn,
-            tables,
+            sink,
             stats,
             batch_max,
             outbox_max: None,
@@ -580,18 +553,19 @@ impl Writer {
                         tracing::error!(id = %event.id, "event not written: cannot begin a transaction");
                         continue;
                     }
-                    let written = write_event(conn, &self.tables, &event, &self.stats)
-                        .and_then(|()| self.locate(&event))
-                        .and_then(|()| match self.outbox_max {
-                            None => Ok(false),
-                            Some(max) => outbox::enqueue(
-                                conn,
-                                &self.stats.outbox,
-                                max,
-                                pending_outbox,
-                                &event,
-                            ),
-                        });
+                    let written =
+                        events::write_event(&self.sink, conn, &event, &self.stats.unknown_columns)
+                            .and_then(|()| self.locate(&event))
+                            .and_then(|()| match self.outbox_max {
+                                None => Ok(false),
+                                Some(max) => outbox::enqueue(
+                                    conn,
+                                    &self.stats.outbox,
+                                    max,
+                                    pending_outbox,
+                                    &event,
+                                ),
+                            });
                     match written {
                         Ok(outboxed) => {
                             pending += 1;
@@ -875,122 +849,6 @@ fn maintain(conn: &Connection, r: &mut Retention, stats: &RecorderStats) -> Resu
         );
     }
     r.round = None;
-    Ok(())
-}
-
-/// A JSON value bound as the matching SQLite value: strings as TEXT (not JSON-quoted), integers
-/// as INTEGER, other numbers as REAL, booleans as 0/1, missing or null as NULL, and arrays or
-/// objects as their JSON text.
-pub struct Bind<'a>(pub Option<&'a Value>);
-
-impl rusqlite::ToSql for Bind<'_> {
-    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
-        use rusqlite::types::{ToSqlOutput, Value as Sql, ValueRef};
-        Ok(match self.0 {
-            None | Some(Value::Null) => ToSqlOutput::Owned(Sql::Null),
-            Some(Value::String(s)) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
-            Some(Value::Bool(b)) => ToSqlOutput::Owned(Sql::Integer(i64::from(*b))),
-            Some(Value::Number(n)) => match n.as_i64() {
-                Some(i) => ToSqlOutput::Owned(Sql::Integer(i)),
-                None => ToSqlOutput::Owned(Sql::Real(n.as_f64().unwrap_or(f64::NAN))),
-            },
-            Some(other) => ToSqlOutput::Owned(Sql::Text(other.to_string())),
-        })
-    }
-}
-
-fn text<'a>(event: &'a Event, key: &str) -> Option<&'a str> {
-    event.data.get(key).and_then(Value::as_str)
-}
-
-fn int(event: &Event, key: &str) -> Option<i64> {
-    event.data.get(key).and_then(Value::as_i64)
-}
-
-fn write_event(
-    tx: &Connection,
-    tables: &HashMap<String, InstanceSql>,
-    event: &Event,
-    stats: &RecorderStats,
-) -> Result<(), StoreError> {
-    let peer = event.src_ip.to_string();
-    let local = event.dst_ip.to_string();
-    match event.kind {
-        EventType::SessionStart => {
-            tx.prepare_cached(INSERT_SESSION)?.execute(params![
-                event.session,
-                event.sensor,
-                event.plugin,
-                text(event, "table"),
-                event.protocol,
-                peer,
-                event.src_port,
-                local,
-                event.dst_port,
-                event.time,
-            ])?;
-        }
-        EventType::SessionEnd => {
-            let changed = tx.prepare_cached(END_SESSION)?.execute(params![
-                event.session,
-                event.time,
-                int(event, "bytes_in"),
-                int(event, "bytes_out"),
-                text(event, "reason"),
-                text(event, "linked_session"),
-            ])?;
-            if changed == 0 {
-                return Err(StoreError::NoSession(event.session.clone()));
-            }
-        }
-        EventType::InputRaw => {
-            tx.prepare_cached(INSERT_RAW)?.execute(params![
-                event.session,
-                event.time,
-                peer,
-                local,
-                event.src_port,
-                event.dst_port,
-                event.id,
-                event.plugin,
-                text(event, "reason"),
-                int(event, "length").unwrap_or(0),
-                text(event, "bytes").unwrap_or(""),
-            ])?;
-        }
-        _ => {
-            let Some(sql) = tables.get(&event.plugin) else {
-                return Err(StoreError::UnknownPlugin(event.plugin.clone()));
-            };
-            for key in event.data.keys() {
-                if !sql.columns.iter().any(|c| c == key) {
-                    stats.unknown_columns.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(plugin = %event.plugin, column = %key, "column not in the instance's table; value not stored");
-                }
-            }
-            let mut stmt = tx.prepare_cached(&sql.insert)?;
-            let fixed: [&dyn rusqlite::ToSql; 8] = [
-                &event.session,
-                &event.time,
-                &peer,
-                &local,
-                &event.src_port,
-                &event.dst_port,
-                &event.id,
-                &event.kind.as_str(),
-            ];
-            let values: Vec<Bind<'_>> = sql
-                .columns
-                .iter()
-                .map(|c| Bind(event.data.get(c)))
-                .collect();
-            let params = fixed
-                .iter()
-                .copied()
-                .chain(values.iter().map(|v| v as &dyn rusqlite::ToSql));
-            stmt.execute(rusqlite::params_from_iter(params))?;
-        }
-    }
     Ok(())
 }
 
