@@ -287,18 +287,7 @@ impl SqliteCentralStore {
             Some(table) => Some(table.to_owned()),
             None => self.plugin_tables.get(&key).cloned(),
         };
-        let row = SessionStart {
-            session: &event.session,
-            sensor: &event.sensor,
-            plugin: &event.plugin,
-            table: table.as_deref(),
-            protocol: &event.protocol,
-            peer: &peer,
-            peer_port: event.src_port,
-            local: &local,
-            local_port: event.dst_port,
-            start: &event.time,
-        };
+        let row = SessionStart::of_event(event, table.as_deref(), &peer, &local);
         // A session's first event creates its rows; a later session.start (or a table learned
         // late) still updates them.
         if !self.known(&event.session) || declared.is_some() {
@@ -324,16 +313,7 @@ impl SqliteCentralStore {
                         .session_table(&event.session)?
                         .unwrap_or_else(|| event.plugin.clone()),
                 };
-                let fixed = RowHead {
-                    session: &event.session,
-                    time: &event.time,
-                    peer: &peer,
-                    local: &local,
-                    peer_port: event.src_port,
-                    local_port: event.dst_port,
-                    event_id: &event.id,
-                    event_type: event.kind.as_str(),
-                };
+                let fixed = RowHead::of_event(event, &peer, &local);
                 self.insert_row(&table, &fixed, &event.data)?;
                 self.mnemosyne_event(event)?;
             }

@@ -273,35 +273,26 @@ impl EventSink for SqliteSink {
         s: &SessionStart<'_>,
         conflict: SessionConflict<'_>,
     ) -> Result<(), StoreError> {
-        match conflict {
-            SessionConflict::KeepFirst => conn.prepare_cached(INSERT_SESSION)?.execute(params![
-                s.session,
-                s.sensor,
-                s.plugin,
-                s.table,
-                s.protocol,
-                s.peer,
-                s.peer_port,
-                s.local,
-                s.local_port,
-                s.start,
-            ])?,
-            SessionConflict::MergeEarliest { ident } => {
-                conn.prepare_cached(UPSERT_SESSION)?.execute(params![
-                    s.session,
-                    s.sensor,
-                    s.plugin,
-                    s.table,
-                    s.protocol,
-                    s.peer,
-                    s.peer_port,
-                    s.local,
-                    s.local_port,
-                    s.start,
-                    ident,
-                ])?
-            }
+        let (sql, ident) = match conflict {
+            SessionConflict::KeepFirst => (INSERT_SESSION, None),
+            SessionConflict::MergeEarliest { ident } => (UPSERT_SESSION, Some(ident)),
         };
+        let values: [&dyn rusqlite::ToSql; 11] = [
+            &s.session,
+            &s.sensor,
+            &s.plugin,
+            &s.table,
+            &s.protocol,
+            &s.peer,
+            &s.peer_port,
+            &s.local,
+            &s.local_port,
+            &s.start,
+            &ident,
+        ];
+        // The sensor's statement has no ident parameter.
+        let used = if ident.is_some() { 11 } else { 10 };
+        conn.prepare_cached(sql)?.execute(&values[..used])?;
         Ok(())
     }
 
@@ -356,15 +347,8 @@ impl EventSink for SqliteSink {
                 unknown(key);
             }
         }
-        let mut stmt = conn.prepare_cached(&table.insert)?;
         let values: Vec<Bind<'_>> = table.columns.iter().map(|c| Bind(data.get(c))).collect();
-        let fixed = head.params();
-        let params = fixed
-            .iter()
-            .copied()
-            .chain(values.iter().map(|v| v as &dyn rusqlite::ToSql));
-        stmt.execute(rusqlite::params_from_iter(params))?;
-        Ok(())
+        insert_row(conn, &table.insert, head, &values)
     }
 
     fn grown_row(
@@ -384,15 +368,8 @@ impl EventSink for SqliteSink {
             marks.push_str(&format!(", ?{}", i + 9));
         }
         let sql = format!("INSERT INTO \"{table}\" ({names}) VALUES ({marks})");
-        let mut stmt = conn.prepare_cached(&sql)?;
         let values: Vec<Bind<'_>> = data.values().map(|v| Bind(Some(v))).collect();
-        let fixed = head.params();
-        let params = fixed
-            .iter()
-            .copied()
-            .chain(values.iter().map(|v| v as &dyn rusqlite::ToSql));
-        stmt.execute(rusqlite::params_from_iter(params))?;
-        Ok(())
+        insert_row(conn, &sql, head, &values)
     }
 
     fn forget_grown(&mut self) {
@@ -400,7 +377,62 @@ impl EventSink for SqliteSink {
     }
 }
 
-impl RowHead<'_> {
+/// Runs an instance-table insert (`sql`, cached): the fixed columns from `head`, then `values`.
+fn insert_row(
+    conn: &Connection,
+    sql: &str,
+    head: &RowHead<'_>,
+    values: &[Bind<'_>],
+) -> Result<(), StoreError> {
+    let fixed = head.params();
+    let params = fixed
+        .iter()
+        .copied()
+        .chain(values.iter().map(|v| v as &dyn rusqlite::ToSql));
+    conn.prepare_cached(sql)?
+        .execute(rusqlite::params_from_iter(params))?;
+    Ok(())
+}
+
+impl<'a> SessionStart<'a> {
+    /// The session row `event` describes, starting at its time, with its addresses as text
+    /// (`peer`, `local`) and its instance's `table` when known.
+    pub fn of_event(
+        event: &'a Event,
+        table: Option<&'a str>,
+        peer: &'a str,
+        local: &'a str,
+    ) -> SessionStart<'a> {
+        SessionStart {
+            session: &event.session,
+            sensor: &event.sensor,
+            plugin: &event.plugin,
+            table,
+            protocol: &event.protocol,
+            peer,
+            peer_port: event.src_port,
+            local,
+            local_port: event.dst_port,
+            start: &event.time,
+        }
+    }
+}
+
+impl<'a> RowHead<'a> {
+    /// The fixed columns of `event`'s row, with its addresses as text (`peer`, `local`).
+    pub fn of_event(event: &'a Event, peer: &'a str, local: &'a str) -> RowHead<'a> {
+        RowHead {
+            session: &event.session,
+            time: &event.time,
+            peer,
+            local,
+            peer_port: event.src_port,
+            local_port: event.dst_port,
+            event_id: &event.id,
+            event_type: event.kind.as_str(),
+        }
+    }
+
     /// The eight fixed values, in [`FIXED_COLUMNS`] order after `ID`.
     fn params(&self) -> [&dyn rusqlite::ToSql; 8] {
         [
@@ -431,18 +463,7 @@ pub fn write_event<S: EventSink>(
     let local = event.dst_ip.to_string();
     match event.kind {
         EventType::SessionStart => {
-            let start = SessionStart {
-                session: &event.session,
-                sensor: &event.sensor,
-                plugin: &event.plugin,
-                table: text(event, "table"),
-                protocol: &event.protocol,
-                peer: &peer,
-                peer_port: event.src_port,
-                local: &local,
-                local_port: event.dst_port,
-                start: &event.time,
-            };
+            let start = SessionStart::of_event(event, text(event, "table"), &peer, &local);
             sink.start_session(conn, &start, SessionConflict::KeepFirst)?;
         }
         EventType::SessionEnd => {
@@ -452,16 +473,7 @@ pub fn write_event<S: EventSink>(
         }
         EventType::InputRaw => sink.raw_input(conn, event, &peer, &local)?,
         _ => {
-            let head = RowHead {
-                session: &event.session,
-                time: &event.time,
-                peer: &peer,
-                local: &local,
-                peer_port: event.src_port,
-                local_port: event.dst_port,
-                event_id: &event.id,
-                event_type: event.kind.as_str(),
-            };
+            let head = RowHead::of_event(event, &peer, &local);
             sink.configured_row(conn, &event.plugin, &head, &event.data, &mut |column| {
                 unknown_columns.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(plugin = %event.plugin, column = %column, "column not in the instance's table; value not stored");
