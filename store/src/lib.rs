@@ -1,8 +1,10 @@
 //! The recce7 event model and its SQLite store.
 //!
-//! Shared by the writers (the sensor, later the normalizer) and the reader (reportd): the
-//! [`Event`] every part exchanges, the schema with RECCE7's table names, the migration of
-//! per-instance tables, and the batched [`Recorder`].
+//! Shared by the writers (the sensor's recorder, the normalizer's central store) and the reader
+//! (reportd): the [`Event`] every part exchanges, the schema with RECCE7's table names and the
+//! migration of per-instance tables ([`schema`]), `storeMeta` ([`meta`]), what one event becomes
+//! in the tables ([`events`], behind a trait a second backend can implement), the outbox
+//! ([`outbox`]), retention, and the batched [`Recorder`].
 
 pub mod error;
 pub mod event;
