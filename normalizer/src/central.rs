@@ -12,8 +12,8 @@ use std::path::Path;
 use bytes::Bytes;
 use rusqlite::{Connection, params};
 use serde_json::{Map, Value, json};
-use store::schema::{Column, ColumnType, TableSpec, is_fixed_column, is_store_table};
-use store::{Event, EventType, is_safe_identifier};
+use store::events::{EventSink, RowHead, SessionConflict, SessionStart, SqliteSink};
+use store::{Event, EventType};
 
 use crate::NormalizerError;
 use crate::parse::{CowrieSession, DionaeaConnection, Parsed};
@@ -116,19 +116,6 @@ const KNOWN_SESSIONS_MAX: usize = 100_000;
 
 const INSERT_RECEIVED: &str = "INSERT OR IGNORE INTO received (eventId, channel, ident, receivedTime) VALUES (?1, ?2, ?3, ?4)";
 
-const UPSERT_SESSION: &str = "INSERT INTO sessions (session, sensor, plugin, tableName, protocol,
-    peerAddress, peerPort, localAddress, localPort, startTime, ident)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-    ON CONFLICT(session) DO UPDATE SET startTime = min(startTime, excluded.startTime),
-    tableName = coalesce(tableName, excluded.tableName)";
-
-const END_SESSION: &str = "UPDATE sessions SET endTime = ?2, bytesIn = ?3, bytesOut = ?4,
-    closeReason = ?5, linkedSession = ?6 WHERE session = ?1";
-
-const INSERT_RAW: &str = "INSERT INTO rawInput (session, eventDateTime, peerAddress, localAddress,
-    peerPort, localPort, eventId, plugin, reason, length, bytes)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
-
 const UPSERT_MNEMOSYNE: &str = "INSERT INTO mnemosyneSessions (session, timestamp, received,
     source_ip, source_port, destination_ip, destination_port, honeypot, protocol, identifier,
     sensor) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
@@ -137,37 +124,12 @@ const UPSERT_MNEMOSYNE: &str = "INSERT INTO mnemosyneSessions (session, timestam
 const INSERT_QUARANTINE: &str = "INSERT INTO quarantine (receivedTime, channel, ident, reason,
     length, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 
-/// The session row every record needs, whatever its source.
-struct SessionRow<'a> {
-    session: &'a str,
-    sensor: &'a str,
-    plugin: &'a str,
-    table: Option<&'a str>,
-    protocol: &'a str,
-    peer: String,
-    peer_port: u16,
-    local: String,
-    local_port: u16,
-    start: &'a str,
-}
-
-/// One instance-table row.
-struct InstanceRow<'a> {
-    session: &'a str,
-    time: &'a str,
-    peer: &'a str,
-    local: &'a str,
-    peer_port: u16,
-    local_port: u16,
-    event_id: &'a str,
-    event_type: &'a str,
-}
-
 /// The SQLite central store (WAL, one writer; readers such as reportd open it read-only).
 pub struct SqliteCentralStore {
     conn: Connection,
-    /// Instance table name to its columns (lowercase), as they exist in the file.
-    tables: HashMap<String, Vec<String>>,
+    /// The event-writing core shared with the sensor's recorder; it also knows the instance
+    /// tables it grew, as they exist in the file.
+    sink: SqliteSink,
     /// (ident, sensor, plugin) to the instance table, learned from `session.start`.
     plugin_tables: HashMap<(String, String, String), String>,
     /// Sessions whose `sessions` and `mnemosyneSessions` rows exist (bounded; cleared when
@@ -185,7 +147,7 @@ impl SqliteCentralStore {
         conn.execute_batch("PRAGMA cache_size = -8192")?;
         Ok(SqliteCentralStore {
             conn,
-            tables: HashMap::new(),
+            sink: SqliteSink::default(),
             plugin_tables: HashMap::new(),
             known_sessions: std::collections::HashSet::new(),
         })
@@ -193,7 +155,7 @@ impl SqliteCentralStore {
 
     /// Forgets what the file may no longer hold after a rollback.
     fn forget(&mut self) {
-        self.tables.clear();
+        self.sink.forget_grown();
         self.known_sessions.clear();
     }
 
@@ -266,26 +228,17 @@ impl SqliteCentralStore {
         Ok(())
     }
 
-    fn upsert_session(&self, row: &SessionRow<'_>, ident: &str) -> Result<(), NormalizerError> {
-        self.conn.prepare_cached(UPSERT_SESSION)?.execute(params![
-            row.session,
-            row.sensor,
-            row.plugin,
-            row.table,
-            row.protocol,
-            row.peer,
-            row.peer_port,
-            row.local,
-            row.local_port,
-            row.start,
-            ident,
-        ])?;
+    /// The central store's session row: the earliest start wins, a table learned late fills
+    /// in, and the publisher's ident is recorded.
+    fn upsert_session(&self, row: &SessionStart<'_>, ident: &str) -> Result<(), NormalizerError> {
+        self.sink
+            .start_session(&self.conn, row, SessionConflict::MergeEarliest { ident })?;
         Ok(())
     }
 
     fn upsert_mnemosyne(
         &self,
-        row: &SessionRow<'_>,
+        row: &SessionStart<'_>,
         r: &Received,
         honeypot: &str,
     ) -> Result<(), NormalizerError> {
@@ -334,58 +287,25 @@ impl SqliteCentralStore {
             Some(table) => Some(table.to_owned()),
             None => self.plugin_tables.get(&key).cloned(),
         };
-        let row = SessionRow {
-            session: &event.session,
-            sensor: &event.sensor,
-            plugin: &event.plugin,
-            table: table.as_deref(),
-            protocol: &event.protocol,
-            peer: peer.clone(),
-            peer_port: event.src_port,
-            local: local.clone(),
-            local_port: event.dst_port,
-            start: &event.time,
-        };
+        let row = SessionStart::of_event(event, table.as_deref(), &peer, &local);
         // A session's first event creates its rows; a later session.start (or a table learned
         // late) still updates them.
         if !self.known(&event.session) || declared.is_some() {
             self.upsert_session(&row, &r.ident)?;
             self.upsert_mnemosyne(&row, r, "recce7")?;
         }
-        let text = |key: &str| event.data.get(key).and_then(Value::as_str);
-        let int = |key: &str| event.data.get(key).and_then(Value::as_i64);
         match event.kind {
             EventType::SessionStart => {}
             EventType::SessionEnd => {
-                self.conn.prepare_cached(END_SESSION)?.execute(params![
-                    event.session,
-                    event.time,
-                    int("bytes_in"),
-                    int("bytes_out"),
-                    text("reason"),
-                    text("linked_session"),
-                ])?;
+                // The session's row exists: the upsert above made it if this was its first event.
+                self.sink.end_session(&self.conn, event)?;
                 self.conn
                     .prepare_cached(
                         "UPDATE mnemosyneSessions SET end_time = ?2 WHERE session = ?1",
                     )?
                     .execute(params![event.session, event.time])?;
             }
-            EventType::InputRaw => {
-                self.conn.prepare_cached(INSERT_RAW)?.execute(params![
-                    event.session,
-                    event.time,
-                    peer,
-                    local,
-                    event.src_port,
-                    event.dst_port,
-                    event.id,
-                    event.plugin,
-                    text("reason"),
-                    int("length").unwrap_or(0),
-                    text("bytes").unwrap_or(""),
-                ])?;
-            }
+            EventType::InputRaw => self.sink.raw_input(&self.conn, event, &peer, &local)?,
             _ => {
                 let table = match table {
                     Some(t) => t,
@@ -393,16 +313,7 @@ impl SqliteCentralStore {
                         .session_table(&event.session)?
                         .unwrap_or_else(|| event.plugin.clone()),
                 };
-                let fixed = InstanceRow {
-                    session: &event.session,
-                    time: &event.time,
-                    peer: &peer,
-                    local: &local,
-                    peer_port: event.src_port,
-                    local_port: event.dst_port,
-                    event_id: &event.id,
-                    event_type: event.kind.as_str(),
-                };
+                let fixed = RowHead::of_event(event, &peer, &local);
                 self.insert_row(&table, &fixed, &event.data)?;
                 self.mnemosyne_event(event)?;
             }
@@ -475,114 +386,29 @@ impl SqliteCentralStore {
         }
     }
 
-    /// Creates `table` or adds the columns `data` brings that it lacks (in place; rows kept).
-    fn ensure_columns(
-        &mut self,
-        table: &str,
-        data: &Map<String, Value>,
-    ) -> Result<(), NormalizerError> {
-        if !is_safe_identifier(table) || is_store_table(table) {
-            return Err(NormalizerError::BadTable(table.to_owned()));
-        }
-        if let Some(bad) = data
-            .keys()
-            .find(|k| !is_safe_identifier(k) || is_fixed_column(k))
-        {
-            return Err(NormalizerError::BadColumn(bad.clone()));
-        }
-        if !self.tables.contains_key(table) {
-            let existing = store::schema::table_columns(&self.conn, table)?;
-            let columns = existing
-                .iter()
-                .map(|(n, _)| n.to_ascii_lowercase())
-                .collect();
-            if existing.is_empty() {
-                let spec = TableSpec {
-                    name: table.to_owned(),
-                    columns: data
-                        .iter()
-                        .map(|(k, v)| Column::new(k, column_type(v)))
-                        .collect(),
-                };
-                // Inside the batch's transaction (and the item's savepoint).
-                store::schema::migrate_table(&self.conn, &spec)?;
-                let names = store::schema::FIXED_COLUMNS
-                    .iter()
-                    .map(|(n, _)| n.to_ascii_lowercase())
-                    .chain(spec.columns.iter().map(|c| c.name.to_ascii_lowercase()))
-                    .collect();
-                self.tables.insert(table.to_owned(), names);
-                return Ok(());
-            }
-            self.tables.insert(table.to_owned(), columns);
-        }
-        let Some(columns) = self.tables.get_mut(table) else {
-            return Ok(());
-        };
-        for (key, value) in data {
-            let lower = key.to_ascii_lowercase();
-            if !columns.contains(&lower) {
-                self.conn.execute_batch(&format!(
-                    "ALTER TABLE \"{table}\" ADD COLUMN \"{key}\" {}",
-                    column_type(value).sql()
-                ))?;
-                columns.push(lower);
-            }
-        }
-        Ok(())
-    }
-
+    /// Writes a row into `table`, growing the table to fit `data` (see [`EventSink::grown_row`]).
     fn insert_row(
         &mut self,
         table: &str,
-        fixed: &InstanceRow<'_>,
+        fixed: &RowHead<'_>,
         data: &Map<String, Value>,
     ) -> Result<(), NormalizerError> {
-        self.ensure_columns(table, data)?;
-        let mut names = String::from(
-            "session, eventDateTime, peerAddress, localAddress, peerPort, localPort, eventId, eventType",
-        );
-        let mut marks = String::from("?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8");
-        for (i, key) in data.keys().enumerate() {
-            names.push_str(&format!(", \"{key}\""));
-            marks.push_str(&format!(", ?{}", i + 9));
-        }
-        let sql = format!("INSERT INTO \"{table}\" ({names}) VALUES ({marks})");
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let head: [&dyn rusqlite::ToSql; 8] = [
-            &fixed.session,
-            &fixed.time,
-            &fixed.peer,
-            &fixed.local,
-            &fixed.peer_port,
-            &fixed.local_port,
-            &fixed.event_id,
-            &fixed.event_type,
-        ];
-        let values: Vec<store::writer::Bind<'_>> = data
-            .values()
-            .map(|v| store::writer::Bind(Some(v)))
-            .collect();
-        let params = head
-            .iter()
-            .copied()
-            .chain(values.iter().map(|v| v as &dyn rusqlite::ToSql));
-        stmt.execute(rusqlite::params_from_iter(params))?;
+        self.sink.grown_row(&self.conn, table, fixed, data)?;
         Ok(())
     }
 
     fn write_cowrie(&mut self, r: &Received, c: &CowrieSession) -> Result<(), NormalizerError> {
         let peer = c.peer_ip.to_string();
         let local = c.host_ip.to_string();
-        let row = SessionRow {
+        let row = SessionStart {
             session: &c.id,
             sensor: &r.ident,
             plugin: "cowrie",
             table: Some("cowrie"),
             protocol: &c.protocol,
-            peer: peer.clone(),
+            peer: &peer,
             peer_port: c.peer_port,
-            local: local.clone(),
+            local: &local,
             local_port: c.host_port,
             start: &c.start_time,
         };
@@ -593,7 +419,7 @@ impl SqliteCentralStore {
                 .prepare_cached("UPDATE sessions SET endTime = ?2, closeReason = 'cowrie session closed' WHERE session = ?1")?
                 .execute(params![c.id, end])?;
         }
-        let fixed = |event_type: &'static str| InstanceRow {
+        let fixed = |event_type: &'static str| RowHead {
             session: &c.id,
             time: &c.start_time,
             peer: &peer,
@@ -667,15 +493,15 @@ impl SqliteCentralStore {
         let session = dionaea_session(d, r);
         let peer = d.remote_ip.to_string();
         let local = d.local_ip.to_string();
-        let row = SessionRow {
+        let row = SessionStart {
             session: &session,
             sensor: &r.ident,
             plugin: "dionaea",
             table: Some("dionaea"),
             protocol: &d.protocol,
-            peer: peer.clone(),
+            peer: &peer,
             peer_port: d.remote_port,
-            local: local.clone(),
+            local: &local,
             local_port: d.local_port,
             start: &r.time,
         };
@@ -687,7 +513,7 @@ impl SqliteCentralStore {
         data.insert("connection_protocol".into(), json!(d.protocol));
         data.insert("remote_hostname".into(), json!(d.remote_hostname));
         data.insert("extra".into(), Value::Object(d.extra.clone()));
-        let fixed = InstanceRow {
+        let fixed = RowHead {
             session: &session,
             time: &r.time,
             peer: &peer,
@@ -735,16 +561,6 @@ enum ItemResult {
     Written,
     Duplicate,
     Quarantined,
-}
-
-/// The column type a first value suggests.
-fn column_type(value: &Value) -> ColumnType {
-    match value {
-        Value::Bool(_) => ColumnType::Integer,
-        Value::Number(n) if n.is_i64() || n.is_u64() => ColumnType::Integer,
-        Value::Number(_) => ColumnType::Real,
-        _ => ColumnType::Text,
-    }
 }
 
 impl CentralStore for SqliteCentralStore {

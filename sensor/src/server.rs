@@ -144,19 +144,17 @@ impl Sensor {
         recover(&mut conn, &config)?;
         // The enabled instances, for the report service's ports list (RECCE7 listed every
         // enabled port, attacked or not).
-        let instances: Vec<serde_json::Value> = config
+        let instances: Vec<store::meta::InstanceMeta> = config
             .instances
             .iter()
-            .map(|i| {
-                serde_json::json!({"name": i.name, "kind": i.kind, "port": i.port, "table": i.table.name})
+            .map(|i| store::meta::InstanceMeta {
+                kind: i.kind.to_owned(),
+                name: i.name.clone(),
+                port: i.port,
+                table: i.table.name.clone(),
             })
             .collect();
-        conn.execute(
-            "INSERT INTO storeMeta (key, value) VALUES ('instances', ?1)
-             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            [serde_json::Value::from(instances).to_string()],
-        )
-        .map_err(store::StoreError::from)?;
+        store::meta::write_instances(&conn, &instances)?;
         let recorder = Recorder::start_with(
             conn,
             &tables,
@@ -324,7 +322,7 @@ impl Sensor {
                     tracing::warn!("the publisher did not stop in time");
                 }
                 // What is still unsent now that the publisher is done waits for the next start.
-                snapshot.outbox_unsent = recorder_stats.outbox_unsent.load(Ordering::Relaxed);
+                snapshot.outbox_unsent = recorder_stats.outbox.unsent();
                 Some(stats.snapshot())
             }
             None => None,

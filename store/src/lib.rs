@@ -1,15 +1,22 @@
 //! The recce7 event model and its SQLite store.
 //!
-//! Shared by the writers (the sensor, later the normalizer) and the reader (reportd): the
-//! [`Event`] every part exchanges, the schema with RECCE7's table names, the migration of
-//! per-instance tables, and the batched [`Recorder`].
+//! Shared by the writers (the sensor's recorder, the normalizer's central store) and the reader
+//! (reportd): the [`Event`] every part exchanges, the schema with RECCE7's table names and the
+//! migration of per-instance tables ([`schema`]), `storeMeta` ([`meta`]), what one event becomes
+//! in the tables ([`events`], behind a trait a second backend can implement), the outbox
+//! ([`outbox`]), retention, and the batched [`Recorder`].
 
+pub mod error;
 pub mod event;
+pub mod events;
 pub mod ipinfo;
+pub mod meta;
+pub mod outbox;
 pub mod retention;
 pub mod schema;
 pub mod writer;
 
+pub use error::StoreError;
 pub use event::{
     Event, EventType, Row, SCHEMA_VERSION, escape_bytes, escape_text, is_id, new_id, now_rfc3339,
 };
@@ -20,37 +27,3 @@ pub use writer::{
     InstanceTable, PluginCounts, Recorder, RecorderHandle, RecorderOptions, RecorderSnapshot,
     RecorderStats, open,
 };
-
-/// Everything that can go wrong in the store.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// SQLite refused something.
-    #[error("sqlite: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    /// The database file cannot be opened or prepared.
-    #[error("cannot open the database {path}: {reason}")]
-    Open {
-        /// The path given.
-        path: String,
-        /// Why.
-        reason: String,
-    },
-    /// A table or column name that is not a safe SQL identifier (or is reserved).
-    #[error("{0:?} is not a safe SQL identifier or is reserved")]
-    BadIdentifier(String),
-    /// An event for a plug-in instance the recorder was not told about.
-    #[error("no table for plug-in instance {0:?}")]
-    UnknownPlugin(String),
-    /// A `session.end` for a session that has no start row.
-    #[error("session {0} has no start record")]
-    NoSession(String),
-    /// The writer has stopped; the event was not queued.
-    #[error("the recorder has stopped")]
-    Closed,
-    /// An event could not be turned into JSON for the outbox.
-    #[error("event JSON: {0}")]
-    Json(String),
-    /// The writer thread could not be started.
-    #[error("cannot start the writer thread: {0}")]
-    Thread(String),
-}

@@ -19,6 +19,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::StoreError;
 use crate::event::{Event, EventType, SCHEMA_VERSION, format_rfc3339, new_id};
+use crate::outbox;
 use crate::schema::table_columns;
 
 /// Rows deleted in one pruning transaction by default: a few milliseconds of write lock.
@@ -223,10 +224,6 @@ const CANDIDATES: &str = "SELECT session FROM sessions AS s
     AND NOT EXISTS (SELECT 1 FROM outbox AS o WHERE o.session = s.session AND o.sentMicros IS NULL)
     ORDER BY startTime LIMIT 64";
 
-/// Sent outbox rows sent before ?1, oldest first (through the index on `sentMicros`).
-const DELETE_SENT: &str = "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox
-    WHERE sentMicros IS NOT NULL AND sentMicros < ?1 ORDER BY sentMicros LIMIT ?2)";
-
 /// Deletes at most `batch_rows` rows in one transaction: the oldest ended sessions with no
 /// unsent event (all their rows in `tables`, then their `sessions` row), and by age also sent
 /// outbox rows and `ipInfo` rows. A session with more rows than the budget loses them over
@@ -279,9 +276,7 @@ fn prune_in_transaction(
             sent_before_micros,
             target_bytes,
         } => {
-            step.rows +=
-                conn.prepare_cached(DELETE_SENT)?
-                    .execute(params![sent_before_micros, budget as i64])? as u64;
+            step.rows += outbox::delete_sent_oldest(conn, *sent_before_micros, budget)?;
             if step.rows >= budget || reached(Some(*target_bytes))? {
                 return Ok(step);
             }
@@ -322,10 +317,7 @@ fn prune_in_transaction(
     } = why
     {
         if step.rows < budget {
-            step.rows += conn
-                .prepare_cached(DELETE_SENT)?
-                .execute(params![cutoff_micros, (budget - step.rows) as i64])?
-                as u64;
+            step.rows += outbox::delete_sent_oldest(conn, *cutoff_micros, budget - step.rows)?;
         }
         if step.rows < budget {
             step.rows +=
@@ -408,11 +400,7 @@ pub fn close_interrupted_sessions(
             ))
         })?
         .collect::<Result<_, _>>()?;
-    let mut unsent: u64 = tx.query_row(
-        "SELECT count(*) FROM outbox WHERE sentMicros IS NULL",
-        [],
-        |r| r.get::<_, i64>(0).map(|n| n.max(0) as u64),
-    )?;
+    let mut unsent = outbox::count_unsent(&tx)?;
     for (session, sensor, plugin, protocol, peer, peer_port, local, local_port, start) in open {
         let mut end = start.clone();
         for table in &tables {
@@ -460,11 +448,7 @@ pub fn close_interrupted_sessions(
             dst_port: local_port,
             data,
         };
-        let json = serde_json::to_string(&event).map_err(|e| StoreError::Json(e.to_string()))?;
-        tx.prepare_cached(
-            "INSERT INTO outbox (eventId, eventDateTime, payload, session) VALUES (?1, ?2, ?3, ?4)",
-        )?
-        .execute(params![event.id, event.time, json, session])?;
+        outbox::insert(&tx, &event)?;
         unsent += 1;
         done.outboxed += 1;
     }

@@ -381,12 +381,7 @@ pub fn create_fixed_tables(conn: &Connection) -> Result<(), StoreError> {
     conn.execute_batch(
         "CREATE INDEX IF NOT EXISTS outbox_unsent_session ON outbox (session) WHERE sentMicros IS NULL",
     )?;
-    conn.execute(
-        "INSERT INTO storeMeta (key, value) VALUES ('version', ?1)
-         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        [STORE_VERSION.to_string()],
-    )?;
-    Ok(())
+    crate::meta::write_version(conn, STORE_VERSION)
 }
 
 /// What [`migrate_table`] did, for the log.

@@ -11,15 +11,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, OpenFlags, params};
-use serde_json::Value;
+use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::StoreError;
 use crate::event::{Event, EventType};
+use crate::events::{self, SqliteSink};
 use crate::ipinfo::IpLocator;
+use crate::outbox::{self, OutboxState};
 use crate::retention::{self, Prune, RetentionPolicy};
-use crate::schema::{self, FIXED_COLUMNS, Migration, TableSpec};
+use crate::schema::{self, Migration, TableSpec};
 
 /// Most events committed in one transaction; bounds the time one batch holds the write lock.
 pub const DEFAULT_BATCH_MAX: usize = 1024;
@@ -101,14 +102,9 @@ pub struct RecorderStats {
     pub unknown_columns: AtomicU64,
     /// Total microseconds spent committing batches.
     pub commit_micros: AtomicU64,
-    /// Events queued in the outbox for publishing (committed with their rows).
-    pub outboxed: AtomicU64,
-    /// Events recorded locally but not queued for publishing because the outbox was full.
-    pub outbox_full: AtomicU64,
-    /// Events in the outbox not sent yet: the recorder raises it as it queues events, the
-    /// publisher lowers it as it sends and raises it again when it marks events for resending.
-    /// The outbox bound applies to it, so sent events kept for the resend window never count.
-    pub outbox_unsent: AtomicU64,
+    /// The outbox's counters (queued, full, unsent) and the publisher's wake-up; see
+    /// [`crate::outbox`], the only code that changes them.
+    pub outbox: Arc<OutboxState>,
     /// Events dropped because the database could not be written (a full disk); also in
     /// `failed`. Nothing is held back in memory: the next batch simply tries again.
     pub disk_full: AtomicU64,
@@ -118,8 +114,6 @@ pub struct RecorderStats {
     pub pruned_rows: AtomicU64,
     /// The store's size (pages in use plus the WAL) at the last retention check, in bytes.
     pub database_bytes: AtomicU64,
-    /// Woken after a commit that queued events in the outbox, so the publisher need not poll.
-    pub committed: tokio::sync::Notify,
     /// Committed events by plug-in instance and type (for `/metrics`; instance names come from
     /// the configuration, so the set is bounded).
     pub by_plugin: std::sync::Mutex<std::collections::BTreeMap<String, PluginCounts>>,
@@ -194,9 +188,9 @@ impl RecorderStats {
             failed: self.failed.load(Ordering::Relaxed),
             unknown_columns: self.unknown_columns.load(Ordering::Relaxed),
             commit_micros: self.commit_micros.load(Ordering::Relaxed),
-            outboxed: self.outboxed.load(Ordering::Relaxed),
-            outbox_full: self.outbox_full.load(Ordering::Relaxed),
-            outbox_unsent: self.outbox_unsent.load(Ordering::Relaxed),
+            outboxed: self.outbox.queued(),
+            outbox_full: self.outbox.full(),
+            outbox_unsent: self.outbox.unsent(),
             disk_full: self.disk_full.load(Ordering::Relaxed),
             pruned_rows: self.pruned_rows.load(Ordering::Relaxed),
         }
@@ -297,14 +291,7 @@ impl Recorder {
     ) -> Result<Recorder, StoreError> {
         let (tx, rx) = mpsc::channel(options.queue_capacity.max(1));
         let stats = Arc::new(RecorderStats::default());
-        let rows: i64 = conn.query_row(
-            "SELECT count(*) FROM outbox WHERE sentMicros IS NULL",
-            [],
-            |r| r.get(0),
-        )?;
-        stats
-            .outbox_unsent
-            .store(rows.max(0) as u64, Ordering::Relaxed);
+        stats.outbox.load_unsent(&conn)?;
         let retention = match options.retention.filter(RetentionPolicy::is_enabled) {
             Some(policy) => Some(Retention::new(&conn, policy)?),
             None => None,
@@ -396,14 +383,10 @@ impl RecorderHandle {
     }
 }
 
-struct InstanceSql {
-    insert: String,
-    columns: Vec<String>,
-}
-
 struct Writer {
     conn: Connection,
-    tables: HashMap<String, InstanceSql>,
+    /// Writes each event's rows (the configured instance tables).
+    sink: SqliteSink,
     stats: Arc<RecorderStats>,
     batch_max: usize,
     outbox_max: Option<u64>,
@@ -477,16 +460,6 @@ fn is_disk_full(e: &StoreError) -> bool {
     )
 }
 
-const INSERT_OUTBOX: &str =
-    "INSERT INTO outbox (eventId, eventDateTime, payload, session) VALUES (?1, ?2, ?3, ?4)";
-
-const INSERT_SESSION: &str = "INSERT OR IGNORE INTO sessions (session, sensor, plugin, tableName, protocol,
-    peerAddress, peerPort, localAddress, localPort, startTime) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)";
-const END_SESSION: &str = "UPDATE sessions SET endTime = ?2, bytesIn = ?3, bytesOut = ?4,
-    closeReason = ?5, linkedSession = ?6 WHERE session = ?1";
-const INSERT_RAW: &str = "INSERT INTO rawInput (session, eventDateTime, peerAddress, localAddress,
-    peerPort, localPort, eventId, plugin, reason, length, bytes) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)";
-
 impl Writer {
     fn new(
         conn: Connection,
@@ -494,30 +467,14 @@ impl Writer {
         stats: Arc<RecorderStats>,
         batch_max: usize,
     ) -> Writer {
-        let tables = instances
-            .iter()
-            .map(|inst| {
-                let columns: Vec<String> =
-                    inst.table.columns.iter().map(|c| c.name.clone()).collect();
-                let names: Vec<String> = FIXED_COLUMNS[1..]
-                    .iter()
-                    .map(|(n, _)| (*n).to_owned())
-                    .chain(columns.iter().cloned())
-                    .map(|n| format!("\"{n}\""))
-                    .collect();
-                let marks: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
-                let insert = format!(
-                    "INSERT INTO \"{}\" ({}) VALUES ({})",
-                    inst.table.name,
-                    names.join(", "),
-                    marks.join(", ")
-                );
-                (inst.plugin.clone(), InstanceSql { insert, columns })
-            })
-            .collect();
+        let sink = SqliteSink::with_configured(
+            instances
+                .iter()
+                .map(|inst| (inst.plugin.as_str(), &inst.table)),
+        );
         Writer {
             conn,
-            tables,
+            sink,
             stats,
             batch_max,
             outbox_max: None,
@@ -596,28 +553,19 @@ impl Writer {
                         tracing::error!(id = %event.id, "event not written: cannot begin a transaction");
                         continue;
                     }
-                    let written = write_event(conn, &self.tables, &event, &self.stats)
-                        .and_then(|()| self.locate(&event))
-                        .and_then(|()| match self.outbox_max {
-                            None => Ok(false),
-                            Some(max) => {
-                                let queued = self.stats.outbox_unsent.load(Ordering::Relaxed)
-                                    + pending_outbox;
-                                if queued >= max {
-                                    let n = self.stats.outbox_full.fetch_add(1, Ordering::Relaxed);
-                                    if n.is_power_of_two() || n == 0 {
-                                        tracing::warn!(outbox_max = max, not_queued = n + 1, "outbox full: events are recorded locally but not queued for publishing");
-                                    }
-                                    Ok(false)
-                                } else {
-                                    let json = serde_json::to_string(&*event)
-                                        .map_err(|e| StoreError::Json(e.to_string()))?;
-                                    conn.prepare_cached(INSERT_OUTBOX)?
-                                        .execute(params![event.id, event.time, json, event.session])?;
-                                    Ok(true)
-                                }
-                            }
-                        });
+                    let written =
+                        events::write_event(&self.sink, conn, &event, &self.stats.unknown_columns)
+                            .and_then(|()| self.locate(&event))
+                            .and_then(|()| match self.outbox_max {
+                                None => Ok(false),
+                                Some(max) => outbox::enqueue(
+                                    conn,
+                                    &self.stats.outbox,
+                                    max,
+                                    pending_outbox,
+                                    &event,
+                                ),
+                            });
                     match written {
                         Ok(outboxed) => {
                             pending += 1;
@@ -670,11 +618,7 @@ impl Writer {
         if in_tx {
             // Counted as written only once committed; a failed commit (a full disk) loses the
             // batch, and its events are counted as failed, never dropped quietly.
-            // Counted unsent before the commit makes them visible, so the publisher can never
-            // mark sent (and subtract) events not yet counted.
-            self.stats
-                .outbox_unsent
-                .fetch_add(pending_outbox, Ordering::Relaxed);
+            self.stats.outbox.before_commit(pending_outbox);
             match conn.execute_batch("COMMIT") {
                 Ok(()) => {
                     self.stats.events.fetch_add(pending, Ordering::Relaxed);
@@ -683,20 +627,12 @@ impl Writer {
                             by_plugin.entry(plugin.clone()).or_default().add(counts);
                         }
                     }
-                    self.stats
-                        .outboxed
-                        .fetch_add(pending_outbox, Ordering::Relaxed);
+                    self.stats.outbox.committed_events(pending_outbox);
                     self.stats.batches.fetch_add(1, Ordering::Relaxed);
-                    if pending_outbox > 0 {
-                        // Wake the publisher: the event leaves now, not at its next poll.
-                        self.stats.committed.notify_one();
-                    }
                 }
                 Err(e) => {
                     let _ = conn.execute_batch("ROLLBACK");
-                    self.stats
-                        .outbox_unsent
-                        .fetch_sub(pending_outbox, Ordering::Relaxed);
+                    self.stats.outbox.commit_failed(pending_outbox);
                     self.stats.failed.fetch_add(pending, Ordering::Relaxed);
                     let e = StoreError::from(e);
                     if is_disk_full(&e) {
@@ -908,7 +844,7 @@ fn maintain(conn: &Connection, r: &mut Retention, stats: &RecorderStats) -> Resu
         tracing::warn!(
             bytes = after,
             max_bytes = r.policy.max_bytes.unwrap_or(0),
-            unsent = stats.outbox_unsent.load(Ordering::Relaxed),
+            unsent = stats.outbox.unsent(),
             "retention: over the size cap, but what is left is open sessions and events not yet published, which are never pruned"
         );
     }
@@ -916,351 +852,5 @@ fn maintain(conn: &Connection, r: &mut Retention, stats: &RecorderStats) -> Resu
     Ok(())
 }
 
-/// A JSON value bound as the matching SQLite value: strings as TEXT (not JSON-quoted), integers
-/// as INTEGER, other numbers as REAL, booleans as 0/1, missing or null as NULL, and arrays or
-/// objects as their JSON text.
-pub struct Bind<'a>(pub Option<&'a Value>);
-
-impl rusqlite::ToSql for Bind<'_> {
-    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
-        use rusqlite::types::{ToSqlOutput, Value as Sql, ValueRef};
-        Ok(match self.0 {
-            None | Some(Value::Null) => ToSqlOutput::Owned(Sql::Null),
-            Some(Value::String(s)) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
-            Some(Value::Bool(b)) => ToSqlOutput::Owned(Sql::Integer(i64::from(*b))),
-            Some(Value::Number(n)) => match n.as_i64() {
-                Some(i) => ToSqlOutput::Owned(Sql::Integer(i)),
-                None => ToSqlOutput::Owned(Sql::Real(n.as_f64().unwrap_or(f64::NAN))),
-            },
-            Some(other) => ToSqlOutput::Owned(Sql::Text(other.to_string())),
-        })
-    }
-}
-
-fn text<'a>(event: &'a Event, key: &str) -> Option<&'a str> {
-    event.data.get(key).and_then(Value::as_str)
-}
-
-fn int(event: &Event, key: &str) -> Option<i64> {
-    event.data.get(key).and_then(Value::as_i64)
-}
-
-fn write_event(
-    tx: &Connection,
-    tables: &HashMap<String, InstanceSql>,
-    event: &Event,
-    stats: &RecorderStats,
-) -> Result<(), StoreError> {
-    let peer = event.src_ip.to_string();
-    let local = event.dst_ip.to_string();
-    match event.kind {
-        EventType::SessionStart => {
-            tx.prepare_cached(INSERT_SESSION)?.execute(params![
-                event.session,
-                event.sensor,
-                event.plugin,
-                text(event, "table"),
-                event.protocol,
-                peer,
-                event.src_port,
-                local,
-                event.dst_port,
-                event.time,
-            ])?;
-        }
-        EventType::SessionEnd => {
-            let changed = tx.prepare_cached(END_SESSION)?.execute(params![
-                event.session,
-                event.time,
-                int(event, "bytes_in"),
-                int(event, "bytes_out"),
-                text(event, "reason"),
-                text(event, "linked_session"),
-            ])?;
-            if changed == 0 {
-                return Err(StoreError::NoSession(event.session.clone()));
-            }
-        }
-        EventType::InputRaw => {
-            tx.prepare_cached(INSERT_RAW)?.execute(params![
-                event.session,
-                event.time,
-                peer,
-                local,
-                event.src_port,
-                event.dst_port,
-                event.id,
-                event.plugin,
-                text(event, "reason"),
-                int(event, "length").unwrap_or(0),
-                text(event, "bytes").unwrap_or(""),
-            ])?;
-        }
-        _ => {
-            let Some(sql) = tables.get(&event.plugin) else {
-                return Err(StoreError::UnknownPlugin(event.plugin.clone()));
-            };
-            for key in event.data.keys() {
-                if !sql.columns.iter().any(|c| c == key) {
-                    stats.unknown_columns.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(plugin = %event.plugin, column = %key, "column not in the instance's table; value not stored");
-                }
-            }
-            let mut stmt = tx.prepare_cached(&sql.insert)?;
-            let fixed: [&dyn rusqlite::ToSql; 8] = [
-                &event.session,
-                &event.time,
-                &peer,
-                &local,
-                &event.src_port,
-                &event.dst_port,
-                &event.id,
-                &event.kind.as_str(),
-            ];
-            let values: Vec<Bind<'_>> = sql
-                .columns
-                .iter()
-                .map(|c| Bind(event.data.get(c)))
-                .collect();
-            let params = fixed
-                .iter()
-                .copied()
-                .chain(values.iter().map(|v| v as &dyn rusqlite::ToSql));
-            stmt.execute(rusqlite::params_from_iter(params))?;
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
-mod tests {
-    use std::net::{IpAddr, Ipv4Addr};
-
-    use serde_json::json;
-
-    use super::*;
-    use crate::event::{new_id, now_rfc3339};
-    use crate::schema::{Column, ColumnType};
-
-    fn instances() -> Vec<InstanceTable> {
-        vec![InstanceTable {
-            plugin: "web".into(),
-            table: TableSpec {
-                name: "http".into(),
-                columns: vec![
-                    Column::new("command", ColumnType::Text),
-                    Column::new("path", ColumnType::Text),
-                    Column::new("status", ColumnType::Integer),
-                ],
-            },
-        }]
-    }
-
-    fn event(session: &str, kind: EventType, data: serde_json::Value) -> Event {
-        Event {
-            schema: crate::SCHEMA_VERSION,
-            id: new_id(),
-            sensor: "test".into(),
-            session: session.into(),
-            time: now_rfc3339(),
-            kind,
-            plugin: "web".into(),
-            protocol: "http".into(),
-            src_ip: IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7)),
-            src_port: 40000,
-            dst_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            dst_port: 8080,
-            data: data.as_object().cloned().unwrap_or_default(),
-        }
-    }
-
-    #[tokio::test]
-    async fn records_sessions_rows_and_raw_input_then_drains_on_finish() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("sub/recce7.sqlite");
-        let (conn, migrations) = open(&path, &instances()).unwrap();
-        assert_eq!(migrations, vec![("http".to_string(), Migration::Created)]);
-        let recorder = Recorder::start(conn, &instances(), 16, 4).unwrap();
-        let h = recorder.handle();
-        let n = 100;
-        for i in 0..n {
-            let s = new_id();
-            h.record(event(&s, EventType::SessionStart, json!({"table": "http"})))
-                .await
-                .unwrap();
-            h.record(event(
-                &s,
-                EventType::HttpRequest,
-                json!({"command": "GET", "path": format!("/{i}"), "status": 200, "bogus": 1}),
-            ))
-            .await
-            .unwrap();
-            h.record(event(
-                &s,
-                EventType::InputRaw,
-                json!({"reason": "not http", "length": 3, "bytes": "\\x16\\x03\\x01"}),
-            ))
-            .await
-            .unwrap();
-            h.record(event(
-                &s,
-                EventType::SessionEnd,
-                json!({"bytes_in": 10, "bytes_out": 20, "reason": "peer closed"}),
-            ))
-            .await
-            .unwrap();
-        }
-        h.flush().await.unwrap();
-        let stats = recorder.finish().await;
-        assert_eq!(stats.events, 4 * n);
-        assert_eq!(stats.failed, 0);
-        assert_eq!(stats.unknown_columns, n);
-        assert!(
-            h.record(event("x", EventType::SessionStart, json!({})))
-                .await
-                .is_err()
-        );
-
-        let db = Connection::open(&path).unwrap();
-        let count = |sql: &str| db.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
-        assert_eq!(
-            count(
-                "SELECT count(*) FROM sessions WHERE endTime IS NOT NULL AND closeReason = 'peer closed' AND bytesIn = 10"
-            ),
-            n as i64
-        );
-        assert_eq!(
-            count(
-                "SELECT count(*) FROM http WHERE command = 'GET' AND status = 200 AND eventType = 'http.request'"
-            ),
-            n as i64
-        );
-        assert_eq!(
-            count("SELECT count(*) FROM rawInput WHERE length = 3"),
-            n as i64
-        );
-        let mode: String = db
-            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(mode, "wal");
-    }
-
-    #[tokio::test]
-    async fn hostile_values_are_bound_not_spliced() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("x.sqlite");
-        let (conn, _) = open(&path, &instances()).unwrap();
-        let recorder = Recorder::start(conn, &instances(), 4, 4).unwrap();
-        let h = recorder.handle();
-        let nasty = "'); DROP TABLE sessions; --";
-        h.record(event("s1", EventType::SessionStart, json!({})))
-            .await
-            .unwrap();
-        h.record(event("s1", EventType::HttpRequest, json!({"path": nasty})))
-            .await
-            .unwrap();
-        recorder.finish().await;
-        let db = Connection::open(&path).unwrap();
-        let path_back: String = db
-            .query_row("SELECT path FROM http", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(path_back, nasty);
-        let sessions: i64 = db
-            .query_row("SELECT count(*) FROM sessions", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(sessions, 1);
-    }
-
-    #[tokio::test]
-    async fn a_full_disk_is_counted_never_silent() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("full.sqlite");
-        let (conn, _) = open(&path, &instances()).unwrap();
-        // A database that cannot grow: what a full disk looks like to SQLite.
-        let pages: i64 = conn
-            .query_row("PRAGMA page_count", [], |r| r.get(0))
-            .unwrap();
-        conn.execute_batch(&format!("PRAGMA max_page_count = {}", pages + 2))
-            .unwrap();
-        let recorder = Recorder::start(conn, &instances(), 64, 8).unwrap();
-        let h = recorder.handle();
-        let total = 200u64;
-        for i in 0..total {
-            let s = format!("s{i}");
-            h.record(event(
-                &s,
-                EventType::HttpRequest,
-                json!({"path": "x".repeat(4000)}),
-            ))
-            .await
-            .unwrap();
-        }
-        let stats = recorder.finish().await;
-        assert!(stats.failed > 0, "{stats:?}");
-        assert_eq!(
-            stats.events + stats.failed,
-            total,
-            "every event is either committed or counted as failed"
-        );
-        assert_eq!(
-            stats.disk_full, stats.failed,
-            "each failure is counted as a full disk"
-        );
-        let db = Connection::open(&path).unwrap();
-        let rows: i64 = db
-            .query_row("SELECT count(*) FROM http", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(rows as u64, stats.events);
-    }
-
-    #[tokio::test]
-    async fn outbox_gets_every_event_in_the_same_transaction_until_full() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("outbox.sqlite");
-        let (conn, _) = open(&path, &instances()).unwrap();
-        let recorder = Recorder::start_with_outbox(conn, &instances(), 16, 4, Some(5)).unwrap();
-        let h = recorder.handle();
-        let mut sent = Vec::new();
-        for i in 0..8 {
-            let e = event(
-                "s1",
-                EventType::HttpRequest,
-                json!({"path": format!("/{i}")}),
-            );
-            sent.push(e.clone());
-            h.record(e).await.unwrap();
-        }
-        let stats = recorder.finish().await;
-        assert_eq!(
-            (
-                stats.events,
-                stats.outboxed,
-                stats.outbox_full,
-                stats.outbox_unsent
-            ),
-            (8, 5, 3, 5)
-        );
-        let db = Connection::open(&path).unwrap();
-        let rows: i64 = db
-            .query_row("SELECT count(*) FROM http", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(rows, 8, "local recording goes on when the outbox is full");
-        let payloads: Vec<String> = db
-            .prepare("SELECT payload FROM outbox ORDER BY seq")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        let back: Vec<Event> = payloads
-            .iter()
-            .map(|p| serde_json::from_str(p).unwrap())
-            .collect();
-        assert_eq!(back, sent[..5]);
-        // A restart counts what is already waiting.
-        let (conn, _) = open(&path, &instances()).unwrap();
-        let again = Recorder::start_with_outbox(conn, &instances(), 16, 4, Some(5)).unwrap();
-        assert_eq!(again.stats().outbox_unsent.load(Ordering::Relaxed), 5);
-        again.finish().await;
-    }
-}
+mod tests;
