@@ -600,6 +600,7 @@ impl Writer {
                                     );
                                 }
                                 pending = 0;
+                                pending_outbox = 0;
                                 pending_counts.clear();
                                 in_tx = false;
                             }

@@ -228,3 +228,41 @@ async fn outbox_gets_every_event_in_the_same_transaction_until_full() {
     assert_eq!(again.stats().outbox.unsent(), 5);
     again.finish().await;
 }
+
+#[tokio::test]
+async fn a_full_disk_leaves_the_outbox_count_equal_to_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("full-outbox.sqlite");
+    let (conn, _) = open(&path, &instances()).unwrap();
+    let pages: i64 = conn
+        .query_row("PRAGMA page_count", [], |r| r.get(0))
+        .unwrap();
+    conn.execute_batch(&format!("PRAGMA max_page_count = {}", pages + 4))
+        .unwrap();
+    let recorder = Recorder::start_with_outbox(conn, &instances(), 64, 8, Some(10_000)).unwrap();
+    let h = recorder.handle();
+    for i in 0..200 {
+        h.record(event(
+            &format!("s{i}"),
+            EventType::HttpRequest,
+            json!({"path": "x".repeat(2000)}),
+        ))
+        .await
+        .unwrap();
+    }
+    let stats = recorder.finish().await;
+    assert!(stats.disk_full > 0, "{stats:?}");
+    let db = Connection::open(&path).unwrap();
+    let (rows, unsent): (i64, i64) = db
+        .query_row(
+            "SELECT count(*), count(*) FILTER (WHERE sentMicros IS NULL) FROM outbox",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (stats.outboxed, stats.outbox_unsent),
+        (rows as u64, unsent as u64),
+        "events rolled back by a full disk are not counted as queued: {stats:?}"
+    );
+}
