@@ -9,11 +9,11 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::ApiError;
+use crate::QueryError;
 use crate::budget::{BoundedArray, cap_bytes, cap_string, cut_marker};
 
 /// One page of a list and the cursor of the next page, if there is one.
-pub type Page<T> = Result<(Vec<T>, Option<String>), ApiError>;
+pub type Page<T> = Result<(Vec<T>, Option<String>), QueryError>;
 
 /// A filter shared by the list endpoints.
 #[derive(Debug, Clone, Default)]
@@ -227,7 +227,7 @@ fn seconds_between(begin: &str, end: &str) -> Option<f64> {
 }
 
 /// Instance tables in the file: every table but the store's own, with a safe name.
-pub fn instance_tables(conn: &Connection) -> Result<Vec<String>, ApiError> {
+pub fn instance_tables(conn: &Connection) -> Result<Vec<String>, QueryError> {
     let mut stmt = conn.prepare_cached(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
     )?;
@@ -242,7 +242,7 @@ pub fn instance_tables(conn: &Connection) -> Result<Vec<String>, ApiError> {
 }
 
 /// The columns of `table`, lowercase.
-fn columns(conn: &Connection, table: &str) -> Result<Vec<String>, ApiError> {
+fn columns(conn: &Connection, table: &str) -> Result<Vec<String>, QueryError> {
     let mut stmt = conn.prepare_cached("SELECT lower(name) FROM pragma_table_info(?1)")?;
     let cols = stmt
         .query_map([table], |r| r.get::<_, String>(0))?
@@ -252,7 +252,7 @@ fn columns(conn: &Connection, table: &str) -> Result<Vec<String>, ApiError> {
 
 /// Ports with sessions in the window, and every other port ever attacked with zeros (RECCE7
 /// listed every enabled port).
-pub fn ports(conn: &Connection, f: &Filter) -> Result<Vec<PortCount>, ApiError> {
+pub fn ports(conn: &Connection, f: &Filter) -> Result<Vec<PortCount>, QueryError> {
     let mut stmt = conn.prepare_cached(
         "SELECT localPort, count(*), count(DISTINCT peerAddress) FROM sessions
          WHERE startTime >= ?1 AND (?2 IS NULL OR sensor = ?2) GROUP BY +localPort",
@@ -327,7 +327,7 @@ pub fn item_count(
     tables: &[String],
     session: &str,
     table: Option<&str>,
-) -> Result<i64, ApiError> {
+) -> Result<i64, QueryError> {
     let mut n = 0;
     for t in item_tables(tables, table) {
         let sql = format!("SELECT count(*) FROM \"{t}\" WHERE session = ?1");
@@ -339,40 +339,21 @@ pub fn item_count(
 }
 
 /// Where a page of a session's rows starts: after this row (its time, the index of its table
-/// in [`item_tables`], its ID).
+/// in [`item_tables`], its ID). Handed out as `time~table~ID` (its `Display`); the API parses
+/// it back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ItemCursor {
-    time: String,
-    table: usize,
-    id: i64,
+    /// The row's `eventDateTime` (empty when it has none).
+    pub time: String,
+    /// The index of the row's table in [`item_tables`]: 0 or 1.
+    pub table: usize,
+    /// The row's `ID`.
+    pub id: i64,
 }
 
-impl ItemCursor {
-    /// Parses `time~table~ID` as handed out in `next_cursor`.
-    pub fn parse(c: &str) -> Result<ItemCursor, ApiError> {
-        let bad = || {
-            ApiError::bad_parameter(
-                "cursor",
-                format!("{c:?} is not a cursor this service gave out"),
-            )
-        };
-        let mut parts = c.rsplitn(3, '~');
-        let id = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
-        let table = parts
-            .next()
-            .and_then(|p| p.parse().ok())
-            .filter(|t| *t <= 1)
-            .ok_or_else(bad)?;
-        let time = parts.next().ok_or_else(bad)?;
-        Ok(ItemCursor {
-            time: time.to_owned(),
-            table,
-            id,
-        })
-    }
-
-    fn text(&self) -> String {
-        format!("{}~{}~{}", self.time, self.table, self.id)
+impl std::fmt::Display for ItemCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}~{}~{}", self.time, self.table, self.id)
     }
 }
 
@@ -384,7 +365,7 @@ pub struct ItemPage {
     /// Rows in it.
     pub count: usize,
     /// Where the next page starts, when rows are left.
-    pub next_cursor: Option<String>,
+    pub next_cursor: Option<ItemCursor>,
     /// True when the budget, not `limit`, ended the page.
     pub truncated: bool,
 }
@@ -403,7 +384,7 @@ pub fn session_items_page(
     cursor: Option<&ItemCursor>,
     room: usize,
     cap: usize,
-) -> Result<ItemPage, ApiError> {
+) -> Result<ItemPage, QueryError> {
     let sources = item_tables(tables, table);
     // The keys after the cursor, limit + 1 of each table, merged.
     let mut keys: Vec<(String, usize, i64)> = Vec::new();
@@ -458,11 +439,7 @@ pub fn session_items_page(
         });
     }
     let truncated = array.is_full();
-    let next_cursor = if truncated || more {
-        last.map(|c| c.text())
-    } else {
-        None
-    };
+    let next_cursor = if truncated || more { last } else { None };
     Ok(ItemPage {
         count: array.len(),
         json: array.finish(),
@@ -471,19 +448,31 @@ pub fn session_items_page(
     })
 }
 
-/// A session-list cursor: the last session's start time and id.
-fn parse_cursor(cursor: Option<&str>) -> Result<Option<(String, String)>, ApiError> {
-    let Some(c) = cursor else { return Ok(None) };
-    let (time, session) = c
-        .split_once('~')
-        .filter(|(t, s)| OffsetDateTime::parse(t, &Rfc3339).is_ok() && !s.is_empty())
-        .ok_or_else(|| {
-            ApiError::bad_parameter(
-                "cursor",
-                format!("{c:?} is not a cursor this service gave out"),
-            )
-        })?;
-    Ok(Some((time.to_owned(), session.to_owned())))
+/// Where a page of a session list starts: after the session that started at `begin_time` with
+/// id `session` (lists are newest first). Handed out as `begin_time~session` (its `Display`);
+/// the API parses it back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionCursor {
+    /// The last listed session's start, UTC RFC 3339.
+    pub begin_time: String,
+    /// The last listed session's id.
+    pub session: String,
+}
+
+impl SessionCursor {
+    /// The cursor that continues a session list after `s`.
+    pub fn after(s: &SessionOut) -> SessionCursor {
+        SessionCursor {
+            begin_time: s.begin_time.clone(),
+            session: s.session.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for SessionCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}~{}", self.begin_time, self.session)
+    }
 }
 
 /// Sessions matching `condition` (newest first), as summaries with text cut to `cap` bytes;
@@ -494,11 +483,12 @@ fn session_page(
     key: Option<&str>,
     f: &Filter,
     limit: usize,
-    cursor: Option<&str>,
+    cursor: Option<&SessionCursor>,
     cap: usize,
 ) -> Page<SessionOut> {
-    let after = parse_cursor(cursor)?;
-    let (after_time, after_session) = after.unzip();
+    let (after_time, after_session) = cursor
+        .map(|c| (c.begin_time.as_str(), c.session.as_str()))
+        .unzip();
     let sql = format!(
         "SELECT {SESSION_COLUMNS} FROM sessions
          WHERE startTime >= ?1 AND (?2 IS NULL OR sensor = ?2) AND {condition}
@@ -535,9 +525,9 @@ fn session_page(
     Ok((out, next))
 }
 
-/// The cursor that continues a session list after `s`.
+/// The cursor that continues a session list after `s`, as handed out.
 pub fn session_cursor(s: &SessionOut) -> String {
-    format!("{}~{}", s.begin_time, s.session)
+    SessionCursor::after(s).to_string()
 }
 
 /// Sessions on `port` in the window, newest first.
@@ -546,7 +536,7 @@ pub fn port_sessions(
     port: u16,
     f: &Filter,
     limit: usize,
-    cursor: Option<&str>,
+    cursor: Option<&SessionCursor>,
     cap: usize,
 ) -> Page<SessionOut> {
     let port = port.to_string();
@@ -559,7 +549,7 @@ pub fn address_sessions(
     address: &str,
     f: &Filter,
     limit: usize,
-    cursor: Option<&str>,
+    cursor: Option<&SessionCursor>,
     cap: usize,
 ) -> Page<SessionOut> {
     session_page(
@@ -578,7 +568,7 @@ pub fn recent_sessions(
     conn: &Connection,
     f: &Filter,
     limit: usize,
-    cursor: Option<&str>,
+    cursor: Option<&SessionCursor>,
     cap: usize,
 ) -> Page<SessionOut> {
     session_page(conn, "?3 IS NULL", None, f, limit, cursor, cap)
@@ -589,7 +579,11 @@ pub fn recent_sessions(
 pub type FoundSession = (SessionOut, Option<String>, Vec<String>);
 
 /// One session's summary, whatever its age, with where its rows are.
-pub fn session(conn: &Connection, id: &str, cap: usize) -> Result<Option<FoundSession>, ApiError> {
+pub fn session(
+    conn: &Connection,
+    id: &str,
+    cap: usize,
+) -> Result<Option<FoundSession>, QueryError> {
     let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE session = ?1");
     let found = conn
         .prepare_cached(&sql)?
@@ -607,7 +601,7 @@ pub fn session(conn: &Connection, id: &str, cap: usize) -> Result<Option<FoundSe
 }
 
 /// Ports every session of an address reached in the window (RECCE7 listed each with zeros).
-pub fn all_ports(conn: &Connection, sensor: Option<&str>) -> Result<Vec<u16>, ApiError> {
+pub fn all_ports(conn: &Connection, sensor: Option<&str>) -> Result<Vec<u16>, QueryError> {
     const SKIP_SCAN: &str = "WITH RECURSIVE p(port) AS (
            SELECT min(localPort) FROM sessions
            UNION ALL
@@ -640,19 +634,6 @@ pub fn all_ports(conn: &Connection, sensor: Option<&str>) -> Result<Vec<u16>, Ap
     Ok(ports)
 }
 
-/// An offset cursor of an aggregate list.
-pub fn parse_offset(cursor: Option<&str>) -> Result<usize, ApiError> {
-    match cursor {
-        None => Ok(0),
-        Some(c) => c.parse().map_err(|_| {
-            ApiError::bad_parameter(
-                "cursor",
-                format!("{c:?} is not a cursor this service gave out"),
-            )
-        }),
-    }
-}
-
 /// The next offset cursor, when a page came back full.
 fn next_offset(offset: usize, limit: usize, got: usize) -> Option<String> {
     (got > limit).then(|| (offset + limit).to_string())
@@ -663,9 +644,8 @@ pub fn addresses(
     conn: &Connection,
     f: &Filter,
     limit: usize,
-    cursor: Option<&str>,
-) -> Result<(Vec<AddressCount>, Option<String>), ApiError> {
-    let offset = parse_offset(cursor)?;
+    offset: usize,
+) -> Result<(Vec<AddressCount>, Option<String>), QueryError> {
     let mut stmt = conn.prepare_cached(
         "SELECT c.peerAddress, c.n, c.ports, c.first, c.last, i.country, i.countryCode, i.city
          FROM (SELECT peerAddress, count(*) AS n, group_concat(DISTINCT localPort) AS ports,
@@ -704,7 +684,7 @@ pub fn addresses(
 }
 
 /// Rows of instance tables having all of `needed` columns, in the window.
-fn tables_with(conn: &Connection, needed: &[&str]) -> Result<Vec<String>, ApiError> {
+fn tables_with(conn: &Connection, needed: &[&str]) -> Result<Vec<String>, QueryError> {
     let mut out = Vec::new();
     for t in instance_tables(conn)? {
         let cols = columns(conn, &t)?;
@@ -725,10 +705,9 @@ pub fn credentials(
     conn: &Connection,
     f: &Filter,
     limit: usize,
-    cursor: Option<&str>,
+    offset: usize,
     cap: usize,
-) -> Result<(Vec<Credential>, Option<String>), ApiError> {
-    let offset = parse_offset(cursor)?;
+) -> Result<(Vec<Credential>, Option<String>), QueryError> {
     let parts: Vec<String> = tables_with(conn, &["username", "password"])?
         .iter()
         .map(|t| {
@@ -778,10 +757,9 @@ pub fn commands(
     conn: &Connection,
     f: &Filter,
     limit: usize,
-    cursor: Option<&str>,
+    offset: usize,
     cap: usize,
-) -> Result<(Vec<CommandCount>, Option<String>), ApiError> {
-    let offset = parse_offset(cursor)?;
+) -> Result<(Vec<CommandCount>, Option<String>), QueryError> {
     let parts: Vec<String> = tables_with(conn, &["user_input"])?
         .iter()
         .map(|t| {
@@ -822,7 +800,7 @@ pub fn commands(
 }
 
 /// The dashboard's counters.
-pub fn summary(conn: &Connection, f: &Filter, top: usize) -> Result<Summary, ApiError> {
+pub fn summary(conn: &Connection, f: &Filter, top: usize) -> Result<Summary, QueryError> {
     let (sessions, unique_addresses): (i64, i64) = conn
         .prepare_cached(
             "SELECT count(*), count(DISTINCT peerAddress) FROM sessions
@@ -871,7 +849,7 @@ pub fn summary(conn: &Connection, f: &Filter, top: usize) -> Result<Summary, Api
 }
 
 /// The sensors in the store, most recently active first.
-pub fn sensors(conn: &Connection) -> Result<Vec<SensorInfo>, ApiError> {
+pub fn sensors(conn: &Connection) -> Result<Vec<SensorInfo>, QueryError> {
     let mut stmt = conn.prepare_cached(
         "SELECT sensor, count(*), max(startTime) FROM sessions GROUP BY sensor ORDER BY 3 DESC LIMIT 1000",
     )?;
@@ -892,7 +870,7 @@ pub fn sensors(conn: &Connection) -> Result<Vec<SensorInfo>, ApiError> {
 }
 
 /// Map places in the window, with the number of distinct addresses and of sessions.
-pub fn places(conn: &Connection, f: &Filter) -> Result<(Vec<Place>, i64, i64), ApiError> {
+pub fn places(conn: &Connection, f: &Filter) -> Result<(Vec<Place>, i64, i64), QueryError> {
     let mut stmt = conn.prepare_cached(
         "SELECT round(i.latitude, 1), round(i.longitude, 1), sum(c.n) FROM
            (SELECT peerAddress, count(*) AS n FROM sessions
@@ -920,7 +898,7 @@ pub fn places(conn: &Connection, f: &Filter) -> Result<(Vec<Place>, i64, i64), A
 }
 
 /// The newest session row id (for the live stream), or 0.
-pub fn latest_rowid(conn: &Connection) -> Result<i64, ApiError> {
+pub fn latest_rowid(conn: &Connection) -> Result<i64, QueryError> {
     Ok(
         conn.query_row("SELECT coalesce(max(rowid), 0) FROM sessions", [], |r| {
             r.get(0)
@@ -935,7 +913,7 @@ pub fn sessions_after(
     after: i64,
     limit: usize,
     cap: usize,
-) -> Result<Vec<(i64, SessionOut)>, ApiError> {
+) -> Result<Vec<(i64, SessionOut)>, QueryError> {
     let sql = format!(
         "SELECT {SESSION_COLUMNS}, rowid FROM sessions WHERE rowid > ?1 ORDER BY rowid LIMIT ?2"
     );
@@ -957,7 +935,7 @@ pub fn sessions_after(
 }
 
 /// Where an address is, from `ipInfo` (null when unknown).
-pub fn ip_info(conn: &Connection, address: &str) -> Result<Option<Value>, ApiError> {
+pub fn ip_info(conn: &Connection, address: &str) -> Result<Option<Value>, QueryError> {
     let found = conn
         .prepare_cached(
             "SELECT city, region, country, countryCode, latitude, longitude, org, asn, firstSeen, lastSeen
@@ -1064,7 +1042,7 @@ mod tests {
                 assert!(page.count <= limit);
                 seen.extend(labels(&page.json));
                 match page.next_cursor {
-                    Some(c) => cursor = Some(ItemCursor::parse(&c).unwrap()),
+                    Some(c) => cursor = Some(c),
                     None => break,
                 }
             }
@@ -1083,8 +1061,6 @@ mod tests {
         )
         .unwrap();
         assert_eq!(labels(&raw_only.json), ["r0", "r2"]);
-        assert!(ItemCursor::parse("bogus").is_err());
-        assert!(ItemCursor::parse("2026-01-01T00:00:00Z~7~1").is_err());
     }
 
     #[test]
@@ -1109,7 +1085,7 @@ mod tests {
             "s",
             Some("web"),
             100,
-            Some(&ItemCursor::parse(page.next_cursor.as_deref().unwrap()).unwrap()),
+            page.next_cursor.as_ref(),
             1 << 20,
             1024,
         )
