@@ -124,3 +124,14 @@ impl IntoResponse for ApiError {
         (self.status, Json(body)).into_response()
     }
 }
+
+/// Why a map could not be drawn.
+#[derive(Debug, thiserror::Error)]
+pub enum MapError {
+    /// The TopoJSON topology could not be decoded or is not usable.
+    #[error("bad TopoJSON topology: {0}")]
+    Topology(String),
+    /// The PNG could not be produced.
+    #[error("cannot encode PNG: {0}")]
+    Png(String),
+}
