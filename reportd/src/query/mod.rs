@@ -4,8 +4,8 @@
 //!
 //! The queries fail only with [`QueryError`] (the database); the request's parameters, cursors
 //! included, are parsed and checked by the API before a query runs. The parts: the answer types
-//! and the instance-table catalogue here, [`sessions`] (session summaries, pages of a session's
-//! rows, the live stream's new sessions) and [`aggregates`] (counts over the window).
+//! and the instance-table catalogue here, `sessions` (session summaries, pages of a session's
+//! rows, the live stream's new sessions) and `aggregates` (counts over the window).
 
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, params};

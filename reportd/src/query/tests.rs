@@ -1,4 +1,3 @@
-
 use super::*;
 
 /// A store with one session whose rows interleave an instance table and raw input, with a
