@@ -4,8 +4,10 @@
 //!
 //! The parts: [`config`], [`window`] (the time window of a request), [`db`] (read-only
 //! connections, every query bounded in rows and time), [`query`] (the SQL behind each
-//! endpoint), [`budget`] (every JSON answer within `max_response_bytes`), [`api`] (routes, JSON shapes, errors, the bearer token and CORS), [`worldmap`]
-//! (the map, drawn server-side), [`metrics`] and [`dashboard`].
+//! endpoint), [`budget`] (every JSON answer within `max_response_bytes`), [`api`] (routes,
+//! parameters and paging, the `Host` check, the bearer token and CORS), [`worldmap`] (the map,
+//! drawn server-side), [`metrics`], [`dashboard`], [`server`] (connection caps and timeouts) and
+//! [`error`] (the crate's errors).
 
 pub mod api;
 pub mod budget;

@@ -4,9 +4,9 @@
 //! static files when one is configured. Every request must name this service in `Host` (DNS
 //! rebinding), and links are built from the configured `public_url`, never from the request.
 //!
-//! The parts: [`params`] (the query string, parameter checks), [`paging`] (cursors, the `Link`
-//! header, lists cut to the byte budget), [`auth`] (the `Host` allow-list and the bearer
-//! token), [`live`] (the live stream) and [`handlers`] (one module per resource).
+//! The parts: `params` (the query string, parameter checks), `paging` (cursors, the `Link`
+//! header, lists cut to the byte budget), `auth` (the `Host` allow-list and the bearer
+//! token), `live` (the live stream) and `handlers` (one module per resource).
 
 use std::sync::Arc;
 
