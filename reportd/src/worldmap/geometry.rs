@@ -1,6 +1,7 @@
 //! Geometry: arcs to rings, rings split at the antimeridian.
 
-use super::*;
+use super::topojson::{Position, RawTransform};
+use super::{MapError, POLE_STEP_DEG};
 
 /// Decodes all arcs to absolute longitude/latitude positions.
 pub(super) fn decode_arcs(

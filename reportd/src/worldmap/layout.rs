@@ -1,7 +1,9 @@
 //! The layout of a map of a given width, the attack dots on it, and the drawing helpers the
 //! SVG and the PNG share (colours, numbers, the title band and its 8×8 glyphs).
 
-use super::*;
+use std::fmt::Write as _;
+
+use super::{BAND_RGB, MAX_WIDTH, MIN_WIDTH, MapPoint, TITLE_BAND_HEIGHT, TITLE_MARGIN, TITLE_RGB};
 
 /// The sizes derived from a requested width.
 pub(super) struct Layout {

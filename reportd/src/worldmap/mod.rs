@@ -31,9 +31,6 @@
 use std::fmt::Write as _;
 use std::sync::OnceLock;
 
-use serde::Deserialize;
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-
 pub use crate::error::MapError;
 
 mod geometry;
@@ -43,9 +40,12 @@ mod topojson;
 #[cfg(test)]
 mod tests;
 
-use geometry::*;
-use layout::*;
-use topojson::*;
+use geometry::{arc_lists, assemble_ring, bad_arcs, decode_arcs, split_ring};
+use layout::{
+    Layout, dots, draw_title_band, fit_title, hex, push_number_sep, push_tenths, push_xml_escaped,
+    rgb, tenths,
+};
+use topojson::{RawGeometry, RawTopology};
 
 /// Height in pixels of the title band above the map, in both SVG and PNG.
 pub const TITLE_BAND_HEIGHT: u32 = 24;

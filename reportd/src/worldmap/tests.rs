@@ -1,3 +1,5 @@
+use super::geometry::*;
+use super::layout::*;
 use super::*;
 
 /// A hand-written quantized topology: scale (0.5, 0.25), translate

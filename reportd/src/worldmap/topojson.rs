@@ -1,6 +1,7 @@
 //! TopoJSON input (only what the map needs).
 
-use super::*;
+use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 #[derive(Deserialize)]
 pub(super) struct RawTopology {
