@@ -1,7 +1,11 @@
 //! The measuring side: a minimal keep-alive HTTP/1.1 client, latency percentiles and the
 //! number formats of the printed rows.
 
-use super::*;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 /// A minimal HTTP/1.1 client: GET on one keep-alive connection, bodies framed by
 /// `Content-Length` or by the chunked transfer coding.

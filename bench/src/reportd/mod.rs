@@ -29,27 +29,22 @@
 //! its query and the drawing, are also timed apart, in-process, by calling [`query::places`]
 //! and [`WorldMap`] directly.
 
-use std::collections::HashSet;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use ::reportd::ReportdSettings;
 use ::reportd::query::{self, Filter};
 use ::reportd::worldmap::{MapPoint, WorldMap};
-use rusqlite::types::Value;
-use rusqlite::{Connection, OpenFlags, params, params_from_iter};
-use store::{Column, ColumnType, InstanceTable, TableSpec};
+use rusqlite::{Connection, OpenFlags};
 use time::OffsetDateTime;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 mod client;
 mod seed;
 
-use client::*;
-use seed::*;
+use client::{Client, Expect, Timings, measure, repeat, size, thousands};
+use seed::{EVENTS, INSTANCES, Rng, SESSIONS, SESSIONS_PER_TX, WINDOW, generate, table_name};
 
 /// A read-only connection set up as reportd sets up its own.
 fn read_only(path: &Path) -> Connection {

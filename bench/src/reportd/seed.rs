@@ -1,22 +1,30 @@
 //! The generated store: a sensor's schema from [`store::open`], filled row for row as a sensor
 //! records (20 instances, 200,000 sessions, 1,000,000 events, 50,000 addresses with places).
 
-use super::*;
+use std::collections::HashSet;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::Path;
+use std::time::Instant;
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, params, params_from_iter};
+use store::{Column, ColumnType, InstanceTable, TableSpec};
+use time::OffsetDateTime;
 
 /// Sessions generated; with their rows, [`EVENTS`] events.
 pub(super) const SESSIONS: usize = 200_000;
 /// Events in the store: a start and an end per session, plus every instance row.
 pub(super) const EVENTS: usize = 1_000_000;
 /// Distinct source addresses (each has at least one session and one `ipInfo` row).
-pub(super) const ADDRESSES: usize = 50_000;
+const ADDRESSES: usize = 50_000;
 /// Session starts are spread over this many days before the generation time.
-pub(super) const SPAN_DAYS: i64 = 30;
+const SPAN_DAYS: i64 = 30;
 /// Sessions per transaction while generating.
 pub(super) const SESSIONS_PER_TX: usize = 20_000;
 /// The sensor's name in every session.
-pub(super) const SENSOR: &str = "bench";
+const SENSOR: &str = "bench";
 /// The sensor's address attackers reached.
-pub(super) const LOCAL_ADDRESS: &str = "10.0.0.5";
+const LOCAL_ADDRESS: &str = "10.0.0.5";
 /// The window asked of every endpoint.
 pub(super) const WINDOW: &str = "days=7";
 
@@ -92,7 +100,7 @@ pub(super) fn table_name(i: usize) -> String {
 }
 
 /// The instances as [`store::open`] takes them.
-pub(super) fn instance_tables() -> Vec<InstanceTable> {
+fn instance_tables() -> Vec<InstanceTable> {
     (0..INSTANCES.len())
         .map(|i| InstanceTable {
             plugin: table_name(i),
@@ -105,7 +113,7 @@ pub(super) fn instance_tables() -> Vec<InstanceTable> {
 }
 
 /// Username and password pairs of the Mirai family, most tried first.
-pub(super) const CREDENTIALS: [(&str, &str); 24] = [
+const CREDENTIALS: [(&str, &str); 24] = [
     ("root", "xc3511"),
     ("admin", "admin"),
     ("root", "vizxv"),
@@ -133,7 +141,7 @@ pub(super) const CREDENTIALS: [(&str, &str); 24] = [
 ];
 
 /// Commands typed after a login, most typed first.
-pub(super) const COMMANDS: [&str; 16] = [
+const COMMANDS: [&str; 16] = [
     "enable",
     "system",
     "shell",
@@ -154,7 +162,7 @@ pub(super) const COMMANDS: [&str; 16] = [
 
 /// HTTP requests scanners send: method, path, body, status answered, and whether the body or
 /// query is a login the plug-in reads a username and password from.
-pub(super) const REQUESTS: [(&str, &str, &str, i64, bool); 12] = [
+const REQUESTS: [(&str, &str, &str, i64, bool); 12] = [
     ("GET", "/", "", 200, false),
     ("GET", "/favicon.ico", "", 404, false),
     ("POST", "/login.cgi", "username={u}&password={p}", 200, true),
@@ -188,7 +196,7 @@ pub(super) const REQUESTS: [(&str, &str, &str, i64, bool); 12] = [
 ];
 
 /// User agents of scanners and bots.
-pub(super) const USER_AGENTS: [&str; 6] = [
+const USER_AGENTS: [&str; 6] = [
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
     "Hello, world",
     "Mozilla/5.0 zgrab/0.x",
@@ -199,7 +207,7 @@ pub(super) const USER_AGENTS: [&str; 6] = [
 
 /// A place attackers come from: city, region, country, ISO code, latitude, longitude, org,
 /// ASN, and the share of addresses placed there.
-pub(super) type Place = (
+type Place = (
     &'static str,
     &'static str,
     &'static str,
@@ -213,7 +221,7 @@ pub(super) type Place = (
 
 /// Places attackers come from (invented, but plausible for a honeypot).
 #[rustfmt::skip]
-pub(super) const PLACES: [Place; 46] = [
+const PLACES: [Place; 46] = [
     ("Beijing", "Beijing", "China", "CN", 39.9042, 116.4074, "China Unicom Beijing Province Network", 4808, 6.0),
     ("Shanghai", "Shanghai", "China", "CN", 31.2304, 121.4737, "China Telecom Group", 4812, 6.0),
     ("Guangzhou", "Guangdong", "China", "CN", 23.1291, 113.2644, "Chinanet", 4134, 6.0),
@@ -304,7 +312,7 @@ impl Rng {
 }
 
 /// Running sums of `weights`, for [`Rng::weighted`].
-pub(super) fn cdf(weights: impl Iterator<Item = f64>) -> Vec<f64> {
+fn cdf(weights: impl Iterator<Item = f64>) -> Vec<f64> {
     weights
         .scan(0.0, |sum, w| {
             *sum += w;
@@ -314,13 +322,13 @@ pub(super) fn cdf(weights: impl Iterator<Item = f64>) -> Vec<f64> {
 }
 
 /// A Zipf-like rank (weight 1/rank) for lists of attacker choices.
-pub(super) fn zipf_cdf(n: usize) -> Vec<f64> {
+fn zipf_cdf(n: usize) -> Vec<f64> {
     cdf((1..=n).map(|k| 1.0 / k as f64))
 }
 
 /// `n` distinct public-looking source addresses: 90% IPv4 outside private, loopback, shared,
 /// link-local, multicast and reserved ranges, 10% IPv6 in providers' ranges.
-pub(super) fn addresses(rng: &mut Rng, n: usize) -> Vec<IpAddr> {
+fn addresses(rng: &mut Rng, n: usize) -> Vec<IpAddr> {
     const V6_PREFIXES: [[u16; 2]; 6] = [
         [0x2a01, 0x04f8],
         [0x2604, 0xa880],
@@ -373,7 +381,7 @@ pub(super) fn addresses(rng: &mut Rng, n: usize) -> Vec<IpAddr> {
 
 /// One session to write: when it started (µs since the epoch), from where, to which instance,
 /// and how many instance rows it has.
-pub(super) struct Plan {
+struct Plan {
     pub(super) start_us: i64,
     pub(super) address: u32,
     pub(super) instance: u8,
@@ -382,7 +390,7 @@ pub(super) struct Plan {
 }
 
 /// A store time from microseconds since the epoch.
-pub(super) fn stamp(us: i64) -> String {
+fn stamp(us: i64) -> String {
     let t =
         OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1000).expect("a time in range");
     store::event::format_rfc3339(t)
@@ -443,7 +451,7 @@ pub(super) fn generate(path: &Path) -> Generated {
 }
 
 /// The sessions, in the order they started.
-pub(super) fn plan_sessions(rng: &mut Rng, now_us: i64) -> Vec<Plan> {
+fn plan_sessions(rng: &mut Rng, now_us: i64) -> Vec<Plan> {
     let span_us = SPAN_DAYS * 86_400 * 1_000_000;
     let port_cdf = cdf(INSTANCES.iter().map(|i| i.2));
     let preferred: Vec<u8> = (0..ADDRESSES)
@@ -479,7 +487,7 @@ pub(super) fn plan_sessions(rng: &mut Rng, now_us: i64) -> Vec<Plan> {
 
 /// The insert of an instance row: the fixed columns but `ID`, then the instance's own, as the
 /// recorder writes them.
-pub(super) fn insert_sql(instance: usize) -> String {
+fn insert_sql(instance: usize) -> String {
     let cols: Vec<String> = store::schema::FIXED_COLUMNS[1..]
         .iter()
         .map(|(n, _)| (*n).to_owned())
@@ -496,13 +504,7 @@ pub(super) fn insert_sql(instance: usize) -> String {
 
 /// Writes one session and its rows (as its `session.start`, its rows and its `session.end`
 /// leave them); returns the rows written.
-pub(super) fn write_session(
-    tx: &Connection,
-    rng: &mut Rng,
-    plan: &Plan,
-    peer: &IpAddr,
-    now_us: i64,
-) -> usize {
+fn write_session(tx: &Connection, rng: &mut Rng, plan: &Plan, peer: &IpAddr, now_us: i64) -> usize {
     let cred_cdf = zipf_cdf(CREDENTIALS.len());
     let command_cdf = zipf_cdf(COMMANDS.len());
     let request_cdf = zipf_cdf(REQUESTS.len());
@@ -614,7 +616,7 @@ pub(super) fn write_session(
 }
 
 /// One `ipInfo` row per address, `seen` holding its first and last session start.
-pub(super) fn write_ip_info(tx: &Connection, rng: &mut Rng, addrs: &[IpAddr], seen: &[(i64, i64)]) {
+fn write_ip_info(tx: &Connection, rng: &mut Rng, addrs: &[IpAddr], seen: &[(i64, i64)]) {
     let place_cdf = cdf(PLACES.iter().map(|p| p.8));
     let mut insert = tx
         .prepare(
@@ -656,11 +658,11 @@ pub(super) fn write_ip_info(tx: &Connection, rng: &mut Rng, addrs: &[IpAddr], se
 }
 
 /// A TEXT value.
-pub(super) fn text(s: impl Into<String>) -> Value {
+fn text(s: impl Into<String>) -> Value {
     Value::Text(s.into())
 }
 
 /// A TEXT value, or NULL.
-pub(super) fn opt_text(s: Option<&str>) -> Value {
+fn opt_text(s: Option<&str>) -> Value {
     s.map_or(Value::Null, text)
 }

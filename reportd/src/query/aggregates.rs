@@ -1,7 +1,15 @@
 //! Counts over the window: ports, addresses, credentials, commands, the dashboard's summary,
 //! the sensors, the map's places, and where an address is.
 
-use super::*;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::{Map, Value};
+
+use super::{
+    AddressCount, CommandCount, Credential, Filter, KeyCount, Place, PortCount, SensorInfo,
+    Summary, columns, instance_tables, json_value,
+};
+use crate::QueryError;
+use crate::budget::{cap_bytes, cap_string};
 
 /// Ports with sessions in the window, and every other port ever attacked with zeros (RECCE7
 /// listed every enabled port).

@@ -7,15 +7,15 @@
 //! and the instance-table catalogue here, `sessions` (session summaries, pages of a session's
 //! rows, the live stream's new sessions) and `aggregates` (counts over the window).
 
+use rusqlite::Connection;
 use rusqlite::types::ValueRef;
-use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::QueryError;
-use crate::budget::{BoundedArray, cap_bytes, cap_string, cut_marker};
+use crate::budget::{cap_bytes, cap_string, cut_marker};
 
 mod aggregates;
 mod sessions;

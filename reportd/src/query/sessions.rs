@@ -2,7 +2,12 @@
 //! id, its rows a page at a time ([`ItemCursor`]) and the sessions the live stream has not
 //! sent yet.
 
-use super::*;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::{Map, Value};
+
+use super::{Filter, Page, SessionOut, instance_tables, json_value, seconds_between};
+use crate::QueryError;
+use crate::budget::BoundedArray;
 
 const SESSION_COLUMNS: &str = "session, sensor, ident, plugin, protocol, startTime, endTime,
     peerAddress, peerPort, localAddress, localPort, bytesIn, bytesOut, closeReason, linkedSession,

@@ -1,3 +1,5 @@
+use serde_json::Map;
+
 use super::*;
 
 /// A store with one session whose rows interleave an instance table and raw input, with a
