@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags};
 
-use crate::{ApiError, ReportError};
+use crate::{ApiError, QueryError, ReportError};
 
 /// Connections kept open between requests.
 const IDLE_MAX: usize = 4;
@@ -75,14 +75,14 @@ impl Db {
     pub async fn read<T, F>(self: &Arc<Self>, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, QueryError> + Send + 'static,
     {
         let db = self.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = db.take()?;
             let deadline = Instant::now() + db.timeout;
             conn.progress_handler(1000, Some(move || Instant::now() > deadline))?;
-            let result = f(&conn);
+            let result = f(&conn).map_err(ApiError::from);
             conn.progress_handler(0, None::<fn() -> bool>)?;
             db.give_back(conn);
             result

@@ -4,19 +4,18 @@
 //!
 //! The parts: [`config`], [`window`] (the time window of a request), [`db`] (read-only
 //! connections, every query bounded in rows and time), [`query`] (the SQL behind each
-//! endpoint), [`budget`] (every JSON answer within `max_response_bytes`), [`api`] (routes, JSON shapes, errors, the bearer token and CORS), [`worldmap`]
-//! (the map, drawn server-side), [`metrics`] and [`dashboard`]. The entry is every role's:
+//! endpoint), [`budget`] (every JSON answer within `max_response_bytes`), [`api`] (routes,
+//! parameters and paging, the `Host` check, the bearer token and CORS), [`worldmap`] (the map,
+//! drawn server-side), [`metrics`], [`dashboard`], [`server`] (connection caps and timeouts) and
+//! [`error`] (the crate's errors). The entry is every role's:
 //! [`load`], then [`run`] until a [`shutdown::Shutdown`].
-
-use axum::Json;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 
 pub mod api;
 pub mod budget;
 pub mod config;
 pub mod dashboard;
 pub mod db;
+pub mod error;
 pub mod metrics;
 pub mod query;
 mod role;
@@ -26,106 +25,5 @@ pub mod worldmap;
 
 pub use api::{AppState, router, serve};
 pub use config::{ReportdSettings, TokenSources, load, parse_config};
+pub use error::{ApiError, QueryError, ReportError};
 pub use role::{ReportdSummary, run, run_on};
-
-/// Everything that stops the service from starting or serving.
-#[derive(Debug, thiserror::Error)]
-pub enum ReportError {
-    /// The database cannot be opened.
-    #[error("cannot open the database {path}: {reason}")]
-    Open {
-        /// The path.
-        path: String,
-        /// Why.
-        reason: String,
-    },
-    /// The listen address cannot be bound.
-    #[error("cannot listen on {addr}: {reason}")]
-    Bind {
-        /// The address.
-        addr: std::net::SocketAddr,
-        /// Why.
-        reason: String,
-    },
-    /// The listen address is not loopback and there is no token.
-    #[error("refusing to serve on {addr}: token {reason}")]
-    Exposed {
-        /// The address.
-        addr: std::net::SocketAddr,
-        /// The rule broken.
-        reason: String,
-    },
-    /// The server failed while running.
-    #[error("serving: {0}")]
-    Serve(String),
-    /// The configuration has problems.
-    #[error(transparent)]
-    Config(#[from] roleconfig::ConfigProblems),
-}
-
-/// An error answer: a status and a JSON body that names the problem.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiError {
-    /// The HTTP status.
-    pub status: StatusCode,
-    /// What is wrong, for a person.
-    pub message: String,
-    /// The query or path parameter at fault, if one is.
-    pub parameter: Option<String>,
-}
-
-impl ApiError {
-    /// A 400 naming the parameter.
-    pub fn bad_parameter(parameter: &str, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status: StatusCode::BAD_REQUEST,
-            message: message.into(),
-            parameter: Some(parameter.to_owned()),
-        }
-    }
-
-    /// A 404.
-    pub fn not_found(message: impl Into<String>) -> ApiError {
-        ApiError {
-            status: StatusCode::NOT_FOUND,
-            message: message.into(),
-            parameter: None,
-        }
-    }
-
-    /// A 500 (the database failed); the detail goes to the log, not to the client.
-    pub fn internal(detail: impl std::fmt::Display) -> ApiError {
-        tracing::error!(error = %detail, "database error");
-        ApiError {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            message: "database error (see the service's log)".into(),
-            parameter: None,
-        }
-    }
-}
-
-impl From<rusqlite::Error> for ApiError {
-    fn from(e: rusqlite::Error) -> ApiError {
-        if e.sqlite_error_code() == Some(rusqlite::ErrorCode::OperationInterrupted) {
-            return ApiError {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                message: "the query took longer than query_timeout_ms and was stopped; ask for a shorter window or fewer rows".into(),
-                parameter: None,
-            };
-        }
-        ApiError::internal(e)
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut body = serde_json::json!({
-            "error": self.message,
-            "status": self.status.as_u16(),
-        });
-        if let Some(p) = &self.parameter {
-            body["parameter"] = serde_json::Value::String(p.clone());
-        }
-        (self.status, Json(body)).into_response()
-    }
-}

@@ -1,76 +1,42 @@
-//! The report service (issue 7): latency of the REST API and of the world map over a generated
-//! store of 1,000,000 events across 20 ports and 50,000 addresses. Goals: p99 under 50 ms for
-//! `/v1/analytics/ports?days=7` and `/v1/analytics/ipaddresses/{ip}`, the map under 200 ms.
-//!
-//! `cargo run --release -p bench -- reportd`
-//!
-//! The store is generated in a temporary directory; with `RECCE7_BENCH_DB=/some/file.sqlite` it
-//! is generated there once and reused by later runs (its times stay where they were generated,
-//! so a reused store slowly ages out of the 7-day window; delete it to start afresh).
-//!
-//! # The store
-//!
-//! Made by [`store::open`] (every table and index a sensor has), then filled with prepared
-//! statements in a few large transactions, row for row what a sensor records (see
-//! [`generate`]). Events are counted as the sensor counts them: a `session.start` and a
-//! `session.end` are two events stored in one `sessions` row, and every instance-table row is
-//! one event. 200,000 sessions with 1 to 5 rows each (3 on average) make 200,000 × 2 + 600,000
-//! = 1,000,000 events. One sensor (`bench`, `ident` null, as in a sensor's own database); no
-//! `rawInput` rows; ids from [`store::new_id`], so they are ordered by generation, not by the
-//! (back-dated) event times.
-//!
-//! # The measurements
-//!
-//! reportd runs in this process (`reportd::api::serve_on` on 127.0.0.1:0, a two-thread tokio
-//! runtime shared with the client), with the settings of `recce7 up`. The client is a minimal
-//! HTTP/1.1 client on one keep-alive connection; each request is timed from the first byte
-//! written to the last byte of the body read. Every endpoint gets 10 warm-up requests, then
-//! sequential measured ones; every answer must be a 200 with a body. The map handler's two parts,
-//! its query and the drawing, are also timed apart, in-process, by calling [`query::places`]
-//! and [`WorldMap`] directly.
+//! The generated store: a sensor's schema from [`store::open`], filled row for row as a sensor
+//! records (20 instances, 200,000 sessions, 1,000,000 events, 50,000 addresses with places).
 
 use std::collections::HashSet;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::Path;
 use std::time::Instant;
 
-use ::reportd::ReportdSettings;
-use ::reportd::query::{self, Filter};
-use ::reportd::worldmap::{MapPoint, WorldMap};
 use rusqlite::types::Value;
-use rusqlite::{Connection, OpenFlags, params, params_from_iter};
+use rusqlite::{Connection, params, params_from_iter};
 use store::{Column, ColumnType, InstanceTable, TableSpec};
 use time::OffsetDateTime;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio_util::sync::CancellationToken;
 
 /// Sessions generated; with their rows, [`EVENTS`] events.
-const SESSIONS: usize = 200_000;
+pub(super) const SESSIONS: usize = 200_000;
 /// Events in the store: a start and an end per session, plus every instance row.
-const EVENTS: usize = 1_000_000;
+pub(super) const EVENTS: usize = 1_000_000;
 /// Distinct source addresses (each has at least one session and one `ipInfo` row).
 const ADDRESSES: usize = 50_000;
 /// Session starts are spread over this many days before the generation time.
 const SPAN_DAYS: i64 = 30;
 /// Sessions per transaction while generating.
-const SESSIONS_PER_TX: usize = 20_000;
+pub(super) const SESSIONS_PER_TX: usize = 20_000;
 /// The sensor's name in every session.
 const SENSOR: &str = "bench";
 /// The sensor's address attackers reached.
 const LOCAL_ADDRESS: &str = "10.0.0.5";
 /// The window asked of every endpoint.
-const WINDOW: &str = "days=7";
+pub(super) const WINDOW: &str = "days=7";
 
 /// What a plug-in instance speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(super) enum Kind {
     Telnet,
     Http,
 }
 
 impl Kind {
-    fn protocol(self) -> &'static str {
+    pub(super) fn protocol(self) -> &'static str {
         match self {
             Kind::Telnet => "telnet",
             Kind::Http => "http",
@@ -78,7 +44,7 @@ impl Kind {
     }
 
     /// The instance table's configured columns, as the built-in plug-ins declare them.
-    fn columns(self) -> Vec<Column> {
+    pub(super) fn columns(self) -> Vec<Column> {
         let text = |n: &str| Column::new(n, ColumnType::Text);
         match self {
             Kind::Telnet => vec![
@@ -104,7 +70,7 @@ impl Kind {
 /// The 20 plug-in instances: 10 telnet and 10 HTTP, one table each (`telnet_23`, `http_80`,
 /// ...), as a sensor configured with 20 `[[plugin]]` tables has. The weight is the share of
 /// sessions a port draws.
-const INSTANCES: [(Kind, u16, f64); 20] = [
+pub(super) const INSTANCES: [(Kind, u16, f64); 20] = [
     (Kind::Telnet, 23, 30.0),
     (Kind::Telnet, 2323, 20.0),
     (Kind::Telnet, 2223, 6.0),
@@ -128,7 +94,7 @@ const INSTANCES: [(Kind, u16, f64); 20] = [
 ];
 
 /// Instance `i`'s table (and plug-in instance) name.
-fn table_name(i: usize) -> String {
+pub(super) fn table_name(i: usize) -> String {
     let (kind, port, _) = INSTANCES[i];
     format!("{}_{port}", kind.protocol())
 }
@@ -305,10 +271,10 @@ const PLACES: [Place; 46] = [
 ];
 
 /// A small deterministic generator (SplitMix64): the same store on every run.
-struct Rng(u64);
+pub(super) struct Rng(pub(super) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(super) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -317,27 +283,27 @@ impl Rng {
     }
 
     /// A number in `0..n` (`n` is far below 2^64: the bias is negligible).
-    fn below(&mut self, n: u64) -> u64 {
+    pub(super) fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
 
     /// A number in `[0, 1)`.
-    fn unit(&mut self) -> f64 {
+    pub(super) fn unit(&mut self) -> f64 {
         (self.next() >> 11) as f64 / (1u64 << 53) as f64
     }
 
-    fn chance(&mut self, p: f64) -> bool {
+    pub(super) fn chance(&mut self, p: f64) -> bool {
         self.unit() < p
     }
 
     /// An index drawn with the weights summed up in `cdf`.
-    fn weighted(&mut self, cdf: &[f64]) -> usize {
+    pub(super) fn weighted(&mut self, cdf: &[f64]) -> usize {
         let total = cdf.last().copied().unwrap_or(0.0);
         let x = self.unit() * total;
         cdf.partition_point(|c| *c <= x).min(cdf.len() - 1)
     }
 
-    fn shuffle<T>(&mut self, v: &mut [T]) {
+    pub(super) fn shuffle<T>(&mut self, v: &mut [T]) {
         for i in (1..v.len()).rev() {
             let j = self.below(i as u64 + 1) as usize;
             v.swap(i, j);
@@ -416,11 +382,11 @@ fn addresses(rng: &mut Rng, n: usize) -> Vec<IpAddr> {
 /// One session to write: when it started (µs since the epoch), from where, to which instance,
 /// and how many instance rows it has.
 struct Plan {
-    start_us: i64,
-    address: u32,
-    instance: u8,
-    rows: u8,
-    peer_port: u16,
+    pub(super) start_us: i64,
+    pub(super) address: u32,
+    pub(super) instance: u8,
+    pub(super) rows: u8,
+    pub(super) peer_port: u16,
 }
 
 /// A store time from microseconds since the epoch.
@@ -431,10 +397,10 @@ fn stamp(us: i64) -> String {
 }
 
 /// What [`generate`] wrote.
-struct Generated {
-    seconds: f64,
-    sessions: usize,
-    rows: usize,
+pub(super) struct Generated {
+    pub(super) seconds: f64,
+    pub(super) sessions: usize,
+    pub(super) rows: usize,
 }
 
 /// Fills a new store at `path`:
@@ -453,7 +419,7 @@ struct Generated {
 /// - `ipInfo`: one row per address with its first and last session, placed in a city of
 ///   [`PLACES`] (jittered by up to 0.4°), 7% only to a country (no city or region, whole-degree
 ///   coordinates), 3% unknown (all nulls).
-fn generate(path: &Path) -> Generated {
+pub(super) fn generate(path: &Path) -> Generated {
     let started = Instant::now();
     let (mut conn, _) = store::open(path, &instance_tables()).expect("create the store");
     let mut rng = Rng(0x7265_6363_6537);
@@ -699,600 +665,4 @@ fn text(s: impl Into<String>) -> Value {
 /// A TEXT value, or NULL.
 fn opt_text(s: Option<&str>) -> Value {
     s.map_or(Value::Null, text)
-}
-
-/// A minimal HTTP/1.1 client: GET on one keep-alive connection, bodies framed by
-/// `Content-Length` or by the chunked transfer coding.
-struct Client {
-    stream: TcpStream,
-    buf: Vec<u8>,
-}
-
-impl Client {
-    async fn connect(addr: SocketAddr) -> Client {
-        let stream = TcpStream::connect(addr).await.expect("connect to reportd");
-        stream.set_nodelay(true).expect("TCP_NODELAY");
-        Client {
-            stream,
-            buf: Vec::with_capacity(256 * 1024),
-        }
-    }
-
-    /// Reads more of the response into the buffer.
-    async fn fill(&mut self) {
-        let n = self
-            .stream
-            .read_buf(&mut self.buf)
-            .await
-            .expect("read the response");
-        assert!(n > 0, "reportd closed the connection in a response");
-    }
-
-    /// Waits until the buffer holds `n` bytes.
-    async fn want(&mut self, n: usize) {
-        while self.buf.len() < n {
-            self.fill().await;
-        }
-    }
-
-    /// Takes one line, without its CRLF.
-    async fn line(&mut self) -> String {
-        loop {
-            if let Some(i) = self.buf.windows(2).position(|w| w == b"\r\n") {
-                let line = String::from_utf8_lossy(&self.buf[..i]).into_owned();
-                self.buf.drain(..i + 2);
-                return line;
-            }
-            self.fill().await;
-        }
-    }
-
-    /// Takes `n` bytes of body.
-    async fn take(&mut self, n: usize) -> Vec<u8> {
-        self.want(n).await;
-        self.buf.drain(..n).collect()
-    }
-
-    /// `GET path`: the status and the whole body.
-    async fn get(&mut self, path: &str) -> (u16, Vec<u8>) {
-        let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-        self.stream
-            .write_all(request.as_bytes())
-            .await
-            .expect("send the request");
-        let status_line = self.line().await;
-        let status: u16 = status_line
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("not a status line: {status_line:?}"));
-        let (mut length, mut chunked) = (None, false);
-        loop {
-            let line = self.line().await;
-            if line.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':') {
-                let value = value.trim();
-                if name.eq_ignore_ascii_case("content-length") {
-                    length = Some(value.parse::<usize>().expect("a Content-Length"));
-                } else if name.eq_ignore_ascii_case("transfer-encoding") {
-                    chunked = value.eq_ignore_ascii_case("chunked");
-                }
-            }
-        }
-        let body = if chunked {
-            let mut body = Vec::new();
-            loop {
-                let size_line = self.line().await;
-                let size = size_line.split(';').next().unwrap_or("").trim();
-                let size = usize::from_str_radix(size, 16).expect("a chunk size");
-                if size == 0 {
-                    while !self.line().await.is_empty() {}
-                    break body;
-                }
-                body.extend(self.take(size).await);
-                assert!(self.line().await.is_empty(), "a chunk ends with CRLF");
-            }
-        } else {
-            let n = length.expect("a Content-Length or a chunked body");
-            self.take(n).await
-        };
-        (status, body)
-    }
-}
-
-/// What an answer must start with.
-#[derive(Clone, Copy)]
-enum Expect {
-    Json,
-    Svg,
-    Png,
-}
-
-impl Expect {
-    fn matches(self, body: &[u8]) -> bool {
-        match self {
-            Expect::Json => body.starts_with(b"{") || body.starts_with(b"["),
-            Expect::Svg => body.starts_with(b"<svg"),
-            Expect::Png => body.starts_with(b"\x89PNG\r\n\x1a\n"),
-        }
-    }
-}
-
-/// Latencies of one measurement, in milliseconds, and the sizes of the bodies.
-struct Timings {
-    ms: Vec<f64>,
-    bytes: Vec<usize>,
-}
-
-impl Timings {
-    fn new() -> Timings {
-        Timings {
-            ms: Vec::new(),
-            bytes: Vec::new(),
-        }
-    }
-
-    /// The `p`-th percentile by nearest rank (the median is `p = 50`).
-    fn pct(&self, p: f64) -> f64 {
-        let mut v = self.ms.clone();
-        v.sort_by(f64::total_cmp);
-        let rank = ((p / 100.0) * v.len() as f64).ceil() as usize;
-        v[rank.clamp(1, v.len()) - 1]
-    }
-
-    fn max(&self) -> f64 {
-        self.ms.iter().copied().fold(0.0, f64::max)
-    }
-
-    /// The median body size.
-    fn body(&self) -> String {
-        let mut v = self.bytes.clone();
-        v.sort_unstable();
-        size(v[(v.len() - 1) / 2] as u64)
-    }
-
-    /// `median …, p99 …, max … (n = …)`.
-    fn summary(&self) -> String {
-        format!(
-            "median {:.2} ms, p99 {:.2} ms, max {:.2} ms (n = {})",
-            self.pct(50.0),
-            self.pct(99.0),
-            self.max(),
-            self.ms.len()
-        )
-    }
-
-    /// A table row: what (with the median body size), the result, and the p99 against
-    /// `goal_ms` when there is a goal.
-    fn row(&self, what: &str, goal_ms: Option<f64>) -> String {
-        let goal = match goal_ms {
-            None => String::new(),
-            Some(g) if self.pct(99.0) < g => format!("p99 < {g} ms: met"),
-            Some(g) => format!("p99 < {g} ms: **missed**"),
-        };
-        format!(
-            "| {what}, body {} | {} | {goal} |",
-            self.body(),
-            self.summary()
-        )
-    }
-}
-
-/// Sends `warmup` then every one of `paths`, in order, each after the previous answer, and
-/// times each; every answer must be a 200 whose body looks like `expect`.
-async fn measure(
-    client: &mut Client,
-    warmup: &[String],
-    paths: &[String],
-    expect: Expect,
-) -> Timings {
-    let mut t = Timings::new();
-    for (i, path) in warmup.iter().chain(paths).enumerate() {
-        let started = Instant::now();
-        let (status, body) = client.get(path).await;
-        let elapsed = started.elapsed();
-        assert_eq!(
-            status,
-            200,
-            "{path}: {}",
-            String::from_utf8_lossy(&body[..body.len().min(300)])
-        );
-        assert!(
-            !body.is_empty() && expect.matches(&body),
-            "{path}: unexpected body {:?}",
-            String::from_utf8_lossy(&body[..body.len().min(100)])
-        );
-        if i >= warmup.len() {
-            t.ms.push(elapsed.as_secs_f64() * 1000.0);
-            t.bytes.push(body.len());
-        }
-    }
-    t
-}
-
-/// `n` copies of one path.
-fn repeat(path: &str, n: usize) -> Vec<String> {
-    vec![path.to_owned(); n]
-}
-
-/// `12,345` from 12345.
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// A byte count as KB or MB (powers of 1,000).
-fn size(bytes: u64) -> String {
-    match bytes {
-        b if b >= 1_000_000 => format!("{:.1} MB", b as f64 / 1e6),
-        b if b >= 1_000 => format!("{:.1} KB", b as f64 / 1e3),
-        b => format!("{b} B"),
-    }
-}
-
-/// A read-only connection set up as reportd sets up its own.
-fn read_only(path: &Path) -> Connection {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .expect("open the store read-only");
-    conn.execute_batch("PRAGMA query_only = ON; PRAGMA cache_size = -4096;")
-        .expect("pragmas");
-    conn
-}
-
-/// What the store holds: sessions, instance rows, events, distinct addresses, ipInfo rows,
-/// sessions in the window.
-struct Contents {
-    sessions: u64,
-    rows: u64,
-    addresses: u64,
-    ip_info: u64,
-    in_window: u64,
-    newest: String,
-}
-
-fn contents(conn: &Connection, since: &str) -> Contents {
-    let one = |sql: &str| -> u64 {
-        conn.query_row(sql, [], |r| r.get::<_, i64>(0))
-            .expect("a count") as u64
-    };
-    let rows = (0..INSTANCES.len())
-        .map(|i| one(&format!("SELECT count(*) FROM \"{}\"", table_name(i))))
-        .sum();
-    Contents {
-        sessions: one("SELECT count(*) FROM sessions"),
-        rows,
-        addresses: one("SELECT count(DISTINCT peerAddress) FROM sessions"),
-        ip_info: one("SELECT count(*) FROM ipInfo"),
-        in_window: conn
-            .query_row(
-                "SELECT count(*) FROM sessions WHERE startTime >= ?1",
-                [since],
-                |r| r.get::<_, i64>(0),
-            )
-            .expect("a count") as u64,
-        newest: conn
-            .query_row("SELECT max(startTime) FROM sessions", [], |r| r.get(0))
-            .expect("the newest session"),
-    }
-}
-
-/// The addresses asked about: the 50 with most sessions in the window (with their counts),
-/// and 160 drawn at random from all 50,000 (most have a session or two, many none in the
-/// window).
-fn pick_addresses(conn: &Connection, since: &str) -> (Vec<(String, i64)>, Vec<String>) {
-    let heavy = conn
-        .prepare(
-            "SELECT peerAddress, count(*) FROM sessions WHERE startTime >= ?1
-             GROUP BY peerAddress ORDER BY 2 DESC LIMIT 50",
-        )
-        .expect("prepare")
-        .query_map([since], |r| Ok((r.get(0)?, r.get(1)?)))
-        .expect("query")
-        .collect::<Result<Vec<_>, _>>()
-        .expect("the busiest addresses");
-    let mut all = conn
-        .prepare("SELECT ipAddress FROM ipInfo ORDER BY ipAddress")
-        .expect("prepare")
-        .query_map([], |r| r.get(0))
-        .expect("query")
-        .collect::<Result<Vec<String>, _>>()
-        .expect("the addresses");
-    Rng(7).shuffle(&mut all);
-    all.truncate(160);
-    (heavy, all)
-}
-
-/// The map handler's two parts, in-process on one connection like reportd's: the query
-/// ([`query::places`]) and the drawing (SVG and PNG, 1,024 px wide), `runs` times each.
-fn map_parts(path: &Path, since: &str, runs: usize) -> (Timings, Timings, Timings, usize) {
-    let conn = read_only(path);
-    let filter = Filter {
-        since: since.to_owned(),
-        sensor: None,
-    };
-    let mut q = Timings::new();
-    let mut places = Vec::new();
-    for i in 0..=runs {
-        let started = Instant::now();
-        let (p, unique, total) = query::places(&conn, &filter).expect("the map query");
-        if i > 0 {
-            q.ms.push(started.elapsed().as_secs_f64() * 1000.0);
-            q.bytes.push(p.len());
-        }
-        places = p;
-        std::hint::black_box((unique, total));
-    }
-    let points: Vec<MapPoint> = places
-        .iter()
-        .map(|p| MapPoint {
-            latitude: p.latitude,
-            longitude: p.longitude,
-            count: p.count,
-        })
-        .collect();
-    let title =
-        "recce7: attacks in the last 7 days (days=7): 9,999 unique addresses, 99,999 sessions";
-    let map = WorldMap::embedded();
-    let (mut svg, mut png) = (Timings::new(), Timings::new());
-    for i in 0..=runs {
-        let started = Instant::now();
-        let s = map.svg(&points, title, 1024);
-        if i > 0 {
-            svg.ms.push(started.elapsed().as_secs_f64() * 1000.0);
-            svg.bytes.push(s.len());
-        }
-        let started = Instant::now();
-        let p = map.png(&points, title, 1024).expect("a PNG");
-        if i > 0 {
-            png.ms.push(started.elapsed().as_secs_f64() * 1000.0);
-            png.bytes.push(p.len());
-        }
-    }
-    (q, svg, png, places.len())
-}
-
-/// Every measurement, over loopback.
-struct Results {
-    ports: Timings,
-    address_heavy: Timings,
-    address_light: Timings,
-    address_all: Timings,
-    svg: Timings,
-    png: Timings,
-    top_addresses: Timings,
-    credentials: Timings,
-    summary: Timings,
-}
-
-async fn requests(addr: SocketAddr, heavy: &[(String, i64)], light: &[String]) -> Results {
-    let mut c = Client::connect(addr).await;
-    let n = 200;
-    let ports_path = format!("/v1/analytics/ports?{WINDOW}");
-    let ports = measure(
-        &mut c,
-        &repeat(&ports_path, 10),
-        &repeat(&ports_path, n),
-        Expect::Json,
-    )
-    .await;
-
-    // One request in four for a busy address, in the order they are sent.
-    let detail = |ip: &str| format!("/v1/analytics/ipaddresses/{ip}?{WINDOW}");
-    let warm: Vec<String> = light[150..].iter().map(|ip| detail(ip)).collect();
-    let mut heavy_paths = heavy.iter().map(|(ip, _)| detail(ip));
-    let mut light_paths = light[..150].iter().map(|ip| detail(ip));
-    let order: Vec<(bool, String)> = (0..n)
-        .map(|i| {
-            if i % 4 == 0 {
-                (true, heavy_paths.next().expect("50 busy addresses"))
-            } else {
-                (false, light_paths.next().expect("150 other addresses"))
-            }
-        })
-        .collect();
-    let paths: Vec<String> = order.iter().map(|(_, p)| p.clone()).collect();
-    let all = measure(&mut c, &warm, &paths, Expect::Json).await;
-    let (mut address_heavy, mut address_light) = (Timings::new(), Timings::new());
-    for (i, (busy, _)) in order.iter().enumerate() {
-        let t = if *busy {
-            &mut address_heavy
-        } else {
-            &mut address_light
-        };
-        t.ms.push(all.ms[i]);
-        t.bytes.push(all.bytes[i]);
-    }
-
-    let n = 50;
-    let svg_path = format!("/v1/worldmap?{WINDOW}");
-    let svg = measure(
-        &mut c,
-        &repeat(&svg_path, 10),
-        &repeat(&svg_path, n),
-        Expect::Svg,
-    )
-    .await;
-    let png_path = format!("/v1/worldmap?{WINDOW}&format=png");
-    let png = measure(
-        &mut c,
-        &repeat(&png_path, 10),
-        &repeat(&png_path, n),
-        Expect::Png,
-    )
-    .await;
-    let mut json = async |path: String| {
-        measure(&mut c, &repeat(&path, 10), &repeat(&path, n), Expect::Json).await
-    };
-    let top_addresses = json(format!("/v1/analytics/ipaddresses?{WINDOW}")).await;
-    let credentials = json(format!("/v1/analytics/credentials?{WINDOW}")).await;
-    let summary = json(format!("/v1/analytics/summary?{WINDOW}")).await;
-    Results {
-        ports,
-        address_heavy,
-        address_light,
-        address_all: all,
-        svg,
-        png,
-        top_addresses,
-        credentials,
-        summary,
-    }
-}
-
-/// Generates (or reuses) the store, serves it and prints rows for docs/BENCHMARKS.md.
-pub fn run() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let temp = tempfile::tempdir().expect("temporary directory");
-    let path: PathBuf = std::env::var_os("RECCE7_BENCH_DB")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| temp.path().join("central.sqlite"));
-    let generated = if path.exists() {
-        println!("reusing the store {}", path.display());
-        None
-    } else {
-        let g = generate(&path);
-        assert_eq!(g.sessions * 2 + g.rows, EVENTS, "events generated");
-        Some(g)
-    };
-    let file_size = std::fs::metadata(&path).expect("the store").len();
-    let since = store::event::format_rfc3339(OffsetDateTime::now_utc() - time::Duration::days(7));
-    let (c, heavy, light) = {
-        let conn = read_only(&path);
-        let c = contents(&conn, &since);
-        let (heavy, light) = pick_addresses(&conn, &since);
-        (c, heavy, light)
-    };
-    let events = c.sessions * 2 + c.rows;
-    assert_eq!(c.sessions as usize, SESSIONS, "sessions in the store");
-    assert_eq!(events as usize, EVENTS, "events in the store");
-
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .expect("bind 127.0.0.1:0");
-    let addr = listener.local_addr().expect("the bound address");
-    let settings = ReportdSettings::local(path.clone(), addr);
-    let stop = CancellationToken::new();
-    let server = rt.spawn(::reportd::api::serve_on(
-        listener,
-        settings,
-        None,
-        stop.clone(),
-    ));
-    let r = rt.block_on(requests(addr, &heavy, &light));
-    stop.cancel();
-    rt.block_on(server)
-        .expect("the server task")
-        .expect("reportd served and stopped");
-    let (map_query, map_svg, map_png, places) = map_parts(&path, &since, 20);
-
-    println!(
-        "store: {} events = {} sessions × 2 (start, end) + {} instance rows, 20 ports (10 telnet, 10 HTTP, one table each), {} addresses ({} ipInfo rows); newest session {}",
-        thousands(events),
-        thousands(c.sessions),
-        thousands(c.rows),
-        thousands(c.addresses),
-        thousands(c.ip_info),
-        c.newest
-    );
-    println!(
-        "window days=7: {} sessions ({:.1}%); the 50 busiest addresses have {} to {} sessions in it",
-        thousands(c.in_window),
-        100.0 * c.in_window as f64 / c.sessions as f64,
-        thousands(heavy.last().map_or(0, |h| h.1) as u64),
-        thousands(heavy.first().map_or(0, |h| h.1) as u64)
-    );
-    println!("p99 is by nearest rank: with n = 50 it is the maximum.");
-    println!();
-    println!("| what | result | goal |");
-    println!("|---|---|---|");
-    match &generated {
-        Some(g) => println!(
-            "| generate the store (store::open, then {} transactions) | {:.1} s ({} events/s), file {} | |",
-            SESSIONS.div_ceil(SESSIONS_PER_TX) + 1,
-            g.seconds,
-            thousands((EVENTS as f64 / g.seconds) as u64),
-            size(file_size)
-        ),
-        None => println!(
-            "| the store (reused, RECCE7_BENCH_DB) | file {} | |",
-            size(file_size)
-        ),
-    }
-    println!(
-        "{}",
-        r.ports
-            .row(&format!("`/v1/analytics/ports?{WINDOW}`"), Some(50.0))
-    );
-    println!(
-        "{}",
-        r.address_all.row(
-            &format!(
-                "`/v1/analytics/ipaddresses/{{ip}}?{WINDOW}`, 50 busiest + 150 random addresses"
-            ),
-            Some(50.0)
-        )
-    );
-    println!(
-        "{}",
-        r.address_heavy
-            .row("… of which the 50 busiest addresses", Some(50.0))
-    );
-    println!(
-        "{}",
-        r.address_light
-            .row("… of which the 150 random addresses", Some(50.0))
-    );
-    println!(
-        "{}",
-        r.svg
-            .row(&format!("`/v1/worldmap?{WINDOW}` (SVG)"), Some(200.0))
-    );
-    println!(
-        "{}",
-        r.png
-            .row(&format!("`/v1/worldmap?{WINDOW}&format=png`"), Some(200.0))
-    );
-    println!(
-        "| map parts, in-process: `query::places` ({} places) | {} | |",
-        thousands(places as u64),
-        map_query.summary()
-    );
-    println!(
-        "| map parts, in-process: drawing the SVG; the PNG (1,024 px wide) | SVG {}; PNG {} | |",
-        map_svg.summary(),
-        map_png.summary()
-    );
-    println!(
-        "{}",
-        r.top_addresses.row(
-            &format!("`/v1/analytics/ipaddresses?{WINDOW}` (top 100)"),
-            None
-        )
-    );
-    println!(
-        "{}",
-        r.credentials
-            .row(&format!("`/v1/analytics/credentials?{WINDOW}`"), None)
-    );
-    println!(
-        "{}",
-        r.summary
-            .row(&format!("`/v1/analytics/summary?{WINDOW}`"), None)
-    );
 }

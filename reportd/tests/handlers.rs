@@ -1,0 +1,477 @@
+//! Handler-level tests: the router over a temporary store, each request handed to it with
+//! `tower::ServiceExt::oneshot`, no socket and no process. The end-to-end tests over a real
+//! `recce7` binary are in the repository's `tests/reportd.rs`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use reportd::AppState;
+use reportd::config::AllowedHosts;
+use reportd::db::Db;
+use reportd::metrics::HttpMetrics;
+use rusqlite::{Connection, params};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
+/// The token of the guarded services below.
+const TOKEN: &str = "handler-token-0123456789";
+
+/// The sessions [`seed`] writes (one address, port 2323, one second apart, newest first
+/// `s0399`).
+const SESSIONS: usize = 400;
+
+/// A store with [`SESSIONS`] telnet sessions from 198.51.100.7, and one session (`s0000`)
+/// with rows in its instance table and in raw input.
+fn seed(conn: &Connection) {
+    conn.execute_batch(
+        "BEGIN;
+         CREATE TABLE telnet (ID INTEGER PRIMARY KEY, session TEXT, eventDateTime TEXT,
+           peerAddress TEXT, localAddress TEXT, eventType TEXT, user_input TEXT);",
+    )
+    .unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    for i in 0..SESSIONS {
+        let start = stamp(now - (SESSIONS - i) as i64);
+        conn.execute(
+            "INSERT INTO sessions (session, sensor, plugin, tableName, protocol, peerAddress,
+               peerPort, localAddress, localPort, startTime, endTime, closeReason)
+             VALUES (?1, 'test', 'telnet', 'telnet', 'telnet', '198.51.100.7', 4000,
+               '127.0.0.1', 2323, ?2, ?2, 'peer closed')",
+            params![format!("s{i:04}"), start],
+        )
+        .unwrap();
+    }
+    let first = stamp(now - SESSIONS as i64);
+    for n in 0..3 {
+        conn.execute(
+            "INSERT INTO telnet (session, eventDateTime, peerAddress, localAddress, eventType,
+               user_input) VALUES ('s0000', ?1, '198.51.100.7', '127.0.0.1', 'telnet.command', ?2)",
+            params![first, format!("command {n}")],
+        )
+        .unwrap();
+    }
+    conn.execute(
+        "INSERT INTO rawInput (session, eventDateTime, peerAddress, localAddress, plugin, reason,
+           length, bytes) VALUES ('s0000', ?1, '198.51.100.7', '127.0.0.1', 'telnet', 'junk', 3,
+           'raw')",
+        params![first],
+    )
+    .unwrap();
+    conn.execute_batch("COMMIT;").unwrap();
+}
+
+/// A time `unix` seconds after the epoch, as the store writes it.
+fn stamp(unix: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp(unix).unwrap();
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.000000Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// The router over a seeded store, guarded by `token`, its answers within `budget` bytes.
+fn service(token: Option<&str>, budget: usize) -> (tempfile::TempDir, Router) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.sqlite");
+    let (conn, _) = store::open(&path, &[]).unwrap();
+    seed(&conn);
+    drop(conn);
+    let listen = "127.0.0.1:8080".parse().unwrap();
+    let state = AppState {
+        db: Db::open(&path, Duration::from_secs(5), 1000).unwrap(),
+        token: token.map(Arc::from),
+        hosts: Arc::new(AllowedHosts::new(listen, &[], None)),
+        public_url: Arc::from("http://127.0.0.1:8080"),
+        metrics: Arc::new(HttpMetrics::default()),
+        extra_metrics: None,
+        shutdown: CancellationToken::new(),
+        max_response_bytes: budget,
+    };
+    (dir, reportd::router(state, &[]))
+}
+
+/// An answer: status, `Allow` and `Link` headers, body.
+struct Answer {
+    status: StatusCode,
+    allow: Option<String>,
+    link: Option<String>,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
+/// Sends `method path` with `Host: host` and the extra headers to `app`.
+async fn send(
+    app: &Router,
+    method: Method,
+    path: &str,
+    host: &str,
+    headers: &[(&str, &str)],
+) -> Answer {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::HOST, host);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = app
+        .clone()
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let text = |name| {
+        response
+            .headers()
+            .get(name)
+            .map(|v: &header::HeaderValue| v.to_str().unwrap().to_owned())
+    };
+    let (status, allow, link) = (response.status(), text(header::ALLOW), text(header::LINK));
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap()
+        .to_vec();
+    Answer {
+        status,
+        allow,
+        link,
+        body,
+    }
+}
+
+/// `GET path` from localhost with the right token.
+async fn get(app: &Router, path: &str) -> Answer {
+    let auth = format!("Bearer {TOKEN}");
+    send(
+        app,
+        Method::GET,
+        path,
+        "localhost:8080",
+        &[("authorization", &auth)],
+    )
+    .await
+}
+
+/// Percent-encodes a cursor for a query string.
+fn urlencode(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[tokio::test]
+async fn the_token_is_needed_and_must_be_the_right_one() {
+    let (_dir, app) = service(Some(TOKEN), 1 << 20);
+    let host = "localhost:8080";
+    let none = send(&app, Method::GET, "/v1/sensors", host, &[]).await;
+    assert_eq!(none.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(none.json()["status"], 401);
+    let wrong = send(
+        &app,
+        Method::GET,
+        "/v1/sensors",
+        host,
+        &[("authorization", "Bearer not-the-token")],
+    )
+    .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    let basic = format!("Basic {TOKEN}");
+    let scheme = send(
+        &app,
+        Method::GET,
+        "/v1/sensors",
+        host,
+        &[("authorization", &basic)],
+    )
+    .await;
+    assert_eq!(scheme.status, StatusCode::UNAUTHORIZED);
+    let right = get(&app, "/v1/sensors").await;
+    assert_eq!(right.status, StatusCode::OK);
+    assert_eq!(right.json()["items"][0]["sensor"], "test");
+    assert_eq!(right.json()["items"][0]["sessions"], SESSIONS);
+    // As a parameter (EventSource and <img> cannot set headers).
+    let param = send(
+        &app,
+        Method::GET,
+        &format!("/v1/sensors?access_token={TOKEN}"),
+        host,
+        &[],
+    )
+    .await;
+    assert_eq!(param.status, StatusCode::OK);
+    // The dashboard's page itself is open; the API behind it is not.
+    assert_eq!(
+        send(&app, Method::GET, "/", host, &[]).await.status,
+        StatusCode::OK
+    );
+    // Without a token configured, no token is needed.
+    let (_dir, open) = service(None, 1 << 20);
+    assert_eq!(
+        send(&open, Method::GET, "/v1/sensors", host, &[])
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_host_this_service_is_not_is_misdirected() {
+    let (_dir, app) = service(Some(TOKEN), 1 << 20);
+    let auth = format!("Bearer {TOKEN}");
+    for host in [
+        "localhost:8080",
+        "127.0.0.1:8080",
+        "127.0.0.1",
+        "[::1]:8080",
+    ] {
+        let a = send(
+            &app,
+            Method::GET,
+            "/v1/sensors",
+            host,
+            &[("authorization", &auth)],
+        )
+        .await;
+        assert_eq!(a.status, StatusCode::OK, "{host}");
+    }
+    // A DNS-rebinding page: its own name in Host. Refused before the token is even looked at.
+    for auth in [auth.as_str(), ""] {
+        let a = send(
+            &app,
+            Method::GET,
+            "/v1/sensors",
+            "attacker.example:8080",
+            &[("authorization", auth)],
+        )
+        .await;
+        assert_eq!(a.status, StatusCode::MISDIRECTED_REQUEST);
+        let body = a.json();
+        assert_eq!(body["status"], 421);
+        assert!(
+            body["error"]
+                .as_str()
+                .unwrap()
+                .contains("does not answer to the name \"attacker.example:8080\""),
+            "{body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_repeated_or_unknown_parameter_is_a_400_that_names_it() {
+    let (_dir, app) = service(Some(TOKEN), 1 << 20);
+    for (path, parameter) in [
+        ("/v1/analytics/ports?days=1&days=2", "days"),
+        ("/v1/sessions?sensor=a&sensor=test", "sensor"),
+        ("/v1/sessions?limit=1&limit=1", "limit"),
+        ("/v1/worldmap?format=svg&format=png", "format"),
+    ] {
+        let a = get(&app, path).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{path}");
+        let body = a.json();
+        assert_eq!(body["status"], 400);
+        assert_eq!(body["parameter"], parameter, "{path}: {body}");
+        assert_eq!(
+            body["error"],
+            format!("{parameter:?} is given more than once; give it once"),
+            "{path}"
+        );
+    }
+    let unknown = get(&app, "/v1/sessions?colour=red").await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+    assert_eq!(unknown.json()["parameter"], "colour");
+    let limit = get(&app, "/v1/sessions?limit=0").await;
+    assert_eq!(limit.status, StatusCode::BAD_REQUEST);
+    assert_eq!(limit.json()["parameter"], "limit");
+}
+
+#[tokio::test]
+async fn a_cursor_this_service_did_not_give_out_is_a_400() {
+    let (_dir, app) = service(Some(TOKEN), 1 << 20);
+    for (path, cursor) in [
+        ("/v1/sessions", "yesterday~s0001"),
+        ("/v1/analytics/ports/2323", "nonsense"),
+        (
+            "/v1/analytics/ipaddresses/198.51.100.7",
+            "2026-01-01T00:00:00Z~",
+        ),
+        ("/v1/analytics/ipaddresses", "-1"),
+        ("/v1/analytics/ports", "x"),
+        ("/v1/analytics/credentials", "1.5"),
+        ("/v1/analytics/commands", "~"),
+        ("/v1/sessions/s0000", "2026-01-01T00:00:00Z~7~1"),
+        ("/v1/sessions/s0000", "bogus"),
+    ] {
+        let a = get(&app, &format!("{path}?cursor={}", urlencode(cursor))).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{path} {cursor}");
+        let body = a.json();
+        assert_eq!(body["parameter"], "cursor", "{path}: {body}");
+        assert_eq!(
+            body["error"],
+            format!("{cursor:?} is not a cursor this service gave out"),
+            "{path}"
+        );
+    }
+}
+
+/// Follows `next_cursor` from `path` (which has a `?`), returning the session ids of every
+/// page and the number of pages; each page is checked against `budget`.
+async fn page_through(app: &Router, path: &str, budget: usize) -> (Vec<String>, usize) {
+    let mut seen = Vec::new();
+    let mut url = path.to_owned();
+    let mut pages = 0;
+    loop {
+        let a = get(app, &url).await;
+        assert_eq!(a.status, StatusCode::OK, "{url}");
+        assert!(a.body.len() <= budget, "{url}: {} bytes", a.body.len());
+        let page = a.json();
+        pages += 1;
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["session"].as_str().unwrap().to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(c) => {
+                // The Link header continues at the same cursor, from `public_url`.
+                let link = a.link.expect("a Link header with the next page");
+                let target = link
+                    .strip_prefix("<http://127.0.0.1:8080/v1/")
+                    .and_then(|l| l.strip_suffix(">; rel=\"next\""))
+                    .unwrap_or_else(|| panic!("{link}"));
+                let (_, query) = target.split_once('?').unwrap();
+                let linked = form_urlencoded::parse(query.as_bytes())
+                    .find(|(k, _)| k == "cursor")
+                    .map(|(_, v)| v.into_owned());
+                assert_eq!(linked.as_deref(), Some(c), "{link}");
+                url = format!("{path}&cursor={}", urlencode(c));
+            }
+            None => {
+                assert!(a.link.is_none());
+                break;
+            }
+        }
+        assert!(pages < 100, "{url}");
+    }
+    (seen, pages)
+}
+
+#[tokio::test]
+async fn next_cursor_continues_a_list_where_the_page_ended() {
+    let (_dir, app) = service(Some(TOKEN), 1 << 20);
+    let (seen, pages) = page_through(&app, "/v1/sessions?limit=150", 1 << 20).await;
+    assert_eq!(pages, 3);
+    let expected: Vec<String> = (0..SESSIONS).rev().map(|i| format!("s{i:04}")).collect();
+    assert_eq!(seen, expected, "newest first, each once");
+    let first = get(&app, "/v1/sessions?limit=150").await.json();
+    assert_eq!(first["truncated"], false, "limit, not the budget, ended it");
+    assert_eq!(first["timespan"], "days=1");
+    // An aggregate list pages by offset.
+    let addresses = get(&app, "/v1/analytics/ipaddresses?limit=1").await.json();
+    assert_eq!(addresses["items"][0]["ipaddress"], "198.51.100.7");
+    assert_eq!(addresses["items"][0]["total_attacks"], SESSIONS);
+    assert_eq!(addresses["next_cursor"], Value::Null);
+}
+
+#[tokio::test]
+async fn a_list_past_the_byte_budget_is_truncated_and_continues() {
+    let budget = 65536;
+    let (_dir, app) = service(Some(TOKEN), budget);
+    let first = get(&app, "/v1/sessions?limit=1000").await;
+    assert_eq!(first.status, StatusCode::OK);
+    assert!(first.body.len() <= budget);
+    let page = first.json();
+    assert_eq!(page["truncated"], true);
+    assert!(page["items"].as_array().unwrap().len() < SESSIONS);
+    let (seen, pages) = page_through(&app, "/v1/sessions?limit=1000", budget).await;
+    assert!(pages >= 2, "{pages}");
+    let expected: Vec<String> = (0..SESSIONS).rev().map(|i| format!("s{i:04}")).collect();
+    assert_eq!(
+        seen, expected,
+        "every session once, in order, across the pages"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_method_is_a_405_in_json_with_allow() {
+    let (_dir, app) = service(Some(TOKEN), 1 << 20);
+    let auth = format!("Bearer {TOKEN}");
+    for (method, path) in [(Method::POST, "/v1/sessions"), (Method::DELETE, "/")] {
+        let a = send(
+            &app,
+            method.clone(),
+            path,
+            "localhost:8080",
+            &[("authorization", &auth)],
+        )
+        .await;
+        assert_eq!(a.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+        assert_eq!(a.allow.as_deref(), Some("GET,HEAD"), "{method} {path}");
+        let body = a.json();
+        assert_eq!(body["status"], 405);
+        assert_eq!(
+            body["error"],
+            format!("this endpoint does not answer {method}; the Allow header lists what it does")
+        );
+    }
+    let missing = get(&app, "/v1/nothing").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.json()["error"], "no such endpoint: /v1/nothing");
+}
+
+#[tokio::test]
+async fn a_session_page_holds_its_summary_and_its_rows_a_page_at_a_time() {
+    let (_dir, app) = service(Some(TOKEN), 1 << 20);
+    let whole = get(&app, "/v1/sessions/s0000").await.json();
+    assert_eq!(whole["session"], "s0000");
+    assert_eq!(whole["peer_address"], "198.51.100.7");
+    assert_eq!(whole["local_port"], 2323);
+    assert_eq!(whole["item_count"], 4);
+    assert_eq!(whole["truncated"], false);
+    assert_eq!(whole["next_cursor"], Value::Null);
+    let items = whole["session_items"].as_array().unwrap();
+    assert_eq!(items.len(), 4);
+    let kinds: Vec<&str> = items
+        .iter()
+        .map(|i| i["eventType"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "telnet.command",
+            "telnet.command",
+            "telnet.command",
+            "input.raw"
+        ],
+        "instance rows first at a tie in time"
+    );
+    // A page at a time: the same rows, once each.
+    let mut rows = Vec::new();
+    let mut url = "/v1/sessions/s0000?limit=3".to_owned();
+    loop {
+        let page = get(&app, &url).await.json();
+        rows.extend(page["session_items"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(c) => url = format!("/v1/sessions/s0000?limit=3&cursor={}", urlencode(c)),
+            None => break,
+        }
+    }
+    assert_eq!(&rows, items);
+    let missing = get(&app, "/v1/sessions/nope").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.json()["error"], "no session \"nope\"");
+}
