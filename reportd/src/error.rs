@@ -89,12 +89,18 @@ pub enum QueryError {
     /// SQLite failed, or stopped a query that ran past `query_timeout_ms`.
     #[error(transparent)]
     Sql(#[from] rusqlite::Error),
+    /// The store's own tables (`storeMeta`) could not be read.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
 }
 
 impl From<QueryError> for ApiError {
     fn from(e: QueryError) -> ApiError {
         match e {
-            QueryError::Sql(e) => ApiError::from(e),
+            QueryError::Sql(e) | QueryError::Store(store::StoreError::Sqlite(e)) => {
+                ApiError::from(e)
+            }
+            QueryError::Store(e) => ApiError::internal(e),
         }
     }
 }

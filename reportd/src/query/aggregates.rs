@@ -58,17 +58,7 @@ pub fn all_ports(conn: &Connection, sensor: Option<&str>) -> Result<Vec<u16>, Qu
         .map(|p| p.map(|p| p.clamp(0, 65535) as u16))
         .collect::<Result<_, _>>()?;
     // A sensor's own database also knows its enabled ports, attacked or not.
-    let instances: Option<String> = conn
-        .prepare_cached("SELECT value FROM storeMeta WHERE key = 'instances'")?
-        .query_row([], |r| r.get(0))
-        .optional()?;
-    if let Some(list) = instances.and_then(|t| serde_json::from_str::<Vec<Value>>(&t).ok()) {
-        ports.extend(
-            list.iter()
-                .filter_map(|i| i["port"].as_u64())
-                .filter_map(|p| u16::try_from(p).ok()),
-        );
-    }
+    ports.extend(store::meta::instance_ports(conn)?);
     ports.sort_unstable();
     ports.dedup();
     Ok(ports)
