@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use broker_client::{Backoff, Client, ClientConfig};
+use broker_client::{Client, ClientConfig};
 use rusqlite::{Connection, params};
 use store::RecorderStats;
 use tokio_util::sync::CancellationToken;
@@ -171,10 +171,8 @@ impl OutboxPublisher {
             self.resend_since(last - window, "restart").await;
         }
         let client = Client::start(
-            ClientConfig::new(&s.host, s.port, &s.ident, &s.secret).with_backoff(Backoff {
-                initial: Duration::from_millis(250),
-                max: s.reconnect_max,
-            }),
+            ClientConfig::new(&s.host, s.port, &s.ident, &s.secret)
+                .with_reconnect_max(s.reconnect_max),
         );
         let publisher = client.publisher();
         let mut connections = 0u64;
