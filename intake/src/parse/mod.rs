@@ -1,7 +1,8 @@
 //! One hpfeeds message in, one normalized record (or one rejection) out.
 //!
-//! Pure functions only: no I/O, no clock, no global state. The caller (the normalizer's consumer
-//! loop) hands over the channel, the publisher's ident and the payload bytes; [`parse`] answers
+//! Pure functions only: no I/O, no clock, no global state. The callers (the normalizer's
+//! pipeline, geoloc's geolocator) hand over the channel, the publisher's ident and the payload
+//! bytes; [`parse`] answers
 //! with a [`Parsed`] record or a [`Rejection`] whose text is short enough to keep beside the
 //! payload in the quarantine table.
 //!
@@ -18,10 +19,10 @@
 //! Attacker-controlled text never makes a rejection message long: names and serde messages
 //! quoted in a [`Rejection`] are clipped and their control characters escaped.
 //!
-//! The parts, one job each: [`limits`] (the payload bounds and the walk that checks them),
-//! [`rejection`] (why a payload is refused, with clipped quotes), [`recce7`], [`cowrie`] and
-//! [`dionaea`] (one payload family each), [`fields`] (typed field readers shared by the
-//! families) and [`timestamp`] (the timestamp formats they accept).
+//! The parts, one job each: `limits` (the payload bounds and the walk that checks them),
+//! `rejection` (why a payload is refused, with clipped quotes), `recce7`, `cowrie` and
+//! `dionaea` (one payload family each), `fields` (typed field readers shared by the families)
+//! and `timestamp` (the timestamp formats they accept).
 
 mod cowrie;
 mod dionaea;
