@@ -109,3 +109,44 @@ impl Subscriber {
         self.client.close().await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use broker_client::Backoff;
+
+    use super::*;
+
+    #[test]
+    fn the_client_config_comes_from_the_role_settings_with_the_project_backoff() {
+        let settings = SubscriberSettings {
+            host: "broker.example".into(),
+            port: 10000,
+            ident: "normalizer".into(),
+            secret: "s".into(),
+            channels: vec!["recce7.events".into()],
+            reconnect_max: Duration::from_secs(60),
+        };
+        let config = client_config(&settings);
+        assert_eq!(
+            (
+                config.host.as_str(),
+                config.port,
+                config.ident.as_str(),
+                config.secret.as_str()
+            ),
+            ("broker.example", 10000, "normalizer", "s")
+        );
+        assert_eq!(
+            config.reconnect,
+            Some(Backoff {
+                initial: Duration::from_millis(250),
+                max: Duration::from_secs(60),
+            })
+        );
+        assert!(Ended::Shutdown.into_result().is_ok());
+        assert!(matches!(
+            Ended::ClientStopped.into_result(),
+            Err(IntakeError::Closed)
+        ));
+    }
+}

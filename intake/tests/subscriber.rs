@@ -108,6 +108,7 @@ async fn every_message_reaches_the_consumer_in_order_and_shutdown_ends_the_loop(
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let channels = ["recce7.events", "cowrie.sessions"];
+    let (report, result) = tokio::sync::oneshot::channel();
     let broker = tokio::spawn(async move {
         let (mut broker, subscribed) = accept(&listener, channels.len()).await;
         for i in 0..40u32 {
@@ -132,7 +133,9 @@ async fn every_message_reaches_the_consumer_in_order_and_shutdown_ends_the_loop(
                 other => panic!("unexpected from the client: {other:?}"),
             }
         }
-        (subscribed, echoed)
+        report.send((subscribed, echoed)).unwrap();
+        // Hold the connection until the client goes.
+        while let Some(Ok(_)) = broker.next().await {}
     });
     let shutdown = CancellationToken::new();
     let mut subscriber = Subscriber::start(&settings(port, &channels)).await.unwrap();
@@ -150,7 +153,7 @@ async fn every_message_reaches_the_consumer_in_order_and_shutdown_ends_the_loop(
     assert_eq!(ended, Ended::Shutdown);
     assert!(ended.into_result().is_ok());
     assert!(subscriber.status().connected);
-    let (subscribed, echoed) = tokio::time::timeout(WAIT, broker).await.unwrap().unwrap();
+    let (subscribed, echoed) = tokio::time::timeout(WAIT, result).await.unwrap().unwrap();
     assert_eq!(subscribed, channels);
     assert_eq!(consumer.seen.len(), 40);
     for (i, (channel, ident, payload)) in consumer.seen.iter().enumerate() {
@@ -160,7 +163,9 @@ async fn every_message_reaches_the_consumer_in_order_and_shutdown_ends_the_loop(
         assert_eq!(echoed[i], *payload);
     }
     drop(consumer);
-    let _ = tokio::time::timeout(WAIT, subscriber.close()).await;
+    let closed = tokio::time::timeout(WAIT, subscriber.close()).await;
+    assert!(matches!(closed, Ok(Ok(()))), "{closed:?}");
+    tokio::time::timeout(WAIT, broker).await.unwrap().unwrap();
 }
 
 #[tokio::test]
