@@ -25,6 +25,15 @@ impl Default for Backoff {
 }
 
 impl Backoff {
+    /// The project's reconnect policy for every role: 250 ms doubling up to `max` (a role's
+    /// `hpfeeds.reconnect_max_secs`).
+    pub fn up_to(max: Duration) -> Self {
+        Self {
+            max,
+            ..Self::default()
+        }
+    }
+
     /// The delay before attempt `attempt` (0 = the first retry), given a random number.
     pub fn delay_with(&self, attempt: u32, random: u64) -> Duration {
         let ceiling = self
@@ -75,6 +84,13 @@ mod tests {
                 assert!(d >= b.initial / 2);
             }
         }
+    }
+
+    #[test]
+    fn every_role_starts_at_250_ms_and_caps_at_its_maximum() {
+        let b = Backoff::up_to(Duration::from_secs(60));
+        assert_eq!(b.initial, Duration::from_millis(250));
+        assert_eq!(b.max, Duration::from_secs(60));
     }
 
     #[test]

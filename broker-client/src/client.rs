@@ -88,6 +88,12 @@ impl ClientConfig {
         self
     }
 
+    /// The same configuration, reconnecting with [`Backoff::up_to`] `max`: how every recce7
+    /// role (sensor, normalizer, geoloc) configures its client.
+    pub fn with_reconnect_max(self, max: Duration) -> Self {
+        self.with_backoff(Backoff::up_to(max))
+    }
+
     fn addr(&self) -> String {
         format!("{}:{}", self.host, self.port)
     }

@@ -1,11 +1,11 @@
-//! The normalizer's payload parser on arbitrary bytes, on each channel it knows: it never
-//! panics, and a recce7 event it accepts, serialised again, is accepted again unchanged (what
-//! the store writes is what was checked).
+//! The intake's payload parser (the normalizer's and geoloc's) on arbitrary bytes, on each
+//! channel it knows: it never panics, and a recce7 event it accepts, serialised again, is
+//! accepted again unchanged (what the store writes is what was checked).
 
 #![no_main]
 
+use intake::parse::{Parsed, PayloadLimits, parse};
 use libfuzzer_sys::fuzz_target;
-use normalizer::parse::{Parsed, PayloadLimits, parse};
 
 const CHANNELS: [&str; 3] = ["recce7.events", "cowrie.sessions", "dionaea.connections"];
 

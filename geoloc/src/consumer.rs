@@ -1,5 +1,5 @@
-//! geoloc's pipeline: every message on the honeypot channels is parsed (with the normalizer's
-//! parser), its source and destination looked up, and one MHN-format record published on
+//! geoloc's pipeline: every message on the honeypot channels is parsed (with the intake's
+//! parser, [`intake::parse`]), its source and destination looked up, and one MHN-format record published on
 //! `geoloc.events` per attack (a recce7 `session.start`, a Cowrie session, a Dionaea
 //! connection); the source's sighting goes to `ipInfo`.
 
@@ -7,10 +7,11 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
+use broker_client::{Message, Publisher, Status};
 use bytes::Bytes;
-use normalizer::parse::{Parsed, PayloadLimits, parse};
+use intake::parse::{Parsed, PayloadLimits, parse};
+use intake::{Consumer, Subscriber};
 use serde_json::{Map, Value};
 use store::EventType;
 use time::OffsetDateTime;
@@ -22,9 +23,6 @@ use crate::config::GeolocSettings;
 use crate::ipinfo_writer::{IpInfoWriter, Sighting};
 use crate::mhn_record;
 use crate::{GeoDb, Location};
-
-/// How often counters are logged while messages flow.
-const REPORT_EVERY: Duration = Duration::from_secs(30);
 
 /// The last `capacity` ids seen, to drop duplicates of at-least-once delivery.
 #[derive(Debug)]
@@ -222,6 +220,52 @@ pub fn open_db(settings: &GeolocSettings) -> Result<GeoDb, GeolocError> {
     GeoDb::open_all(&settings.geoip, settings.geoip_asn.as_deref())
 }
 
+/// geoloc as the subscriber's consumer: locate each message, publish its record on the same
+/// connection, queue its sighting for `ipInfo`.
+struct GeolocConsumer {
+    geolocator: Geolocator,
+    stats: GeolocStats,
+    publisher: Publisher,
+    publish_channel: String,
+    writer: Option<IpInfoWriter>,
+}
+
+impl Consumer for GeolocConsumer {
+    type Error = GeolocError;
+
+    async fn consume(&mut self, m: Message) -> Result<(), GeolocError> {
+        self.stats.received.fetch_add(1, Ordering::Relaxed);
+        let outcome = self.geolocator.handle(&m.channel, &m.ident, &m.payload);
+        self.stats.count(&outcome);
+        match outcome {
+            Outcome::Located { record, sighting } => {
+                let json = Bytes::from(serde_json::to_vec(&record).unwrap_or_default());
+                self.publisher.publish(&self.publish_channel, json).await?;
+                if let Some(w) = &self.writer {
+                    w.record(*sighting).await?;
+                }
+            }
+            Outcome::Refused(reason) => {
+                tracing::warn!(channel = %m.channel, ident = %m.ident, %reason, "payload refused");
+            }
+            Outcome::Duplicate | Outcome::Skipped => {}
+        }
+        Ok(())
+    }
+
+    fn report(&mut self, status: &Status) {
+        let s = self.stats.summary(0);
+        tracing::info!(
+            received = s.received,
+            published = s.published,
+            duplicates = s.duplicates,
+            refused = s.refused,
+            connected = status.connected,
+            "geoloc"
+        );
+    }
+}
+
 /// Runs geoloc until `shutdown`.
 pub async fn run(
     settings: GeolocSettings,
@@ -232,17 +276,12 @@ pub async fn run(
         Some(path) => Some(IpInfoWriter::start(path, 8192)?),
         None => None,
     };
-    let mut geolocator = Geolocator::new(
+    let geolocator = Geolocator::new(
         db.clone(),
         settings.sensor_locations.clone(),
         settings.dedup_window,
     );
-    let stats = GeolocStats::default();
-    let mut client =
-        broker_client::Client::start(normalizer::consumer::client_config(&settings.hpfeeds));
-    for channel in &settings.hpfeeds.channels {
-        client.subscribe(channel).await?;
-    }
+    let mut subscriber = Subscriber::start(&settings.hpfeeds).await?;
     tracing::info!(
         geoip = ?settings.geoip,
         database_type = db.database_type(),
@@ -250,40 +289,16 @@ pub async fn run(
         publish = %settings.publish_channel,
         "geoloc started"
     );
-    let mut report = tokio::time::interval(REPORT_EVERY);
-    report.tick().await;
-    let ended = loop {
-        tokio::select! {
-            () = shutdown.cancelled() => break None,
-            message = client.recv() => match message {
-                Some(Ok(m)) => {
-                    stats.received.fetch_add(1, Ordering::Relaxed);
-                    let outcome = geolocator.handle(&m.channel, &m.ident, &m.payload);
-                    stats.count(&outcome);
-                    match outcome {
-                        Outcome::Located { record, sighting } => {
-                            let json = Bytes::from(serde_json::to_vec(&record).unwrap_or_default());
-                            client.publish(&settings.publish_channel, json).await?;
-                            if let Some(w) = &writer {
-                                w.record(*sighting).await?;
-                            }
-                        }
-                        Outcome::Refused(reason) => {
-                            tracing::warn!(channel = %m.channel, ident = %m.ident, %reason, "payload refused");
-                        }
-                        Outcome::Duplicate | Outcome::Skipped => {}
-                    }
-                }
-                Some(Err(e)) => tracing::warn!(error = %e, "hpfeeds"),
-                None => break Some(GeolocError::Closed),
-            },
-            _ = report.tick() => {
-                let s = stats.summary(0);
-                tracing::info!(received = s.received, published = s.published, duplicates = s.duplicates, refused = s.refused, connected = client.status().connected, "geoloc");
-            }
-        }
+    let mut consumer = GeolocConsumer {
+        geolocator,
+        stats: GeolocStats::default(),
+        publisher: subscriber.publisher(),
+        publish_channel: settings.publish_channel.clone(),
+        writer,
     };
-    if let Err(e) = client.close().await {
+    let ended = subscriber.run(&mut consumer, &shutdown).await?;
+    let GeolocConsumer { stats, writer, .. } = consumer;
+    if let Err(e) = subscriber.close().await {
         tracing::warn!(error = %e, "hpfeeds close: records may not have reached the broker");
     }
     let written = match writer {
@@ -294,10 +309,8 @@ pub async fn run(
         }
         None => 0,
     };
-    match ended {
-        Some(e) => Err(e),
-        None => Ok(stats.summary(written)),
-    }
+    ended.into_result()?;
+    Ok(stats.summary(written))
 }
 
 #[cfg(test)]

@@ -40,3 +40,13 @@ pub enum GeolocError {
     #[error("the hpfeeds client has stopped")]
     Closed,
 }
+
+impl From<intake::IntakeError> for GeolocError {
+    /// The intake's two failures are geoloc's own `Feed` and `Closed`.
+    fn from(e: intake::IntakeError) -> Self {
+        match e {
+            intake::IntakeError::Feed(e) => GeolocError::Feed(e),
+            intake::IntakeError::Closed => GeolocError::Closed,
+        }
+    }
+}

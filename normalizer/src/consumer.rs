@@ -1,9 +1,8 @@
-//! The hpfeeds side: subscribe to the configured channels (and again after every reconnect)
-//! and feed every message to the [`Pipeline`].
+//! The hpfeeds side: the normalizer is an [`intake::Consumer`] that feeds every message the
+//! shared subscriber loop ([`intake::Subscriber`]) receives to the [`Pipeline`].
 
-use std::time::Duration;
-
-use broker_client::{Backoff, Client, ClientConfig};
+use broker_client::{Message, Status};
+use intake::{Consumer, Subscriber};
 use tokio_util::sync::CancellationToken;
 
 use crate::NormalizerError;
@@ -11,15 +10,35 @@ use crate::central::SqliteCentralStore;
 use crate::config::NormalizerSettings;
 use crate::pipeline::{NormalizerSnapshot, Pipeline};
 
-/// How often counters are logged while messages flow.
-const REPORT_EVERY: Duration = Duration::from_secs(30);
+/// The pipeline as the subscriber's consumer, with the counters last logged.
+struct PipelineConsumer {
+    pipeline: Pipeline,
+    last: NormalizerSnapshot,
+}
 
-/// The hpfeeds client configuration for a subscriber role.
-pub fn client_config(s: &roleconfig::SubscriberSettings) -> ClientConfig {
-    ClientConfig::new(&s.host, s.port, &s.ident, &s.secret).with_backoff(Backoff {
-        initial: Duration::from_millis(250),
-        max: s.reconnect_max,
-    })
+impl Consumer for PipelineConsumer {
+    type Error = NormalizerError;
+
+    async fn consume(&mut self, m: Message) -> Result<(), NormalizerError> {
+        self.pipeline.submit(&m.channel, &m.ident, m.payload).await
+    }
+
+    /// Logs the counters when they changed since the last report.
+    fn report(&mut self, status: &Status) {
+        let now = self.pipeline.stats().snapshot();
+        if now != self.last {
+            tracing::info!(
+                received = now.received,
+                written = now.written,
+                duplicates = now.duplicates,
+                quarantined = now.quarantined,
+                failed = now.failed,
+                connected = status.connected,
+                "normalizer"
+            );
+            self.last = now;
+        }
+    }
 }
 
 /// Runs the normalizer until `shutdown`: opens the central store, subscribes, writes. Returns
@@ -35,43 +54,20 @@ pub async fn run(
         settings.batch_max,
         settings.limits.clone(),
     )?;
-    let stats = pipeline.stats();
-    let mut client = Client::start(client_config(&settings.hpfeeds));
-    for channel in &settings.hpfeeds.channels {
-        client.subscribe(channel).await?;
-    }
+    let mut subscriber = Subscriber::start(&settings.hpfeeds).await?;
     tracing::info!(
         database = %settings.database.display(),
         broker = %format!("{}:{}", settings.hpfeeds.host, settings.hpfeeds.port),
         channels = ?settings.hpfeeds.channels,
         "normalizer started"
     );
-    let mut report = tokio::time::interval(REPORT_EVERY);
-    report.tick().await;
-    let mut last = stats.snapshot();
-    let ended = loop {
-        tokio::select! {
-            () = shutdown.cancelled() => break None,
-            message = client.recv() => match message {
-                Some(Ok(m)) => pipeline.submit(&m.channel, &m.ident, m.payload).await?,
-                Some(Err(e)) => tracing::warn!(error = %e, "hpfeeds"),
-                None => break Some(NormalizerError::Closed),
-            },
-            _ = report.tick() => {
-                let now = stats.snapshot();
-                if now != last {
-                    tracing::info!(received = now.received, written = now.written, duplicates = now.duplicates, quarantined = now.quarantined, failed = now.failed, connected = client.status().connected, "normalizer");
-                    last = now;
-                }
-            }
-        }
-    };
-    if let Err(e) = client.close().await {
+    let last = pipeline.stats().snapshot();
+    let mut consumer = PipelineConsumer { pipeline, last };
+    let ended = subscriber.run(&mut consumer, &shutdown).await?;
+    if let Err(e) = subscriber.close().await {
         tracing::debug!(error = %e, "hpfeeds close");
     }
-    let summary = pipeline.finish().await;
-    match ended {
-        Some(e) => Err(e),
-        None => Ok(summary),
-    }
+    let summary = consumer.pipeline.finish().await;
+    ended.into_result()?;
+    Ok(summary)
 }

@@ -8,11 +8,11 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use bytes::Bytes;
+use intake::parse::{PayloadLimits, parse};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::NormalizerError;
 use crate::central::{CentralStore, Item, Received};
-use crate::parse::{PayloadLimits, parse};
 
 /// How often a batch the database refused is tried again before it is counted as lost.
 const BATCH_RETRIES: [Duration; 3] = [

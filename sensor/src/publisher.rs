@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use broker_client::{Backoff, Client, ClientConfig, Publisher};
+use broker_client::{Client, ClientConfig, Publisher};
 use store::outbox::{Outbox, OutboxState, Queued};
 use store::{RecorderStats, StoreError};
 use tokio::time::Instant;
@@ -355,10 +355,8 @@ impl OutboxPublisher {
         self.resend_after_restart().await;
         let s = &self.settings;
         let client = Client::start(
-            ClientConfig::new(&s.host, s.port, &s.ident, &s.secret).with_backoff(Backoff {
-                initial: Duration::from_millis(250),
-                max: s.reconnect_max,
-            }),
+            ClientConfig::new(&s.host, s.port, &s.ident, &s.secret)
+                .with_reconnect_max(s.reconnect_max),
         );
         let publisher = client.publisher();
         let mut link = Link {
