@@ -313,6 +313,12 @@ async fn a_cursor_this_service_did_not_give_out_is_a_400() {
         ("/v1/analytics/commands", "~"),
         ("/v1/sessions/s0000", "2026-01-01T00:00:00Z~7~1"),
         ("/v1/sessions/s0000", "bogus"),
+        // Offsets no list reaches: they would overflow `offset + limit` (a panic in a debug
+        // build) or turn into a negative SQL OFFSET that answers the first page again.
+        ("/v1/analytics/ports", "18446744073709551615"),
+        ("/v1/analytics/ipaddresses", "9223372036854775808"),
+        ("/v1/analytics/credentials", "18446744073709551600"),
+        ("/v1/analytics/commands", "2147483648"),
     ] {
         let a = get(&app, &format!("{path}?cursor={}", urlencode(cursor))).await;
         assert_eq!(a.status, StatusCode::BAD_REQUEST, "{path} {cursor}");

@@ -21,9 +21,16 @@ fn not_given_out(c: &str) -> ApiError {
     )
 }
 
+/// The largest offset this service hands out: no list is longer, and `offset + limit` never
+/// overflows below it, not even in the 32-bit `usize` of an ARMv6 board.
+pub(super) const MAX_OFFSET: usize = i32::MAX as usize;
+
 /// The offset cursor of an aggregate list (ports, addresses, credentials, commands).
 pub(super) fn offset_cursor(c: &str) -> Result<usize, ApiError> {
-    c.parse().map_err(|_| not_given_out(c))
+    c.parse()
+        .ok()
+        .filter(|&offset| offset <= MAX_OFFSET)
+        .ok_or_else(|| not_given_out(c))
 }
 
 /// A session-list cursor, `begin_time~session` ([`SessionCursor`]'s `Display`).
@@ -180,6 +187,8 @@ mod tests {
         assert!(session_cursor("yesterday~s").is_err());
         assert!(session_cursor("2026-01-01T00:00:00Z~").is_err());
         assert_eq!(offset_cursor("20").unwrap(), 20);
+        assert_eq!(offset_cursor("2147483647").unwrap(), MAX_OFFSET);
+        assert!(offset_cursor("2147483648").is_err());
         let e = offset_cursor("-1").unwrap_err();
         assert_eq!(e.status, axum::http::StatusCode::BAD_REQUEST);
         assert_eq!(e.parameter.as_deref(), Some("cursor"));

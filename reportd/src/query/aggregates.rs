@@ -66,7 +66,7 @@ pub fn all_ports(conn: &Connection, sensor: Option<&str>) -> Result<Vec<u16>, Qu
 
 /// The next offset cursor, when a page came back full.
 fn next_offset(offset: usize, limit: usize, got: usize) -> Option<String> {
-    (got > limit).then(|| (offset + limit).to_string())
+    (got > limit).then(|| offset.saturating_add(limit).to_string())
 }
 
 /// Attacking addresses in the window, most sessions first.

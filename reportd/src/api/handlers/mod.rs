@@ -92,7 +92,7 @@ where
 
 /// The offset cursor after `n` more items of an aggregate list.
 fn offset_after<T>(_: &T, n: usize, offset: Option<&usize>) -> String {
-    (offset.copied().unwrap_or(0) + n).to_string()
+    offset.copied().unwrap_or(0).saturating_add(n).to_string()
 }
 
 /// `/v1/openapi.json`: the API's description.

@@ -24,7 +24,8 @@ pub(in crate::api) async fn ports(
     let offset = p.cursor().map(offset_cursor).transpose()?.unwrap_or(0);
     let all = s.db.read(move |c| query::ports(c, &filter)).await?;
     let base = s.public_url.clone();
-    let mut next = (all.len() > offset + limit).then(|| (offset + limit).to_string());
+    let end = offset.saturating_add(limit);
+    let mut next = (all.len() > end).then(|| end.to_string());
     // RECCE7's shape is a bare array: past the budget, the Link header continues it.
     let mut array = BoundedArray::new(s.max_response_bytes);
     for pc in all.iter().skip(offset).take(limit) {
