@@ -108,14 +108,6 @@ pub(super) fn split_spans(line: &[u8]) -> Vec<(std::ops::Range<usize>, Sep)> {
     pieces
 }
 
-/// Where one output stream of a command goes after its redirections.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Sink {
-    Stdout,
-    Stderr,
-    File(String),
-}
-
 /// A redirection as parsed: file descriptor (`3` means both, for `&>`), operator, target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Redir {

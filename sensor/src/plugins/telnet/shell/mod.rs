@@ -12,7 +12,8 @@
 //!
 //! This module is the [`Shell`] itself: its state, running a line (lists, pipelines,
 //! redirections) and finding what a command word names. The rest is by concern:
-//! `lexer` splits lines and lexes words, `image` is the device's static firmware,
+//! `lexer` splits lines and lexes words, `redirect` applies redirections, `image` is the
+//! device's static firmware,
 //! `fs` the fake filesystem over it, `time` the clock and `date` formats, and
 //! `applets` the builtins and programs, by family.
 #![deny(
@@ -26,13 +27,14 @@ mod applets;
 mod fs;
 mod image;
 mod lexer;
+mod redirect;
 mod time;
 
 use std::collections::BTreeMap;
 
 use fs::{Found, SessionEntry, basename, wildcard};
 use image::{Node, PATH_VAR, SHELL_PID};
-use lexer::{Lexer, RedirOp, Sep, Sink, split_pieces};
+use lexer::{Lexer, Sep, split_pieces};
 use time::now;
 
 pub use lexer::{split_command_bytes, split_commands};
@@ -328,78 +330,17 @@ impl Shell {
             }
         }
 
-        let mut out_sink = Sink::Stdout;
-        let mut err_sink = Sink::Stderr;
-        let mut stdin = stdin;
-        for r in &redirs {
-            match r.op {
-                RedirOp::In => match self.read(&self.resolve(&r.target)) {
-                    Ok(data) => stdin = Some(data),
-                    Err(e) => {
-                        return Res::fail(format!("-sh: can't open '{}': {e}\n", r.target), 1);
-                    }
-                },
-                RedirOp::Dup => {
-                    let to = match r.target.as_str() {
-                        "1" => out_sink.clone(),
-                        "2" => err_sink.clone(),
-                        "-" => Sink::File("/dev/null".into()),
-                        other => Sink::File(self.resolve(other)),
-                    };
-                    match r.fd {
-                        2 => err_sink = to,
-                        3 => {
-                            err_sink = to.clone();
-                            out_sink = to;
-                        }
-                        _ => out_sink = to,
-                    }
-                }
-                RedirOp::Out | RedirOp::Append => {
-                    let path = self.resolve(&r.target);
-                    if let Err(e) = self.write(&path, b"", r.op == RedirOp::Append) {
-                        return Res::fail(format!("-sh: can't create {}: {e}\n", r.target), 1);
-                    }
-                    let sink = Sink::File(path);
-                    match r.fd {
-                        2 => err_sink = sink,
-                        3 => {
-                            err_sink = sink.clone();
-                            out_sink = sink;
-                        }
-                        0 => {}
-                        _ => out_sink = sink,
-                    }
-                }
-            }
-        }
+        let mut streams = match self.redirect(&redirs, stdin) {
+            Ok(streams) => streams,
+            Err(failed) => return failed,
+        };
 
         let res = if words.is_empty() {
             Res::default()
         } else {
-            self.dispatch(&words, stdin, depth)
+            self.dispatch(&words, streams.stdin.take(), depth)
         };
-
-        let mut routed = Res {
-            status: res.status,
-            exit: res.exit,
-            ..Res::default()
-        };
-        for (bytes, sink) in [(res.out, &out_sink), (res.err, &err_sink)] {
-            match sink {
-                Sink::Stdout => push_capped(&mut routed.out, &bytes),
-                Sink::Stderr => push_capped(&mut routed.err, &bytes),
-                Sink::File(path) => {
-                    if let Err(e) = self.write(path, &bytes, true) {
-                        push_capped(
-                            &mut routed.err,
-                            format!("-sh: can't create {path}: {e}\n").as_bytes(),
-                        );
-                    }
-                }
-            }
-        }
-        routed
+        self.route(res, &streams)
     }
 
     /// Expands unquoted `*`/`?` in the last path component against the fake filesystem, as
@@ -516,39 +457,6 @@ mod tests {
         assert_eq!(sh.prompt(), "/ # ");
         let user = Shell::new("admin");
         assert_eq!(user.prompt(), "~ $ ");
-    }
-
-    #[test]
-    fn echo_and_redirection() {
-        let mut sh = root();
-        assert_eq!(run(&mut sh, "echo hello   world"), "hello world\r\n");
-        assert_eq!(run(&mut sh, "echo 'a  b' \"c  d\""), "a  b c  d\r\n");
-        assert_eq!(run(&mut sh, "echo -n hi"), "hi");
-        assert_eq!(run(&mut sh, "echo -e 'a\\tb\\x41\\0102'"), "a\tbAB\r\n");
-        assert_eq!(run(&mut sh, "echo -ne '\\x41\\x4b\\x34\\x37'"), "AK47");
-        assert_eq!(run(&mut sh, "echo $HOME $USER"), "/root root\r\n");
-        assert_eq!(
-            run(&mut sh, "cd /tmp; echo one > f; echo two >> f; cat f"),
-            "one\r\ntwo\r\n"
-        );
-        assert_eq!(run(&mut sh, "cat /tmp/f"), "one\r\ntwo\r\n");
-        assert_eq!(run(&mut sh, "echo three>f; cat f"), "three\r\n");
-        assert_eq!(
-            run(&mut sh, "echo x > /etc/x"),
-            "-sh: can't create /etc/x: Read-only file system\r\n"
-        );
-        assert_eq!(
-            run(&mut sh, "echo x > /nope/x"),
-            "-sh: can't create /nope/x: nonexistent directory\r\n"
-        );
-        assert_eq!(run(&mut sh, "echo gone >/dev/null"), "");
-        assert_eq!(run(&mut sh, "cat /nope 2>/dev/null"), "");
-        assert_eq!(run(&mut sh, "cat /nope >/dev/null 2>&1"), "");
-        assert_eq!(run(&mut sh, "cat /nope 2>&1 | wc -l"), "1\r\n");
-        let bin = sh
-            .run_line("echo -ne '\\x7f\\x45\\xff' > /tmp/b; cat /tmp/b")
-            .text;
-        assert_eq!(bin, b"\x7fE\xff");
     }
 
     #[test]
