@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod connection;
+pub mod error;
 pub mod limits;
 pub mod metrics;
 pub mod plugin;
@@ -18,43 +19,10 @@ mod role;
 pub mod server;
 pub mod session;
 
-use std::net::SocketAddr;
-
 pub use config::{ConfigProblems, ValidConfig};
 pub use connection::{CloseReason, Connection};
+pub use error::SensorError;
 pub use plugin::{Plugin, PluginKind, registry};
 pub use role::{load, run};
 pub use server::{RunSummary, Sensor};
 pub use session::Session;
-
-/// Everything that can stop the sensor from starting or running.
-#[derive(Debug, thiserror::Error)]
-pub enum SensorError {
-    /// The configuration is invalid (every problem listed).
-    #[error("{0}")]
-    Config(#[from] ConfigProblems),
-    /// A listener could not be bound.
-    #[error("instance {instance}: cannot listen on {addr}: {reason}")]
-    Bind {
-        /// The instance.
-        instance: String,
-        /// The address.
-        addr: SocketAddr,
-        /// The OS's reason.
-        reason: String,
-    },
-    /// The store could not be opened or migrated.
-    #[error("store: {0}")]
-    Store(#[from] store::StoreError),
-    /// Dropping privileges failed; the sensor does not run as root by accident.
-    #[error("cannot switch to user {user}: {reason}")]
-    Privileges {
-        /// The user asked for.
-        user: String,
-        /// Why.
-        reason: String,
-    },
-    /// Another I/O error.
-    #[error("io: {0}")]
-    Io(#[from] std::io::Error),
-}

@@ -2,7 +2,8 @@
 //! a config `kind` to a constructor. `recce7 check-config` and start-up both use the registry, so
 //! the list of kinds lives in one place.
 //!
-//! A plug-in gets its instance's `[plugin.options]` table when it is built, and a
+//! A plug-in gets its instance's `[plugin.options]` table when it is built (which it reads into
+//! its own typed options struct with [`crate::plugins::options::read_options`]), and a
 //! [`Connection`] plus a [`Session`] for each attacker. That is all a config-only kind (a banner,
 //! prompts and regex replies from TOML) needs too: it is one more constructor in the registry
 //! reading its rules from `options`, with no change to the trait.
@@ -133,37 +134,6 @@ pub fn registry() -> &'static [PluginKind] {
 /// Looks a kind up by name.
 pub fn find_kind(name: &str) -> Option<&'static PluginKind> {
     registry().iter().find(|k| k.name == name)
-}
-
-/// Reads an optional string option, reporting a wrong type.
-pub fn option_str<'a>(
-    options: &'a toml::Table,
-    key: &str,
-    problems: &mut Vec<OptionProblem>,
-) -> Option<&'a str> {
-    match options.get(key) {
-        None => None,
-        Some(toml::Value::String(s)) => Some(s),
-        Some(other) => {
-            problems.push(OptionProblem::new(
-                key,
-                format!("expected a string, found {}", other.type_str()),
-            ));
-            None
-        }
-    }
-}
-
-/// Reports every option key not in `known`.
-pub fn unknown_options(options: &toml::Table, known: &[&str], problems: &mut Vec<OptionProblem>) {
-    for key in options.keys() {
-        if !known.contains(&key.as_str()) {
-            problems.push(OptionProblem::new(
-                key.clone(),
-                format!("unknown option (known: {})", known.join(", ")),
-            ));
-        }
-    }
 }
 
 /// Shorthand for a TEXT column.

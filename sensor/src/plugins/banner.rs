@@ -23,40 +23,51 @@ use std::sync::Arc;
 use store::{Column, EventType, escape_text};
 
 use crate::connection::{CloseReason, Connection};
-use crate::plugin::{
-    HandlerFuture, OptionProblem, Plugin, PluginSettings, integer, option_str, text,
-    unknown_options,
-};
+use serde::Deserialize;
+
+use crate::plugin::{HandlerFuture, OptionProblem, Plugin, PluginSettings, integer, text};
 use crate::plugins::foreign;
+use crate::plugins::options::read_options;
 use crate::session::{Session, row};
+
+/// `[plugin.options]` of a banner instance; every key is optional.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BannerOptions {
+    /// Sent as soon as a peer connects, exactly as written (end lines with `\r\n`). Default:
+    /// nothing.
+    pub banner: String,
+    /// Sent after every line received. Default: `ERR\r\n`.
+    pub reply: String,
+    /// The protocol recorded in every event. Default: `tcp`.
+    pub protocol: String,
+}
+
+impl Default for BannerOptions {
+    fn default() -> BannerOptions {
+        BannerOptions {
+            banner: String::new(),
+            reply: "ERR\r\n".into(),
+            protocol: "tcp".into(),
+        }
+    }
+}
 
 /// A banner service: the options it was built with.
 #[derive(Debug, Clone)]
 pub struct BannerPlugin {
-    banner: String,
-    reply: String,
-    protocol: String,
+    options: BannerOptions,
     max_raw_bytes: usize,
 }
 
-/// Builds a [`BannerPlugin`] from `[plugin.options]`: `banner`, `reply`, `protocol` (all optional).
+/// Builds a [`BannerPlugin`] from `[plugin.options]` ([`BannerOptions`]).
 pub fn build(settings: &PluginSettings<'_>) -> Result<Arc<dyn Plugin>, Vec<OptionProblem>> {
-    let mut problems = Vec::new();
-    unknown_options(
-        settings.options,
-        &["banner", "reply", "protocol"],
-        &mut problems,
-    );
-    let banner = option_str(settings.options, "banner", &mut problems).unwrap_or("");
-    let reply = option_str(settings.options, "reply", &mut problems).unwrap_or("ERR\r\n");
-    let protocol = option_str(settings.options, "protocol", &mut problems).unwrap_or("tcp");
+    let (options, problems) = read_options::<BannerOptions>(settings.options);
     if !problems.is_empty() {
         return Err(problems);
     }
     Ok(Arc::new(BannerPlugin {
-        banner: banner.to_owned(),
-        reply: reply.to_owned(),
-        protocol: protocol.to_owned(),
+        options,
         max_raw_bytes: settings.limits.max_raw_bytes,
     }))
 }
@@ -67,7 +78,7 @@ impl BannerPlugin {
         conn: &mut Connection,
         session: &mut Session,
     ) -> Result<(), CloseReason> {
-        conn.write_all(self.banner.as_bytes()).await?;
+        conn.write_all(self.options.banner.as_bytes()).await?;
         if foreign::screen_first_line(
             conn,
             session,
@@ -96,14 +107,14 @@ impl BannerPlugin {
                 data.insert("unterminated".into(), true.into());
             }
             session.record(EventType::ServiceInput, data).await;
-            conn.write_all(self.reply.as_bytes()).await?;
+            conn.write_all(self.options.reply.as_bytes()).await?;
         }
     }
 }
 
 impl Plugin for BannerPlugin {
     fn protocol(&self) -> &str {
-        &self.protocol
+        &self.options.protocol
     }
 
     fn columns(&self) -> Vec<Column> {

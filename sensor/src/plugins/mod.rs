@@ -4,4 +4,5 @@
 pub mod banner;
 pub mod foreign;
 pub mod http;
+pub mod options;
 pub mod telnet;

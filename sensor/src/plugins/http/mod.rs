@@ -18,13 +18,20 @@ use serde_json::Value;
 use store::{Column, EventType, escape_bytes, escape_text};
 
 use crate::connection::{CloseReason, Connection};
-use crate::plugin::{
-    HandlerFuture, OptionProblem, Plugin, PluginSettings, integer, text, unknown_options,
-};
+use serde::Deserialize;
+
+use crate::plugin::{HandlerFuture, OptionProblem, Plugin, PluginSettings, integer, text};
 use crate::plugins::foreign::{RawCapture, drain};
+use crate::plugins::options::read_options;
 use crate::session::{Session, row};
 
-/// The HTTP plug-in; it has no options yet.
+/// `[plugin.options]` of an HTTP instance: none yet (head and body limits come from
+/// `[limits] max_request_bytes`), so any key is reported as unknown.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpOptions {}
+
+/// The HTTP plug-in.
 #[derive(Debug, Clone)]
 pub struct HttpPlugin {
     /// The instance's name, signed into its session cookies.
@@ -36,8 +43,7 @@ pub struct HttpPlugin {
 
 /// Builds the plug-in. Head and body limits come from `[limits] max_request_bytes`.
 pub fn build(settings: &PluginSettings<'_>) -> Result<Arc<dyn Plugin>, Vec<OptionProblem>> {
-    let mut problems = Vec::new();
-    unknown_options(settings.options, &[], &mut problems);
+    let (HttpOptions {}, mut problems) = read_options(settings.options);
     let cookie_key = match cookie::CookieKey::process() {
         Ok(key) => Some(key),
         Err(e) => {

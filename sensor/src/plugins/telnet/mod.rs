@@ -18,11 +18,11 @@ use serde_json::Value;
 use store::{Column, EventType, escape_text};
 
 use crate::connection::{CloseReason, Connection};
-use crate::plugin::{
-    HandlerFuture, OptionProblem, Plugin, PluginSettings, integer, option_str, text,
-    unknown_options,
-};
+use serde::Deserialize;
+
+use crate::plugin::{HandlerFuture, OptionProblem, Plugin, PluginSettings, integer, text};
 use crate::plugins::foreign::{self, RawCapture};
+use crate::plugins::options::read_options;
 use crate::session::{Session, row};
 use negotiation::{LineEditor, LineEvent, TelnetDecoder};
 use shell::Shell;
@@ -35,27 +35,52 @@ pub struct TelnetPlugin {
     max_raw_bytes: usize,
 }
 
-/// Builds the plug-in; option `hostname` (shown in the login prompt) is optional.
-pub fn build(settings: &PluginSettings<'_>) -> Result<Arc<dyn Plugin>, Vec<OptionProblem>> {
-    let mut problems = Vec::new();
-    unknown_options(settings.options, &["hostname"], &mut problems);
-    let hostname = option_str(settings.options, "hostname", &mut problems).unwrap_or("router");
-    if hostname.is_empty()
-        || hostname.len() > 64
-        || !hostname
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
-    {
-        problems.push(OptionProblem::new(
-            "hostname",
-            "must be 1 to 64 letters, digits, '-' or '.'",
-        ));
+/// `[plugin.options]` of a telnet instance; every key is optional.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelnetOptions {
+    /// The device's name, shown in the login prompt (`router login:`): 1 to 64 letters,
+    /// digits, `-` or `.`. Default: `router`.
+    pub hostname: String,
+}
+
+impl Default for TelnetOptions {
+    fn default() -> TelnetOptions {
+        TelnetOptions {
+            hostname: "router".into(),
+        }
     }
+}
+
+impl TelnetOptions {
+    /// Checks the values; every problem, by key.
+    pub fn validate(&self) -> Vec<OptionProblem> {
+        let mut problems = Vec::new();
+        let hostname = &self.hostname;
+        if hostname.is_empty()
+            || hostname.len() > 64
+            || !hostname
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        {
+            problems.push(OptionProblem::new(
+                "hostname",
+                "must be 1 to 64 letters, digits, '-' or '.'",
+            ));
+        }
+        problems
+    }
+}
+
+/// Builds the plug-in from `[plugin.options]` ([`TelnetOptions`]).
+pub fn build(settings: &PluginSettings<'_>) -> Result<Arc<dyn Plugin>, Vec<OptionProblem>> {
+    let (options, mut problems) = read_options::<TelnetOptions>(settings.options);
+    problems.extend(options.validate());
     if !problems.is_empty() {
         return Err(problems);
     }
     Ok(Arc::new(TelnetPlugin {
-        hostname: hostname.to_owned(),
+        hostname: options.hostname,
         max_line_bytes: settings.limits.max_line_bytes,
         max_raw_bytes: settings.limits.max_raw_bytes,
     }))
@@ -319,5 +344,47 @@ impl Plugin for TelnetPlugin {
         session: &'a mut Session,
     ) -> HandlerFuture<'a> {
         Box::pin(self.converse(conn, session))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::limits::Limits;
+
+    /// The problems `build` reports for `options`, as `key: reason`.
+    fn problems(options: &str) -> Vec<String> {
+        let options: toml::Table = toml::from_str(options).unwrap();
+        let limits = Limits::default();
+        let settings = PluginSettings {
+            name: "t",
+            options: &options,
+            limits: &limits,
+        };
+        match build(&settings) {
+            Ok(_) => Vec::new(),
+            Err(problems) => problems
+                .iter()
+                .map(|p| format!("{}: {}", p.key, p.reason))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn options_default_and_every_problem_is_reported() {
+        assert!(problems("").is_empty());
+        assert!(problems("hostname = 'gw-1.lan'").is_empty());
+        assert_eq!(
+            problems("hostname = 'bad host'\nother = 1"),
+            [
+                "other: unknown option (known: hostname)",
+                "hostname: must be 1 to 64 letters, digits, '-' or '.'",
+            ]
+        );
+        assert_eq!(
+            problems("hostname = 5"),
+            ["hostname: expected a string, found integer"]
+        );
     }
 }

@@ -1,0 +1,140 @@
+//! Tests of the whole file: every problem reported, with its file, key and reason.
+
+use super::*;
+
+#[test]
+fn the_shipped_default_is_valid() {
+    let valid = default_config().unwrap();
+    let kinds: Vec<&str> = valid.instances.iter().map(|i| i.kind).collect();
+    assert!(kinds.contains(&"telnet"));
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "http").count(),
+        2,
+        "two HTTP instances"
+    );
+    assert!(
+        valid.instances.iter().all(|i| i.port >= 1024),
+        "unprivileged ports"
+    );
+}
+
+#[test]
+fn every_problem_is_reported_with_file_key_and_reason() {
+    let text = r#"
+[sensor]
+name = "s"
+listen = ["127.0.0.1", "not-an-ip"]
+colour = "blue"
+
+[limits]
+idle_timeout_secs = 0
+
+[[plugin]]
+name = "web"
+kind = "http"
+port = 8080
+table = "http"
+
+[[plugin]]
+name = "web"
+kind = "http"
+port = 8080
+table = "HTTP"
+
+[[plugin]]
+name = "t"
+kind = "telnet"
+port = 70000
+table = "bad-name"
+columns = [["input_type", "TEXT"], ["x; drop", "TEXT"], ["y", "VARCHAR"]]
+extra = 1
+
+[[plugin]]
+name = "q"
+kind = "gopher"
+port = 70
+table = "gopher"
+"#;
+    let problems = parse(text, "test.toml").unwrap_err().0;
+    let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    let expect = [
+        "test.toml: sensor.colour: unknown key",
+        "test.toml: plugin[2].extra: unknown key",
+        "test.toml: sensor.listen[1]: \"not-an-ip\" is not an IPv4 or IPv6 address",
+        "test.toml: limits.idle_timeout_secs: must be greater than 0",
+        "test.toml: plugin[1].name: \"web\" is also the name of plugin[0]",
+        "test.toml: plugin[1].table: \"HTTP\" is also the table of plugin[0]",
+        "test.toml: plugin[1].port: 8080 is also the port of plugin[0]",
+        "test.toml: plugin[2].table: \"bad-name\" is not a safe SQL identifier",
+        "test.toml: plugin[2].port: 70000 is outside 1..65535",
+        "test.toml: plugin[2].columns[1]: \"x; drop\" is not a safe SQL identifier",
+        "test.toml: plugin[2].columns[2]: unknown column type \"VARCHAR\"",
+        "test.toml: plugin[2].columns: the telnet plug-in records column",
+        "test.toml: plugin[3].kind: unknown kind \"gopher\"",
+    ];
+    for e in expect {
+        assert!(
+            lines.iter().any(|l| l.starts_with(e)),
+            "missing {e:?} in\n{}",
+            lines.join("\n")
+        );
+    }
+}
+
+#[test]
+fn retention_defaults_fit_a_pi_and_every_bad_limit_is_reported() {
+    let valid = default_config().unwrap();
+    let policy = valid
+        .retention
+        .expect("the shipped config bounds the database");
+    assert_eq!(policy.max_age, Some(Duration::from_secs(90 * 86_400)));
+    assert_eq!(policy.max_bytes, Some(256 << 20));
+    let text = "[retention]\nmax_age_days = 0\nmax_database_mb = 0.5\n[[plugin]]\nname = \"t\"\nkind = \"telnet\"\nport = 2323\ntable = \"t\"\n";
+    let policy = parse(text, "r.toml").unwrap().retention.unwrap();
+    assert_eq!((policy.max_age, policy.max_bytes), (None, Some(512 << 10)));
+    let off = text.replace("0.5", "0");
+    assert!(parse(&off, "r.toml").unwrap().retention.is_none());
+    let bad = "[retention]\nmax_age_days = 99999\nmax_database_mb = 0.01\ncheck_interval_secs = 0\n[[plugin]]\nname = \"t\"\nkind = \"telnet\"\nport = 2323\ntable = \"t\"\n";
+    let lines: Vec<String> = parse(bad, "r.toml")
+        .unwrap_err()
+        .0
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    for e in [
+        "r.toml: retention.max_age_days: 99999 is above the maximum 36500",
+        "r.toml: retention.max_database_mb: 0.01 is not 0 (off) or 0.25 to 1048576",
+        "r.toml: retention.check_interval_secs: must be 1 to 86400",
+    ] {
+        assert!(
+            lines.iter().any(|l| l.starts_with(e)),
+            "missing {e:?} in {lines:?}"
+        );
+    }
+}
+
+#[test]
+fn type_errors_name_the_file_and_line() {
+    let err = parse(
+        "[[plugin]]\nname = \"x\"\nkind = \"http\"\nport = \"eighty\"\ntable = \"t\"\n",
+        "f.toml",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.starts_with("f.toml: "), "{err}");
+    assert!(err.contains("line 4"), "{err}");
+}
+
+#[test]
+fn columns_may_extend_what_the_plugin_records() {
+    let text = r#"
+[[plugin]]
+name = "web"
+kind = "http"
+port = 8080
+table = "web"
+columns = [["command", "TEXT"], ["path", "TEXT"], ["version", "TEXT"], ["headers", "TEXT"], ["body", "TEXT"], ["username", "TEXT"], ["password", "TEXT"], ["status", "INTEGER"], ["cookie_rejected", "TEXT"], ["note", "TEXT"]]
+"#;
+    let valid = parse(text, "x").unwrap();
+    assert_eq!(valid.instances[0].table.columns.len(), 10);
+}

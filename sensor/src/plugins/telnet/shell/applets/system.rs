@@ -1,0 +1,189 @@
+//! What the device says about itself: `uname`, `id`, `ps`, `uptime`, `free`, `df`, `mount`.
+
+use std::fmt::Write as _;
+
+use crate::plugins::telnet::shell::image::{
+    BOOT_UPTIME, BUSYBOX_VERSION, KERNEL_RELEASE, KERNEL_VERSION, SHELL_PID,
+};
+use crate::plugins::telnet::shell::time::{civil, now};
+use crate::plugins::telnet::shell::{Res, Shell};
+
+/// What `ps` shows: (pid, user, vsz, stat, command). The login shell and `ps` are appended.
+pub(super) static PROCESSES: &[(u32, &str, &str, &str, &str)] = &[
+    (1, "root", "1516", "S", "init"),
+    (2, "root", "0", "SW", "[kthreadd]"),
+    (3, "root", "0", "SW", "[ksoftirqd/0]"),
+    (5, "root", "0", "SW<", "[kworker/0:0H]"),
+    (7, "root", "0", "SW", "[migration/0]"),
+    (8, "root", "0", "SW", "[rcu_preempt]"),
+    (12, "root", "0", "SW", "[migration/1]"),
+    (13, "root", "0", "SW", "[ksoftirqd/1]"),
+    (58, "root", "0", "SW", "[kswapd0]"),
+    (104, "root", "0", "SW", "[mtdblock0]"),
+    (236, "root", "1508", "S", "nvram_daemon"),
+    (245, "root", "1508", "S", "syslogd -C8"),
+    (248, "root", "1508", "S", "klogd"),
+    (312, "nobody", "1904", "S", "dnsmasq -C /var/dnsmasq.conf"),
+    (401, "root", "1512", "S", "telnetd -l /bin/login"),
+    (402, "root", "3020", "S", "goahead"),
+    (
+        415,
+        "root",
+        "1508",
+        "S",
+        "udhcpc -i eth0.2 -s /sbin/udhcpc.sh -p /var/run/udhcpc.pid",
+    ),
+];
+
+pub(super) const FREE: &str = "             total       used       free     shared    buffers     cached\n\
+Mem:        126072      53512      72560        284       4236      17844\n\
+-/+ buffers/cache:      31432      94640\n\
+Swap:            0          0          0\n";
+
+pub(super) const DF: &str = "Filesystem           1K-blocks      Used Available Use% Mounted on\n\
+rootfs                    6528      6528         0 100% /\n\
+/dev/root                 6528      6528         0 100% /\n\
+tmpfs                    63036        12     63024   0% /dev\n\
+tmpfs                    63036       284     62752   0% /tmp\n\
+tmpfs                    63036        36     63000   0% /var\n\
+/dev/mtdblock5            1024       236       788  23% /mnt\n";
+
+impl Shell {
+    pub(super) fn uname(&self, args: &[String]) -> Res {
+        let mut flags = String::new();
+        for a in args {
+            match a.strip_prefix('-') {
+                Some(f) if !f.is_empty() => flags.push_str(f),
+                _ => {
+                    return Res::fail(
+                        format!(
+                            "{BUSYBOX_VERSION} multi-call binary.\n\nUsage: uname [-amnrspvio]\n"
+                        ),
+                        1,
+                    );
+                }
+            }
+        }
+        if flags.contains('a') {
+            flags = "snrvmo".to_string();
+        }
+        if flags.is_empty() {
+            flags.push('s');
+        }
+        let mut parts = Vec::new();
+        for (flag, value) in [
+            ('s', "Linux"),
+            ('n', self.hostname.as_str()),
+            ('r', KERNEL_RELEASE),
+            ('v', KERNEL_VERSION),
+            ('m', "mips"),
+            ('p', "unknown"),
+            ('i', "unknown"),
+            ('o', "GNU/Linux"),
+        ] {
+            if flags.contains(flag) {
+                parts.push(value);
+            }
+        }
+        Res::ok(format!("{}\n", parts.join(" ")))
+    }
+
+    pub(super) fn id(&self) -> String {
+        let group = match self.uid {
+            0 => "root",
+            1000 => "admin",
+            65534 => "nogroup",
+            _ => self.user.as_str(),
+        };
+        format!(
+            "uid={u}({}) gid={u}({group}) groups={u}({group})\n",
+            self.user,
+            u = self.uid
+        )
+    }
+
+    pub(super) fn ps(&self) -> String {
+        let mut s = String::from("  PID USER       VSZ STAT COMMAND\n");
+        let row = |s: &mut String, pid: u32, user: &str, vsz: &str, stat: &str, cmd: &str| {
+            let user: String = user.chars().take(8).collect();
+            let _ = writeln!(s, "{pid:>5} {user:<8} {vsz:>5} {stat:<4} {cmd}");
+        };
+        for &(pid, user, vsz, stat, cmd) in PROCESSES {
+            row(&mut s, pid, user, vsz, stat, cmd);
+        }
+        row(&mut s, SHELL_PID, &self.user, "1520", "S", "-sh");
+        row(&mut s, SHELL_PID + 29, &self.user, "1516", "R", "ps");
+        s
+    }
+
+    pub(super) fn uptime(&self) -> String {
+        let now = now();
+        let up = BOOT_UPTIME + now.saturating_sub(self.started);
+        let (_, _, _, h, m, s, _) = civil(now);
+        let days = up / 86_400;
+        let hours = up % 86_400 / 3600;
+        let mins = up % 3600 / 60;
+        format!(
+            " {h:02}:{m:02}:{s:02} up {days} day{}, {hours:2}:{mins:02},  load average: 0.08, 0.03, 0.01",
+            if days == 1 { "" } else { "s" }
+        )
+    }
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::expect_used,
+    clippy::panic
+)]
+mod tests {
+    use super::*;
+    use crate::plugins::telnet::shell::test_support::{root, run};
+
+    #[test]
+    fn uname_variants() {
+        let mut sh = root();
+        assert_eq!(
+            run(&mut sh, "uname -a"),
+            "Linux router 3.10.14 #1 SMP PREEMPT Thu Mar 9 11:02:13 CST 2017 mips GNU/Linux\r\n"
+        );
+        assert_eq!(run(&mut sh, "uname"), "Linux\r\n");
+        assert_eq!(run(&mut sh, "uname -m"), "mips\r\n");
+        assert_eq!(run(&mut sh, "uname -r"), "3.10.14\r\n");
+        assert_eq!(run(&mut sh, "uname -s"), "Linux\r\n");
+        assert_eq!(run(&mut sh, "uname -n"), "router\r\n");
+        assert_eq!(
+            run(&mut sh, "uname -v"),
+            "#1 SMP PREEMPT Thu Mar 9 11:02:13 CST 2017\r\n"
+        );
+        assert_eq!(run(&mut sh, "uname -sm"), "Linux mips\r\n");
+    }
+
+    #[test]
+    fn system_info_commands() {
+        let mut sh = root();
+        assert_eq!(
+            run(&mut sh, "id"),
+            "uid=0(root) gid=0(root) groups=0(root)\r\n"
+        );
+        assert_eq!(run(&mut sh, "whoami"), "root\r\n");
+        assert_eq!(run(&mut sh, "hostname"), "router\r\n");
+        assert!(run(&mut sh, "ps").starts_with(
+            "  PID USER       VSZ STAT COMMAND\r\n    1 root      1516 S    init\r\n"
+        ));
+        assert!(run(&mut sh, "free").contains("Mem:        126072"));
+        assert!(run(&mut sh, "df").contains("/dev/root"));
+        assert!(run(&mut sh, "ifconfig").contains("inet addr:192.168.1.1"));
+        assert!(run(&mut sh, "ip addr").contains("inet 192.168.1.1/24"));
+        assert!(run(&mut sh, "netstat -an").contains("0.0.0.0:23"));
+        assert!(run(&mut sh, "uptime").contains(" up 12 days, "));
+        assert!(run(&mut sh, "w").contains("USER"));
+        assert!(run(&mut sh, "date").contains(" UTC "));
+        assert!(run(&mut sh, "help").contains("Built-in commands:"));
+        assert_eq!(
+            Shell::new("admin").id(),
+            "uid=1000(admin) gid=1000(admin) groups=1000(admin)\n"
+        );
+    }
+}
