@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use rusqlite::types::Value;
 use rusqlite::{Connection, params, params_from_iter};
-use store::{Column, ColumnType, InstanceTable, TableSpec};
+use store::{Column, InstanceTable, TableSpec};
 use time::OffsetDateTime;
 
 /// Sessions generated; with their rows, [`EVENTS`] events.
@@ -43,26 +43,19 @@ impl Kind {
         }
     }
 
-    /// The instance table's configured columns, as the built-in plug-ins declare them.
+    /// The instance table's columns: what the sensor's built-in plug-in of this kind declares
+    /// with default options, so the seeded store has the tables a real sensor's has.
     pub(super) fn columns(self) -> Vec<Column> {
-        let text = |n: &str| Column::new(n, ColumnType::Text);
-        match self {
-            Kind::Telnet => vec![
-                text("input_type"),
-                text("user_input"),
-                text("username"),
-                text("password"),
-            ],
-            Kind::Http => vec![
-                text("command"),
-                text("path"),
-                text("version"),
-                text("headers"),
-                text("body"),
-                text("username"),
-                text("password"),
-                Column::new("status", ColumnType::Integer),
-            ],
+        let kind = sensor::plugin::find_kind(self.protocol()).expect("a built-in plug-in kind");
+        let limits = sensor::limits::Limits::default();
+        let settings = sensor::plugin::PluginSettings {
+            name: "bench",
+            options: &Default::default(),
+            limits: &limits,
+        };
+        match (kind.build)(&settings) {
+            Ok(plugin) => plugin.columns(),
+            Err(problems) => panic!("the {} plug-in's defaults: {problems:?}", kind.name),
         }
     }
 }
