@@ -19,13 +19,15 @@ pub fn read_options<T: DeserializeOwned + Default>(
     options: &toml::Table,
 ) -> (T, Vec<OptionProblem>) {
     let known = field_names::<T>();
+    let unknown = if known.is_empty() {
+        "unknown option (this kind has no options)".to_owned()
+    } else {
+        format!("unknown option (known: {})", known.join(", "))
+    };
     let mut problems = Vec::new();
     for key in options.keys() {
         if !known.contains(&key.as_str()) {
-            problems.push(OptionProblem::new(
-                key.clone(),
-                format!("unknown option (known: {})", known.join(", ")),
-            ));
+            problems.push(OptionProblem::new(key.clone(), unknown.clone()));
         }
     }
     // Each known key alone, so that a bad value is blamed on its key and none hides another.
@@ -152,6 +154,23 @@ mod tests {
     fn field_names_come_in_declaration_order() {
         assert_eq!(field_names::<Example>(), ["name", "count", "on"]);
         assert!(field_names::<String>().is_empty());
+    }
+
+    #[derive(Debug, Default, PartialEq, serde::Deserialize)]
+    #[serde(default, deny_unknown_fields)]
+    struct Nothing {}
+
+    #[test]
+    fn a_kind_without_options_says_so() {
+        let table: toml::Table = toml::from_str("x = 'y'").unwrap();
+        let (_, problems) = read_options::<Nothing>(&table);
+        assert_eq!(
+            problems,
+            [OptionProblem::new(
+                "x",
+                "unknown option (this kind has no options)"
+            )]
+        );
     }
 
     #[test]
