@@ -237,7 +237,7 @@ pub fn parse_listen(text: &str) -> Result<SocketAddr, String> {
         .map_err(|e| format!("{text:?} is not IP:PORT, [IPv6]:PORT or localhost:PORT ({e})"))
 }
 
-/// `http://<listen>`; for a wildcard listener (0.0.0.0, [::]) the loopback address of its
+/// `http://<listen>`; for a wildcard listener (`0.0.0.0`, `[::]`) the loopback address of its
 /// family, which works on this machine (set `public_url` for the address others use).
 pub fn default_public_url(listen: SocketAddr) -> String {
     let ip = match listen.ip() {
@@ -306,7 +306,7 @@ fn host_name(host: &str) -> Option<String> {
 /// Which names a request's `Host` may give, against DNS rebinding: a web page under a name
 /// its owner controls can point that name at 127.0.0.1, but the browser still sends that name.
 /// Allowed: the listen address; for a loopback listener, `localhost`, `127.0.0.1` and `[::1]`;
-/// for a wildcard listener (0.0.0.0, [::]), `localhost` and any IP literal (an address cannot
+/// for a wildcard listener (`0.0.0.0`, `[::]`), `localhost` and any IP literal (an address cannot
 /// be rebound); the configured `hosts` and `public_url`'s host. Ports are not compared.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AllowedHosts {

@@ -12,7 +12,7 @@ pub enum Rejection {
     /// The payload is not JSON (or not UTF-8); serde_json's message.
     #[error("not JSON: {0}")]
     NotJson(String),
-    /// The payload is larger than [`PayloadLimits::max_payload`]; JSON was not attempted.
+    /// The payload is larger than [`PayloadLimits::max_payload`](super::PayloadLimits::max_payload); JSON was not attempted.
     #[error("payload of {size} bytes exceeds {max}")]
     TooLarge {
         /// The payload's size in bytes.
@@ -31,12 +31,12 @@ pub enum Rejection {
     FieldTooLong {
         /// The path of the value, e.g. `data.body` or `commands[3]`.
         field: String,
-        /// Its length: bytes for [`PayloadLimits::max_field`], characters for names.
+        /// Its length: bytes for [`PayloadLimits::max_field`](super::PayloadLimits::max_field), characters for names.
         len: usize,
         /// The limit.
         max: usize,
     },
-    /// An array or object with more items than [`PayloadLimits::max_items`].
+    /// An array or object with more items than [`PayloadLimits::max_items`](super::PayloadLimits::max_items).
     #[error("field `{field}` has {len} items, more than {max}")]
     TooManyItems {
         /// The path of the array or object, e.g. `credentials` or `data`.
@@ -52,7 +52,7 @@ pub enum Rejection {
         "`{0}` is not a usable SQL name (unsafe, a keyword, a fixed column or a reserved table)"
     )]
     BadIdentifier(String),
-    /// A channel no parser takes. [`parse`] gives it only for an empty channel name, since every
+    /// A channel no parser takes. [`parse`](super::parse) gives it only for an empty channel name, since every
     /// other channel is read as recce7 events; callers that route by channel may use it too.
     #[error("unknown channel `{0}`")]
     UnknownChannel(String),

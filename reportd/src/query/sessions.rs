@@ -69,13 +69,13 @@ pub fn item_count(
 }
 
 /// Where a page of a session's rows starts: after this row (its time, the index of its table
-/// in [`item_tables`], its ID). Handed out as `time~table~ID` (its `Display`); the API parses
+/// in `item_tables`, its ID). Handed out as `time~table~ID` (its `Display`); the API parses
 /// it back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ItemCursor {
     /// The row's `eventDateTime` (empty when it has none).
     pub time: String,
-    /// The index of the row's table in [`item_tables`]: 0 or 1.
+    /// The index of the row's table in `item_tables`: 0 or 1.
     pub table: usize,
     /// The row's `ID`.
     pub id: i64,
