@@ -57,10 +57,10 @@ pub async fn publish(broker: BrokerArgs, channel: String, payload: Option<String
         .await
         .with_context(|| format!("publishing on {channel} through {addr}"))?;
     queued?;
-    println!(
-        "published {len} bytes on {channel} as {} to broker {name} at {addr}",
+    crate::terminal::write_stdout(&format!(
+        "published {len} bytes on {channel} as {} to broker {name} at {addr}\n",
         broker.ident
-    );
+    ));
     Ok(())
 }
 
@@ -98,14 +98,20 @@ pub async fn subscribe(
         match item {
             Some(Ok(msg)) => {
                 received += 1;
-                writeln!(
+                let written = writeln!(
                     stdout,
                     "{} {} {}",
                     escape(msg.channel.as_bytes()),
                     escape(msg.ident.as_bytes()),
                     escape(&msg.payload)
-                )?;
-                stdout.flush()?;
+                )
+                .and_then(|()| stdout.flush());
+                match written {
+                    Ok(()) => {}
+                    // The reader is gone (`| head -n 3`): done, as `head` asked.
+                    Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => break,
+                    Err(e) => return Err(e.into()),
+                }
             }
             Some(Err(err)) if reconnect => {
                 eprintln!("recce7: {}", escape_controls(&err.to_string(), false))

@@ -3,7 +3,6 @@
 //! SIGTERM, then print the role's summary on standard error.
 
 use std::fmt::Display;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -49,10 +48,10 @@ pub fn bind(addr: std::net::SocketAddr, what: &str) -> Result<std::net::TcpListe
     Ok(listener)
 }
 
-/// Prints `line` on standard output at once (a supervisor or a test reads it).
+/// Prints `line` on standard output at once (a supervisor or a test reads it); a closed
+/// standard output loses the line, never the role.
 pub fn say(line: &str) {
-    print!("{line}");
-    let _ = std::io::stdout().flush();
+    crate::terminal::write_stdout(line);
 }
 
 /// Prints a role's summary on standard error, each line after `recce7: `.

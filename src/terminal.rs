@@ -36,6 +36,17 @@ pub fn escape_controls(text: &str, keep_newlines: bool) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Writes `text` to standard output and flushes it; `false` when it cannot. A closed standard
+/// output (`recce7 ... | head -n 1` after head exits, a supervisor that closed it) is not an
+/// error for a command's report or a role's start line: `print!` would panic there, and a
+/// sensor must go on serving.
+pub fn write_stdout(text: &str) -> bool {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .is_ok()
+}
+
 /// The log writer: standard error, one formatted event per write, with every control
 /// character but the event's final newline escaped, so that a logged value (a peer's text) can
 /// neither forge a log line nor redraw the analyst's terminal. The formatter's own escaping

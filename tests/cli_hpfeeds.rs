@@ -119,3 +119,27 @@ fn publish_with_a_wrong_secret_fails_with_the_brokers_text() {
         "{out:?}"
     );
 }
+
+#[test]
+fn subscribe_into_a_closed_pipe_stops_quietly_at_the_first_message() {
+    let key = Authkey::new("tester", "s3cret", &[CHAN]);
+    let broker = HpfeedsBroker::start(std::slice::from_ref(&key));
+    // `recce7 hpfeeds subscribe | head -n 0`: the reader is gone before the first line.
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let mut cmd = recce7(&broker, &key, "subscribe");
+    cmd.stdout(writer).stderr(std::process::Stdio::piped());
+    let mut child = testkit::ChildGuard::new(cmd.spawn().expect("start subscribe"));
+    let exited = (0..60).find_map(|_| {
+        let mut publish = hpfeeds_cli(&broker, &key, "publish", CHAN);
+        publish.arg("{}");
+        assert!(run_with_timeout(publish, WAIT).status.success());
+        std::thread::sleep(Duration::from_millis(250));
+        child.child().try_wait().unwrap()
+    });
+    let status = exited.expect("subscribe stopped once nobody read its output");
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.child().stderr.take().unwrap(), &mut err).unwrap();
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(status.success(), "{status}: {err}");
+}

@@ -12,6 +12,7 @@ use std::time::Duration;
 use sensor_common::*;
 use serde_json::json;
 use testkit::role::RoleProcess;
+use testkit::sensor::{plugin, ports};
 use testkit::{Authkey, HpfeedsBroker};
 
 const EVENTS: &str = "recce7.events";
@@ -165,4 +166,90 @@ fn subscribe_and_a_brokers_error_text_are_printed_escaped() {
     );
     assert_terminal_safe(&stdout, "hpfeeds subscribe");
     assert_terminal_safe(&String::from_utf8_lossy(&out.stderr), "hpfeeds subscribe");
+}
+
+/// A standard output whose reader is gone (`recce7 ... | head -n 1` once head has exited): every
+/// write to it fails with EPIPE.
+fn closed_stdout() -> std::io::PipeWriter {
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    writer
+}
+
+#[test]
+fn check_config_into_a_closed_pipe_is_no_crash() {
+    let out = Command::new(bin())
+        .args(["check-config", "configs/sensor.toml"])
+        .current_dir(testkit::workspace_root())
+        .stdout(closed_stdout())
+        .output()
+        .expect("run check-config");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+}
+
+#[test]
+fn a_sensor_whose_stdout_is_closed_still_serves_and_stops_cleanly() {
+    let [port] = ports::<1>();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sensor.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[sensor]\nname = \"test\"\nlisten = [\"127.0.0.1\"]\ndatabase = \"{}\"\nshutdown_grace_secs = 1\n{}",
+            dir.path().join("s.sqlite").display(),
+            plugin("web", "http", port, "http")
+        ),
+    )
+    .unwrap();
+    let mut child = testkit::ChildGuard::new(
+        Command::new(bin())
+            .args(["sensor", "--config"])
+            .arg(&config)
+            .stdout(closed_stdout())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start the sensor"),
+    );
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    let mut stream = loop {
+        if let Ok(s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            break s;
+        }
+        if let Ok(Some(status)) = child.child().try_wait() {
+            let mut err = String::new();
+            child
+                .child()
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
+            panic!("the sensor died ({status}): {err}");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sensor never listened"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 "), "{answer:?}");
+    testkit::signal(child.child().id(), "TERM");
+    let status = child.child().wait().unwrap();
+    let mut err = String::new();
+    child
+        .child()
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(status.success(), "{status}: {err}");
 }
