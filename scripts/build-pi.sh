@@ -5,54 +5,19 @@
 #   ./scripts/build-pi.sh            # build
 #   ./scripts/build-pi.sh --check    # build, then run it under qemu-arm (arm1176) as a smoke test
 #
-# Needs the nightly toolchain with its standard library source, to build std for the target
-# (`rustup component add rust-src --toolchain nightly`; no prebuilt target is needed), and zig as
-# C compiler and linker (PyPI `ziglang`, found in the Python named by RECCE7_ZIG_PYTHON, default
-# python3). --check also needs qemu-user-static. Debian 12's own rustc-web (1.85) is too old:
-# rusqlite 0.43 needs Rust 1.89.
+# The build is scripts/build-release.sh's (it installs the nightly toolchain, rust-src and zig
+# when they are missing); --check also runs its sensor check under qemu-arm, then `recce7 up`
+# (sensor, report service and map) on the ARM binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PY="${RECCE7_ZIG_PYTHON:-python3}"
 TARGET=arm-unknown-linux-musleabihf
-TOOLS="$PWD/target/pi-toolchain"
 fail() { echo "build-pi: $*" >&2; exit 1; }
 
-sysroot="$(rustc +nightly --print sysroot 2>/dev/null)" \
-  || fail "needs the nightly toolchain: rustup toolchain install nightly"
-[ -d "$sysroot/lib/rustlib/src/rust/library" ] \
-  || fail "needs the standard library source: rustup component add rust-src --toolchain nightly"
-"$PY" -m ziglang version >/dev/null 2>&1 \
-  || fail "needs zig: $PY -m pip install ziglang (or set RECCE7_ZIG_PYTHON to a Python that has it)"
-
-mkdir -p "$TOOLS"
-# zig cc knows the target from -target; drop the flags cc-rs and rustc add for gcc.
-cat > "$TOOLS/zigcc" <<EOF
-#!/bin/sh
-for a do
-  shift
-  case "\$a" in --target=*|-march=*|-mfpu=*|-mfloat-abi=*|-mcpu=*) continue ;; esac
-  set -- "\$@" "\$a"
-done
-exec "$PY" -m ziglang cc -target arm-linux-musleabihf -mcpu=arm1176jzf_s "\$@"
-EOF
-chmod +x "$TOOLS/zigcc"
-
-export CC_arm_unknown_linux_musleabihf="$TOOLS/zigcc"
-export CARGO_TARGET_ARM_UNKNOWN_LINUX_MUSLEABIHF_LINKER="$TOOLS/zigcc"
-export CARGO_TARGET_ARM_UNKNOWN_LINUX_MUSLEABIHF_RUSTFLAGS="-C link-self-contained=no"
-export ZIG_GLOBAL_CACHE_DIR="$TOOLS/zig-cache"
-cargo +nightly build --release --locked -p recce7 -Zbuild-std=std,panic_abort --target "$TARGET"
+./scripts/build-release.sh "$@" "$TARGET"
 
 BIN="target/$TARGET/release/recce7"
-ls -l "$BIN"
-if command -v readelf >/dev/null; then
-  readelf -A "$BIN" | grep -E "Tag_CPU_name|Tag_CPU_arch:|Tag_FP_arch" || true
-fi
-
 if [ "${1:-}" = "--check" ]; then
-  command -v qemu-arm-static >/dev/null || fail "--check needs qemu-user-static"
-  qemu-arm-static -cpu arm1176 "$BIN" check-config configs/sensor.toml
   dir="$(mktemp -d)"
   trap 'kill "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
   (cd "$dir" && exec qemu-arm-static -cpu arm1176 "$OLDPWD/$BIN" up >"$dir/up.log" 2>&1) &

@@ -1,0 +1,215 @@
+#!/usr/bin/env bash
+# Builds recce7 as one static, stripped binary per board, into target/<triple>/release/recce7:
+#
+#   x86_64-unknown-linux-musl      PCs, servers, containers (linux/amd64)
+#   arm-unknown-linux-musleabihf   ARMv6 hard float: Pi Zero, Pi 1, every 32-bit Raspberry Pi OS
+#   aarch64-unknown-linux-musl     64-bit Pi OS on Pi 3/4/5 and Zero 2 W (linux/arm64)
+#
+#   ./scripts/build-release.sh                  # all three
+#   ./scripts/build-release.sh --check          # all three, then run each (under qemu-user for ARM)
+#   ./scripts/build-release.sh [--check] arm-unknown-linux-musleabihf ...   # only these
+#
+# The recipe (docs/install.md): rustup's nightly toolchain with `rust-src` builds std for the target
+# (-Zbuild-std), and zig (PyPI `ziglang`) is the C compiler (SQLite) and the linker, through a
+# wrapper that drops the gcc flags cc-rs and rustc add. What is missing is installed: the nightly
+# toolchain and rust-src with rustup, zig into a virtualenv under target/release-tools/, and for
+# --check Debian's qemu-user-static and curl. Each binary must stay within 6 MB.
+#
+# --check runs each binary (x86_64 natively, ARMv6 under `qemu-arm-static -cpu arm1176`, aarch64
+# under `qemu-aarch64-static`): --version, check-config on the shipped sensor config, then a
+# sensor on loopback ports with one telnet session (curl's telnet client logs in and runs a
+# command) and one HTTP request, stopped with SIGTERM, and the database it wrote is checked.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MAX_BYTES=$((6 * 1024 * 1024))
+ZIG_PIN="ziglang==0.17.1"
+TOOLS="$PWD/target/release-tools"
+ALL=(x86_64-unknown-linux-musl arm-unknown-linux-musleabihf aarch64-unknown-linux-musl)
+
+fail() { echo "build-release: $*" >&2; exit 1; }
+say() { printf '\n== %s\n' "$*"; }
+
+check=0
+targets=()
+for arg in "$@"; do
+  case "$arg" in
+    --check) check=1 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    x86_64-unknown-linux-musl|arm-unknown-linux-musleabihf|aarch64-unknown-linux-musl) targets+=("$arg") ;;
+    *) fail "unknown target or option '$arg' (known: ${ALL[*]}, --check)" ;;
+  esac
+done
+[ "${#targets[@]}" -gt 0 ] || targets=("${ALL[@]}")
+
+apt_updated=0
+apt_install() {
+  command -v apt-get >/dev/null || fail "needs Debian packages $*; apt-get is missing: install them by hand"
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  if [ "$apt_updated" = 0 ]; then $sudo apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# The toolchain: nightly with the standard library's source.
+command -v rustup >/dev/null || fail "needs rustup (the nightly toolchain builds std for each target)"
+if ! rustc +nightly --version >/dev/null 2>&1; then
+  echo "installing the nightly toolchain"
+  rustup toolchain install nightly --profile minimal
+fi
+sysroot="$(rustc +nightly --print sysroot)"
+if [ ! -d "$sysroot/lib/rustlib/src/rust/library" ]; then
+  echo "installing rust-src for nightly"
+  rustup component add rust-src --toolchain nightly
+fi
+
+# zig: RECCE7_ZIG_PYTHON names a Python that has ziglang; otherwise a virtualenv of our own.
+PY="${RECCE7_ZIG_PYTHON:-$TOOLS/zig-venv/bin/python}"
+if ! "$PY" -m ziglang version >/dev/null 2>&1; then
+  [ -z "${RECCE7_ZIG_PYTHON:-}" ] || fail "RECCE7_ZIG_PYTHON=$PY has no ziglang: $PY -m pip install $ZIG_PIN"
+  echo "installing $ZIG_PIN into $TOOLS/zig-venv"
+  command -v python3 >/dev/null || apt_install python3 python3-venv
+  python3 -m venv "$TOOLS/zig-venv" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$TOOLS/zig-venv"; }
+  "$TOOLS/zig-venv/bin/pip" install -q --disable-pip-version-check "$ZIG_PIN"
+fi
+export ZIG_GLOBAL_CACHE_DIR="$TOOLS/zig-cache"
+
+# The zig target and CPU for a Rust target.
+zig_target() {
+  case "$1" in
+    x86_64-unknown-linux-musl) echo "x86_64-linux-musl" ;;
+    arm-unknown-linux-musleabihf) echo "arm-linux-musleabihf -mcpu=arm1176jzf_s" ;;
+    aarch64-unknown-linux-musl) echo "aarch64-linux-musl" ;;
+  esac
+}
+
+build() {
+  local target="$1" env_name wrapper
+  env_name="$(echo "$target" | tr 'a-z-' 'A-Z_')"
+  wrapper="$TOOLS/zigcc-$target"
+  mkdir -p "$TOOLS"
+  # zig cc knows the target from -target; drop the flags cc-rs and rustc add for gcc.
+  cat > "$wrapper" <<EOF
+#!/bin/sh
+for a do
+  shift
+  case "\$a" in --target=*|-march=*|-mfpu=*|-mfloat-abi=*|-mcpu=*) continue ;; esac
+  set -- "\$@" "\$a"
+done
+exec "$PY" -m ziglang cc -target $(zig_target "$target") "\$@"
+EOF
+  chmod +x "$wrapper"
+  say "build $target"
+  env "CC_${target//-/_}=$wrapper" \
+      "CARGO_TARGET_${env_name}_LINKER=$wrapper" \
+      "CARGO_TARGET_${env_name}_RUSTFLAGS=-C link-self-contained=no" \
+      cargo +nightly build --release --locked -p recce7 -Zbuild-std=std,panic_abort --target "$target"
+}
+
+# How to run a binary of the target on this machine.
+runner() {
+  case "$1" in
+    x86_64-unknown-linux-musl) echo "" ;;
+    arm-unknown-linux-musleabihf) echo "qemu-arm-static -cpu arm1176" ;;
+    aarch64-unknown-linux-musl) echo "qemu-aarch64-static" ;;
+  esac
+}
+
+# A free TCP port on 127.0.0.1.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+smoke() {
+  local target="$1" bin="$PWD/target/$1/release/recce7" run dir pid telnet http metrics
+  run="$(runner "$target")"
+  say "check $target"
+  $run "$bin" --version
+  $run "$bin" check-config configs/sensor.toml | head -n 1
+  dir="$(mktemp -d)"
+  telnet="$(free_port)"; http="$(free_port)"; metrics="$(free_port)"
+  cat > "$dir/sensor.toml" <<EOF
+[sensor]
+name = "release-check"
+listen = ["127.0.0.1"]
+database = "$dir/sensor.sqlite"
+metrics_listen = "127.0.0.1:$metrics"
+shutdown_grace_secs = 1
+
+[[plugin]]
+name = "telnet"
+kind = "telnet"
+port = $telnet
+table = "telnet"
+
+[[plugin]]
+name = "http"
+kind = "http"
+port = $http
+table = "http"
+EOF
+  $run "$bin" sensor --config "$dir/sensor.toml" >"$dir/out.log" 2>"$dir/err.log" &
+  pid=$!
+  trap 'kill "$pid" 2>/dev/null || true' EXIT
+  for _ in $(seq 1 150); do
+    [ "$(grep -c 'listening on' "$dir/out.log" 2>/dev/null)" -ge 2 ] && break
+    kill -0 "$pid" 2>/dev/null || { cat "$dir/err.log" >&2; fail "$target: the sensor did not start"; }
+    sleep 0.2
+  done
+  # A telnet login and a command, through curl's telnet client (it answers the option
+  # negotiation), then an HTTP request.
+  { sleep 1; printf 'root\r\n'; sleep 1; printf 'xc3511\r\n'; sleep 1; printf 'uname -a\r\n'; sleep 1; printf 'exit\r\n'; sleep 1; } \
+    | curl -s --max-time 15 "telnet://127.0.0.1:$telnet" >"$dir/telnet.out" || true
+  grep -q "Linux" "$dir/telnet.out" || { cat "$dir/telnet.out" >&2; fail "$target: no shell answer over telnet"; }
+  curl -s -o /dev/null -w "HTTP under $target: %{http_code}\n" "http://127.0.0.1:$http/"
+  curl -s -o /dev/null -w "metrics under $target: %{http_code}\n" "http://127.0.0.1:$metrics/metrics"
+  kill -TERM "$pid"
+  wait "$pid" || { cat "$dir/err.log" >&2; fail "$target: the sensor did not exit cleanly"; }
+  trap - EXIT
+  grep -h "stopped:" "$dir/err.log" || true
+  # What was recorded, read back by the x86_64 side (the file format is the same everywhere).
+  python3 - "$dir/sensor.sqlite" "$target" <<'EOF'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+sessions = db.execute("SELECT count(*) FROM sessions WHERE endTime IS NOT NULL").fetchone()[0]
+commands = db.execute("SELECT count(*) FROM telnet WHERE user_input LIKE 'uname%'").fetchone()[0]
+requests = db.execute("SELECT count(*) FROM http").fetchone()[0]
+print(f"recorded under {sys.argv[2]}: {sessions} ended sessions, {commands} telnet command, {requests} HTTP request")
+if sessions < 2 or commands < 1 or requests < 1:
+    sys.exit(f"build-release: {sys.argv[2]}: the sessions were not recorded")
+EOF
+  rm -rf "$dir"
+}
+
+if [ "$check" = 1 ]; then
+  need=()
+  command -v curl >/dev/null || need+=(curl)
+  for t in "${targets[@]}"; do
+    case "$t" in
+      arm-*) command -v qemu-arm-static >/dev/null || need+=(qemu-user-static) ;;
+      aarch64-*) command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static) ;;
+    esac
+  done
+  if [ "${#need[@]}" -gt 0 ]; then
+    echo "installing ${need[*]}"
+    apt_install $(printf '%s\n' "${need[@]}" | sort -u)
+  fi
+fi
+
+for t in "${targets[@]}"; do build "$t"; done
+
+say "sizes"
+too_big=0
+for t in "${targets[@]}"; do
+  bin="target/$t/release/recce7"
+  bytes="$(stat -c %s "$bin")"
+  printf '%-32s %10s bytes  %s\n' "$t" "$bytes" "$(file -b "$bin" 2>/dev/null | cut -d, -f1-2,4- || true)"
+  [ "$bytes" -le "$MAX_BYTES" ] || { echo "build-release: $t is over 6 MB" >&2; too_big=1; }
+done
+[ "$too_big" = 0 ] || exit 1
+if command -v readelf >/dev/null && [ -f target/arm-unknown-linux-musleabihf/release/recce7 ]; then
+  readelf -A target/arm-unknown-linux-musleabihf/release/recce7 | grep -E "Tag_CPU_name|Tag_CPU_arch:|Tag_FP_arch" || true
+fi
+
+if [ "$check" = 1 ]; then
+  for t in "${targets[@]}"; do smoke "$t"; done
+  say "all release binaries checked"
+fi
