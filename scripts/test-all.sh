@@ -38,9 +38,10 @@ command -v python3 >/dev/null || apt_install python3 python3-venv
 # Real clients and servers the tests use: Debian's telnet, curl and nmap (the sensor),
 # chromium (the dashboard), prometheus (the metrics and Grafana panels), node and npm
 # (@grafana/schema and tsc for the dashboards); iproute2 and util-linux's unshare and nsenter
-# (recce7 up, which binds fixed ports, runs in a network namespace of its own).
+# (recce7 up, which binds fixed ports, runs in a network namespace of its own); systemd-analyze
+# (the shipped units are verified and their hardening scored, offline).
 missing=()
-for pair in telnet:telnet curl:curl nmap:nmap chromium:chromium prometheus:prometheus npm:npm ip:iproute2 unshare:util-linux nsenter:util-linux; do
+for pair in telnet:telnet curl:curl nmap:nmap chromium:chromium prometheus:prometheus npm:npm ip:iproute2 unshare:util-linux nsenter:util-linux systemd-analyze:systemd; do
   command -v "${pair%%:*}" >/dev/null || missing+=("${pair##*:}")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
