@@ -8,7 +8,11 @@ use clap::{Args, Parser, Subcommand};
 
 /// A pluggable honeypot for small hardware, with an MHN-style hpfeeds pipeline.
 #[derive(Parser)]
-#[command(name = "recce7", version, about)]
+#[command(
+    name = "recce7",
+    version,
+    about = "A pluggable honeypot for small hardware: one binary, one subcommand per role."
+)]
 pub struct Cli {
     // What to run (a plain comment: clap would show a doc comment).
     #[command(subcommand)]

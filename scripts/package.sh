@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Builds recce7's Debian packages into target/packages/, from the static binaries of
+# scripts/build-release.sh:
+#
+#   recce7_<version>-1_amd64.deb   x86_64-unknown-linux-musl
+#   recce7_<version>-1_armhf.deb   arm-unknown-linux-musleabihf (ARMv6: installs on a Pi Zero's
+#                                  Raspberry Pi OS, and on every later 32-bit Pi)
+#   recce7_<version>-1_arm64.deb   aarch64-unknown-linux-musl
+#
+#   ./scripts/package.sh            # build them (installs cargo-deb when missing)
+#   ./scripts/package.sh --check    # and check them: lintian on each; then, as root, on this
+#                                   # machine: dpkg -i the amd64 package, its files, user, units
+#                                   # and check-config, an upgrade over itself that keeps an edited
+#                                   # conffile, and dpkg --purge leaving nothing behind
+#
+# --check changes this machine (a system user, /etc/recce7, units) until its purge step: run it
+# on a build machine or in a throwaway container, not on a sensor.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+OUT=target/packages
+CARGO_DEB_PIN=3.8.0
+TARGETS=(x86_64-unknown-linux-musl arm-unknown-linux-musleabihf aarch64-unknown-linux-musl)
+fail() { echo "package: $*" >&2; exit 1; }
+say() { printf '\n== %s\n' "$*"; }
+
+check=0
+case "${1:-}" in
+  --check) check=1 ;;
+  "") ;;
+  *) fail "unknown option '$1' (known: --check)" ;;
+esac
+
+apt_updated=0
+apt_install() {
+  command -v apt-get >/dev/null || fail "needs Debian packages $*; apt-get is missing"
+  if [ "$apt_updated" = 0 ]; then apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+if ! cargo deb --version >/dev/null 2>&1; then
+  echo "installing cargo-deb $CARGO_DEB_PIN"
+  cargo install --locked cargo-deb --version "$CARGO_DEB_PIN"
+fi
+
+./scripts/build-release.sh "${TARGETS[@]}"
+
+say "packages"
+mkdir -p "$OUT"
+# On a sensor, the report service reads the sensor's own database (the shipped reportd.toml
+# names the normalizer's central store).
+sed 's/^database = "central.sqlite"/database = "recce7.sqlite"/' configs/reportd.toml >"$OUT/reportd.toml"
+grep -q '^database = "recce7.sqlite"' "$OUT/reportd.toml" || fail "configs/reportd.toml has no database line to set"
+for t in "${TARGETS[@]}"; do
+  cargo deb --no-build --no-strip --target "$t" --output "$OUT/" | tail -n 1
+done
+ls -l "$OUT"/*.deb
+
+[ "$check" = 1 ] || exit 0
+
+say "lintian"
+command -v lintian >/dev/null || apt_install lintian
+for deb in "$OUT"/*.deb; do
+  lintian --fail-on error --suppress-tags statically-linked-binary "$deb"
+  echo "lintian: $(basename "$deb"): no errors"
+done
+
+[ "$(id -u)" = 0 ] || fail "--check installs the package: run it as root (in a throwaway machine)"
+[ "$(dpkg --print-architecture)" = amd64 ] || fail "--check installs the amd64 package: run it on amd64"
+if dpkg -s recce7 >/dev/null 2>&1; then fail "recce7 is installed on this machine already: purge it first"; fi
+deb="$(ls "$OUT"/recce7_*_amd64.deb)"
+
+say "install"
+dpkg -i "$deb" >/dev/null
+trap 'dpkg --purge recce7 >/dev/null 2>&1 || true' EXIT
+/usr/bin/recce7 --version
+getent passwd recce7 >/dev/null || fail "no system user recce7"
+[ "$(stat -c %U:%a /var/lib/recce7)" = "recce7:750" ] || fail "/var/lib/recce7: $(stat -c %U:%a /var/lib/recce7)"
+for role in sensor reportd normalizer geoloc; do
+  [ -f "/etc/recce7/$role.toml" ] || fail "no /etc/recce7/$role.toml"
+  [ -f "/lib/systemd/system/recce7-$role.service" ] || fail "no unit for $role"
+  grep -qx "/etc/recce7/$role.toml" /var/lib/dpkg/info/recce7.conffiles || fail "$role.toml is not a conffile"
+done
+for role in sensor reportd; do
+  [ -L "/etc/systemd/system/multi-user.target.wants/recce7-$role.service" ] || fail "recce7-$role is not enabled"
+done
+for role in normalizer geoloc; do
+  [ ! -e "/etc/systemd/system/multi-user.target.wants/recce7-$role.service" ] || fail "recce7-$role is enabled"
+done
+systemd-analyze verify /lib/systemd/system/recce7-*.service
+# What the sensor's unit runs before it starts, as the unit runs it.
+(cd /var/lib/recce7 && runuser -u recce7 -- /usr/bin/recce7 check-config /etc/recce7/sensor.toml)
+echo "install: files, user, state directory, conffiles, units enabled (sensor, reportd) and verified"
+
+say "upgrade over itself, with an edited conffile"
+echo "# edited by the administrator" >>/etc/recce7/sensor.toml
+dpkg -i "$deb" >/dev/null
+grep -q "edited by the administrator" /etc/recce7/sensor.toml || fail "the edited conffile was replaced"
+echo "upgrade: the administrator's edit was kept"
+
+say "purge"
+trap - EXIT
+dpkg --purge recce7 >/dev/null
+for path in /usr/bin/recce7 /etc/recce7 /var/lib/recce7 /lib/systemd/system/recce7-sensor.service \
+            /etc/systemd/system/multi-user.target.wants/recce7-sensor.service \
+            /etc/systemd/system/multi-user.target.wants/recce7-reportd.service; do
+  [ ! -e "$path" ] || fail "left after purge: $path"
+done
+! getent passwd recce7 >/dev/null || fail "the user recce7 is left after purge"
+echo "purge: nothing left"
+say "packages checked"
