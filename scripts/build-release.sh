@@ -42,14 +42,8 @@ for arg in "$@"; do
 done
 [ "${#targets[@]}" -gt 0 ] || targets=("${ALL[@]}")
 
-apt_updated=0
-apt_install() {
-  command -v apt-get >/dev/null || fail "needs Debian packages $*; apt-get is missing: install them by hand"
-  local sudo=""
-  [ "$(id -u)" = 0 ] || sudo="sudo"
-  if [ "$apt_updated" = 0 ]; then $sudo apt-get update -qq; apt_updated=1; fi
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-}
+SCRIPT=build-release
+. scripts/lib/apt.sh
 
 # The toolchain: nightly with the standard library's source.
 command -v rustup >/dev/null || fail "needs rustup (the nightly toolchain builds std for each target)"

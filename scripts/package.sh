@@ -31,12 +31,8 @@ case "${1:-}" in
   *) fail "unknown option '$1' (known: --check)" ;;
 esac
 
-apt_updated=0
-apt_install() {
-  command -v apt-get >/dev/null || fail "needs Debian packages $*; apt-get is missing"
-  if [ "$apt_updated" = 0 ]; then apt-get update -qq; apt_updated=1; fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-}
+SCRIPT=package
+. scripts/lib/apt.sh
 
 if ! cargo deb --version >/dev/null 2>&1; then
   echo "installing cargo-deb $CARGO_DEB_PIN"

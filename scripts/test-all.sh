@@ -23,15 +23,8 @@ fi
 
 step() { printf '\n== %s\n' "$*"; }
 
-apt_updated=0
-apt_install() {
-  if ! command -v apt-get >/dev/null; then
-    echo "test-all: need Debian packages $*, but apt-get is missing: install them by hand" >&2
-    exit 1
-  fi
-  if [ "$apt_updated" = 0 ]; then apt-get update -qq; apt_updated=1; fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-}
+SCRIPT=test-all
+. scripts/lib/apt.sh
 
 step "tools"
 command -v python3 >/dev/null || apt_install python3 python3-venv
