@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# Builds recce7's Debian packages into target/packages/, from the static binaries of
+# Builds recce7's packages into target/packages/, from the static binaries of
 # scripts/build-release.sh:
 #
-#   recce7_<version>-1_amd64.deb   x86_64-unknown-linux-musl
-#   recce7_<version>-1_armhf.deb   arm-unknown-linux-musleabihf (ARMv6: installs on a Pi Zero's
-#                                  Raspberry Pi OS, and on every later 32-bit Pi)
-#   recce7_<version>-1_arm64.deb   aarch64-unknown-linux-musl
+#   recce7_<version>-1_amd64.deb    x86_64-unknown-linux-musl
+#   recce7_<version>-1_armhf.deb    arm-unknown-linux-musleabihf (ARMv6: installs on a Pi Zero's
+#                                   Raspberry Pi OS, and on every later 32-bit Pi)
+#   recce7_<version>-1_arm64.deb    aarch64-unknown-linux-musl
+#   recce7-<version>-1.x86_64.rpm   x86_64-unknown-linux-musl (RHEL family)
+#   recce7-<version>-1.aarch64.rpm  aarch64-unknown-linux-musl
 #
-#   ./scripts/package.sh            # build them (installs cargo-deb when missing)
-#   ./scripts/package.sh --check    # and check them: lintian on each; then, as root, on this
-#                                   # machine: dpkg -i the amd64 package, its files, user, units
-#                                   # and check-config, an upgrade over itself that keeps an edited
-#                                   # conffile, and dpkg --purge leaving nothing behind
+#   ./scripts/package.sh            # build them (installs cargo-deb and cargo-generate-rpm when
+#                                   # missing)
+#   ./scripts/package.sh --check    # and check them: lintian on each .deb, rpm's view of each
+#                                   # .rpm and an install into a throwaway --root; then, as root,
+#                                   # on this machine: dpkg -i the amd64 package, its files, user,
+#                                   # units and check-config, an upgrade over itself that keeps an
+#                                   # edited conffile, and dpkg --purge leaving nothing behind
 #
 # --check changes this machine (a system user, /etc/recce7, units) until its purge step: run it
 # on a build machine or in a throwaway container, not on a sensor.
@@ -20,6 +24,8 @@ cd "$(dirname "$0")/.."
 
 OUT=target/packages
 CARGO_DEB_PIN=3.8.0
+CARGO_GENERATE_RPM_PIN=0.21.1
+RPM_TARGETS=(x86_64-unknown-linux-musl aarch64-unknown-linux-musl)
 TARGETS=(x86_64-unknown-linux-musl arm-unknown-linux-musleabihf aarch64-unknown-linux-musl)
 fail() { echo "package: $*" >&2; exit 1; }
 say() { printf '\n== %s\n' "$*"; }
@@ -39,6 +45,11 @@ if ! cargo deb --version >/dev/null 2>&1; then
   cargo install --locked cargo-deb --version "$CARGO_DEB_PIN"
 fi
 
+if ! cargo generate-rpm --version >/dev/null 2>&1; then
+  echo "installing cargo-generate-rpm $CARGO_GENERATE_RPM_PIN"
+  cargo install --locked cargo-generate-rpm --version "$CARGO_GENERATE_RPM_PIN"
+fi
+
 ./scripts/build-release.sh "${TARGETS[@]}"
 
 say "packages"
@@ -50,7 +61,10 @@ grep -q '^database = "recce7.sqlite"' "$OUT/reportd.toml" || fail "configs/repor
 for t in "${TARGETS[@]}"; do
   cargo deb --no-build --no-strip --target "$t" --output "$OUT/" | tail -n 1
 done
-ls -l "$OUT"/*.deb
+for t in "${RPM_TARGETS[@]}"; do
+  cargo generate-rpm --target "$t" --output "$OUT/"
+done
+ls -l "$OUT"/*.deb "$OUT"/*.rpm
 
 [ "$check" = 1 ] || exit 0
 
@@ -60,6 +74,29 @@ for deb in "$OUT"/*.deb; do
   lintian --fail-on error --suppress-tags statically-linked-binary "$deb"
   echo "lintian: $(basename "$deb"): no errors"
 done
+
+say "rpm"
+command -v rpm >/dev/null || apt_install rpm
+for pkg in "$OUT"/*.rpm; do
+  name="$(basename "$pkg")"
+  files="$(rpm -qlp "$pkg" 2>/dev/null)"
+  for f in /usr/bin/recce7 /etc/recce7/sensor.toml /etc/recce7/reportd.toml \
+           /usr/lib/systemd/system/recce7-sensor.service /usr/lib/systemd/system/recce7-reportd.service; do
+    grep -qx "$f" <<<"$files" || fail "$name lacks $f"
+  done
+  [ "$(rpm -qp --configfiles "$pkg" 2>/dev/null | grep -c '^/etc/recce7/')" = 4 ] || fail "$name: the configs are not %config"
+  rpm -qp --scripts "$pkg" 2>/dev/null | grep -q 'useradd -r' || fail "$name: no user created on install"
+  echo "rpm: $name: $(rpm -qp --queryformat '%{NAME} %{VERSION}-%{RELEASE} %{ARCH}' "$pkg" 2>/dev/null), files, %config and scripts as expected"
+done
+root="$(mktemp -d)"
+rpm --root "$root" --initdb
+rpm --root "$root" -i --nodeps --noscripts "$OUT"/recce7-*.x86_64.rpm
+"$root/usr/bin/recce7" check-config "$root/etc/recce7/sensor.toml" | head -n 1
+rpm --root "$root" -e --noscripts recce7
+[ ! -e "$root/usr/bin/recce7" ] && [ ! -e "$root/usr/lib/systemd/system/recce7-sensor.service" ] \
+  || fail "rpm -e left the package's files in $root"
+rm -rf "$root"
+echo "rpm: the x86_64 package installs into a throwaway --root and erases cleanly"
 
 [ "$(id -u)" = 0 ] || fail "--check installs the package: run it as root (in a throwaway machine)"
 [ "$(dpkg --print-architecture)" = amd64 ] || fail "--check installs the amd64 package: run it on amd64"
