@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Builds recce7's container images with podman, FROM scratch, from the static binaries of
+# scripts/build-release.sh: recce7:<version>-amd64, -arm64 and -armv6 (linux/amd64, linux/arm64,
+# linux/arm/v6), each holding /usr/bin/recce7, /etc/recce7/sensor.toml (its metrics on all
+# addresses) and the user recce7 (65532), running `recce7 sensor` with its database in the
+# volume /var/lib/recce7.
+#
+#   ./scripts/image.sh            # build the three images (installs podman when missing)
+#   ./scripts/image.sh --check    # and check the amd64 one: export its filesystem, run the binary
+#                                 # from it as 65532 in its root and WORKDIR (this machine
+#                                 # cannot run containers), record a telnet and an HTTP session
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SCRIPT=image
+. scripts/lib/apt.sh
+fail() { echo "image: $*" >&2; exit 1; }
+say() { printf '\n== %s\n' "$*"; }
+CTX=target/image
+VERSION="$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)"
+
+check=0
+case "${1:-}" in
+  --check) check=1 ;;
+  "") ;;
+  *) fail "unknown option '$1' (known: --check)" ;;
+esac
+
+command -v podman >/dev/null || apt_install podman
+./scripts/build-release.sh x86_64-unknown-linux-musl aarch64-unknown-linux-musl arm-unknown-linux-musleabihf
+
+say "context"
+rm -rf "$CTX"
+mkdir -p "$CTX/rootfs/etc/recce7" "$CTX/rootfs/var/lib/recce7" "$CTX/bin/amd64" "$CTX/bin/arm64" "$CTX/bin/armv6"
+sed 's/^metrics_listen = "127.0.0.1:9108"/metrics_listen = "0.0.0.0:9108"/' configs/sensor.toml >"$CTX/rootfs/etc/recce7/sensor.toml"
+grep -q '^metrics_listen = "0.0.0.0:9108"' "$CTX/rootfs/etc/recce7/sensor.toml" || fail "configs/sensor.toml has no metrics_listen line to set"
+echo "recce7:x:65532:65532:recce7 honeypot:/var/lib/recce7:/sbin/nologin" >"$CTX/rootfs/etc/passwd"
+echo "recce7:x:65532:" >"$CTX/rootfs/etc/group"
+cp target/x86_64-unknown-linux-musl/release/recce7 "$CTX/bin/amd64/"
+cp target/aarch64-unknown-linux-musl/release/recce7 "$CTX/bin/arm64/"
+cp target/arm-unknown-linux-musleabihf/release/recce7 "$CTX/bin/armv6/"
+
+say "images"
+for platform in linux/amd64 linux/arm64 linux/arm/v6; do
+  tag="recce7:$VERSION-$(echo "${platform#linux/}" | tr -d /)"
+  podman build --quiet --platform "$platform" -t "$tag" -f deploy-scripts/docker/Dockerfile "$CTX" >/dev/null
+  echo "$tag: $(podman image inspect --format '{{.Os}}/{{.Architecture}}, {{.Size}} bytes, user {{.Config.User}}' "$tag")"
+done
+
+[ "$check" = 1 ] || exit 0
+
+say "check recce7:$VERSION-amd64"
+[ "$(id -u)" = 0 ] || fail "--check runs the image's binary in the image's root: run it as root"
+dir="$(mktemp -d)"
+chmod 0755 "$dir"  # the image's root, which its user must be able to enter
+log="$(mktemp)"
+cid="$(podman create "recce7:$VERSION-amd64")"
+podman export "$cid" | tar -x -C "$dir"
+podman rm "$cid" >/dev/null
+for f in usr/bin/recce7 etc/recce7/sensor.toml etc/passwd; do [ -f "$dir/$f" ] || fail "the image lacks /$f"; done
+[ "$(stat -c %u "$dir/var/lib/recce7")" = 65532 ] || fail "/var/lib/recce7 is not the user's"
+[ "$(find "$dir" -type f | wc -l)" -le 4 ] || fail "the image holds more than the binary, the config and the user: $(find "$dir" -type f)"
+# As the image runs it: its root, its WORKDIR and its USER (util-linux's unshare).
+in_image() { unshare --root="$dir" --wd=/var/lib/recce7 --setgid 65532 --setuid 65532 /usr/bin/recce7 "$@"; }
+in_image --version
+in_image check-config /etc/recce7/sensor.toml | head -n 1
+# The image's binary serving as its CMD would, on free loopback ports (the container's own
+# config listens on fixed ones).
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+telnet="$(free_port)"; http="$(free_port)"
+cat >"$dir/var/lib/recce7/check.toml" <<CONF
+[sensor]
+name = "image-check"
+listen = ["127.0.0.1"]
+database = "check.sqlite"
+metrics_listen = ""
+shutdown_grace_secs = 1
+
+[[plugin]]
+name = "telnet"
+kind = "telnet"
+port = $telnet
+table = "telnet"
+
+[[plugin]]
+name = "http"
+kind = "http"
+port = $http
+table = "http"
+CONF
+# exec: the pid signalled below is the binary's own.
+( exec unshare --root="$dir" --wd=/var/lib/recce7 --setgid 65532 --setuid 65532 \
+    /usr/bin/recce7 sensor --config /var/lib/recce7/check.toml ) >"$log" 2>&1 &
+pid=$!
+trap 'kill "$pid" 2>/dev/null || true; rm -rf "$dir" "$log"' EXIT
+for _ in $(seq 1 100); do
+  [ "$(grep -c 'listening on' "$log" 2>/dev/null)" -ge 2 ] && break
+  sleep 0.1
+done
+{ sleep 0.5; printf 'root\r\n'; sleep 0.5; printf 'admin\r\n'; sleep 0.5; printf 'uname -a\r\n'; sleep 0.5; printf 'exit\r\n'; sleep 0.5; } \
+  | curl -s --max-time 10 "telnet://127.0.0.1:$telnet" | grep -q Linux || fail "no shell answer from the image's binary"
+curl -s -o /dev/null -w "HTTP from the image's binary: %{http_code}\n" "http://127.0.0.1:$http/"
+kill -TERM "$pid"; wait "$pid" || { cat "$log" >&2; fail "the image's binary did not exit cleanly"; }
+trap - EXIT
+python3 - "$dir/var/lib/recce7/check.sqlite" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+n = db.execute("SELECT count(*) FROM sessions WHERE endTime IS NOT NULL").fetchone()[0]
+print(f"recorded by the image's binary, as 65532: {n} ended sessions")
+sys.exit(0 if n >= 2 else "image: the sessions were not recorded")
+PY
+rm -rf "$dir" "$log"
+say "image checked"
