@@ -109,67 +109,17 @@ runner() {
   esac
 }
 
-# A free TCP port on 127.0.0.1.
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. scripts/lib/sensor_check.sh
 
 smoke() {
-  local target="$1" bin="$PWD/target/$1/release/recce7" run dir pid telnet http metrics
+  local target="$1" bin="$PWD/target/$1/release/recce7" run dir
   run="$(runner "$target")"
   say "check $target"
   $run "$bin" --version
   $run "$bin" check-config configs/sensor.toml | head -n 1
   dir="$(mktemp -d)"
-  telnet="$(free_port)"; http="$(free_port)"; metrics="$(free_port)"
-  cat > "$dir/sensor.toml" <<EOF
-[sensor]
-name = "release-check"
-listen = ["127.0.0.1"]
-database = "$dir/sensor.sqlite"
-metrics_listen = "127.0.0.1:$metrics"
-shutdown_grace_secs = 1
-
-[[plugin]]
-name = "telnet"
-kind = "telnet"
-port = $telnet
-table = "telnet"
-
-[[plugin]]
-name = "http"
-kind = "http"
-port = $http
-table = "http"
-EOF
-  $run "$bin" sensor --config "$dir/sensor.toml" >"$dir/out.log" 2>"$dir/err.log" &
-  pid=$!
-  trap 'kill "$pid" 2>/dev/null || true' EXIT
-  for _ in $(seq 1 150); do
-    [ "$(grep -c 'listening on' "$dir/out.log" 2>/dev/null)" -ge 2 ] && break
-    kill -0 "$pid" 2>/dev/null || { cat "$dir/err.log" >&2; fail "$target: the sensor did not start"; }
-    sleep 0.2
-  done
-  # A telnet login and a command, through curl's telnet client (it answers the option
-  # negotiation), then an HTTP request.
-  { sleep 1; printf 'root\r\n'; sleep 1; printf 'xc3511\r\n'; sleep 1; printf 'uname -a\r\n'; sleep 1; printf 'exit\r\n'; sleep 1; } \
-    | curl -s --max-time 15 "telnet://127.0.0.1:$telnet" >"$dir/telnet.out" || true
-  grep -q "Linux" "$dir/telnet.out" || { cat "$dir/telnet.out" >&2; fail "$target: no shell answer over telnet"; }
-  curl -s -o /dev/null -w "HTTP under $target: %{http_code}\n" "http://127.0.0.1:$http/"
-  curl -s -o /dev/null -w "metrics under $target: %{http_code}\n" "http://127.0.0.1:$metrics/metrics"
-  kill -TERM "$pid"
-  wait "$pid" || { cat "$dir/err.log" >&2; fail "$target: the sensor did not exit cleanly"; }
-  trap - EXIT
-  grep -h "stopped:" "$dir/err.log" || true
-  # What was recorded, read back by the x86_64 side (the file format is the same everywhere).
-  python3 - "$dir/sensor.sqlite" "$target" <<'EOF'
-import sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
-sessions = db.execute("SELECT count(*) FROM sessions WHERE endTime IS NOT NULL").fetchone()[0]
-commands = db.execute("SELECT count(*) FROM telnet WHERE user_input LIKE 'uname%'").fetchone()[0]
-requests = db.execute("SELECT count(*) FROM http").fetchone()[0]
-print(f"recorded under {sys.argv[2]}: {sessions} ended sessions, {commands} telnet command, {requests} HTTP request")
-if sessions < 2 or commands < 1 or requests < 1:
-    sys.exit(f"build-release: {sys.argv[2]}: the sessions were not recorded")
-EOF
+  # shellcheck disable=SC2086 # $run is the emulator and its options, or nothing
+  sensor_check "$target" "$dir" "$dir" $run "$bin"
   rm -rf "$dir"
 }
 

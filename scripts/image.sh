@@ -14,6 +14,7 @@ cd "$(dirname "$0")/.."
 
 SCRIPT=image
 . scripts/lib/apt.sh
+. scripts/lib/sensor_check.sh
 fail() { echo "image: $*" >&2; exit 1; }
 say() { printf '\n== %s\n' "$*"; }
 CTX=target/image
@@ -53,7 +54,6 @@ say "check recce7:$VERSION-amd64"
 [ "$(id -u)" = 0 ] || fail "--check runs the image's binary in the image's root: run it as root"
 dir="$(mktemp -d)"
 chmod 0755 "$dir"  # the image's root, which its user must be able to enter
-log="$(mktemp)"
 cid="$(podman create "recce7:$VERSION-amd64")"
 podman export "$cid" | tar -x -C "$dir"
 podman rm "$cid" >/dev/null
@@ -64,50 +64,9 @@ for f in usr/bin/recce7 etc/recce7/sensor.toml etc/passwd; do [ -f "$dir/$f" ] |
 in_image() { unshare --root="$dir" --wd=/var/lib/recce7 --setgid 65532 --setuid 65532 /usr/bin/recce7 "$@"; }
 in_image --version
 in_image check-config /etc/recce7/sensor.toml | head -n 1
-# The image's binary serving as its CMD would, on free loopback ports (the container's own
-# config listens on fixed ones).
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-telnet="$(free_port)"; http="$(free_port)"
-cat >"$dir/var/lib/recce7/check.toml" <<CONF
-[sensor]
-name = "image-check"
-listen = ["127.0.0.1"]
-database = "check.sqlite"
-metrics_listen = ""
-shutdown_grace_secs = 1
-
-[[plugin]]
-name = "telnet"
-kind = "telnet"
-port = $telnet
-table = "telnet"
-
-[[plugin]]
-name = "http"
-kind = "http"
-port = $http
-table = "http"
-CONF
-# exec: the pid signalled below is the binary's own.
-( exec unshare --root="$dir" --wd=/var/lib/recce7 --setgid 65532 --setuid 65532 \
-    /usr/bin/recce7 sensor --config /var/lib/recce7/check.toml ) >"$log" 2>&1 &
-pid=$!
-trap 'kill "$pid" 2>/dev/null || true; rm -rf "$dir" "$log"' EXIT
-for _ in $(seq 1 100); do
-  [ "$(grep -c 'listening on' "$log" 2>/dev/null)" -ge 2 ] && break
-  sleep 0.1
-done
-{ sleep 0.5; printf 'root\r\n'; sleep 0.5; printf 'admin\r\n'; sleep 0.5; printf 'uname -a\r\n'; sleep 0.5; printf 'exit\r\n'; sleep 0.5; } \
-  | curl -s --max-time 10 "telnet://127.0.0.1:$telnet" | grep -q Linux || fail "no shell answer from the image's binary"
-curl -s -o /dev/null -w "HTTP from the image's binary: %{http_code}\n" "http://127.0.0.1:$http/"
-kill -TERM "$pid"; wait "$pid" || { cat "$log" >&2; fail "the image's binary did not exit cleanly"; }
-trap - EXIT
-python3 - "$dir/var/lib/recce7/check.sqlite" <<'PY'
-import sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
-n = db.execute("SELECT count(*) FROM sessions WHERE endTime IS NOT NULL").fetchone()[0]
-print(f"recorded by the image's binary, as 65532: {n} ended sessions")
-sys.exit(0 if n >= 2 else "image: the sessions were not recorded")
-PY
-rm -rf "$dir" "$log"
+# The image's binary serving as its CMD would, on free loopback ports (the image's own config
+# listens on fixed ones), as the image's user in its root.
+sensor_check "recce7:$VERSION-amd64" "$dir/var/lib/recce7" /var/lib/recce7 \
+  unshare --root="$dir" --wd=/var/lib/recce7 --setgid 65532 --setuid 65532 /usr/bin/recce7
+rm -rf "$dir"
 say "image checked"

@@ -307,7 +307,10 @@ impl Sensor {
                 "stopped accepting; waiting for open sessions"
             );
         }
-        if !Shutdown::within(config.shutdown_grace, sessions.wait()).await {
+        if tokio::time::timeout(config.shutdown_grace, sessions.wait())
+            .await
+            .is_err()
+        {
             tracing::info!(open = sessions.len(), "grace period over; closing sessions");
             shutdown.enter(Phase::CloseSessions);
             sessions.wait().await;
@@ -318,7 +321,10 @@ impl Sensor {
         let published = match publishing {
             Some((task, stats)) => {
                 shutdown.enter(Phase::StopPublisher);
-                if !Shutdown::within(Duration::from_secs(30), task).await {
+                if tokio::time::timeout(Duration::from_secs(30), task)
+                    .await
+                    .is_err()
+                {
                     tracing::warn!("the publisher did not stop in time");
                 }
                 // What is still unsent now that the publisher is done waits for the next start.

@@ -14,7 +14,6 @@
 //! loading does not, and every role crate uses it.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
@@ -101,12 +100,6 @@ impl Shutdown {
     pub fn token(&self, phase: Phase) -> CancellationToken {
         self.phases[phase.index()].clone()
     }
-
-    /// Waits for `work` for at most `grace` (the grace period between two phases); `false` if
-    /// the time ran out first.
-    pub async fn within<F: std::future::Future>(grace: Duration, work: F) -> bool {
-        tokio::time::timeout(grace, work).await.is_ok()
-    }
 }
 
 /// A plain token is the [`Phase::StopAccepting`] of a new shutdown: cancelling it starts the
@@ -173,12 +166,5 @@ mod tests {
         assert!(!shutdown.has_reached(Phase::CloseSessions));
         shutdown.enter(Phase::StopServices);
         assert!(Phase::ALL.iter().all(|p| shutdown.has_reached(*p)));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn within_says_whether_the_work_finished_in_time() {
-        assert!(Shutdown::within(Duration::from_secs(1), async {}).await);
-        let slow = tokio::time::sleep(Duration::from_secs(5));
-        assert!(!Shutdown::within(Duration::from_secs(1), slow).await);
     }
 }
