@@ -5,7 +5,9 @@
 # addresses) and the user recce7 (65532), running `recce7 sensor` with its database in the
 # volume /var/lib/recce7.
 #
-#   ./scripts/image.sh            # build the three images (installs podman when missing)
+#   ./scripts/image.sh            # build the three images (installs podman when missing), and tag
+#                                 # this machine's as recce7:latest (deploy-scripts/docker/compose.yaml)
+#   CONTAINER_BUILDER=docker ./scripts/image.sh   # the same with Docker (buildx) instead
 #   ./scripts/image.sh --check    # and check the amd64 one: export its filesystem, run the binary
 #                                 # from it as 65532 in its root and WORKDIR (this machine
 #                                 # cannot run containers), record a telnet and an HTTP session
@@ -27,7 +29,18 @@ case "${1:-}" in
   *) fail "unknown option '$1' (known: --check)" ;;
 esac
 
-command -v podman >/dev/null || apt_install podman
+BUILDER="${CONTAINER_BUILDER:-podman}"
+case "$BUILDER" in
+  podman) command -v podman >/dev/null || apt_install podman ;;
+  docker) docker info >/dev/null 2>&1 || fail "CONTAINER_BUILDER=docker, but no Docker engine answers (docker info)" ;;
+  *) fail "CONTAINER_BUILDER is '$BUILDER': podman or docker" ;;
+esac
+case "$(uname -m)" in
+  x86_64) native=amd64 ;;
+  aarch64|arm64) native=arm64 ;;
+  arm*) native=armv6 ;;
+  *) native="" ;;
+esac
 ./scripts/build-release.sh x86_64-unknown-linux-musl aarch64-unknown-linux-musl arm-unknown-linux-musleabihf
 
 say "context"
@@ -44,9 +57,13 @@ cp target/arm-unknown-linux-musleabihf/release/recce7 "$CTX/bin/armv6/"
 say "images"
 for platform in linux/amd64 linux/arm64 linux/arm/v6; do
   tag="recce7:$VERSION-$(echo "${platform#linux/}" | tr -d /)"
-  podman build --quiet --platform "$platform" -t "$tag" -f deploy-scripts/docker/Dockerfile "$CTX" >/dev/null
-  echo "$tag: $(podman image inspect --format '{{.Os}}/{{.Architecture}}, {{.Size}} bytes, user {{.Config.User}}' "$tag")"
+  "$BUILDER" build --quiet --platform "$platform" -t "$tag" -f deploy-scripts/docker/Dockerfile "$CTX" >/dev/null
+  echo "$tag: $("$BUILDER" image inspect --format '{{.Os}}/{{.Architecture}}, {{.Size}} bytes, user {{.Config.User}}' "$tag")"
 done
+if [ -n "$native" ]; then
+  "$BUILDER" tag "recce7:$VERSION-$native" recce7:latest
+  echo "recce7:latest: recce7:$VERSION-$native (this machine's)"
+fi
 
 [ "$check" = 1 ] || exit 0
 
@@ -54,9 +71,9 @@ say "check recce7:$VERSION-amd64"
 [ "$(id -u)" = 0 ] || fail "--check runs the image's binary in the image's root: run it as root"
 dir="$(mktemp -d)"
 chmod 0755 "$dir"  # the image's root, which its user must be able to enter
-cid="$(podman create "recce7:$VERSION-amd64")"
-podman export "$cid" | tar -x -C "$dir"
-podman rm "$cid" >/dev/null
+cid="$("$BUILDER" create "recce7:$VERSION-amd64")"
+"$BUILDER" export "$cid" | tar -x -C "$dir"
+"$BUILDER" rm "$cid" >/dev/null
 for f in usr/bin/recce7 etc/recce7/sensor.toml etc/passwd; do [ -f "$dir/$f" ] || fail "the image lacks /$f"; done
 [ "$(stat -c %u "$dir/var/lib/recce7")" = 65532 ] || fail "/var/lib/recce7 is not the user's"
 [ "$(find "$dir" -type f | wc -l)" -le 4 ] || fail "the image holds more than the binary, the config and the user: $(find "$dir" -type f)"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # recce7's whole test suite. Installs what the tests use when it is missing (Debian packages:
-# python3-venv, telnet, curl, nmap, chromium, prometheus, npm; a Python virtualenv with the
+# python3-venv, telnet, curl, nmap, chromium, prometheus, npm, docker-compose; a Python virtualenv with the
 # hpfeeds3 broker and client; the nightly toolchain and cargo-fuzz; @grafana/schema and
 # typescript from npm, pinned in tests/grafana-schema), then runs formatting, clippy, every
 # unit and behaviour test, and a short fuzzing run. Exits non-zero on any failure.
@@ -13,7 +13,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
-HPFEEDS_PIN='hpfeeds[broker]==3.1.0'
 VENV="${RECCE7_VENV:-$PWD/.venv}"
 FUZZ_SECS="${RECCE7_FUZZ_SECS:-30}"
 if [ "${CI:-}" = "true" ] && [ "$FUZZ_SECS" = 0 ]; then
@@ -25,6 +24,7 @@ step() { printf '\n== %s\n' "$*"; }
 
 SCRIPT=test-all
 . scripts/lib/apt.sh
+. scripts/lib/venv.sh
 
 step "tools"
 command -v python3 >/dev/null || apt_install python3 python3-venv
@@ -32,9 +32,10 @@ command -v python3 >/dev/null || apt_install python3 python3-venv
 # chromium (the dashboard), prometheus (the metrics and Grafana panels), node and npm
 # (@grafana/schema and tsc for the dashboards); iproute2 and util-linux's unshare and nsenter
 # (recce7 up, which binds fixed ports, runs in a network namespace of its own); systemd-analyze
-# (the shipped units are verified and their hardening scored, offline).
+# (the shipped units are verified and their hardening scored, offline); docker-compose
+# (deploy-scripts/docker/compose.yaml is validated, scripts/compose-check.sh).
 missing=()
-for pair in telnet:telnet curl:curl nmap:nmap chromium:chromium prometheus:prometheus npm:npm ip:iproute2 unshare:util-linux nsenter:util-linux systemd-analyze:systemd; do
+for pair in docker-compose:docker-compose telnet:telnet curl:curl nmap:nmap chromium:chromium prometheus:prometheus npm:npm ip:iproute2 unshare:util-linux nsenter:util-linux systemd-analyze:systemd; do
   command -v "${pair%%:*}" >/dev/null || missing+=("${pair##*:}")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -43,14 +44,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 # The 1,000-session shutdown test holds about 2,000 sockets.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-if ! "$VENV/bin/python" -c 'import importlib.metadata as m, sys; sys.exit(m.version("hpfeeds") != "3.1.0")' 2>/dev/null \
-   || [ ! -x "$VENV/bin/hpfeeds-broker" ]; then
-  echo "installing $HPFEEDS_PIN into $VENV"
-  python3 -m venv "$VENV" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$VENV"; }
-  "$VENV/bin/pip" install -q --disable-pip-version-check "$HPFEEDS_PIN"
-fi
-export RECCE7_VENV="$VENV"
-"$VENV/bin/hpfeeds-broker" --help >/dev/null
+ensure_hpfeeds_venv
 # The pinned npm packages, installed once (the test runs the same script).
 bash tests/grafana-schema/check.sh >/dev/null
 
@@ -67,6 +61,9 @@ step "cargo test"
 test_log="$(mktemp)"
 trap 'rm -f "$test_log"' EXIT
 cargo test --workspace --locked 2>&1 | tee "$test_log"
+
+step "compose: deploy-scripts/docker/compose.yaml validated and its services run together"
+./scripts/compose-check.sh target/debug/recce7
 
 if [ "$FUZZ_SECS" != 0 ]; then
   if ! cargo +nightly --version >/dev/null 2>&1; then

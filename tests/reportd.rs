@@ -621,6 +621,44 @@ fn live_stream_map_token_cors_and_database_errors() {
     );
 }
 
+/// A package starts the sensor and reportd together, and compose starts reportd beside the
+/// normalizer that creates the central store: reportd started first answers 503 until the
+/// store exists, then serves it, without a restart.
+#[test]
+fn reportd_started_before_the_sensor_waits_for_its_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let sensor_dir = tempfile::tempdir().unwrap();
+    // Where the sensor below creates its database.
+    let db = sensor_dir.path().join("sensor.sqlite");
+    let (reportd, port) = start_reportd(dir.path(), &db, "");
+    let early = curl(port, "/v1/sessions", &[]);
+    assert_eq!(
+        early.status,
+        503,
+        "{}",
+        String::from_utf8_lossy(&early.body)
+    );
+    assert_eq!(
+        early.json()["error"],
+        "the store does not exist yet: the sensor or the normalizer creates it when it starts"
+    );
+    let [telnet_port] = ports();
+    let sensor = RoleProcess::sensor_in(
+        &bin(),
+        sensor_dir,
+        &plugin("telnet", "telnet", telnet_port, "telnet"),
+    );
+    assert_eq!(sensor.db(), db);
+    telnet_login(telnet_port, "root", "xc3511", &["uname -a"]);
+    let sessions = ok_json(port, "/v1/sessions");
+    assert!(sessions["items"].is_array(), "{sessions}");
+    let (status, log) = reportd.terminate(TIMEOUT);
+    assert!(status.success(), "{log}");
+    assert!(log.contains("the store does not exist yet"), "{log}");
+    assert!(log.contains("the store exists now"), "{log}");
+    drop(sensor);
+}
+
 #[test]
 fn a_public_listener_without_a_token_is_refused_at_start() {
     let dir = tempfile::tempdir().unwrap();

@@ -286,17 +286,25 @@ fn check_config_names_type_errors_by_key_and_checks_the_file_system() {
         )),
         "{err}"
     );
-    // The report service reads a database that must already exist.
+    // The report service reads a database another role creates: one that does not exist yet
+    // is accepted when its directory does (reportd waits for it, answering 503), and a path
+    // whose directory is missing too is a mistake.
     let (code, _, err) = check_config_text(
         dir.path(),
         "reportd.toml",
         &format!("[reportd]\ndatabase = \"{path}/nothing.sqlite\"\n"),
     );
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = check_config_text(
+        dir.path(),
+        "reportd.toml",
+        &format!("[reportd]\ndatabase = \"{path}/missing/nothing.sqlite\"\n"),
+    );
     assert_eq!(code, 1, "{err}");
     let file = format!("{path}/reportd.toml");
     assert!(
         err.contains(&format!(
-            "{file}: reportd.database: {path}/nothing.sqlite does not exist"
+            "{file}: reportd.database: neither {path}/missing/nothing.sqlite nor its directory exists"
         )),
         "{err}"
     );

@@ -71,6 +71,16 @@ impl ApiError {
         }
     }
 
+    /// A 503: the store does not exist yet (reportd started before the sensor or the
+    /// normalizer that creates it).
+    pub fn store_not_created() -> ApiError {
+        ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: "the store does not exist yet: the sensor or the normalizer creates it when it starts".into(),
+            parameter: None,
+        }
+    }
+
     /// A 500 (the database failed); the detail goes to the log, not to the client.
     pub fn internal(detail: impl std::fmt::Display) -> ApiError {
         tracing::error!(error = %detail, "database error");

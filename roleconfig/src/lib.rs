@@ -432,20 +432,32 @@ pub fn check_writable_database(key: &str, path: &Path) -> Option<(String, String
     None
 }
 
-/// Checks that a database a role only reads exists and can be opened.
+/// Checks that a database a role only reads can be opened, or will be: a file that does not
+/// exist yet is fine when its directory does (the sensor or the normalizer creates it when it
+/// starts, and reportd waits for it), so a service started before them is not refused.
 pub fn check_readable_database(key: &str, path: &Path) -> Option<(String, String)> {
     match std::fs::File::open(path) {
         Ok(_) if path.is_dir() => {
             Some((key.to_owned(), format!("{} is a directory", path.display())))
         }
         Ok(_) => None,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some((
-            key.to_owned(),
-            format!(
-                "{} does not exist (the sensor or the normalizer creates it; give the path of one)",
-                path.display()
-            ),
-        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let dir = match path.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => Path::new("."),
+            };
+            if dir.is_dir() {
+                None
+            } else {
+                Some((
+                    key.to_owned(),
+                    format!(
+                        "neither {} nor its directory exists (the sensor or the normalizer creates the file; give the path of one)",
+                        path.display()
+                    ),
+                ))
+            }
+        }
         Err(e) => Some((
             key.to_owned(),
             format!("cannot open {}: {e}", path.display()),
@@ -623,6 +635,28 @@ mod tests {
         parse(text, "t.toml", |f: &File| {
             f.hpfeeds.validate(&["recce7.events"])
         })
+    }
+
+    #[test]
+    fn a_read_database_may_be_created_later_but_not_in_a_missing_directory() {
+        let dir = std::env::temp_dir().join(format!("roleconfig-readable-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // Not there yet, in a directory that is: reportd waits for the sensor to create it.
+        assert_eq!(
+            check_readable_database("k", &dir.join("later.sqlite")),
+            None
+        );
+        let gone = check_readable_database("k", &dir.join("nowhere/x.sqlite")).unwrap();
+        assert_eq!(gone.0, "k");
+        assert!(gone.1.contains("nor its directory exists"), "{}", gone.1);
+        let is_dir = check_readable_database("k", &dir).unwrap();
+        assert!(is_dir.1.contains("is a directory"), "{}", is_dir.1);
+        std::fs::write(dir.join("there.sqlite"), b"").unwrap();
+        assert_eq!(
+            check_readable_database("k", &dir.join("there.sqlite")),
+            None
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

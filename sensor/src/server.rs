@@ -472,7 +472,10 @@ async fn serve(
     admission: Admission,
     stats: Arc<SensorStats>,
 ) {
-    session.record_start(None).await;
+    // The session's idle state is this future (one allocation per connection): what runs
+    // before and after the conversation is boxed, so that its size is not paid while the
+    // attacker idles (docs/BENCHMARKS.md, 10,000 idle connections).
+    Box::pin(session.record_start(None)).await;
     tracing::debug!("session start");
     let result = plugin.handle(&mut conn, &mut session).await;
     let reason = match result {
@@ -483,14 +486,12 @@ async fn serve(
         Err(reason) => reason,
     };
     if !matches!(reason, CloseReason::PeerReset | CloseReason::PeerClosed) {
-        conn.shutdown().await;
+        Box::pin(conn.shutdown()).await;
     }
     let (bytes_in, bytes_out) = (conn.bytes_in(), conn.bytes_out());
     drop(conn);
     drop(admission);
-    session
-        .record_end(bytes_in, bytes_out, reason.as_str())
-        .await;
+    Box::pin(session.record_end(bytes_in, bytes_out, reason.as_str())).await;
     stats.ended.fetch_add(1, Ordering::Relaxed);
     tracing::debug!(reason = reason.as_str(), bytes_in, bytes_out, "session end");
 }
@@ -505,5 +506,52 @@ mod tests {
         assert_eq!(canonical(mapped), "203.0.113.7:4242".parse().unwrap());
         let v6: SocketAddr = "[2001:db8::1]:23".parse().unwrap();
         assert_eq!(canonical(v6), v6);
+    }
+}
+
+/// What an idle session costs is mostly the size of its futures: the task's (`serve`) and the
+/// plug-in's boxed conversation. Budget: 10,000 idle telnet connections in at most 64 MB
+/// (docs/BENCHMARKS.md). These bounds fail when a large future is inlined again (the telnet
+/// conversation was 2,040 bytes before its rare steps were boxed and its option tables packed).
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod idle_cost {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_idle_telnet_session_keeps_its_futures_small() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, _) = store::open(&dir.path().join("s.sqlite"), &[]).unwrap();
+        let recorder = store::Recorder::start(db, &[], 16, 16).unwrap();
+        let info = Arc::new(crate::session::InstanceInfo {
+            sensor: "s".into(),
+            plugin: "telnet".into(),
+            protocol: "telnet".into(),
+            table: "telnet".into(),
+            lost: Default::default(),
+        });
+        let addr: SocketAddr = "127.0.0.1:2323".parse().unwrap();
+        let limits = Arc::new(Limits::default());
+        let (io, _peer) = tokio::io::duplex(64);
+        let mut conn = Connection::new(io, addr, addr, limits.clone(), CancellationToken::new());
+        let mut session = Session::new(info, addr, addr, recorder.handle(), 16);
+        let options = toml::Table::new();
+        let settings = crate::plugin::PluginSettings {
+            name: "telnet",
+            options: &options,
+            limits: &limits,
+        };
+        let Ok(plugin) = crate::plugins::telnet::build(&settings) else {
+            panic!("the telnet plug-in with default options");
+        };
+        let conversation = std::mem::size_of_val(&*plugin.handle(&mut conn, &mut session));
+        assert!(
+            conversation <= 1280,
+            "telnet conversation future: {conversation} bytes"
+        );
+        let admission = Gate::new(&limits).admit(addr.ip()).unwrap();
+        let stats = Arc::new(SensorStats::default());
+        let task = std::mem::size_of_val(&serve(plugin, conn, session, admission, stats));
+        assert!(task <= 1024, "session task future: {task} bytes");
     }
 }

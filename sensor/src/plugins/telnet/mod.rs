@@ -177,7 +177,7 @@ impl TelnetPlugin {
         conn.write_all(&out).await?;
         loop {
             if let Err(reason) = conn.read_more().await {
-                self.finish(session, &stage, editor.pending()).await;
+                Box::pin(self.finish(session, &stage, editor.pending())).await;
                 return Err(reason);
             }
             let input = conn.take_buffer();
@@ -197,15 +197,15 @@ impl TelnetPlugin {
                     let mut seen = Vec::new();
                     TelnetDecoder::new().decode(first, &mut seen, &mut Vec::new());
                     if let Some(kind) = foreign::classify(&seen) {
-                        foreign::drain(conn, capture).await;
-                        foreign::record_and_close(
+                        Box::pin(foreign::drain(conn, capture)).await;
+                        Box::pin(foreign::record_and_close(
                             conn,
                             session,
                             capture,
                             "not telnet",
                             kind,
                             "not telnet",
-                        )
+                        ))
                         .await;
                         return Ok(());
                     }
@@ -231,7 +231,7 @@ impl TelnetPlugin {
                             }
                             // The username was sent: an attempt without a password.
                             Stage::Password { user } => {
-                                self.login(session, &user, None, false).await;
+                                Box::pin(self.login(session, &user, None, false)).await;
                                 out.extend_from_slice(
                                     format!("{} login: ", self.hostname).as_bytes(),
                                 );
@@ -262,7 +262,7 @@ impl TelnetPlugin {
                         }
                     }
                     Stage::Password { user } => {
-                        self.login(session, &user, Some(&line), false).await;
+                        Box::pin(self.login(session, &user, Some(&line), false)).await;
                         before_login = None;
                         let shell = Shell::new(&String::from_utf8_lossy(&user));
                         out.extend_from_slice(b"\r\n");
@@ -274,7 +274,7 @@ impl TelnetPlugin {
                         let result = shell.run_input(&line);
                         let commands: Vec<&[u8]> =
                             result.commands.iter().map(Vec::as_slice).collect();
-                        self.commands(session, &commands, false).await;
+                        Box::pin(self.commands(session, &commands, false)).await;
                         negotiation::escape_iac(&result.text, &mut out);
                         if result.exit {
                             end = Some(CloseReason::Plugin("logout"));
@@ -304,19 +304,18 @@ impl TelnetPlugin {
                 unread.extend_from_slice(editor.pending());
             }
             if !unread.is_empty() {
-                session
-                    .record_raw("sent after the session ended (logout)", &unread)
+                Box::pin(session.record_raw("sent after the session ended (logout)", &unread))
                     .await;
             }
             if !out.is_empty()
                 && let Err(reason) = conn.write_all(&out).await
             {
                 // The peer is gone: keep what it typed all the same.
-                self.finish(session, &stage, editor.pending()).await;
+                Box::pin(self.finish(session, &stage, editor.pending())).await;
                 return Err(reason);
             }
             if let Some(reason) = end {
-                self.finish(session, &stage, &[]).await;
+                Box::pin(self.finish(session, &stage, &[])).await;
                 return Err(conn.close(reason));
             }
         }

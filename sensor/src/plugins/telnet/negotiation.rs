@@ -158,9 +158,9 @@ enum State {
 pub struct TelnetDecoder {
     state: State,
     /// Our side of each option (what we WILL do).
-    us: [Q; 256],
+    us: QTable,
     /// The peer's side of each option (what we asked it to DO).
-    him: [Q; 256],
+    him: QTable,
     sb: Vec<u8>,
     sb_overflow: bool,
     window: Option<(u16, u16)>,
@@ -184,8 +184,8 @@ impl TelnetDecoder {
     pub fn new() -> Self {
         let mut d = TelnetDecoder {
             state: State::Data,
-            us: [Q::No; 256],
-            him: [Q::No; 256],
+            us: QTable::default(),
+            him: QTable::default(),
             sb: Vec::with_capacity(MAX_SUBNEGOTIATION),
             sb_overflow: false,
             window: None,
@@ -446,13 +446,31 @@ fn we_accept_from_peer(opt: u8) -> bool {
     matches!(opt, OPT_NAWS | OPT_TTYPE)
 }
 
-fn get_q(table: &[Q; 256], opt: u8) -> Q {
-    table.get(usize::from(opt)).copied().unwrap_or(Q::No)
+/// One side's [`Q`] for all 256 options, two bits each: 64 bytes instead of 256, because every
+/// idle telnet session carries two of them (docs/BENCHMARKS.md, 10,000 idle connections).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct QTable([u64; 8]);
+
+fn get_q(table: &QTable, opt: u8) -> Q {
+    let (word, shift) = (usize::from(opt / 32), u32::from(opt % 32) * 2);
+    match table.0.get(word).map_or(0, |w| (w >> shift) & 0b11) {
+        1 => Q::Yes,
+        2 => Q::WantNo,
+        3 => Q::WantYes,
+        _ => Q::No,
+    }
 }
 
-fn set_q(table: &mut [Q; 256], opt: u8, q: Q) {
-    if let Some(slot) = table.get_mut(usize::from(opt)) {
-        *slot = q;
+fn set_q(table: &mut QTable, opt: u8, q: Q) {
+    let (word, shift) = (usize::from(opt / 32), u32::from(opt % 32) * 2);
+    let bits: u64 = match q {
+        Q::No => 0,
+        Q::Yes => 1,
+        Q::WantNo => 2,
+        Q::WantYes => 3,
+    };
+    if let Some(w) = table.0.get_mut(word) {
+        *w = (*w & !(0b11 << shift)) | (bits << shift);
     }
 }
 
@@ -678,6 +696,24 @@ mod tests {
         let mut reply = Vec::new();
         d.decode(input, &mut data, &mut reply);
         (data, reply)
+    }
+
+    #[test]
+    fn every_option_keeps_its_own_state_in_the_packed_table() {
+        let mut t = QTable::default();
+        let states = [Q::No, Q::Yes, Q::WantNo, Q::WantYes];
+        for opt in 0..=255u8 {
+            set_q(&mut t, opt, states[usize::from(opt) % 4]);
+        }
+        for opt in 0..=255u8 {
+            assert_eq!(get_q(&t, opt), states[usize::from(opt) % 4], "option {opt}");
+        }
+        set_q(&mut t, 31, Q::No);
+        set_q(&mut t, 32, Q::WantYes);
+        assert_eq!(get_q(&t, 30), Q::WantNo);
+        assert_eq!(get_q(&t, 31), Q::No);
+        assert_eq!(get_q(&t, 32), Q::WantYes);
+        assert_eq!(get_q(&t, 33), Q::Yes);
     }
 
     #[test]
