@@ -33,11 +33,14 @@ command -v python3 >/dev/null || apt_install python3 python3-venv
 # (@grafana/schema and tsc for the dashboards); iproute2 and util-linux's unshare and nsenter
 # (recce7 up, which binds fixed ports, runs in a network namespace of its own); systemd-analyze
 # (the shipped units are verified and their hardening scored, offline); docker-compose
-# (deploy-scripts/docker/compose.yaml is validated, scripts/compose-check.sh).
+# (deploy-scripts/docker/compose.yaml is validated, scripts/compose-check.sh); python3-seccomp
+# (tests/unit_sandbox.rs runs the roles under their units' system call filters).
 missing=()
 for pair in docker-compose:docker-compose telnet:telnet curl:curl nmap:nmap chromium:chromium prometheus:prometheus npm:npm ip:iproute2 unshare:util-linux nsenter:util-linux systemd-analyze:systemd; do
   command -v "${pair%%:*}" >/dev/null || missing+=("${pair##*:}")
 done
+# libseccomp for Debian's Python: the units' system call sandbox, applied without systemd.
+/usr/bin/python3 -c 'import seccomp' 2>/dev/null || missing+=(python3-seccomp)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing ${missing[*]}"
   apt_install "${missing[@]}"

@@ -170,6 +170,8 @@ def start(name, svc, recce7, venv, logs):
     else:
         if svc.get("image", "").split(":")[0] not in ("recce7", "localhost/recce7"):
             fail(f"{name} does not run the recce7 image: {svc.get('image')}")
+        if svc.get("pull_policy") != "never":
+            fail(f"{name}: the recce7 image is built locally and must never be pulled (pull_policy: never)")
         entry, user, cwd = ["/usr/bin/recce7"], RECCE7_USER, "/var/lib/recce7"
     argv = entry + svc.get("command", [])
     log = open(f"{logs}/{name}.log", "wb")
