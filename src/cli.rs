@@ -84,6 +84,36 @@ pub enum Command {
     /// Check an hpfeeds broker by hand: publish a message, or print what arrives on channels.
     #[command(subcommand)]
     Hpfeeds(HpfeedsCommand),
+    /// Registration with an MHN, CHN or recce7 registrar server (used by deploy_recce7.sh).
+    #[command(subcommand)]
+    Registration(RegistrationCommand),
+}
+
+// What deploy_recce7.sh asks of the binary.
+#[derive(Subcommand)]
+pub enum RegistrationCommand {
+    /// Write the hpfeeds ident, secret and broker of a registration answer (POST /api/sensor/)
+    /// into the sensor's config, or fail with the server's error text.
+    Apply {
+        /// The answer's body, as saved by curl.
+        #[arg(long, value_name = "FILE")]
+        answer: PathBuf,
+        /// The answer's HTTP status.
+        #[arg(long)]
+        status: u16,
+        /// The sensor's config, updated in place (atomically).
+        #[arg(long, short = 'c')]
+        config: PathBuf,
+        /// The server registered with: its host is the broker's when nothing else says.
+        #[arg(long, value_name = "URL")]
+        server_url: String,
+        /// The broker's host, over the answer's and the server's.
+        #[arg(long)]
+        broker_host: Option<String>,
+        /// The broker's port, over the answer's (default 10000, as MHN's scripts assume).
+        #[arg(long)]
+        broker_port: Option<u16>,
+    },
 }
 
 // The hpfeeds tools.

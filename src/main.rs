@@ -13,11 +13,12 @@ mod cli;
 mod guide;
 mod hpfeeds_cli;
 mod logging;
+mod registration;
 mod roles;
 mod standalone;
 mod terminal;
 
-use cli::{Cli, Command};
+use cli::{Cli, Command, RegistrationCommand};
 
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
@@ -33,6 +34,25 @@ fn main() -> ExitCode {
         Command::Reportd { config, token_file } => roles::reportd(&config, token_file),
         Command::Normalizer { config } => roles::normalizer(&config),
         Command::Geoloc { config } => roles::geoloc(&config),
+        Command::Registration(RegistrationCommand::Apply {
+            answer,
+            status,
+            config,
+            server_url,
+            broker_host,
+            broker_port,
+        }) => {
+            let broker = registration::BrokerOverride {
+                host: broker_host,
+                port: broker_port,
+            };
+            registration::apply(&answer, status, &config, &server_url, &broker).map(|a| {
+                println!(
+                    "registered as {} (ident {}): publishing on {} to {}:{}",
+                    a.name, a.ident, a.channel, a.host, a.port
+                );
+            })
+        }
         Command::Hpfeeds(command) => {
             logging::init("warn");
             roles::runtime().and_then(|rt| rt.block_on(hpfeeds_cli::run(command)))
