@@ -33,6 +33,7 @@ fn main() -> ExitCode {
         Command::Reportd { config, token_file } => roles::reportd(&config, token_file),
         Command::Normalizer { config } => roles::normalizer(&config),
         Command::Geoloc { config } => roles::geoloc(&config),
+        Command::Registrar { config } => roles::registrar(&config),
         Command::Hpfeeds(command) => {
             logging::init("warn");
             roles::runtime().and_then(|rt| rt.block_on(hpfeeds_cli::run(command)))

@@ -24,4 +24,5 @@ pub mod server;
 pub use api::{AppState, router};
 pub use config::{RegistrarSettings, SecretSources, load, parse_config};
 pub use error::{ApiError, RegistrarError, RegistryError};
+pub use registry::Registry;
 pub use role::{RegistrarSummary, run, run_on, start_line};

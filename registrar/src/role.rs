@@ -1,6 +1,7 @@
 //! The registrar's entry, the same shape as every role's: [`load`](crate::load) the settings,
 //! then [`run`] them until the [`Shutdown`]; the [`RegistrarSummary`] prints as the end-of-run
-//! line. [`run_on`] serves on a listener bound earlier (before the start line is printed).
+//! line. [`run_on`] serves on a listener bound and a registry opened earlier, so that a bad
+//! address or auth store fails before the start line is printed.
 
 use std::fmt;
 use std::sync::atomic::Ordering;
@@ -62,26 +63,29 @@ pub async fn run(
             addr: settings.listen,
             reason: e.to_string(),
         })?;
-    serve(listener, settings, shutdown).await
+    let registry = Registry::open(&settings.broker_auth_db)?;
+    serve(listener, registry, settings, shutdown).await
 }
 
-/// Like [`run`], on a listener already bound (non-blocking).
+/// Like [`run`], on a listener already bound (non-blocking) and a registry already opened
+/// ([`Registry::open`] on `settings.broker_auth_db`).
 pub async fn run_on(
     listener: std::net::TcpListener,
+    registry: Registry,
     settings: RegistrarSettings,
     shutdown: Shutdown,
 ) -> Result<RegistrarSummary, RegistrarError> {
     let listener = tokio::net::TcpListener::from_std(listener)
         .map_err(|e| RegistrarError::Serve(e.to_string()))?;
-    serve(listener, settings, shutdown).await
+    serve(listener, registry, settings, shutdown).await
 }
 
 async fn serve(
     listener: tokio::net::TcpListener,
+    registry: Registry,
     settings: RegistrarSettings,
     shutdown: Shutdown,
 ) -> Result<RegistrarSummary, RegistrarError> {
-    let registry = Registry::open(&settings.broker_auth_db)?;
     let limits = settings.server;
     let state = AppState::new(registry, settings);
     let metrics = state.metrics.clone();
