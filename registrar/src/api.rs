@@ -6,7 +6,8 @@
 //!   without secrets (the admin token).
 //! - `DELETE /api/sensor/{uuid}/`: revoke (the admin token): the key is deleted, the row kept.
 //! - `POST /api/sensor/{uuid}/connect/`: CHN's address update (HTTP basic auth, the sensor's
-//!   uuid as user and its secret, or as CHN does its uuid, as password).
+//!   uuid as user and its secret as password; CHN takes the uuid as password, but the uuid is
+//!   the hpfeeds ident, which every subscriber of its channels sees).
 //! - `GET /metrics`.
 //!
 //! Every answer is JSON; every refusal is `{"error": "..."}` with MHN's text where MHN has one.
@@ -169,7 +170,9 @@ async fn host_guard(State(s): State<AppState>, request: Request, next: Next) -> 
     }
 }
 
-/// The body, at most `max` bytes (413 past it, before reading it all when the length says so).
+/// The body, at most `max` bytes (413 past it, before reading it all when the length says so),
+/// within the request-head timeout (408 past it: a body trickled a byte at a time must not hold
+/// a connection slot).
 async fn read_body(s: &AppState, headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
     let max = s.settings.max_body_bytes;
     let too_large = || {
@@ -376,8 +379,7 @@ async fn connect(
         .map_err(ApiError::internal)?;
     let ok = secret.is_some_and(|secret| {
         request::secrets_match(user.as_bytes(), uuid.as_bytes())
-            && (request::secrets_match(password.as_bytes(), secret.as_bytes())
-                || request::secrets_match(password.as_bytes(), uuid.as_bytes()))
+            && request::secrets_match(password.as_bytes(), secret.as_bytes())
     });
     if !ok {
         return Err(s.not_authorized(ip));

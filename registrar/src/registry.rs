@@ -185,6 +185,18 @@ impl Registry {
     /// the tables.
     pub fn open(path: &Path) -> Result<Registry, RegistryError> {
         create_private(path)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            if let Ok(meta) = std::fs::metadata(path)
+                && meta.permissions().mode() & 0o007 != 0
+            {
+                tracing::warn!(
+                    path = %path.display(),
+                    "the broker's auth store is readable by every user, and it holds every sensor's secret: chmod o-rwx it"
+                );
+            }
+        }
         let db = Connection::open(path)?;
         // The broker reads the same file; a writer waits for its reads rather than failing.
         db.busy_timeout(Duration::from_secs(5))?;

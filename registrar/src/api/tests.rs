@@ -302,7 +302,8 @@ async fn the_admin_lists_and_revokes_and_sensors_connect() {
     assert!(list[0].get("secret").is_none(), "{list}");
     let (status, _) = call(&app, "GET", "/api/sensor/", &[("apikey", ADMIN)], "").await;
     assert_eq!(status, StatusCode::OK);
-    // CHN's connect: basic auth with the uuid, and the secret (or the uuid) as password.
+    // CHN's connect: basic auth with the uuid and the secret (not the uuid: every subscriber
+    // sees it as the publisher's ident).
     let basic =
         |user: &str, password: &str| format!("Basic {}", base64(&format!("{user}:{password}")));
     let connect = format!("/api/sensor/{uuid}/connect/");
@@ -327,7 +328,7 @@ async fn the_admin_lists_and_revokes_and_sensors_connect() {
         "",
     )
     .await;
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _) = call(
         &app,
         "POST",
