@@ -191,9 +191,18 @@ async fn read_body(s: &AppState, headers: &HeaderMap, body: Body) -> Result<Byte
     if declared.is_some_and(|n| n > max as u64) {
         return Err(too_large());
     }
-    axum::body::to_bytes(body, max)
-        .await
-        .map_err(|_| too_large())
+    let deadline = s.settings.server.header_read_timeout;
+    match tokio::time::timeout(deadline, axum::body::to_bytes(body, max)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(_)) => Err(too_large()),
+        Err(_) => Err(s.refuse(
+            Refusal::BadRequest,
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "The request body did not arrive in time.",
+            ),
+        )),
+    }
 }
 
 /// The host sensors are told to publish to: the configured one, or the host the request named

@@ -401,3 +401,30 @@ fn base64(text: &str) -> String {
     }
     out
 }
+
+#[tokio::test]
+async fn a_body_that_does_not_arrive_in_time_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path(), "[registrar.limits]\nheader_timeout_secs = 1\n");
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(1);
+    tx.send(Ok(Bytes::from_static(b"{"))).await.unwrap();
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    let mut request = HttpRequest::builder()
+        .method("POST")
+        .uri("/api/sensor/")
+        .header("host", "127.0.0.1:8090")
+        .header("content-length", "100")
+        .body(Body::from_stream(stream))
+        .unwrap();
+    request
+        .extensions_mut()
+        .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 1))));
+    let response = tokio::time::timeout(std::time::Duration::from_secs(5), app.oneshot(request))
+        .await
+        .expect("answered before the client's body ends")
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+    drop(tx);
+}
