@@ -144,19 +144,26 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Refuses a request whose `Host` does not name this service (421), or an HTTP/1.1 request
-/// without exactly one `Host` (400).
+/// Refuses a request whose `Host` (or absolute-form target) does not name this service (421),
+/// or an HTTP/1.1 request without exactly one `Host` (400).
 async fn host_guard(State(s): State<AppState>, request: Request, next: Next) -> Response {
+    let misdirected = || {
+        ApiError::new(
+            StatusCode::MISDIRECTED_REQUEST,
+            "This registrar does not answer to that name: reach it by its address, or add the name to registrar.hosts.",
+        )
+    };
+    // An absolute-form target names the host too (RFC 9112, 3.2.2): both must be allowed.
+    if let Some(authority) = request.uri().authority()
+        && !s.settings.hosts.allows(authority.as_str())
+    {
+        return s.refuse(Refusal::Host, misdirected()).into_response();
+    }
     let mut values = request.headers().get_all(header::HOST).iter();
     let refusal = match (values.next(), values.next()) {
         (Some(value), None) => {
             let ok = value.to_str().is_ok_and(|v| s.settings.hosts.allows(v));
-            (!ok).then(|| {
-                ApiError::new(
-                    StatusCode::MISDIRECTED_REQUEST,
-                    "This registrar does not answer to that name: reach it by its address, or add the name to registrar.hosts.",
-                )
-            })
+            (!ok).then(misdirected)
         }
         (None, _) if request.version() <= axum::http::Version::HTTP_10 => None,
         (None, _) => Some(ApiError::bad_request(

@@ -187,6 +187,17 @@ async fn a_host_header_naming_another_service_is_refused() {
     request
         .extensions_mut()
         .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 1))));
+    let response = app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::MISDIRECTED_REQUEST);
+    // An absolute-form target naming another host is refused too.
+    let mut request = HttpRequest::builder()
+        .uri("http://evil.example/metrics")
+        .header("host", "127.0.0.1")
+        .body(Body::empty())
+        .unwrap();
+    request
+        .extensions_mut()
+        .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 1))));
     let response = app.oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::MISDIRECTED_REQUEST);
 }
