@@ -300,6 +300,70 @@ fn a_deploy_key_cannot_be_guessed_faster_than_the_limit() {
 }
 
 #[test]
+fn a_broker_started_after_the_registrar_uses_the_store_it_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let [port, broker_port] = ports();
+    let config = format!(
+        "[registrar]\nlisten = \"127.0.0.1:{port}\"\ndeploy_key = \"{KEY}\"\nbroker_auth_db = \"{}\"\n",
+        dir.path().join("sqlite.db").display()
+    );
+    let registrar = RoleProcess::start(&bin(), "registrar", dir.path(), &config);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("sqlite.db"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "the store holds secrets");
+    }
+    let v = register(port, &registration("pi-1", KEY)).json();
+    let (uuid, secret) = (
+        v["identifier"].as_str().unwrap().to_owned(),
+        v["secret"].as_str().unwrap().to_owned(),
+    );
+    // `hpfeeds-broker --auth sqlite` in the registrar's directory: it finds its tables there.
+    let mut broker = Command::new(testkit::venv_bin("hpfeeds-broker"));
+    broker
+        .args([
+            "--bind",
+            &format!("127.0.0.1:{broker_port}"),
+            "--auth",
+            "sqlite",
+            "--name",
+            "late",
+        ])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let _broker = testkit::ChildGuard::new(broker.spawn().expect("start hpfeeds-broker"));
+    let published = (0..40).any(|_| {
+        let mut cmd = Command::new(bin());
+        cmd.args([
+            "hpfeeds",
+            "publish",
+            "--port",
+            &broker_port.to_string(),
+            "-c",
+            CHAN,
+        ])
+        .env("HPF_IDENT", &uuid)
+        .env("HPF_SECRET", &secret)
+        .arg("{}");
+        let out = run_with_timeout(cmd, WAIT);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("Authentication failed"), "{stderr}");
+        out.status.success() || {
+            std::thread::sleep(Duration::from_millis(250));
+            false
+        }
+    });
+    assert!(published, "the late broker accepted the registered key");
+    let (status, log) = registrar.terminate(TIMEOUT);
+    assert!(status.success(), "{log}");
+}
+
+#[test]
 fn check_config_names_every_problem_of_a_bad_registrar_toml() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("registrar.toml");
