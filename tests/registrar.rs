@@ -103,6 +103,7 @@ fn a_registered_sensor_publishes_through_the_broker_until_it_is_revoked() {
         "{}",
         String::from_utf8_lossy(&answer.body)
     );
+    assert_eq!(answer.header("cache-control").as_deref(), Some("no-store"));
     let v = answer.json();
     let uuid = v["uuid"].as_str().unwrap().to_owned();
     let secret = v["secret"].as_str().unwrap().to_owned();

@@ -70,11 +70,7 @@ impl AppState {
             work(&mut registry)
         })
         .await
-        .unwrap_or_else(|e| {
-            Err(RegistryError::Random(format!(
-                "the registry task failed: {e}"
-            )))
-        })
+        .unwrap_or_else(|e| Err(RegistryError::Task(e.to_string())))
     }
 
     /// A refusal, counted.
@@ -292,7 +288,8 @@ async fn register(
     let mut answer = serde_json::to_value(&registered).map_err(ApiError::internal)?;
     answer["broker_host"] = Value::String(broker_host(&s, &headers));
     answer["broker_port"] = json!(s.settings.broker_port);
-    Ok(Json(answer).into_response())
+    // The answer carries the sensor's secret: no cache keeps it.
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(answer)).into_response())
 }
 
 /// `GET /api/sensors/`.

@@ -51,6 +51,9 @@ pub enum RegistryError {
     /// The OS random number generator failed.
     #[error("the operating system's random number generator failed: {0}")]
     Random(String),
+    /// The blocking task that ran the query failed (a panic).
+    #[error("the registry task failed: {0}")]
+    Task(String),
     /// The name is taken by a sensor that is not revoked.
     #[error("taken")]
     Taken,
