@@ -17,6 +17,8 @@ fn role_of(file: &Path) -> &'static str {
         "reportd"
     } else if table.contains_key("geoloc") {
         "geoloc"
+    } else if table.contains_key("registrar") {
+        "registrar"
     } else {
         "sensor"
     }
@@ -106,6 +108,30 @@ fn check_config_lines(file: &Path) -> Result<Vec<String>, Vec<String>> {
                 s.listen,
                 if s.token.is_some() {
                     " (bearer token required)"
+                } else {
+                    ""
+                }
+            )])
+        }
+        "registrar" => {
+            let s = registrar::load(file, &registrar::SecretSources::from_environment())
+                .map_err(problem_lines)?;
+            environment([roleconfig::check_writable_database(
+                "registrar.broker_auth_db",
+                &s.broker_auth_db,
+            )])?;
+            Ok(vec![format!(
+                "ok: registrar on {}, keys into {}, {} honeypot type{}{}",
+                s.listen,
+                s.broker_auth_db.display(),
+                s.honeypot_channels.len(),
+                if s.honeypot_channels.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                },
+                if s.admin_token.is_some() {
+                    " (admin token set)"
                 } else {
                     ""
                 }

@@ -1,5 +1,5 @@
 //! The command line: one subcommand per role (`up`, `sensor`, `normalizer`, `reportd`,
-//! `geoloc`), `check-config` and the hpfeeds tools.
+//! `geoloc`, `registrar`), `check-config` and the hpfeeds tools.
 
 use std::path::PathBuf;
 
@@ -75,7 +75,17 @@ pub enum Command {
         #[arg(long, short = 'c')]
         config: PathBuf,
     },
-    /// Validate a configuration (sensor, normalizer or geoloc, told apart by its tables) and
+    /// Run the sensor registrar: MHN's registration API (POST /api/sensor/) writing each new
+    /// sensor's key into the hpfeeds3 broker's SQLite auth store (see configs/registrar.toml).
+    /// The deploy key and admin token come from the file or the RECCE7_DEPLOY_KEY and
+    /// RECCE7_REGISTRAR_TOKEN environment variables.
+    Registrar {
+        /// The registrar configuration.
+        #[arg(long, short = 'c')]
+        config: PathBuf,
+    },
+    /// Validate a configuration (sensor, normalizer, geoloc, reportd or registrar, told apart
+    /// by its tables) and
     /// report every problem (file, key and reason).
     CheckConfig {
         /// The file to check.

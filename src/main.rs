@@ -53,6 +53,7 @@ fn main() -> ExitCode {
                 );
             })
         }
+        Command::Registrar { config } => roles::registrar(&config),
         Command::Hpfeeds(command) => {
             logging::init("warn");
             roles::runtime().and_then(|rt| rt.block_on(hpfeeds_cli::run(command)))

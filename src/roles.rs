@@ -96,3 +96,19 @@ pub fn geoloc(file: &Path) -> Result<()> {
     report(&summary);
     Ok(())
 }
+
+/// `recce7 registrar`.
+pub fn registrar(file: &Path) -> Result<()> {
+    promtext::mark_process_start();
+    let sources = registrar::SecretSources::from_environment();
+    let settings = registrar::load(file, &sources).map_err(problems)?;
+    logging::init(&settings.log_level);
+    let registry = registrar::Registry::open(&settings.broker_auth_db)
+        .with_context(|| format!("cannot open {}", settings.broker_auth_db.display()))?;
+    let listener = bind(settings.listen, "the registrar")?;
+    say(&format!("{}\n", registrar::start_line(&settings)));
+    let summary =
+        until_signal(|shutdown| registrar::run_on(listener, registry, settings, shutdown))?;
+    report(&summary);
+    Ok(())
+}

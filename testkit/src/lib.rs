@@ -225,6 +225,17 @@ impl HpfeedsBroker {
             .expect("insert an authkey");
     }
 
+    /// The live keys' `sqlite.db` of a broker started with
+    /// [`HpfeedsBroker::start_with_live_keys`] (for `recce7 registrar`'s `broker_auth_db`).
+    pub fn auth_db(&self) -> PathBuf {
+        assert_eq!(
+            self.auth,
+            Path::new("sqlite"),
+            "only a broker with live keys"
+        );
+        self.dir.path().join("sqlite.db")
+    }
+
     /// Removes an ident's authkey from a broker started with live keys: its next AUTH fails.
     pub fn remove_key(&self, ident: &str) {
         self.sqlite_keys()
