@@ -13,6 +13,7 @@
 from __future__ import absolute_import, print_function
 
 import ast
+import io
 import os
 import re
 import sys
@@ -67,18 +68,20 @@ def add_entry(text):
 
 
 def write_atomically(path, text):
-    """Replaces path with text: a temporary file beside it, the old mode and owner, then a
-    rename."""
-    old = os.stat(path)
+    """Writes path with text: a temporary file beside it, the old file's mode and owner (a new
+    file: mode 0644, readable by the services), then a rename."""
+    if not isinstance(text, type(u'')):  # Python 2's json.dumps gives bytes
+        text = text.decode('utf-8')
+    old = os.stat(path) if os.path.exists(path) else None
     handle, temporary = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)),
-                                         prefix='.honeypot_channels-')
+                                         prefix='.recce7-')
     try:
-        with os.fdopen(handle, 'w') as out:
+        with io.open(handle, 'w', encoding='utf-8', newline='') as out:
             out.write(text)
             out.flush()
             os.fsync(out.fileno())
-        os.chmod(temporary, old.st_mode & 0o7777)
-        if (old.st_uid, old.st_gid) != (os.getuid(), os.getgid()):
+        os.chmod(temporary, old.st_mode & 0o7777 if old else 0o644)
+        if old and (old.st_uid, old.st_gid) != (os.getuid(), os.getgid()):
             os.chown(temporary, old.st_uid, old.st_gid)
         os.rename(temporary, path)
     except BaseException:
@@ -93,11 +96,11 @@ def main(argv):
         return 2
     path = argv[1]
     try:
-        with open(path) as config:
+        with io.open(path, encoding='utf-8', newline='') as config:
             text, changed = add_entry(config.read())
         if changed:
             write_atomically(path, text)
-    except (ConfigError, IOError, OSError) as err:
+    except (ConfigError, IOError, OSError, UnicodeError) as err:
         print('%s: HONEYPOT_CHANNELS: %s' % (path, err), file=sys.stderr)
         return 1
     print('%s: HONEYPOT_CHANNELS[%r] = %r (%s)'
