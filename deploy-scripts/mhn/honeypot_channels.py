@@ -72,6 +72,7 @@ def write_atomically(path, text):
     file: mode 0644, readable by the services), then a rename."""
     if not isinstance(text, type(u'')):  # Python 2's json.dumps gives bytes
         text = text.decode('utf-8')
+    path = os.path.realpath(path)  # a symlinked config stays a symlink
     old = os.stat(path) if os.path.exists(path) else None
     handle, temporary = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)),
                                          prefix='.recce7-')

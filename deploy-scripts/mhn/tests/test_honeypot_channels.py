@@ -90,3 +90,12 @@ def test_refuses_a_file_without_the_table_or_with_another_recce7_entry(tmp_path)
     assert config.read_text() == "HONEYPOT_CHANNELS = {\n    'recce7': ['other.events'],\n}\n"
     assert run(tmp_path / 'missing.py').returncode == 1
     assert run('--help').returncode == 2
+
+
+def test_a_symlinked_config_stays_a_symlink(tmp_path):
+    real = tmp_path / 'real.py'
+    real.write_text(MHN_LIKE)
+    link = tmp_path / 'config.py'
+    link.symlink_to(real)
+    assert run(link).returncode == 0
+    assert link.is_symlink() and table(real)['recce7'] == ['recce7.events']
