@@ -254,7 +254,11 @@ def raw_session(port):
 async def collect(broker_port, attack):
     """Subscribes with the hpfeeds3 client, makes sure the subscription is live (its own probe
     comes back), runs `attack` in a thread, and reads until SESSIONS sessions have ended."""
-    from hpfeeds.asyncio import ClientSession
+    try:
+        from hpfeeds.asyncio import ClientSession
+    except ImportError:
+        pytest.fail('the hpfeeds3 client is missing: run pytest with the virtualenv of '
+                    "scripts/test-all.sh, or pip install 'hpfeeds[broker]==3.1.0'")
 
     client = ClientSession('127.0.0.1', broker_port, READER_IDENT, READER_SECRET)
     deadline = time.monotonic() + WAIT_SECS

@@ -4,8 +4,13 @@ city database, on real recce7 events and on hostile payloads."""
 import json
 import logging
 
-import geoip2.database
 import pytest
+
+try:
+    import geoip2.database
+except ImportError:
+    pytest.fail('geoip2 is missing: scripts/test-all.sh installs it into the virtualenv '
+                '(scripts/lib/venv.sh, ensure_mhn_kit_venv)', pytrace=False)
 
 from conftest import CHANNEL, REPO
 
