@@ -178,6 +178,7 @@ def start_sensor(directory, broker_port, telnet_port, http_port, ftp_port):
         '[plugin.options]',
         'banner = "220 (vsFTPd 3.0.3)\\r\\n"',
         'reply = "530 Please login with USER and PASS.\\r\\n"',
+        'protocol = "ftp"',
         '',
     ]))
     sensor = Process([recce7_bin(), 'sensor', '--config', str(config)], directory,

@@ -35,7 +35,7 @@ def normalize(module, payload, ignore_rfc1918=True):
                                            datetime.datetime.utcnow(), ignore_rfc1918)
 
 
-def check_session(record, event, protocol, client_port, server_port, plugin=None):
+def check_session(record, event, protocol, client_port, server_port):
     assert record['timestamp'] == event_time(event['time'])
     assert record['source_ip'] == '127.0.0.1'
     assert record['source_port'] == client_port
@@ -45,7 +45,7 @@ def check_session(record, event, protocol, client_port, server_port, plugin=None
     assert record['protocol'] == protocol
     assert record['recce7'] == {
         'id': event['id'], 'session': event['session'], 'type': event['type'],
-        'plugin': plugin or protocol, 'sensor': SENSOR_NAME, 'data': event['data'],
+        'plugin': protocol, 'sensor': SENSOR_NAME, 'data': event['data'],
     }
 
 
@@ -129,14 +129,14 @@ def test_banner_session_records(real_events, normalizer_module):
     ports = (real_events['ftp_client_port'], real_events['ftp_port'])
     payload, start = from_client(events['session.start'], ports[0])
     [record] = normalize(normalizer_module, payload)
-    check_session(record['session'], start, 'tcp', *ports, plugin='ftp')
+    check_session(record['session'], start, 'ftp', *ports)
     lines = events['service.input']
     assert [event['data'] for _p, event in lines] == [{'line': line} for line in BANNER_LINES]
     [user] = normalize(normalizer_module, lines[0][0])
-    check_session(user['session'], lines[0][1], 'tcp', *ports, plugin='ftp')
+    check_session(user['session'], lines[0][1], 'ftp', *ports)
     assert not {'auth_attempts', 'commands', 'urls'} & set(user['session'])
     retr = normalize(normalizer_module, lines[1][0])
-    check_session(retr[0]['session'], lines[1][1], 'tcp', *ports, plugin='ftp')
+    check_session(retr[0]['session'], lines[1][1], 'ftp', *ports)
     assert retr[0]['session']['urls'] == ['ftp://203.0.113.7/bot.arm7']
     assert retr[1:] == [{'url': {'url': 'ftp://203.0.113.7/bot.arm7'}}]
 
