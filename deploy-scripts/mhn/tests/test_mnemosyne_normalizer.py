@@ -249,6 +249,8 @@ HOSTILE = [
     ('type empty', changed(type=''), 'type: must be 1 to 64 characters'),
     ('id too long', changed(id='x' * 65), 'id: must be 1 to 64 characters'),
     ('sensor missing', changed(sensor=KeyError), 'sensor: expected text, got None'),
+    ('sensor huge', changed(sensor='s' * 100000), 'sensor: must be 1 to 255 characters'),
+    ('protocol a list', changed(protocol=['telnet']), "protocol: expected text, got ['telnet']"),
     ('address junk', changed(src_ip='not-an-ip'), "src_ip: not an IP address: 'not-an-ip'"),
     ('address NUL', changed(dst_ip='127.0.0.1\x00'), 'dst_ip: not an IP address'),
     ('port too big', changed(src_port=70000), 'src_port: expected a port number, got 70000'),
@@ -284,6 +286,14 @@ def test_hostile_payloads_are_refused_with_a_clear_bounded_error(normalizer_modu
     text = str(refused.value)
     assert text.startswith(message), text
     assert len(text) < 120, text
+
+
+def test_a_large_field_under_the_payload_cap_is_kept_whole(normalizer_module):
+    body = 'A' * 900000
+    [record, url] = normalize(normalizer_module, changed(
+        type='http.request', data={'command': 'POST', 'path': '/x', 'body': body + ' http://x/y'}))
+    assert record['session']['session_http']['request']['body'] == body + ' http://x/y'
+    assert url == {'url': {'url': 'http://x/y'}}
 
 
 def test_fields_this_schema_does_not_define_are_ignored(normalizer_module):
