@@ -30,6 +30,14 @@ class Recce7EventError(ValueError):
     """A payload that is not a recce7 event: the text names the field and the reason."""
 
 
+def _shown(value):
+    """A hostile value for a log line: a scalar's repr cut at 40 characters, a list or an object
+    by its type only (its repr may be as deep as the JSON parser allows)."""
+    if isinstance(value, (list, dict)):
+        return 'a ' + type(value).__name__
+    return repr(value)[:40]
+
+
 def _event(payload):
     """The fields geoloc needs of a payload (JSON bytes, text, or an already parsed dict)."""
     if isinstance(payload, (bytes, bytearray)) and str is not bytes:
@@ -53,7 +61,7 @@ def _event(payload):
     if not isinstance(schema, numbers.Integral) or isinstance(schema, bool) \
             or schema != SCHEMA_VERSION:
         raise Recce7EventError('schema: version %s unknown (this processor reads %d)'
-                               % (repr(schema)[:40], SCHEMA_VERSION))
+                               % (_shown(schema), SCHEMA_VERSION))
     for key in ('type', 'time', 'src_ip', 'dst_ip'):
         value = payload.get(key)
         if not isinstance(value, TEXT_TYPES) or not 0 < len(value) <= 64:

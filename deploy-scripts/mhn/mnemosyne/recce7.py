@@ -52,8 +52,11 @@ class Recce7EventError(ValueError):
 
 
 def _short(value):
-    """A bounded, escaped rendering of a hostile value for an error message."""
-    text = repr(value)
+    """A bounded, escaped rendering of a hostile value for an error message (a list or an
+    object by its size only: its repr could be as deep as the JSON parser allows)."""
+    if isinstance(value, (list, dict)):
+        return 'a %s of %d' % ('list' if isinstance(value, list) else 'object', len(value))
+    text = repr(value[:40] if isinstance(value, TEXT_TYPES) else value)
     return text if len(text) <= 40 else text[:37] + '...'
 
 
