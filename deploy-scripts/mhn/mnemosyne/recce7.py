@@ -85,12 +85,12 @@ def _decode(payload):
     return event
 
 
-def _text(event, key, max_chars, where=''):
+def _text(event, key, max_chars):
     value = event.get(key)
     if not isinstance(value, TEXT_TYPES):
-        raise Recce7EventError('%s%s: expected text, got %s' % (where, key, _short(value)))
+        raise Recce7EventError('%s: expected text, got %s' % (key, _short(value)))
     if not 0 < len(value) <= max_chars:
-        raise Recce7EventError('%s%s: must be 1 to %d characters' % (where, key, max_chars))
+        raise Recce7EventError('%s: must be 1 to %d characters' % (key, max_chars))
     return value
 
 
