@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # recce7's whole test suite. Installs what the tests use when it is missing (Debian packages:
 # python3-venv, telnet, curl, nmap, chromium, prometheus, npm, docker-compose; a Python virtualenv with the
-# hpfeeds3 broker and client; the nightly toolchain and cargo-fuzz; @grafana/schema and
+# hpfeeds3 broker and client, pytest and geoip2; the nightly toolchain and cargo-fuzz; @grafana/schema and
 # typescript from npm, pinned in tests/grafana-schema), then runs formatting, clippy, every
 # unit and behaviour test, and a short fuzzing run. Exits non-zero on any failure.
 #
@@ -48,6 +48,8 @@ fi
 # The 1,000-session shutdown test holds about 2,000 sockets.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 ensure_hpfeeds_venv
+# pytest and geoip2 for the MHN server kit's tests (deploy-scripts/mhn/tests).
+ensure_mhn_kit_venv
 # The pinned npm packages, installed once (the test runs the same script).
 bash tests/grafana-schema/check.sh >/dev/null
 
@@ -64,6 +66,9 @@ step "cargo test"
 test_log="$(mktemp)"
 trap 'rm -f "$test_log"' EXIT
 cargo test --workspace --locked 2>&1 | tee "$test_log"
+
+step "MHN server kit: mnemosyne normalizer and geoloc processor on real events (pytest)"
+RECCE7_BIN="$PWD/target/debug/recce7" "$VENV/bin/python" -m pytest -q deploy-scripts/mhn/tests
 
 step "compose: deploy-scripts/docker/compose.yaml validated and its services run together"
 ./scripts/compose-check.sh target/debug/recce7
