@@ -5,9 +5,8 @@
 #   deploy_recce7.sh <server_url> <deploy_key> [options]
 #
 #   1. installs recce7's package for this machine's architecture (.deb through apt, .rpm through
-#      dnf or yum), from --package, or by default from <server_url>/static/recce7/ (where
-#      `recce7 registrar` serves its packages directory, and where an MHN server serves files put
-#      into its static/recce7/ directory: docs/mhn.md);
+#      dnf or yum), from --package, or by default from <server_url>/static/recce7/ (where an MHN
+#      server serves the files put into its static/recce7/ directory: docs/mhn.md);
 #   2. registers with POST <server_url>/api/sensor/ (name, hostname, honeypot "recce7",
 #      deploy_key), unless an earlier run did (the answer is kept in <etc>/registration.json);
 #   3. writes the answer's hpfeeds identifier and secret, and the broker's host and port, into the
