@@ -36,6 +36,9 @@ pub struct GeolocSection {
     /// An optional ASN database.
     #[serde(default)]
     pub geoip_asn: Option<PathBuf>,
+    /// How often the databases are looked at for a replacement (`recce7 geoip update`), seconds.
+    #[serde(default = "default_geoip_check_secs")]
+    pub geoip_check_secs: u64,
     /// The central store whose ipInfo is filled; empty for none.
     #[serde(default)]
     pub database: PathBuf,
@@ -50,6 +53,9 @@ pub struct GeolocSection {
     pub dedup_window: u64,
 }
 
+fn default_geoip_check_secs() -> u64 {
+    crate::DEFAULT_CHECK_SECS
+}
 fn default_publish_channel() -> String {
     "geoloc.events".into()
 }
@@ -84,6 +90,8 @@ pub struct GeolocSettings {
     pub geoip: Vec<PathBuf>,
     /// The ASN database.
     pub geoip_asn: Option<PathBuf>,
+    /// How often the databases are looked at for a replacement, seconds.
+    pub geoip_check_secs: u64,
     /// The central store, if any.
     pub database: Option<PathBuf>,
     /// Channel to publish on.
@@ -118,6 +126,12 @@ impl GeolocFile {
                     "{:?} is not one of error, warn, info, debug, trace",
                     g.log_level
                 ),
+            ));
+        }
+        if !(1..=86_400).contains(&g.geoip_check_secs) {
+            problems.push((
+                "geoloc.geoip_check_secs".into(),
+                format!("{} is outside 1..=86400", g.geoip_check_secs),
             ));
         }
         if !(1..=10_000_000).contains(&g.dedup_window) {
@@ -176,6 +190,7 @@ impl GeolocFile {
             Some(hpfeeds) if problems.is_empty() => Ok(GeolocSettings {
                 geoip,
                 geoip_asn: g.geoip_asn.clone().filter(|p| !p.as_os_str().is_empty()),
+                geoip_check_secs: g.geoip_check_secs,
                 database: Some(g.database.clone()).filter(|p| !p.as_os_str().is_empty()),
                 publish_channel: g.publish_channel.clone(),
                 log_level: g.log_level.clone(),

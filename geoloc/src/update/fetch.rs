@@ -1,0 +1,247 @@
+//! Downloading with the system's `curl` (no TLS stack in the binary, which must stay small and
+//! cross-build to ARMv6): the argument vector, never a shell; the URL templates with their
+//! month placeholders; and streaming curl's output through the capped gunzip.
+
+use std::io::{BufWriter, Read, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use time::{Date, Month};
+
+/// The month placeholders a URL template may hold.
+const YEAR: &str = "{YYYY}";
+/// The month, two digits.
+const MONTH: &str = "{MM}";
+
+/// curl's exit code for an HTTP answer of 400 or more under `--fail`.
+const CURL_HTTP_ERROR: i32 = 22;
+
+/// The most of curl's standard error kept for a message.
+const CURL_STDERR_BYTES: u64 = 4096;
+
+/// Checks a `--url`: `http://` or `https://`, no white space or control characters.
+pub fn check_url(url: &str) -> Result<(), String> {
+    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    if !(lower.starts_with("https://") || lower.starts_with("http://")) {
+        return Err("must start with https:// or http://".into());
+    }
+    if url.len() > 2048 {
+        return Err("is longer than 2048 bytes".into());
+    }
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("must not hold white space or control characters".into());
+    }
+    Ok(())
+}
+
+/// The URLs to try, in order: a template with `{YYYY}`/`{MM}` gives `today`'s month, then the
+/// month before (DB-IP publishes a month's file early in that month, so for the first days it
+/// may not be there yet); a fixed URL is tried alone.
+pub fn candidate_urls(template: &str, today: Date) -> Vec<String> {
+    if !template.contains(YEAR) && !template.contains(MONTH) {
+        return vec![template.to_owned()];
+    }
+    let this = (today.year(), today.month());
+    let before = match today.month() {
+        Month::January => (today.year() - 1, Month::December),
+        m => (today.year(), m.previous()),
+    };
+    [this, before]
+        .into_iter()
+        .map(|(year, month)| {
+            template
+                .replace(YEAR, &format!("{year:04}"))
+                .replace(MONTH, &format!("{:02}", u8::from(month)))
+        })
+        .collect()
+}
+
+/// The limits of one download.
+#[derive(Debug, Clone)]
+pub struct FetchLimits {
+    /// The most curl downloads (the compressed size), bytes.
+    pub max_download_bytes: u64,
+    /// The most the download may unpack to, bytes.
+    pub max_unpacked_bytes: u64,
+    /// The longest the whole transfer may take, seconds.
+    pub max_time_secs: u64,
+}
+
+/// curl's arguments for `url`: its config files ignored, errors for HTTP errors, redirects
+/// followed only to HTTPS (at most 5), only HTTP(S), bounded in time and size; the body on
+/// standard output.
+pub fn curl_args(url: &str, limits: &FetchLimits) -> Vec<String> {
+    [
+        "--disable", // first: ignore ~/.curlrc
+        "--silent",
+        "--show-error",
+        "--fail",
+        "--location",
+        "--max-redirs",
+        "5",
+        "--proto",
+        "=https,http",
+        "--proto-redir",
+        "=https",
+        "--connect-timeout",
+        "30",
+        "--max-time",
+        &limits.max_time_secs.to_string(),
+        "--max-filesize",
+        &limits.max_download_bytes.to_string(),
+        "--output",
+        "-",
+        "--url",
+        url,
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect()
+}
+
+/// How one download ended.
+#[derive(Debug)]
+pub enum Fetched {
+    /// Unpacked into the file: this many bytes.
+    Unpacked(u64),
+    /// The server answered with an HTTP error (curl's exit 22): worth trying another month.
+    HttpError(String),
+    /// curl failed otherwise (or could not be started).
+    Failed(String),
+    /// curl succeeded but the body did not unpack.
+    NotUnpacked(String),
+}
+
+/// Runs `curl` for `url` and gunzips its output into `out` (at most the cap), then flushes it.
+pub fn download(curl: &Path, url: &str, limits: &FetchLimits, out: &mut std::fs::File) -> Fetched {
+    let mut child = match Command::new(curl)
+        .args(curl_args(url, limits))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    {
+        Ok(child) => child,
+        Err(e) => {
+            return Fetched::Failed(format!(
+                "cannot run {}: {e} (install curl: apt-get install curl, or dnf install curl)",
+                curl.display()
+            ));
+        }
+    };
+    let stderr = child.stderr.take().map(|mut err| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = (&mut err).take(CURL_STDERR_BYTES).read_to_string(&mut text);
+            // Keep draining, so that curl never blocks on a full pipe.
+            let _ = std::io::copy(&mut err, &mut std::io::sink());
+            text
+        })
+    });
+    let unpacked = {
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut writer = BufWriter::with_capacity(256 * 1024, &mut *out);
+        let result = super::unpack::gunzip_capped(stdout, &mut writer, limits.max_unpacked_bytes);
+        let flushed = writer
+            .flush()
+            .map_err(|e| format!("cannot write the unpacked file: {e}"));
+        result.and_then(|n| flushed.map(|()| n))
+    };
+    if unpacked.is_err() {
+        // Whatever curl is still sending is not wanted.
+        let _ = child.kill();
+    }
+    let status = child.wait();
+    let said = stderr
+        .and_then(|t| t.join().ok())
+        .map(|t| crate::update::one_line(&t))
+        .unwrap_or_default();
+    match status {
+        Ok(status) if status.success() => match unpacked {
+            Ok(n) => Fetched::Unpacked(n),
+            Err(reason) => Fetched::NotUnpacked(reason),
+        },
+        Ok(status) if status.code() == Some(CURL_HTTP_ERROR) => Fetched::HttpError(said),
+        // Killed by us after the body went wrong: the body's reason is the one to give.
+        Ok(_) if unpacked.is_err() && said.is_empty() => {
+            Fetched::NotUnpacked(unpacked.err().unwrap_or_default())
+        }
+        Ok(status) => Fetched::Failed(if said.is_empty() {
+            format!("curl {status}")
+        } else {
+            said
+        }),
+        Err(e) => Fetched::Failed(format!("waiting for curl: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::date;
+
+    use super::*;
+
+    const TEMPLATE: &str = "https://example.org/free/dbip-city-lite-{YYYY}-{MM}.mmdb.gz";
+
+    #[test]
+    fn a_template_gives_this_month_then_the_one_before() {
+        assert_eq!(
+            candidate_urls(TEMPLATE, date!(2026 - 12 - 07)),
+            [
+                "https://example.org/free/dbip-city-lite-2026-12.mmdb.gz",
+                "https://example.org/free/dbip-city-lite-2026-11.mmdb.gz"
+            ]
+        );
+        assert_eq!(
+            candidate_urls(TEMPLATE, date!(2027 - 01 - 01)),
+            [
+                "https://example.org/free/dbip-city-lite-2027-01.mmdb.gz",
+                "https://example.org/free/dbip-city-lite-2026-12.mmdb.gz"
+            ]
+        );
+        assert_eq!(
+            candidate_urls("http://mirror.test/city.mmdb.gz", date!(2026 - 12 - 07)),
+            ["http://mirror.test/city.mmdb.gz"]
+        );
+    }
+
+    #[test]
+    fn only_plain_http_urls_are_taken() {
+        assert!(check_url("https://example.org/a.gz").is_ok());
+        assert!(check_url("HTTP://127.0.0.1:8080/a.gz").is_ok());
+        for bad in [
+            "file:///etc/shadow",
+            "ftp://example.org/a",
+            "-o/etc/passwd",
+            "https://example.org/a b",
+            "https://example.org/a\nb",
+            "",
+        ] {
+            assert!(check_url(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn curl_is_bounded_and_the_url_is_an_option_value() {
+        let limits = FetchLimits {
+            max_download_bytes: 512 << 20,
+            max_unpacked_bytes: 1 << 30,
+            max_time_secs: 1800,
+        };
+        let args = curl_args("https://example.org/x.gz", &limits);
+        assert_eq!(
+            args[0], "--disable",
+            "curlrc is ignored (it must come first)"
+        );
+        let after = |flag: &str| {
+            let i = args.iter().position(|a| a == flag).unwrap();
+            args[i + 1].as_str()
+        };
+        assert_eq!(after("--proto"), "=https,http");
+        assert_eq!(after("--proto-redir"), "=https");
+        assert_eq!(after("--max-filesize"), "536870912");
+        assert_eq!(after("--max-time"), "1800");
+        assert_eq!(after("--url"), "https://example.org/x.gz");
+        assert!(args.contains(&"--fail".to_owned()) && args.contains(&"--location".to_owned()));
+    }
+}
