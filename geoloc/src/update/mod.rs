@@ -133,6 +133,16 @@ pub fn update(options: &UpdateOptions) -> Result<Installed, GeolocError> {
     })
 }
 
+/// How old the installed database in `dir` is (since it was written), or `None` when there is
+/// none (or its time cannot be read): the timer's boot-time run skips a recent file.
+pub fn installed_age(dir: &Path) -> Option<std::time::Duration> {
+    let modified = std::fs::metadata(dir.join(FILE_NAME))
+        .ok()?
+        .modified()
+        .ok()?;
+    Some(modified.elapsed().unwrap_or_default())
+}
+
 /// Checks that `path` opens as a city database and places a public address; its type.
 pub fn verify(path: &Path) -> Result<String, GeolocError> {
     let db = GeoDb::open(path)?;
