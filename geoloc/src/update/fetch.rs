@@ -147,32 +147,50 @@ pub fn download(curl: &Path, url: &str, limits: &FetchLimits, out: &mut std::fs:
             .map_err(|e| format!("cannot write the unpacked file: {e}"));
         result.and_then(|n| flushed.map(|()| n))
     };
-    if unpacked.is_err() {
-        // Whatever curl is still sending is not wanted.
-        let _ = child.kill();
-    }
-    let status = child.wait();
+    // The body is unpacked or refused and curl's output closed: curl ends by itself (done,
+    // cut off, or a write error once the body was refused); one that does not within the grace
+    // (a stalled server after a refusal) is stopped.
+    let status = wait_or_kill(&mut child, CURL_GRACE);
     let said = stderr
         .and_then(|t| t.join().ok())
         .map(|t| crate::update::one_line(&t))
         .unwrap_or_default();
-    match status {
-        Ok(status) if status.success() => match unpacked {
-            Ok(n) => Fetched::Unpacked(n),
-            Err(reason) => Fetched::NotUnpacked(reason),
-        },
-        Ok(status) if status.code() == Some(CURL_HTTP_ERROR) => Fetched::HttpError(said),
-        // Killed by us after the body went wrong: the body's reason is the one to give.
-        Ok(_) if unpacked.is_err() && said.is_empty() => {
-            Fetched::NotUnpacked(unpacked.err().unwrap_or_default())
-        }
-        Ok(status) => Fetched::Failed(if said.is_empty() {
-            format!("curl {status}")
-        } else {
-            said
-        }),
-        Err(e) => Fetched::Failed(format!("waiting for curl: {e}")),
+    let status = match status {
+        Ok(status) => status,
+        Err(e) => return Fetched::Failed(format!("waiting for curl: {e}")),
+    };
+    match (status.success(), status.code(), unpacked) {
+        (true, _, Ok(n)) => Fetched::Unpacked(n),
+        (true, _, Err(reason)) => Fetched::NotUnpacked(reason),
+        (false, Some(CURL_HTTP_ERROR), _) => Fetched::HttpError(said),
+        // curl could not write (23) or was stopped because the body was refused: the body's
+        // reason is the one to give.
+        (false, Some(CURL_WRITE_ERROR) | None, Err(reason)) => Fetched::NotUnpacked(reason),
+        (false, _, _) if said.is_empty() => Fetched::Failed(format!("curl {status}")),
+        (false, _, _) => Fetched::Failed(said),
     }
+}
+
+/// How long curl may take to end once its output is closed.
+const CURL_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// curl's exit code when it cannot write its output (we stopped reading).
+const CURL_WRITE_ERROR: i32 = 23;
+
+/// Waits for `child` up to `grace`, then kills it and waits.
+fn wait_or_kill(
+    child: &mut std::process::Child,
+    grace: std::time::Duration,
+) -> std::io::Result<std::process::ExitStatus> {
+    let deadline = std::time::Instant::now() + grace;
+    while std::time::Instant::now() < deadline {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    child.wait()
 }
 
 #[cfg(test)]
