@@ -535,3 +535,74 @@ fn the_dashboard_credits_db_ip() {
     let (status, log) = reportd.terminate(TIMEOUT);
     assert!(status.success(), "{log}");
 }
+
+/// A recce7 `session.start` from [`LONDON`], as a sensor publishes it.
+fn session_start_from_london() -> String {
+    let id = store::new_id();
+    serde_json::json!({
+        "schema": 1, "id": id, "sensor": "feeder", "session": id,
+        "time": store::now_rfc3339(), "type": "session.start", "plugin": "telnet",
+        "protocol": "telnet", "src_ip": LONDON, "src_port": 40000, "dst_ip": "10.0.0.5",
+        "dst_port": 2323, "data": {"table": "telnet"},
+    })
+    .to_string()
+}
+
+#[test]
+fn a_running_geoloc_picks_up_the_first_download_without_a_restart() {
+    use testkit::{Authkey, HpfeedsBroker};
+    const EVENTS: &str = "recce7.events";
+    let geoloc_key =
+        || Authkey::new("geoloc", "g3o", &[]).with_channels(&["geoloc.events"], &[EVENTS]);
+    let feeder = || Authkey::new("feeder", "f33d", &[EVENTS]);
+    let broker = HpfeedsBroker::start(&[geoloc_key(), feeder()]);
+    let server = FixtureServer::start(HashMap::from([(
+        "/city.mmdb.gz",
+        Reply::Body(gzip(
+            &std::fs::read(fixture("GeoLite2-City-Test.mmdb")).unwrap(),
+        )),
+    )]));
+    let dir = tempfile::tempdir().unwrap();
+    let geoip_dir = dir.path().join("geoip");
+    std::fs::create_dir(&geoip_dir).unwrap();
+    let central = dir.path().join("central.sqlite");
+    let config = format!(
+        "[geoloc]\ngeoip = \"{}\"\ngeoip_check_secs = 1\ndatabase = \"{}\"\n\n[hpfeeds]\nhost = \"127.0.0.1\"\nport = {}\nident = \"geoloc\"\nsecret = \"g3o\"\nchannels = [\"{EVENTS}\"]\nreconnect_max_secs = 1\n",
+        geoip_dir.join("dbip-city-lite.mmdb").display(),
+        central.display(),
+        broker.port()
+    );
+    let geoloc = RoleProcess::start(&bin(), "geoloc", dir.path(), &config);
+    let publish = || {
+        let mut cmd = testkit::hpfeeds_cli(&broker, &feeder(), "publish", EVENTS);
+        cmd.arg(session_start_from_london());
+        let out = testkit::run_with_timeout(cmd, TIMEOUT);
+        assert!(out.status.success(), "publish failed: {out:?}");
+    };
+    // Subscribed and running without a database: the sighting is recorded without a place.
+    let seen = wait_until(TIMEOUT, || {
+        publish();
+        std::thread::sleep(Duration::from_millis(300));
+        london_city(&central).is_some()
+    });
+    assert!(seen, "no ipInfo row for {LONDON}: {}", geoloc.log());
+    assert_eq!(london_city(&central).as_deref(), Some("NULL"));
+    assert!(
+        geoloc.log().contains("no GeoIP database yet"),
+        "{}",
+        geoloc.log()
+    );
+
+    let out = update(&geoip_dir, &server.url("/city.mmdb.gz"), &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let placed = wait_until(TIMEOUT, || {
+        std::thread::sleep(Duration::from_millis(600));
+        publish();
+        std::thread::sleep(Duration::from_millis(300));
+        london_city(&central).as_deref() == Some("London")
+    });
+    assert!(placed, "London after the update: {}", geoloc.log());
+    let (status, log) = geoloc.terminate(TIMEOUT);
+    assert!(status.success(), "{log}");
+    assert!(log.contains("GeoIP database (re)opened"), "{log}");
+}

@@ -223,16 +223,21 @@ mod tests {
         assert_eq!(s.publish_channel, "geoloc.events");
         assert_eq!(s.database, Some(PathBuf::from("central.sqlite")));
         assert!(s.sensor_locations.is_empty());
+        assert_eq!(
+            s.geoip_check_secs, 60,
+            "replaced databases are looked for every minute"
+        );
     }
 
     #[test]
     fn every_problem_names_file_and_key() {
-        let text = "[geoloc]\ngeoip = \"\"\npublish_channel = \"recce7.events\"\n\n[[sensor_location]]\nident = \"*\"\nlatitude = 95.0\nlongitude = 0.0\n\n[hpfeeds]\nhost = \"h\"\nident = \"i\"\nsecret = \"s\"\n";
+        let text = "[geoloc]\ngeoip = \"\"\ngeoip_check_secs = 0\npublish_channel = \"recce7.events\"\n\n[[sensor_location]]\nident = \"*\"\nlatitude = 95.0\nlongitude = 0.0\n\n[hpfeeds]\nhost = \"h\"\nident = \"i\"\nsecret = \"s\"\n";
         let problems = parse_config(text, "g.toml").unwrap_err().to_string();
         assert_eq!(
             problems.lines().collect::<Vec<_>>(),
             [
                 "g.toml: geoloc.geoip: must name a city database (.mmdb)",
+                "g.toml: geoloc.geoip_check_secs: 0 is outside 1..=86400",
                 "g.toml: sensor_location[0].latitude: 95 is outside -90..90",
                 "g.toml: geoloc.publish_channel: must not be one of the channels read",
             ]
