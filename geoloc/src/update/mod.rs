@@ -67,7 +67,7 @@ impl Default for UpdateOptions {
 pub struct Installed {
     /// The database's path.
     pub path: PathBuf,
-    /// The URL it came from.
+    /// The URL it came from, as shown (a password in it as `***`).
     pub url: String,
     /// Its `database_type` metadata.
     pub database_type: String,
@@ -78,7 +78,7 @@ pub struct Installed {
 /// Downloads, checks and installs the database; the old file stays on any failure.
 pub fn update(options: &UpdateOptions) -> Result<Installed, GeolocError> {
     check_url(&options.url).map_err(|reason| GeolocError::Download {
-        url: options.url.clone(),
+        url: shown_url(&options.url),
         reason: format!("the URL {reason}"),
     })?;
     let install_error = |path: &Path, e: std::io::Error| GeolocError::Install {
@@ -103,32 +103,33 @@ pub fn update(options: &UpdateOptions) -> Result<Installed, GeolocError> {
                 install(part, &target)?;
                 return Ok(Installed {
                     path: target,
-                    url: url.clone(),
+                    url: shown_url(url),
                     database_type,
                     bytes,
                 });
             }
             Fetched::HttpError(said) if i + 1 < candidates.len() => {
+                let url = shown_url(url);
                 tracing::info!(url, said, "not published yet: trying the month before");
                 tried.push(said);
             }
             Fetched::HttpError(said) | Fetched::Failed(said) => {
                 tried.push(said);
                 return Err(GeolocError::Download {
-                    url: url.clone(),
+                    url: shown_url(url),
                     reason: tried.join("; then: "),
                 });
             }
             Fetched::NotUnpacked(reason) => {
                 return Err(GeolocError::Unpack {
-                    url: url.clone(),
+                    url: shown_url(url),
                     reason,
                 });
             }
         }
     }
     Err(GeolocError::Download {
-        url: options.url.clone(),
+        url: shown_url(&options.url),
         reason: "no URL to try".into(),
     })
 }
@@ -173,6 +174,19 @@ fn install(part: tempfile::NamedTempFile, target: &Path) -> Result<(), GeolocErr
             .map_err(error)?;
     }
     Ok(())
+}
+
+/// `url` as it is shown in messages and logs: a user name and password in it (a private
+/// mirror's) become `***`.
+pub fn shown_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        None => url.to_owned(),
+    }
 }
 
 /// `text` on one line, control characters dropped (curl's message, for ours).
@@ -226,6 +240,18 @@ mod tests {
         let err = update(&options).unwrap_err().to_string();
         assert!(err.contains("must start with https:// or http://"), "{err}");
         assert!(!options.dir.exists());
+    }
+
+    #[test]
+    fn a_mirror_password_is_never_shown() {
+        assert_eq!(
+            shown_url("https://me:s3cret@mirror.test/geo/x.gz?a=b@c"),
+            "https://***@mirror.test/geo/x.gz?a=b@c"
+        );
+        assert_eq!(
+            shown_url("https://mirror.test/x@y.gz"),
+            "https://mirror.test/x@y.gz"
+        );
     }
 
     #[test]
