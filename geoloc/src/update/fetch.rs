@@ -141,7 +141,13 @@ pub fn download(curl: &Path, url: &str, limits: &FetchLimits, out: &mut std::fs:
     let unpacked = {
         let stdout = child.stdout.take().expect("stdout is piped");
         let mut writer = BufWriter::with_capacity(256 * 1024, &mut *out);
-        let result = super::unpack::gunzip_capped(stdout, &mut writer, limits.max_unpacked_bytes);
+        let downloaded = Capped {
+            inner: stdout,
+            left: limits.max_download_bytes.saturating_add(1),
+            cap: limits.max_download_bytes,
+        };
+        let result =
+            super::unpack::gunzip_capped(downloaded, &mut writer, limits.max_unpacked_bytes);
         let flushed = writer
             .flush()
             .map_err(|e| format!("cannot write the unpacked file: {e}"));
@@ -168,6 +174,33 @@ pub fn download(curl: &Path, url: &str, limits: &FetchLimits, out: &mut std::fs:
         (false, Some(CURL_WRITE_ERROR) | None, Err(reason)) => Fetched::NotUnpacked(reason),
         (false, _, _) if said.is_empty() => Fetched::Failed(format!("curl {status}")),
         (false, _, _) => Fetched::Failed(said),
+    }
+}
+
+/// A reader that fails once more than `cap` bytes have come through: curl's `--max-filesize`
+/// only acts on a size the server announces (before curl 8.4), and a stream of empty deflate
+/// blocks unpacks to nothing however long it is.
+struct Capped<R> {
+    inner: R,
+    /// Bytes that may still come, plus one.
+    left: u64,
+    cap: u64,
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let most = usize::try_from(self.left)
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
+        let n = self.inner.read(&mut buf[..most])?;
+        self.left -= n as u64;
+        if self.left == 0 {
+            return Err(std::io::Error::other(format!(
+                "the download is larger than {} bytes (the cap)",
+                self.cap
+            )));
+        }
+        Ok(n)
     }
 }
 
@@ -237,6 +270,25 @@ mod tests {
         ] {
             assert!(check_url(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn the_download_is_capped_before_unpacking() {
+        let mut capped = Capped {
+            inner: &[7u8; 10][..],
+            left: 6,
+            cap: 5,
+        };
+        let mut out = Vec::new();
+        let err = capped.read_to_end(&mut out).unwrap_err();
+        assert!(err.to_string().contains("larger than 5 bytes"), "{err}");
+        let mut exact = Capped {
+            inner: &[7u8; 5][..],
+            left: 6,
+            cap: 5,
+        };
+        let mut out = Vec::new();
+        assert_eq!(exact.read_to_end(&mut out).unwrap(), 5);
     }
 
     #[test]
