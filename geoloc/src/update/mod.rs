@@ -5,6 +5,7 @@
 //! any failure the old file stays and the partial one is removed.
 
 mod fetch;
+mod part;
 mod unpack;
 
 use std::path::{Path, PathBuf};
@@ -15,6 +16,7 @@ pub use unpack::gunzip_capped;
 use crate::error::GeolocError;
 use crate::lookup::GeoDb;
 use fetch::Fetched;
+use part::PartFile;
 
 /// Where the packages keep the database (the state directory's `geoip` folder).
 pub const DEFAULT_DIR: &str = "/var/lib/recce7/geoip";
@@ -92,15 +94,12 @@ pub fn update(options: &UpdateOptions) -> Result<Installed, GeolocError> {
     let candidates = candidate_urls(&options.url, today);
     let mut tried = Vec::new();
     for (i, url) in candidates.iter().enumerate() {
-        let mut part = tempfile::Builder::new()
-            .prefix(".dbip-city-lite.")
-            .suffix(".part")
-            .tempfile_in(dir)
-            .map_err(|e| install_error(dir, e))?;
-        match fetch::download(&options.curl, url, &options.limits, part.as_file_mut()) {
+        let mut part = PartFile::create_in(dir).map_err(|e| install_error(dir, e))?;
+        match fetch::download(&options.curl, url, &options.limits, part.file_mut()) {
             Fetched::Unpacked(bytes) => {
                 let database_type = verify(part.path())?;
-                install(part, &target)?;
+                part.install(&target)
+                    .map_err(|e| install_error(&target, e))?;
                 return Ok(Installed {
                     path: target,
                     url: shown_url(url),
@@ -153,27 +152,6 @@ pub fn verify(path: &Path) -> Result<String, GeolocError> {
         });
     }
     Ok(db.database_type().to_owned())
-}
-
-/// Syncs the checked file, makes it readable by every role (the data is public), renames it
-/// over `target` and syncs the folder, so the rename survives a power cut.
-fn install(part: tempfile::NamedTempFile, target: &Path) -> Result<(), GeolocError> {
-    use std::os::unix::fs::PermissionsExt;
-    let error = |e: std::io::Error| GeolocError::Install {
-        path: target.display().to_string(),
-        reason: e.to_string(),
-    };
-    part.as_file()
-        .set_permissions(std::fs::Permissions::from_mode(0o644))
-        .map_err(error)?;
-    part.as_file().sync_all().map_err(error)?;
-    part.persist(target).map_err(|e| error(e.error))?;
-    if let Some(dir) = target.parent() {
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(error)?;
-    }
-    Ok(())
 }
 
 /// `url` as it is shown in messages and logs: a user name and password in it (a private
