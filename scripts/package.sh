@@ -58,6 +58,12 @@ mkdir -p "$OUT"
 # names the normalizer's central store).
 sed 's/^database = "central.sqlite"/database = "recce7.sqlite"/' configs/reportd.toml >"$OUT/reportd.toml"
 grep -q '^database = "recce7.sqlite"' "$OUT/reportd.toml" || fail "configs/reportd.toml has no database line to set"
+# The packages' sensor and geoloc read the database recce7-geoip-update.timer keeps current in
+# the state directory (waited for until the first download; docs/geoip.md).
+geoip='geoip = "/var/lib/recce7/geoip/dbip-city-lite.mmdb"'
+sed "s|^# geoip = \[.*\]\$|$geoip|" configs/sensor.toml >"$OUT/sensor.toml"
+sed "s|^geoip = \[.*\]\$|$geoip|" configs/geoloc.toml >"$OUT/geoloc.toml"
+for f in sensor geoloc; do grep -qx "$geoip" "$OUT/$f.toml" || fail "configs/$f.toml has no geoip line to set"; done
 for t in "${TARGETS[@]}"; do
   cargo deb --no-build --no-strip --target "$t" --output "$OUT/" | tail -n 1
 done
@@ -91,7 +97,10 @@ done
 root="$(mktemp -d)"
 rpm --root "$root" --initdb
 rpm --root "$root" -i --nodeps --noscripts "$OUT"/recce7-*.x86_64.rpm
-"$root/usr/bin/recce7" check-config "$root/etc/recce7/sensor.toml" | head -n 1
+# The packaged sensor.toml names the GeoIP file in the state directory (%post creates it).
+mkdir -p "$root/var/lib/recce7/geoip"
+sed "s|/var/lib/recce7/|$root/var/lib/recce7/|" "$root/etc/recce7/sensor.toml" >"$root/sensor.toml"
+"$root/usr/bin/recce7" check-config "$root/sensor.toml" | head -n 1
 rpm --root "$root" -e --noscripts recce7
 [ ! -e "$root/usr/bin/recce7" ] && [ ! -e "$root/usr/lib/systemd/system/recce7-sensor.service" ] \
   || fail "rpm -e left the package's files in $root"
@@ -120,7 +129,9 @@ done
 for role in normalizer geoloc; do
   [ ! -e "/etc/systemd/system/multi-user.target.wants/recce7-$role.service" ] || fail "recce7-$role is enabled"
 done
-systemd-analyze verify /lib/systemd/system/recce7-*.service
+[ -L /etc/systemd/system/timers.target.wants/recce7-geoip-update.timer ] || fail "recce7-geoip-update.timer is not enabled"
+[ "$(stat -c %U:%a /var/lib/recce7/geoip)" = "recce7:750" ] || fail "/var/lib/recce7/geoip: $(stat -c %U:%a /var/lib/recce7/geoip)"
+systemd-analyze verify /lib/systemd/system/recce7-*.service /lib/systemd/system/recce7-*.timer
 # What the sensor's unit runs before it starts, as the unit runs it.
 (cd /var/lib/recce7 && runuser -u recce7 -- /usr/bin/recce7 check-config /etc/recce7/sensor.toml)
 echo "install: files, user, state directory, conffiles, units enabled (sensor, reportd) and verified"
@@ -136,7 +147,8 @@ trap - EXIT
 dpkg --purge recce7 >/dev/null
 for path in /usr/bin/recce7 /etc/recce7 /var/lib/recce7 /lib/systemd/system/recce7-sensor.service \
             /etc/systemd/system/multi-user.target.wants/recce7-sensor.service \
-            /etc/systemd/system/multi-user.target.wants/recce7-reportd.service; do
+            /etc/systemd/system/multi-user.target.wants/recce7-reportd.service \
+            /etc/systemd/system/timers.target.wants/recce7-geoip-update.timer; do
   [ ! -e "$path" ] || fail "left after purge: $path"
 done
 ! getent passwd recce7 >/dev/null || fail "the user recce7 is left after purge"

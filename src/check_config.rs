@@ -78,6 +78,21 @@ fn environment(
     if lines.is_empty() { Ok(()) } else { Err(lines) }
 }
 
+/// What the GeoIP files are: the city database's type, or that a file is not there yet (its
+/// directory is: `recce7 geoip update` fills it, and the roles pick it up when it appears); an
+/// error for a file that does not open or whose directory is missing.
+fn geoip_kind(cities: &[std::path::PathBuf], asn: Option<&Path>) -> Result<String, String> {
+    let live = geoloc::LiveGeoDb::open(cities, asn, std::time::Duration::from_secs(60))
+        .map_err(|e| e.to_string())?;
+    Ok(match live.current() {
+        Some(db) => db.database_type().to_owned(),
+        None => format!(
+            "not there yet, waited for: recce7 geoip update downloads {}",
+            geoloc::update::FILE_NAME
+        ),
+    })
+}
+
 /// What `check-config` says of a valid file, or every problem of an invalid one.
 fn check_config_lines(file: &Path) -> Result<Vec<String>, Vec<String>> {
     match role_of(file) {
@@ -143,21 +158,21 @@ fn check_config_lines(file: &Path) -> Result<Vec<String>, Vec<String>> {
                 .database
                 .as_deref()
                 .and_then(|db| roleconfig::check_writable_database("geoloc.database", db))]);
-            let db = match geoloc::consumer::open_db(&s) {
-                Ok(db) => Some(db),
+            let kind = match geoip_kind(&s.geoip, s.geoip_asn.as_deref()) {
+                Ok(kind) => Some(kind),
                 Err(e) => {
                     env.push(format!("geoloc.geoip: {e}"));
                     None
                 }
             };
-            let Some(db) = db.filter(|_| env.is_empty()) else {
+            let Some(kind) = kind.filter(|_| env.is_empty()) else {
                 return Err(env);
             };
             let files: Vec<String> = s.geoip.iter().map(|p| p.display().to_string()).collect();
             Ok(vec![format!(
                 "ok: geoloc with {} ({}), reading {} from {}:{}, publishing on {}",
                 files.join(", "),
-                db.database_type(),
+                kind,
                 s.hpfeeds.channels.join(", "),
                 s.hpfeeds.host,
                 s.hpfeeds.port,
@@ -166,16 +181,28 @@ fn check_config_lines(file: &Path) -> Result<Vec<String>, Vec<String>> {
         }
         _ => {
             let valid = sensor::load(file).map_err(problem_lines)?;
-            environment([roleconfig::check_writable_database(
-                "sensor.database",
-                &valid.database,
-            )])?;
+            let geoip = (!valid.geoip.is_empty()).then(|| geoip_kind(&valid.geoip, None));
+            environment([
+                roleconfig::check_writable_database("sensor.database", &valid.database),
+                match &geoip {
+                    Some(Err(e)) => Some(("sensor.geoip".into(), e.clone())),
+                    _ => None,
+                },
+            ])?;
             let mut lines = vec![format!(
                 "ok: sensor {:?}, {} enabled instance{}",
                 valid.name,
                 valid.instances.len(),
                 if valid.instances.len() == 1 { "" } else { "s" }
             )];
+            if let Some(Ok(kind)) = geoip {
+                let files: Vec<String> = valid
+                    .geoip
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect();
+                lines.push(format!("  geoip {} ({kind})", files.join(", ")));
+            }
             for inst in &valid.instances {
                 lines.push(format!(
                     "  {:<12} kind={:<8} port={:<5} table={}",

@@ -91,6 +91,9 @@ pub enum Command {
         /// The file to check.
         file: PathBuf,
     },
+    /// Keep the GeoIP database current: download DB-IP City Lite (docs/geoip.md).
+    #[command(subcommand)]
+    Geoip(GeoipCommand),
     /// Check an hpfeeds broker by hand: publish a message, or print what arrives on channels.
     #[command(subcommand)]
     Hpfeeds(HpfeedsCommand),
@@ -123,6 +126,31 @@ pub enum RegistrationCommand {
         /// The broker's port, over the answer's (default 10000, as MHN's scripts assume).
         #[arg(long)]
         broker_port: Option<u16>,
+    },
+}
+
+// The GeoIP database tools.
+#[derive(Subcommand)]
+pub enum GeoipCommand {
+    /// Download the current DB-IP City Lite database (CC BY 4.0: "IP Geolocation by DB-IP",
+    /// https://db-ip.com) with curl, check it, and swap it in beside the old one; the old file
+    /// stays on any failure. Running roles pick the new file up without a restart.
+    Update {
+        /// The folder the database goes into, as dbip-city-lite.mmdb (created if missing).
+        #[arg(long, default_value = geoloc::update::DEFAULT_DIR)]
+        dir: std::path::PathBuf,
+        /// Where to download from: a URL, or a template in which {YYYY} and {MM} are this
+        /// month (then the month before, early in a month); for mirrors.
+        #[arg(long, default_value = geoloc::update::DEFAULT_URL)]
+        url: String,
+        /// Refuse a database that unpacks to more than this many MiB.
+        #[arg(long, default_value_t = geoloc::update::MAX_UNPACKED_BYTES >> 20,
+              value_parser = clap::value_parser!(u64).range(1..=65536))]
+        max_mib: u64,
+        /// Download only when the installed file is older than this many days (or missing);
+        /// the timer's runs after a reboot use it.
+        #[arg(long, value_name = "DAYS")]
+        if_older_than_days: Option<u64>,
     },
 }
 

@@ -10,6 +10,7 @@ use clap::Parser;
 
 mod check_config;
 mod cli;
+mod geoip_cli;
 mod guide;
 mod hpfeeds_cli;
 mod logging;
@@ -54,6 +55,7 @@ fn main() -> ExitCode {
             })
         }
         Command::Registrar { config } => roles::registrar(&config),
+        Command::Geoip(command) => geoip_cli::run(command),
         Command::Hpfeeds(command) => {
             logging::init("warn");
             roles::runtime().and_then(|rt| rt.block_on(hpfeeds_cli::run(command)))

@@ -56,8 +56,13 @@ fn run(
     let locator: Option<Arc<dyn store::IpLocator>> = if config.geoip.is_empty() {
         None
     } else {
-        let db = geoloc::GeoDb::open_all(&config.geoip, None)?;
-        tracing::info!(geoip = ?config.geoip, database_type = db.database_type(), "looking up sources");
+        // Memory-mapped and reopened when `recce7 geoip update` replaces it; waited for when
+        // the packages' path has no file yet.
+        let check_every = std::time::Duration::from_secs(config.geoip_check_secs);
+        let db = geoloc::LiveGeoDb::open(&config.geoip, None, check_every)?;
+        if let Some(open) = db.current() {
+            tracing::info!(geoip = ?config.geoip, database_type = open.database_type(), "looking up sources");
+        }
         Some(Arc::new(db))
     };
     let geoip = config.geoip.clone();

@@ -1,7 +1,8 @@
 //! The shipped systemd units (`deploy-scripts/systemd/`), checked with the real
 //! `systemd-analyze` (Debian's `systemd`): each verifies cleanly against a root holding the
 //! binary and the system's own units, each is hardened to an exposure of at most 2.0 (`security
-//! --offline=true`), and each starts the subcommand with the config its role reads.
+//! --offline=true`), and each starts the subcommand with the config its role reads. The GeoIP
+//! update (a oneshot service and its monthly timer) is checked the same way.
 
 mod sensor_common;
 
@@ -11,6 +12,9 @@ use std::process::Command;
 use sensor_common::*;
 
 const ROLES: [&str; 4] = ["sensor", "reportd", "normalizer", "geoloc"];
+
+/// The units that are not a role's service: the GeoIP update and its timer.
+const GEOIP_UNITS: [&str; 2] = ["recce7-geoip-update.service", "recce7-geoip-update.timer"];
 
 fn unit_dir() -> PathBuf {
     testkit::workspace_root().join("deploy-scripts/systemd")
@@ -49,14 +53,20 @@ fn install_root() -> tempfile::TempDir {
     for role in ROLES {
         std::fs::copy(unit(role), etc.join(format!("recce7-{role}.service"))).unwrap();
     }
+    for name in GEOIP_UNITS {
+        std::fs::copy(unit_dir().join(name), etc.join(name)).unwrap();
+    }
     root
 }
 
 #[test]
 fn every_unit_verifies_without_a_warning() {
     let root = install_root();
-    for role in ROLES {
-        let name = format!("recce7-{role}.service");
+    let names = ROLES
+        .iter()
+        .map(|role| format!("recce7-{role}.service"))
+        .chain(GEOIP_UNITS.iter().map(|name| name.to_string()));
+    for name in names {
         let out = Command::new(systemd_analyze())
             .arg("verify")
             .arg(format!("--root={}", root.path().display()))
@@ -101,6 +111,55 @@ fn every_unit_is_hardened_to_an_exposure_of_at_most_2() {
         let e = exposure(&unit(role));
         assert!(e <= 2.0, "recce7-{role}.service: exposure {e}");
     }
+    let e = exposure(&unit_dir().join(GEOIP_UNITS[0]));
+    assert!(e <= 2.0, "{}: exposure {e}", GEOIP_UNITS[0]);
+}
+
+#[test]
+fn the_geoip_update_runs_monthly_as_recce7_into_the_state_directory() {
+    let service = std::fs::read_to_string(unit_dir().join(GEOIP_UNITS[0])).unwrap();
+    for line in [
+        "\nType=oneshot\n",
+        "\nExecStart=/usr/bin/recce7 geoip update --dir /var/lib/recce7/geoip --if-older-than-days 20\n",
+        "\nUser=recce7\n",
+        "\nNoNewPrivileges=yes\n",
+        "\nCapabilityBoundingSet=\n",
+        "\nStateDirectory=recce7 recce7/geoip\n",
+        "\nAfter=network-online.target\n",
+    ] {
+        assert!(service.contains(line), "{line:?} in {service}");
+    }
+    assert!(!service.contains("[Install]"), "started by its timer only");
+    let timer = std::fs::read_to_string(unit_dir().join(GEOIP_UNITS[1])).unwrap();
+    for line in [
+        "\nOnCalendar=*-*-02 03:00:00\n",
+        "\nRandomizedDelaySec=12h\n",
+        "\nPersistent=true\n",
+        "\nOnBootSec=10min\n",
+        "\nWantedBy=timers.target\n",
+    ] {
+        assert!(timer.contains(line), "{line:?} in {timer}");
+    }
+    // The calendar expression is one systemd reads: monthly.
+    let out = Command::new(systemd_analyze())
+        .args(["calendar", "--iterations=2", "*-*-02 03:00:00"])
+        .env("TZ", "UTC")
+        .output()
+        .expect("run systemd-analyze calendar");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let nexts: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("Next elapse:") || l.starts_with("Iter. #"))
+        .filter_map(|l| l.split_once(": "))
+        .map(|(_, when)| when.trim())
+        .collect();
+    assert_eq!(nexts.len(), 2, "{text}");
+    assert!(
+        nexts.iter().all(|n| n.contains("-02 03:00:00")),
+        "the 2nd of each month: {text}"
+    );
 }
 
 #[test]

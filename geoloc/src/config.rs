@@ -36,6 +36,9 @@ pub struct GeolocSection {
     /// An optional ASN database.
     #[serde(default)]
     pub geoip_asn: Option<PathBuf>,
+    /// How often the databases are looked at for a replacement (`recce7 geoip update`), seconds.
+    #[serde(default = "default_geoip_check_secs")]
+    pub geoip_check_secs: u64,
     /// The central store whose ipInfo is filled; empty for none.
     #[serde(default)]
     pub database: PathBuf,
@@ -50,6 +53,9 @@ pub struct GeolocSection {
     pub dedup_window: u64,
 }
 
+fn default_geoip_check_secs() -> u64 {
+    crate::DEFAULT_CHECK_SECS
+}
 fn default_publish_channel() -> String {
     "geoloc.events".into()
 }
@@ -84,6 +90,8 @@ pub struct GeolocSettings {
     pub geoip: Vec<PathBuf>,
     /// The ASN database.
     pub geoip_asn: Option<PathBuf>,
+    /// How often the databases are looked at for a replacement, seconds.
+    pub geoip_check_secs: u64,
     /// The central store, if any.
     pub database: Option<PathBuf>,
     /// Channel to publish on.
@@ -118,6 +126,12 @@ impl GeolocFile {
                     "{:?} is not one of error, warn, info, debug, trace",
                     g.log_level
                 ),
+            ));
+        }
+        if !(1..=86_400).contains(&g.geoip_check_secs) {
+            problems.push((
+                "geoloc.geoip_check_secs".into(),
+                format!("{} is outside 1..=86400", g.geoip_check_secs),
             ));
         }
         if !(1..=10_000_000).contains(&g.dedup_window) {
@@ -176,6 +190,7 @@ impl GeolocFile {
             Some(hpfeeds) if problems.is_empty() => Ok(GeolocSettings {
                 geoip,
                 geoip_asn: g.geoip_asn.clone().filter(|p| !p.as_os_str().is_empty()),
+                geoip_check_secs: g.geoip_check_secs,
                 database: Some(g.database.clone()).filter(|p| !p.as_os_str().is_empty()),
                 publish_channel: g.publish_channel.clone(),
                 log_level: g.log_level.clone(),
@@ -208,16 +223,21 @@ mod tests {
         assert_eq!(s.publish_channel, "geoloc.events");
         assert_eq!(s.database, Some(PathBuf::from("central.sqlite")));
         assert!(s.sensor_locations.is_empty());
+        assert_eq!(
+            s.geoip_check_secs, 60,
+            "replaced databases are looked for every minute"
+        );
     }
 
     #[test]
     fn every_problem_names_file_and_key() {
-        let text = "[geoloc]\ngeoip = \"\"\npublish_channel = \"recce7.events\"\n\n[[sensor_location]]\nident = \"*\"\nlatitude = 95.0\nlongitude = 0.0\n\n[hpfeeds]\nhost = \"h\"\nident = \"i\"\nsecret = \"s\"\n";
+        let text = "[geoloc]\ngeoip = \"\"\ngeoip_check_secs = 0\npublish_channel = \"recce7.events\"\n\n[[sensor_location]]\nident = \"*\"\nlatitude = 95.0\nlongitude = 0.0\n\n[hpfeeds]\nhost = \"h\"\nident = \"i\"\nsecret = \"s\"\n";
         let problems = parse_config(text, "g.toml").unwrap_err().to_string();
         assert_eq!(
             problems.lines().collect::<Vec<_>>(),
             [
                 "g.toml: geoloc.geoip: must name a city database (.mmdb)",
+                "g.toml: geoloc.geoip_check_secs: 0 is outside 1..=86400",
                 "g.toml: sensor_location[0].latitude: 95 is outside -90..90",
                 "g.toml: geoloc.publish_channel: must not be one of the channels read",
             ]

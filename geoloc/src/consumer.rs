@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use broker_client::{Message, Publisher, Status};
 use bytes::Bytes;
@@ -22,7 +23,7 @@ use crate::GeolocError;
 use crate::config::GeolocSettings;
 use crate::ipinfo_writer::{IpInfoWriter, Sighting};
 use crate::mhn_record;
-use crate::{GeoDb, Location};
+use crate::{GeoDb, LiveGeoDb, Location};
 
 /// The last `capacity` ids seen, to drop duplicates of at-least-once delivery.
 #[derive(Debug)]
@@ -78,16 +79,17 @@ pub enum Outcome {
 
 /// The lookup and record building, without I/O.
 pub struct Geolocator {
-    db: Arc<GeoDb>,
+    db: Arc<dyn store::IpLocator>,
     sensor_locations: HashMap<String, Location>,
     recent: RecentIds,
     limits: PayloadLimits,
 }
 
 impl Geolocator {
-    /// A geolocator over `db`; `sensor_locations` by ident (`*`: the default).
+    /// A geolocator over `db` (a [`GeoDb`], or a [`LiveGeoDb`] that follows its files);
+    /// `sensor_locations` by ident (`*`: the default).
     pub fn new(
-        db: Arc<GeoDb>,
+        db: Arc<dyn store::IpLocator>,
         sensor_locations: HashMap<String, Location>,
         dedup_window: usize,
     ) -> Geolocator {
@@ -124,8 +126,8 @@ impl Geolocator {
         let time = time
             .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok())
             .unwrap_or_else(OffsetDateTime::now_utc);
-        let src_location = self.db.lookup(src);
-        let dst_location = self.db.lookup(dst).or_else(|| self.sensor_location(ident));
+        let src_location = self.db.locate(src);
+        let dst_location = self.db.locate(dst).or_else(|| self.sensor_location(ident));
         let record = mhn_record(
             channel,
             ident,
@@ -220,6 +222,16 @@ pub fn open_db(settings: &GeolocSettings) -> Result<GeoDb, GeolocError> {
     GeoDb::open_all(&settings.geoip, settings.geoip_asn.as_deref())
 }
 
+/// The databases named in `settings`, reopened when replaced; waited for when a file is not
+/// there yet but its directory is.
+pub fn open_live(settings: &GeolocSettings) -> Result<LiveGeoDb, GeolocError> {
+    LiveGeoDb::open(
+        &settings.geoip,
+        settings.geoip_asn.as_deref(),
+        Duration::from_secs(settings.geoip_check_secs),
+    )
+}
+
 /// geoloc as the subscriber's consumer: locate each message, publish its record on the same
 /// connection, queue its sighting for `ipInfo`.
 struct GeolocConsumer {
@@ -271,7 +283,7 @@ pub async fn run(
     settings: GeolocSettings,
     shutdown: CancellationToken,
 ) -> Result<GeolocSummary, GeolocError> {
-    let db = Arc::new(open_db(&settings)?);
+    let db = Arc::new(open_live(&settings)?);
     let writer = match &settings.database {
         Some(path) => Some(IpInfoWriter::start(path, 8192)?),
         None => None,
@@ -282,9 +294,10 @@ pub async fn run(
         settings.dedup_window,
     );
     let mut subscriber = Subscriber::start(&settings.hpfeeds).await?;
+    let database_type = db.current().map(|d| d.database_type().to_owned());
     tracing::info!(
         geoip = ?settings.geoip,
-        database_type = db.database_type(),
+        database_type = database_type.as_deref().unwrap_or("none yet"),
         channels = ?settings.hpfeeds.channels,
         publish = %settings.publish_channel,
         "geoloc started"

@@ -27,6 +27,36 @@ pub enum GeolocError {
         /// What the records look like instead, in words.
         reason: String,
     },
+    /// `recce7 geoip update` could not download the database (curl's own message).
+    #[error("cannot download {url}: {reason}")]
+    Download {
+        /// The URL asked for.
+        url: String,
+        /// What curl (or starting it) said.
+        reason: String,
+    },
+    /// The download is not a gzip of a database that fits the size cap.
+    #[error("the download from {url} does not unpack: {reason}")]
+    Unpack {
+        /// The URL it came from.
+        url: String,
+        /// Not gzip, truncated, corrupt, or over the cap.
+        reason: String,
+    },
+    /// The downloaded database opens but places no public address.
+    #[error("{path} answers no lookup: none of its first networks places a public address")]
+    NoAnswer {
+        /// The file checked.
+        path: String,
+    },
+    /// The new file could not be written or renamed into place.
+    #[error("cannot install the GeoIP database in {path}: {reason}")]
+    Install {
+        /// The file or directory.
+        path: String,
+        /// The file system's error.
+        reason: String,
+    },
     /// The configuration has problems.
     #[error(transparent)]
     Config(#[from] roleconfig::ConfigProblems),

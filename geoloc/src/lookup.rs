@@ -27,6 +27,9 @@ use crate::error::GeolocError;
 /// How many records with data `open` and `with_asn` read to recognise a layout.
 const PROBE_RECORDS: usize = 256;
 
+/// How many networks [`GeoDb::sample_answer`] reads at most.
+const SAMPLE_NETWORKS: usize = 4096;
+
 /// Where an address is, as far as the database knows: the `ipInfo` row's place, so a lookup
 /// goes into the store as it is. Latitude and longitude come only as a pair.
 pub type Location = store::IpInfo;
@@ -140,6 +143,19 @@ impl GeoDb {
     /// The city database's `database_type` metadata, such as `GeoLite2-City`.
     pub fn database_type(&self) -> &str {
         &self.city.metadata().database_type
+    }
+
+    /// A public address the city database places, and its place, from its first networks:
+    /// proof that lookups answer (`recce7 geoip update` checks a download with it).
+    pub fn sample_answer(&self) -> Option<(IpAddr, Location)> {
+        let networks = self.city.networks(WithinOptions::default()).ok()?;
+        networks
+            .take(SAMPLE_NETWORKS)
+            .filter_map(Result::ok)
+            .find_map(|result| {
+                let ip = result.network().ok()?.ip();
+                self.lookup(ip).map(|location| (ip, location))
+            })
     }
 
     /// Where `ip` is, or `None`.

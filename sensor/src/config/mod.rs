@@ -73,6 +73,8 @@ pub struct ValidConfig {
     pub hpfeeds: Option<HpfeedsSettings>,
     /// The GeoIP city databases for `ipInfo` (none: no lookups).
     pub geoip: Vec<PathBuf>,
+    /// How often the GeoIP files are looked at for a replacement.
+    pub geoip_check_secs: u64,
     /// Where `/metrics` is served, if anywhere.
     pub metrics_listen: Option<std::net::SocketAddr>,
     /// Retention: none when both limits are off.
@@ -120,6 +122,7 @@ impl SensorConfig {
                 .as_ref()
                 .map(roleconfig::Paths::to_vec)
                 .unwrap_or_default(),
+            geoip_check_secs: s.geoip_check_secs,
             metrics_listen,
             name: s.name.clone(),
             listen,

@@ -33,6 +33,10 @@ pub struct SensorSection {
     /// Several files are asked in order (DB-IP Lite's IPv4 and IPv6 files).
     #[serde(default)]
     pub geoip: Option<roleconfig::Paths>,
+    /// How often the GeoIP files are looked at for a replacement (`recce7 geoip update` renames
+    /// a new month's file over the old one), seconds; a file not there yet is waited for.
+    #[serde(default = "default_geoip_check_secs")]
+    pub geoip_check_secs: u64,
     /// Where to serve `/metrics` (Prometheus), e.g. `127.0.0.1:9108`; empty for nowhere.
     #[serde(default)]
     pub metrics_listen: String,
@@ -53,6 +57,9 @@ fn default_queue_capacity() -> u64 {
 fn default_grace() -> u64 {
     3
 }
+fn default_geoip_check_secs() -> u64 {
+    60
+}
 
 impl Default for SensorSection {
     fn default() -> SensorSection {
@@ -64,6 +71,7 @@ impl Default for SensorSection {
             queue_capacity: default_queue_capacity(),
             shutdown_grace_secs: default_grace(),
             geoip: None,
+            geoip_check_secs: default_geoip_check_secs(),
             metrics_listen: String::new(),
         }
     }
@@ -96,6 +104,12 @@ impl SensorSection {
         }
         if self.database.as_os_str().is_empty() {
             push("sensor.database".into(), "must name a file".into());
+        }
+        if !(1..=86_400).contains(&self.geoip_check_secs) {
+            push(
+                "sensor.geoip_check_secs".into(),
+                format!("{} is outside 1..=86400", self.geoip_check_secs),
+            );
         }
         if !["error", "warn", "info", "debug", "trace"].contains(&self.log_level.as_str()) {
             push(

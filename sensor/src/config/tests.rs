@@ -138,3 +138,27 @@ columns = [["command", "TEXT"], ["path", "TEXT"], ["version", "TEXT"], ["headers
     let valid = parse(text, "x").unwrap();
     assert_eq!(valid.instances[0].table.columns.len(), 10);
 }
+
+#[test]
+fn the_geoip_files_are_looked_at_every_minute_by_default_and_the_interval_is_bounded() {
+    let valid = default_config().unwrap();
+    assert!(
+        valid.geoip.is_empty(),
+        "`recce7 up` looks nothing up unless asked"
+    );
+    assert_eq!(valid.geoip_check_secs, 60);
+    let plugin = "\n[[plugin]]\nname = \"t\"\nkind = \"telnet\"\nport = 2323\ntable = \"t\"\n";
+    let text = format!("[sensor]\ngeoip = \"g/city.mmdb\"\ngeoip_check_secs = 1\n{plugin}");
+    let valid = parse(&text, "s.toml").unwrap();
+    assert_eq!(
+        (valid.geoip, valid.geoip_check_secs),
+        (vec![PathBuf::from("g/city.mmdb")], 1)
+    );
+    for bad in [0, 86_401] {
+        let text = format!("[sensor]\ngeoip_check_secs = {bad}\n{plugin}");
+        assert_eq!(
+            parse(&text, "s.toml").unwrap_err().to_string(),
+            format!("s.toml: sensor.geoip_check_secs: {bad} is outside 1..=86400")
+        );
+    }
+}
