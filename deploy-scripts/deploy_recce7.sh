@@ -29,7 +29,10 @@ set -euo pipefail
 umask 077
 
 die() { echo "deploy_recce7: $*" >&2; exit 1; }
-say() { echo "deploy_recce7: $*"; }
+# A reader that goes away (`deploy_recce7.sh ... | head -n 1`) must not stop a deployment halfway:
+# what is said to it is lost, the work goes on.
+trap '' PIPE
+say() { echo "deploy_recce7: $*" 2>/dev/null || true; }
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 

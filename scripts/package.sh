@@ -15,7 +15,10 @@
 #                                   # .rpm and an install into a throwaway --root; then, as root,
 #                                   # on this machine: dpkg -i the amd64 package, its files, user,
 #                                   # units and check-config, an upgrade over itself that keeps an
-#                                   # edited conffile, and dpkg --purge leaving nothing behind
+#                                   # edited conffile, and dpkg --purge leaving nothing behind;
+#                                   # then deploy-scripts/deploy_recce7.sh installs the package
+#                                   # with apt, registers with a recce7 registrar on loopback and
+#                                   # configures the sensor (once), and a purge again
 #
 # --check changes this machine (a system user, /etc/recce7, units) until its purge step: run it
 # on a build machine or in a throwaway container, not on a sensor.
@@ -90,7 +93,7 @@ for pkg in "$OUT"/*.rpm; do
            /usr/lib/systemd/system/recce7-sensor.service /usr/lib/systemd/system/recce7-reportd.service; do
     grep -qx "$f" <<<"$files" || fail "$name lacks $f"
   done
-  [ "$(rpm -qp --configfiles "$pkg" 2>/dev/null | grep -c '^/etc/recce7/')" = 4 ] || fail "$name: the configs are not %config"
+  [ "$(rpm -qp --configfiles "$pkg" 2>/dev/null | grep -c '^/etc/recce7/')" = 5 ] || fail "$name: the configs are not %config"
   rpm -qp --scripts "$pkg" 2>/dev/null | grep -q 'useradd -r' || fail "$name: no user created on install"
   echo "rpm: $name: $(rpm -qp --queryformat '%{NAME} %{VERSION}-%{RELEASE} %{ARCH}' "$pkg" 2>/dev/null), files, %config and scripts as expected"
 done
@@ -118,15 +121,18 @@ trap 'dpkg --purge recce7 >/dev/null 2>&1 || true' EXIT
 /usr/bin/recce7 --version
 getent passwd recce7 >/dev/null || fail "no system user recce7"
 [ "$(stat -c %U:%a /var/lib/recce7)" = "recce7:750" ] || fail "/var/lib/recce7: $(stat -c %U:%a /var/lib/recce7)"
-for role in sensor reportd normalizer geoloc; do
+for role in sensor reportd normalizer geoloc registrar; do
   [ -f "/etc/recce7/$role.toml" ] || fail "no /etc/recce7/$role.toml"
+  # They hold hpfeeds secrets and deploy keys: root and the services' group only.
+  [ "$(stat -c %U:%G:%a "/etc/recce7/$role.toml")" = root:recce7:640 ] \
+    || fail "/etc/recce7/$role.toml is $(stat -c %U:%G:%a "/etc/recce7/$role.toml"), not root:recce7:640"
   [ -f "/lib/systemd/system/recce7-$role.service" ] || fail "no unit for $role"
   grep -qx "/etc/recce7/$role.toml" /var/lib/dpkg/info/recce7.conffiles || fail "$role.toml is not a conffile"
 done
 for role in sensor reportd; do
   [ -L "/etc/systemd/system/multi-user.target.wants/recce7-$role.service" ] || fail "recce7-$role is not enabled"
 done
-for role in normalizer geoloc; do
+for role in normalizer geoloc registrar; do
   [ ! -e "/etc/systemd/system/multi-user.target.wants/recce7-$role.service" ] || fail "recce7-$role is enabled"
 done
 [ -L /etc/systemd/system/timers.target.wants/recce7-geoip-update.timer ] || fail "recce7-geoip-update.timer is not enabled"
@@ -153,4 +159,32 @@ for path in /usr/bin/recce7 /etc/recce7 /var/lib/recce7 /lib/systemd/system/recc
 done
 ! getent passwd recce7 >/dev/null || fail "the user recce7 is left after purge"
 echo "purge: nothing left"
+
+say "deploy: deploy_recce7.sh installs the package and registers with recce7 registrar"
+bin="target/x86_64-unknown-linux-musl/release/recce7"
+regdir="$(mktemp -d)"
+port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+key="package-check-deploy-key-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+printf '[registrar]\nlisten = "127.0.0.1:%s"\ndeploy_key = "%s"\nbroker_auth_db = "%s/sqlite.db"\nbroker_host = "127.0.0.1"\n' \
+  "$port" "$key" "$regdir" >"$regdir/registrar.toml"
+"$bin" registrar --config "$regdir/registrar.toml" >"$regdir/registrar.log" 2>&1 &
+regpid=$!
+trap 'kill "$regpid" 2>/dev/null || true; dpkg --purge recce7 >/dev/null 2>&1 || true; rm -rf "$regdir"' EXIT
+for _ in $(seq 1 50); do grep -q "recce7 registrar:" "$regdir/registrar.log" && break; sleep 0.2; done
+# No systemd runs here as PID 1: --no-start (the script would refuse to go on without it).
+./deploy-scripts/deploy_recce7.sh "http://127.0.0.1:$port" "$key" --package "$deb" --no-start
+dpkg -s recce7 >/dev/null 2>&1 || fail "deploy_recce7.sh did not install the package"
+[ "$(stat -c %U:%a /etc/recce7/registration.json)" = "root:600" ] || fail "registration.json: $(stat -c %U:%a /etc/recce7/registration.json)"
+[ "$(stat -c %U:%G:%a /etc/recce7/sensor.toml)" = root:recce7:640 ] || fail "sensor.toml: $(stat -c %U:%G:%a /etc/recce7/sensor.toml)"
+ident="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["identifier"])' /etc/recce7/registration.json)"
+grep -qx "ident = \"$ident\"" /etc/recce7/sensor.toml || fail "sensor.toml does not publish as $ident"
+(cd /var/lib/recce7 && runuser -u recce7 -- /usr/bin/recce7 check-config /etc/recce7/sensor.toml)
+second="$(./deploy-scripts/deploy_recce7.sh "http://127.0.0.1:$port" "$key" --package "$deb" --no-start)"
+grep -q "already registered" <<<"$second" || fail "a second run registered again: $second"
+kill "$regpid"
+trap - EXIT
+dpkg --purge recce7 >/dev/null
+rm -rf "$regdir"
+[ ! -e /etc/recce7 ] || fail "left after purge: /etc/recce7"
+echo "deploy: installed, registered as $ident, configured, not registered twice; purged"
 say "packages checked"

@@ -19,11 +19,11 @@ pub fn run(command: GeoipCommand) -> Result<()> {
             if let (Some(days), Some(age)) = (if_older_than_days, age)
                 && age.as_secs() < days.saturating_mul(86_400)
             {
-                println!(
-                    "{} is {} days old (newer than {days}): not downloaded",
+                crate::terminal::write_stdout(&format!(
+                    "{} is {} days old (newer than {days}): not downloaded\n",
                     dir.join(geoloc::update::FILE_NAME).display(),
                     age.as_secs() / 86_400
-                );
+                ));
                 return Ok(());
             }
             let mut options = geoloc::update::UpdateOptions {
@@ -33,14 +33,15 @@ pub fn run(command: GeoipCommand) -> Result<()> {
             };
             options.limits.max_unpacked_bytes = max_mib << 20;
             let installed = geoloc::update::update(&options)?;
-            println!(
-                "installed {} ({}, {} bytes) from {}\n{}",
+            // A closed standard output (`| head`) is no failure: the file is installed.
+            crate::terminal::write_stdout(&format!(
+                "installed {} ({}, {} bytes) from {}\n{}\n",
                 installed.path.display(),
                 installed.database_type,
                 installed.bytes,
                 installed.url,
                 geoloc::update::ATTRIBUTION
-            );
+            ));
             Ok(())
         }
     }

@@ -48,10 +48,11 @@ fn main() -> ExitCode {
                 port: broker_port,
             };
             registration::apply(&answer, status, &config, &server_url, &broker).map(|a| {
-                println!(
-                    "registered as {} (ident {}): publishing on {} to {}:{}",
+                // The config is written: a closed standard output (`| grep -q`) is no failure.
+                terminal::write_stdout(&format!(
+                    "registered as {} (ident {}): publishing on {} to {}:{}\n",
                     a.name, a.ident, a.channel, a.host, a.port
-                );
+                ));
             })
         }
         Command::Registrar { config } => roles::registrar(&config),

@@ -11,7 +11,7 @@ use std::process::Command;
 
 use sensor_common::*;
 
-const ROLES: [&str; 4] = ["sensor", "reportd", "normalizer", "geoloc"];
+const ROLES: [&str; 5] = ["sensor", "reportd", "normalizer", "geoloc", "registrar"];
 
 /// The units that are not a role's service: the GeoIP update and its timer.
 const GEOIP_UNITS: [&str; 2] = ["recce7-geoip-update.service", "recce7-geoip-update.timer"];

@@ -189,6 +189,46 @@ fn check_config_into_a_closed_pipe_is_no_crash() {
     assert!(out.status.success(), "{:?}: {stderr}", out.status);
 }
 
+/// `deploy_recce7.sh ... | grep -q "already registered"` closes the pipe before `registration
+/// apply` reports: the config is written all the same, and the command succeeds.
+#[test]
+fn registration_apply_into_a_closed_pipe_writes_the_config_and_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sensor.toml");
+    std::fs::copy(
+        testkit::workspace_root().join("configs/sensor.toml"),
+        &config,
+    )
+    .unwrap();
+    let answer = dir.path().join("answer.json");
+    std::fs::write(
+        &answer,
+        r#"{"name": "pi", "identifier": "ident-1", "secret": "s3cret", "publish": ["recce7.events"]}"#,
+    )
+    .unwrap();
+    let out = Command::new(bin())
+        .args([
+            "registration",
+            "apply",
+            "--status",
+            "200",
+            "--server-url",
+            "https://mhn.example.org",
+        ])
+        .arg("--answer")
+        .arg(&answer)
+        .arg("--config")
+        .arg(&config)
+        .stdout(closed_stdout())
+        .output()
+        .expect("run registration apply");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains("ident = \"ident-1\""), "{text}");
+}
+
 #[test]
 fn a_sensor_whose_stdout_is_closed_still_serves_and_stops_cleanly() {
     let [port] = ports::<1>();

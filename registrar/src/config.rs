@@ -8,7 +8,6 @@
 //! (which `ps` shows to every user). Neither is ever logged: [`Secret`]'s `Debug` hides it.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -32,9 +31,6 @@ pub const MIN_SECRET_CHARS: usize = 16;
 
 /// The longest deploy key or admin token accepted (a secret is a line, not a document).
 pub const MAX_SECRET_CHARS: usize = 256;
-
-/// The largest secret file read.
-const MAX_SECRET_FILE_BYTES: u64 = 4096;
 
 /// The whole file.
 #[derive(Debug, Clone, Deserialize)]
@@ -252,28 +248,6 @@ fn check_secret(secret: &str) -> Result<(), String> {
     }
 }
 
-/// Reads a secret file: one line (surrounding white space ignored), at most 4096 bytes.
-fn read_secret_file(path: &Path) -> Result<String, String> {
-    let file =
-        std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_SECRET_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    if bytes.len() as u64 > MAX_SECRET_FILE_BYTES {
-        return Err(format!(
-            "{} is larger than {MAX_SECRET_FILE_BYTES} bytes: not a secret file",
-            path.display()
-        ));
-    }
-    let text = String::from_utf8_lossy(&bytes);
-    let secret = text.trim();
-    if secret.is_empty() {
-        return Err(format!("{} is empty", path.display()));
-    }
-    Ok(secret.to_owned())
-}
-
 /// One secret from its sources, in the order they win: the environment, the file named by
 /// `file_key`, the inline `key`. Problems go to `problems` under the key at fault.
 fn resolve_secret(
@@ -294,7 +268,7 @@ fn resolve_secret(
     let (at, value) = if let Some(secret) = env.1 {
         (env.0.to_owned(), secret.expose().to_owned())
     } else if !file.as_os_str().is_empty() {
-        match read_secret_file(file) {
+        match roleconfig::read_secret_file(file) {
             Ok(v) => (format!("registrar.{file_key}"), v),
             Err(reason) => {
                 problems.push((format!("registrar.{file_key}"), reason));

@@ -7,7 +7,6 @@
 //! `--token-file FILE`, or from the [`TOKEN_ENV`] environment variable, never from a
 //! command-line argument (which `ps` shows to every user).
 
-use std::io::Read;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -145,9 +144,6 @@ pub const MIN_TOKEN_CHARS: usize = 16;
 /// The environment variable that may hold the bearer token.
 pub const TOKEN_ENV: &str = "RECCE7_REPORT_TOKEN";
 
-/// The largest token file read: a token is a line, not a document.
-const MAX_TOKEN_FILE_BYTES: u64 = 4096;
-
 /// Where a token may come from besides the configuration file, in the order they win:
 /// `--token-file FILE`, then [`TOKEN_ENV`], then the file's `token_file`, then its `token`.
 #[derive(Debug, Clone, Default)]
@@ -199,28 +195,6 @@ fn check_token(token: &str) -> Result<(), String> {
             "must be at least {MIN_TOKEN_CHARS} characters, letters, digits and - . _ ~ only"
         ))
     }
-}
-
-/// Reads a token file: one line (surrounding white space ignored), at most 4096 bytes.
-fn read_token_file(path: &Path) -> Result<String, String> {
-    let file =
-        std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_TOKEN_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    if bytes.len() as u64 > MAX_TOKEN_FILE_BYTES {
-        return Err(format!(
-            "{} is larger than {MAX_TOKEN_FILE_BYTES} bytes: not a token file",
-            path.display()
-        ));
-    }
-    let text = String::from_utf8_lossy(&bytes);
-    let token = text.trim();
-    if token.is_empty() {
-        return Err(format!("{} is empty", path.display()));
-    }
-    Ok(token.to_owned())
 }
 
 /// `IP:PORT`, `[IPv6]:PORT`, or `localhost:PORT` (127.0.0.1, without asking a resolver).
@@ -407,11 +381,14 @@ impl ReportdFile {
         // The first source given wins; a bad one is a problem named after it.
         let chosen: Option<(String, Result<String, String>)> =
             if let Some(path) = &sources.token_file {
-                Some(("--token-file".into(), read_token_file(path)))
+                Some(("--token-file".into(), roleconfig::read_secret_file(path)))
             } else if let Some(t) = &sources.env_token {
                 Some((TOKEN_ENV.into(), Ok(t.clone())))
             } else if file_token {
-                Some(("reportd.token_file".into(), read_token_file(&r.token_file)))
+                Some((
+                    "reportd.token_file".into(),
+                    roleconfig::read_secret_file(&r.token_file),
+                ))
             } else if !r.token.is_empty() {
                 Some(("reportd.token".into(), Ok(r.token.clone())))
             } else {

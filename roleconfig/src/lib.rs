@@ -465,6 +465,33 @@ pub fn check_readable_database(key: &str, path: &Path) -> Option<(String, String
     }
 }
 
+/// The largest file [`read_secret_file`] reads.
+pub const MAX_SECRET_FILE_BYTES: u64 = 4096;
+
+/// Reads a file holding one secret (a token, a deploy key): one line, surrounding white space
+/// ignored, at most [`MAX_SECRET_FILE_BYTES`]. The error says why, never what the file holds.
+pub fn read_secret_file(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let file =
+        std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SECRET_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if bytes.len() as u64 > MAX_SECRET_FILE_BYTES {
+        return Err(format!(
+            "{} is larger than {MAX_SECRET_FILE_BYTES} bytes: not a secret file",
+            path.display()
+        ));
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let secret = text.trim();
+    if secret.is_empty() {
+        return Err(format!("{} is empty", path.display()));
+    }
+    Ok(secret.to_owned())
+}
+
 /// Checks a broker's `host`, `port`, `ident` and `secret` (keys under `prefix`, e.g.
 /// `hpfeeds`), pushing a problem for each bad one; returns the port when all are good.
 pub fn check_broker(
