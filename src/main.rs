@@ -1,8 +1,8 @@
 //! `recce7`: one binary, one subcommand per role. `main` parses the command line and
 //! dispatches; each role's start lives in its own module.
 
-// The CLI's doc comments are clap's help text (`[IPv6]:PORT`), not rustdoc links.
-#![allow(rustdoc::broken_intra_doc_links)]
+// The CLI's doc comments are clap's help text (`[IPv6]:PORT`, plain URLs), not rustdoc links.
+#![allow(rustdoc::broken_intra_doc_links, rustdoc::bare_urls)]
 
 use std::process::ExitCode;
 
