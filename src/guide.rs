@@ -54,7 +54,7 @@ impl SensorGuide<'_> {
             ));
         } else if self.full {
             guide.push_str(
-                "  no GeoIP database: ipInfo keeps addresses without places (--geoip FILE, docs/geoip.md)\n",
+                "  no GeoIP database: ipInfo keeps addresses without places (recce7 geoip update --dir . downloads one; then --geoip dbip-city-lite.mmdb; docs/geoip.md)\n",
             );
         }
         if let Some(addr) = self.metrics {

@@ -133,6 +133,56 @@ fn the_deploy_script_registers_a_sensor_that_publishes_into_the_central_store() 
     let again = sensor::config::load(&etc.path().join("sensor.toml")).unwrap();
     assert_eq!(again.hpfeeds.unwrap().ident, ident);
 
+    // Another Pi under a name already taken: the server's words.
+    let other = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        etc.path().join("sensor.toml"),
+        other.path().join("sensor.toml"),
+    )
+    .unwrap();
+    let taken = deploy(other.path(), &server, KEY);
+    assert!(!taken.status.success());
+    let err = String::from_utf8_lossy(&taken.stderr);
+    assert!(
+        err.contains("(HTTP 400): Sensor with name or hostname \"pi-01\" already exists."),
+        "{err}"
+    );
+    assert!(!other.path().join("registration.json").exists());
+    // A server that does not answer.
+    let [closed] = ports();
+    let gone = deploy(other.path(), &format!("http://127.0.0.1:{closed}"), KEY);
+    assert!(!gone.status.success());
+    let err = String::from_utf8_lossy(&gone.stderr);
+    assert!(err.contains("cannot reach http://127.0.0.1:"), "{err}");
+    // Starting the service where no systemd runs (this machine): refused before anything.
+    let bin_dir = bin().parent().unwrap().to_path_buf();
+    let mut cmd = Command::new("bash");
+    cmd.arg(script())
+        .args([server.as_str(), KEY, "--no-install", "--name", "pi-02"])
+        .env("RECCE7_ETC", other.path())
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bin_dir.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        );
+    let no_systemd = testkit::run_with_timeout(cmd, TIMEOUT);
+    if !Path::new("/run/systemd/system").exists() {
+        assert!(!no_systemd.status.success());
+        let err = String::from_utf8_lossy(&no_systemd.stderr);
+        assert!(
+            err.contains("no systemd here: run with --no-start"),
+            "{err}"
+        );
+        assert_eq!(
+            registered_sensors(&broker.auth_db()),
+            1,
+            "nothing registered"
+        );
+    }
+
     // The pipeline: the configured sensor publishes through the broker to the normalizer.
     let central = work.path().join("central.sqlite");
     let normalizer = RoleProcess::start(
