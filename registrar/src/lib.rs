@@ -8,7 +8,8 @@
 //!
 //! The parts: [`config`], [`request`] (the body, read without I/O), [`registry`] (the SQLite
 //! file shared with the broker), [`limiter`] (failed secrets per source), [`api`] (routes),
-//! [`server`] (connection caps and timeouts), [`metrics`] and [`error`]. The entry is every
+//! [`metrics`] and [`error`]; it is served by the report service's hardened HTTP loop
+//! (`reportd::server::serve_router`: connection caps, timeouts, each request's peer). The entry is every
 //! role's: [`load`], then [`run`] until a [`shutdown::Shutdown`].
 
 pub mod api;
@@ -19,7 +20,6 @@ pub mod metrics;
 pub mod registry;
 pub mod request;
 mod role;
-pub mod server;
 
 pub use api::{AppState, router};
 pub use config::{RegistrarSettings, SecretSources, load, parse_config};

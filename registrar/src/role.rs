@@ -89,10 +89,11 @@ async fn serve(
     let limits = settings.server;
     let state = AppState::new(registry, settings);
     let metrics = state.metrics.clone();
-    crate::server::serve(
+    reportd::server::serve_router(
         listener,
         router(state),
         limits,
+        std::sync::Arc::default(),
         shutdown.token(Phase::StopAccepting),
     )
     .await;

@@ -13,14 +13,17 @@
 //!   buffered whole.
 //! - At shutdown every connection is asked to finish its request and close; the server returns
 //!   once they have (live streams end on the same token).
+//! - Every request carries its peer's address as axum's [`ConnectInfo`] (IPv4-mapped IPv6
+//!   addresses shown as IPv4), for handlers that count or record by source (the registrar).
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::ConnectInfo;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
@@ -28,6 +31,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tower_layer::Layer;
 
 /// The limits of one HTTP server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,13 +135,15 @@ pub async fn serve_router(
         };
         // Answers go out as they are written, not after the client's delayed ACK (Nagle).
         let _ = stream.set_nodelay(true);
-        let ip = peer.ip().to_canonical();
-        let Some(slot) = SourceSlot::take(&sources, ip, limits.max_connections_per_source) else {
+        let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
+        let Some(slot) = SourceSlot::take(&sources, peer.ip(), limits.max_connections_per_source)
+        else {
             counters.refused_per_source.fetch_add(1, Ordering::Relaxed);
             drop(stream);
             continue;
         };
-        let service = TowerToHyperService::new(app.clone());
+        let service =
+            TowerToHyperService::new(axum::Extension(ConnectInfo(peer)).layer(app.clone()));
         let stop = shutdown.clone();
         let counters = counters.clone();
         counters.open.fetch_add(1, Ordering::Relaxed);
