@@ -3,6 +3,7 @@
 # in the style of MHN's deploy scripts (deploy_<honeypot>.sh <server_url> <deploy_key>):
 #
 #   deploy_recce7.sh <server_url> <deploy_key> [options]
+#   echo "$DEPLOY_KEY" | deploy_recce7.sh <server_url> - [options]   # the key kept out of `ps`
 #
 #   1. installs recce7's package for this machine's architecture (.deb through apt, .rpm through
 #      dnf or yum), from --package, or by default from <server_url>/static/recce7/ (where an MHN
@@ -55,6 +56,10 @@ while [ $# -gt 0 ]; do
 done
 [ "${#positional[@]}" -eq 2 ] || usage
 server_url="${positional[0]%/}" deploy_key="${positional[1]}"
+# "-": the key from standard input's first line, so that other users do not see it in `ps`.
+if [ "$deploy_key" = "-" ]; then
+  IFS= read -r deploy_key || true
+fi
 etc="${RECCE7_ETC:-/etc/recce7}"
 state="$etc/registration.json"
 

@@ -237,6 +237,41 @@ fn the_deploy_script_registers_a_sensor_that_publishes_into_the_central_store() 
     );
     let (status, log) = normalizer.terminate(TIMEOUT);
     assert!(status.success(), "{log}");
+
+    // The deploy key from standard input ("-"), kept out of the process list.
+    let third = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        etc.path().join("sensor.toml"),
+        third.path().join("sensor.toml"),
+    )
+    .unwrap();
+    let mut cmd = Command::new("bash");
+    cmd.arg("-c")
+        .arg(format!(
+            "printf '%s\\n' \"$KEY\" | bash {} {server} - --no-install --no-start --name pi-03",
+            script().display()
+        ))
+        .env("KEY", KEY)
+        .env("RECCE7_ETC", third.path())
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bin_dir.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        );
+    let piped = testkit::run_with_timeout(cmd, TIMEOUT);
+    // This machine's host name has its recce7 sensor already (pi-01), so the registrar refuses
+    // the host; it checks the deploy key first (as MHN does), so this answer proves the key
+    // arrived through standard input (a wrong or empty one gets the 401).
+    let err = String::from_utf8_lossy(&piped.stderr);
+    assert!(!piped.status.success());
+    assert!(
+        err.contains("(HTTP 400): Sensor with name or hostname \"pi-03\" already exists."),
+        "{err}"
+    );
+
     let (status, log) = registrar.terminate(TIMEOUT);
     assert!(status.success(), "{log}");
 }
