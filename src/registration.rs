@@ -271,14 +271,23 @@ fn write_atomically(path: &Path, text: &str) -> Result<()> {
         .mode(0o600)
         .open(&tmp)
         .with_context(|| format!("cannot write {}", tmp.display()))?;
-    file.write_all(text.as_bytes())?;
-    file.sync_all()?;
-    drop(file);
-    // Owner and group as before (root:recce7 in the packages), when allowed to.
-    let _ = std::os::unix::fs::chown(&tmp, Some(meta.uid()), Some(meta.gid()));
-    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))?;
-    Ok(())
+    let replaced = (|| -> Result<()> {
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        // Owner and group as before (root:recce7 in the packages), when allowed to.
+        let _ = std::os::unix::fs::fchown(&file, Some(meta.uid()), Some(meta.gid()));
+        file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        std::fs::rename(&tmp, path)
+            .with_context(|| format!("cannot replace {}", path.display()))?;
+        // The rename itself survives a power cut once the directory is synced.
+        std::fs::File::open(dir)?.sync_all()?;
+        Ok(())
+    })();
+    if replaced.is_err() {
+        // Nothing half-written is left beside the config.
+        let _ = std::fs::remove_file(&tmp);
+    }
+    replaced
 }
 
 #[cfg(test)]

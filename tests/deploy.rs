@@ -25,19 +25,40 @@ fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy-scripts/deploy_recce7.sh")
 }
 
-/// The deploy script with `etc` as RECCE7_ETC and the recce7 under test first on PATH.
-fn deploy(etc: &Path, server: &str, key: &str) -> Output {
+/// PATH with the recce7 under test first (the deploy script calls `recce7`).
+fn path_with_recce7() -> String {
     let bin_dir = bin().parent().unwrap().to_path_buf();
-    let path = format!(
+    format!(
         "{}:{}",
         bin_dir.display(),
         std::env::var("PATH").unwrap_or_default()
-    );
+    )
+}
+
+/// `bash <args>` with `etc` as RECCE7_ETC and the recce7 under test first on PATH.
+fn bash_in(etc: &Path, args: &[&std::ffi::OsStr]) -> Command {
     let mut cmd = Command::new("bash");
-    cmd.arg(script())
-        .args([server, key, "--no-install", "--no-start", "--name", "pi-01"])
+    cmd.args(args)
         .env("RECCE7_ETC", etc)
-        .env("PATH", path);
+        .env("PATH", path_with_recce7());
+    cmd
+}
+
+/// The deploy script as pi-01, without installing or starting anything.
+fn deploy(etc: &Path, server: &str, key: &str) -> Output {
+    let script = script();
+    let cmd = bash_in(
+        etc,
+        &[
+            script.as_os_str(),
+            server.as_ref(),
+            key.as_ref(),
+            "--no-install".as_ref(),
+            "--no-start".as_ref(),
+            "--name".as_ref(),
+            "pi-01".as_ref(),
+        ],
+    );
     let out = testkit::run_with_timeout(cmd, TIMEOUT);
     eprintln!(
         "deploy_recce7.sh: {}\n{}{}",
@@ -155,19 +176,9 @@ fn the_deploy_script_registers_a_sensor_that_publishes_into_the_central_store() 
     let err = String::from_utf8_lossy(&gone.stderr);
     assert!(err.contains("cannot reach http://127.0.0.1:"), "{err}");
     // Starting the service where no systemd runs (this machine): refused before anything.
-    let bin_dir = bin().parent().unwrap().to_path_buf();
-    let mut cmd = Command::new("bash");
-    cmd.arg(script())
-        .args([server.as_str(), KEY, "--no-install", "--name", "pi-02"])
-        .env("RECCE7_ETC", other.path())
-        .env(
-            "PATH",
-            format!(
-                "{}:{}",
-                bin_dir.display(),
-                std::env::var("PATH").unwrap_or_default()
-            ),
-        );
+    let script = script();
+    let mut cmd = bash_in(other.path(), &[script.as_os_str()]);
+    cmd.args([server.as_str(), KEY, "--no-install", "--name", "pi-02"]);
     let no_systemd = testkit::run_with_timeout(cmd, TIMEOUT);
     if !Path::new("/run/systemd/system").exists() {
         assert!(!no_systemd.status.success());
@@ -245,22 +256,12 @@ fn the_deploy_script_registers_a_sensor_that_publishes_into_the_central_store() 
         third.path().join("sensor.toml"),
     )
     .unwrap();
-    let mut cmd = Command::new("bash");
-    cmd.arg("-c")
-        .arg(format!(
-            "printf '%s\\n' \"$KEY\" | bash {} {server} - --no-install --no-start --name pi-03",
-            script().display()
-        ))
-        .env("KEY", KEY)
-        .env("RECCE7_ETC", third.path())
-        .env(
-            "PATH",
-            format!(
-                "{}:{}",
-                bin_dir.display(),
-                std::env::var("PATH").unwrap_or_default()
-            ),
-        );
+    let piped_run = format!(
+        "printf '%s\\n' \"$KEY\" | bash {} {server} - --no-install --no-start --name pi-03",
+        script.display()
+    );
+    let mut cmd = bash_in(third.path(), &["-c".as_ref(), piped_run.as_ref()]);
+    cmd.env("KEY", KEY);
     let piped = testkit::run_with_timeout(cmd, TIMEOUT);
     // This machine's host name has its recce7 sensor already (pi-01), so the registrar refuses
     // the host; it checks the deploy key first (as MHN does), so this answer proves the key
