@@ -228,7 +228,9 @@ fn check_config_names_type_errors_by_key_and_checks_the_file_system() {
             "{file}: sensor.queue_capacity: expected a whole number (0 or more), found the string \"many\" (line 4)"
         ),
         // Found after the type errors: the rest of the file was still validated.
-        format!("{file}: sensor.log_level: \"loud\" is not one of error, warn, info, debug, trace"),
+        format!(
+            "{file}: sensor.log_level: \"loud\" is not one of error, warn, info, debug, trace (line 3)"
+        ),
         format!("{file}: 4 problems found"),
     ] {
         assert!(

@@ -236,10 +236,10 @@ mod tests {
         assert_eq!(
             problems.lines().collect::<Vec<_>>(),
             [
-                "g.toml: geoloc.geoip: must name a city database (.mmdb)",
-                "g.toml: geoloc.geoip_check_secs: 0 is outside 1..=86400",
-                "g.toml: sensor_location[0].latitude: 95 is outside -90..90",
-                "g.toml: geoloc.publish_channel: must not be one of the channels read",
+                "g.toml: geoloc.geoip: must name a city database (.mmdb) (line 2)",
+                "g.toml: geoloc.geoip_check_secs: 0 is outside 1..=86400 (line 3)",
+                "g.toml: sensor_location[0].latitude: 95 is outside -90..90 (line 8)",
+                "g.toml: geoloc.publish_channel: must not be one of the channels read (line 4)",
             ]
         );
     }

@@ -199,9 +199,9 @@ mod tests {
             problems.lines().collect::<Vec<_>>(),
             [
                 "n.toml: normalizer.colour: unknown key",
-                "n.toml: normalizer.log_level: \"loud\" is not one of error, warn, info, debug, trace",
-                "n.toml: normalizer.batch_max: 0 is outside 1..=100000",
-                "n.toml: hpfeeds.secret: must be 1 to 255 bytes",
+                "n.toml: normalizer.log_level: \"loud\" is not one of error, warn, info, debug, trace (line 3)",
+                "n.toml: normalizer.batch_max: 0 is outside 1..=100000 (line 2)",
+                "n.toml: hpfeeds.secret: must be 1 to 255 bytes (line 9)",
             ]
         );
     }

@@ -594,11 +594,11 @@ mod tests {
         );
         assert_eq!(
             lines[1],
-            "r.toml: reportd.cors_origins[0]: \"grafana\" is not an origin like https://grafana.example.org"
+            "r.toml: reportd.cors_origins[0]: \"grafana\" is not an origin like https://grafana.example.org (line 3)"
         );
         assert_eq!(
             lines[2],
-            "r.toml: reportd.max_rows: 0 is outside 1..=100000"
+            "r.toml: reportd.max_rows: 0 is outside 1..=100000 (line 4)"
         );
         for bad in [
             "short",
@@ -618,7 +618,7 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .trim_end(),
-            "r.toml: reportd.max_response_bytes: 1000 is outside 65536..=268435456 (64 KiB to 256 MiB)"
+            "r.toml: reportd.max_response_bytes: 1000 is outside 65536..=268435456 (64 KiB to 256 MiB) (line 2)"
         );
         let ok = "[reportd]\nlisten = \"[::]:8880\"\ntoken = \"0123456789abcdef\"\n";
         assert_eq!(
@@ -792,7 +792,10 @@ mod tests {
         );
         assert_eq!(
             (key.as_str(), reason.as_str()),
-            ("reportd.token_file", "give token or token_file, not both")
+            (
+                "reportd.token_file",
+                "give token or token_file, not both (line 4)"
+            )
         );
         assert!(exposure_problem("0.0.0.0:1".parse().unwrap(), None).is_some());
         assert!(exposure_problem("[::1]:1".parse().unwrap(), None).is_none());

@@ -129,7 +129,16 @@ where
             all.extend(
                 more.into_iter()
                     .filter(|(key, _)| !under_any(key, &replaced))
-                    .map(|(key, reason)| problem(key, reason)),
+                    .map(|(key, reason)| {
+                        // The line of the key when the file has it (a missing key: its table's).
+                        let reason = match line_of(text, &parse_key_path(&key)) {
+                            Some(line) if !reason.contains("(line ") => {
+                                format!("{reason} (line {line})")
+                            }
+                            _ => reason,
+                        };
+                        problem(key, reason)
+                    }),
             );
             if all.is_empty() {
                 // Every problem came from a placeholder: cannot happen without an earlier one.
@@ -231,6 +240,25 @@ fn key_path(segments: &[Segment]) -> String {
         }
     }
     out
+}
+
+/// The segments of a key path as [`key_path`] writes it (`plugin[0].options.states.a[2]`).
+fn parse_key_path(key: &str) -> Vec<Segment> {
+    let mut segments = Vec::new();
+    for part in key.split('.') {
+        let (name, mut rest) = part.split_once('[').map_or((part, ""), |(n, r)| (n, r));
+        if !name.is_empty() {
+            segments.push(Segment::Key(name.to_owned()));
+        }
+        while let Some((index, after)) = rest.split_once(']') {
+            match index.parse() {
+                Ok(i) => segments.push(Segment::Index(i)),
+                Err(_) => return segments,
+            }
+            rest = after.strip_prefix('[').unwrap_or(after);
+        }
+    }
+    segments
 }
 
 /// How a bad value is made good enough to read the rest of the file.
@@ -665,6 +693,44 @@ mod tests {
     }
 
     #[test]
+    fn a_validation_problem_names_the_line_of_its_key() {
+        #[derive(Deserialize)]
+        struct Doc {
+            #[allow(dead_code)]
+            plugin: Vec<toml::Table>,
+        }
+        let text = "# comment\n[[plugin]]\nname = 'a'\n\n[[plugin]]\nname = 'b'\n[plugin.options]\nstates = { start = [ { pattern = 'x' },\n  { pattern = '(' } ] }\n";
+        let problems = parse(text, "t.toml", |_: &Doc| -> Validated<()> {
+            Err(vec![
+                ("plugin[1].name".into(), "bad".into()),
+                (
+                    "plugin[1].options.states.start[1].pattern".into(),
+                    "unclosed group".into(),
+                ),
+                ("plugin[1].missing".into(), "is required".into()),
+                ("-".into(), "no line".into()),
+            ])
+        })
+        .unwrap_err()
+        .to_string();
+        let lines: Vec<&str> = problems.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "t.toml: plugin[1].name: bad (line 6)",
+                "t.toml: plugin[1].options.states.start[1].pattern: unclosed group (line 9)",
+                "t.toml: plugin[1].missing: is required (line 5)",
+                "t.toml: -: no line",
+            ]
+        );
+        assert_eq!(
+            key_path(&parse_key_path("a.b[2][3].c")),
+            "a.b[2][3].c",
+            "parse_key_path reads what key_path writes"
+        );
+    }
+
+    #[test]
     fn a_read_database_may_be_created_later_but_not_in_a_missing_directory() {
         let dir = std::env::temp_dir().join(format!("roleconfig-readable-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -708,10 +774,10 @@ mod tests {
             lines,
             [
                 "t.toml: hpfeeds.surprise: unknown key",
-                "t.toml: hpfeeds.host: must name the broker",
-                "t.toml: hpfeeds.port: 70000 is outside 1..65535",
-                "t.toml: hpfeeds.ident: must be 1 to 255 bytes",
-                "t.toml: hpfeeds.channels: must list at least one channel",
+                "t.toml: hpfeeds.host: must name the broker (line 2)",
+                "t.toml: hpfeeds.port: 70000 is outside 1..65535 (line 3)",
+                "t.toml: hpfeeds.ident: must be 1 to 255 bytes (line 4)",
+                "t.toml: hpfeeds.channels: must list at least one channel (line 6)",
             ]
         );
     }
@@ -746,7 +812,7 @@ mod tests {
                 "t.toml: hpfeeds.channels[1]: expected a string, found the integer 7 (line 5)",
                 "t.toml: hpfeeds.reconnect_max_secs: expected a whole number (0 or more), found the integer -1 (line 6)",
                 "t.toml: hpfeeds.surprise: unknown key",
-                "t.toml: hpfeeds.host: must name the broker",
+                "t.toml: hpfeeds.host: must name the broker (line 2)",
             ],
             "{problems}"
         );

@@ -52,6 +52,9 @@ pub struct PluginSettings<'a> {
     pub options: &'a toml::Table,
     /// The sensor's limits.
     pub limits: &'a Limits,
+    /// The directory of the config file, against which relative paths in options (a script)
+    /// are resolved; `.` for a config that is not a file.
+    pub config_dir: &'a std::path::Path,
 }
 
 /// A problem with one option, reported as `plugin[i].options.<key>: <reason>`.

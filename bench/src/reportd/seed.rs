@@ -52,6 +52,7 @@ impl Kind {
             name: "bench",
             options: &Default::default(),
             limits: &limits,
+            config_dir: std::path::Path::new("."),
         };
         match (kind.build)(&settings) {
             Ok(plugin) => plugin.columns(),

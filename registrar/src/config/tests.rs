@@ -111,7 +111,7 @@ fn secrets_come_from_the_environment_a_file_or_the_config_in_that_order() {
         .to_string();
     assert_eq!(
         problems,
-        "r.toml: registrar.deploy_key_file: give deploy_key or deploy_key_file, not both"
+        "r.toml: registrar.deploy_key_file: give deploy_key or deploy_key_file, not both (line 3)"
     );
     let missing = "[registrar]\ndeploy_key_file = \"/nonexistent/recce7-key\"\n";
     let problems = parse_config(missing, "r.toml", &none)

@@ -83,7 +83,11 @@ pub struct ValidConfig {
 
 /// Reads and validates a file.
 pub fn load(path: &Path) -> Result<ValidConfig, ConfigProblems> {
-    roleconfig::load(path, SensorConfig::validate)
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    roleconfig::load(path, |c: &SensorConfig| c.validate_in(dir))
 }
 
 /// The built-in default configuration, validated.
@@ -100,11 +104,18 @@ impl SensorConfig {
     /// Checks everything and builds the enabled plug-ins. Returns every problem as
     /// `(key, reason)`, each section checking itself; pure apart from constructing plug-ins.
     pub fn validate(&self) -> Result<ValidConfig, Vec<(String, String)>> {
+        self.validate_in(Path::new("."))
+    }
+
+    /// [`SensorConfig::validate`] for a file in `config_dir`, against which relative paths in
+    /// plug-in options (a script) are resolved.
+    pub fn validate_in(&self, config_dir: &Path) -> Result<ValidConfig, Vec<(String, String)>> {
         let mut problems = Problems::new();
         let s = &self.sensor;
         let listen = s.validate(&mut problems);
         let limits = self.limits.validate(&mut problems);
-        let instances = plugins::validate_plugins(&self.plugins, &limits, &mut problems);
+        let instances =
+            plugins::validate_plugins(&self.plugins, &limits, config_dir, &mut problems);
         let hpfeeds = self
             .hpfeeds
             .as_ref()

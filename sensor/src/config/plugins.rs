@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::path::Path;
 use std::sync::Arc;
 
 use serde::Deserialize;
@@ -76,6 +77,7 @@ struct Taken<'a> {
 pub(super) fn validate_plugins(
     plugins: &[PluginConfig],
     limits: &Limits,
+    config_dir: &Path,
     problems: &mut Problems,
 ) -> Vec<Instance> {
     if plugins.iter().all(|p| !p.enabled) {
@@ -84,7 +86,7 @@ pub(super) fn validate_plugins(
     let mut taken = Taken::default();
     let mut instances = Vec::new();
     for (i, p) in plugins.iter().enumerate() {
-        if let Some(instance) = p.validate(i, limits, &mut taken, problems) {
+        if let Some(instance) = p.validate(i, limits, config_dir, &mut taken, problems) {
             instances.push(instance);
         }
     }
@@ -97,6 +99,7 @@ impl PluginConfig {
         &'a self,
         i: usize,
         limits: &Limits,
+        config_dir: &Path,
         taken: &mut Taken<'a>,
         problems: &mut Problems,
     ) -> Option<Instance> {
@@ -112,7 +115,7 @@ impl PluginConfig {
             ));
             return None;
         };
-        let plugin = self.build(i, kind, limits, problems)?;
+        let plugin = self.build(i, kind, limits, config_dir, problems)?;
         let columns = self.columns(i, plugin.columns(), problems);
         Some(Instance {
             name: self.name.clone(),
@@ -184,12 +187,14 @@ impl PluginConfig {
         i: usize,
         kind: &PluginKind,
         limits: &Limits,
+        config_dir: &Path,
         problems: &mut Problems,
     ) -> Option<Arc<dyn Plugin>> {
         let built = (kind.build)(&PluginSettings {
             name: &self.name,
             options: &self.options,
             limits,
+            config_dir,
         });
         built
             .map_err(|option_problems| {

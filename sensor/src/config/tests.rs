@@ -158,7 +158,7 @@ fn the_geoip_files_are_looked_at_every_minute_by_default_and_the_interval_is_bou
         let text = format!("[sensor]\ngeoip_check_secs = {bad}\n{plugin}");
         assert_eq!(
             parse(&text, "s.toml").unwrap_err().to_string(),
-            format!("s.toml: sensor.geoip_check_secs: {bad} is outside 1..=86400")
+            format!("s.toml: sensor.geoip_check_secs: {bad} is outside 1..=86400 (line 2)")
         );
     }
 }

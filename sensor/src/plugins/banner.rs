@@ -143,6 +143,7 @@ mod tests {
             name: "x",
             options: &options,
             limits: &limits,
+            config_dir: std::path::Path::new("."),
         })
         .err()
         .unwrap();

@@ -360,6 +360,7 @@ mod tests {
             name: "t",
             options: &options,
             limits: &limits,
+            config_dir: std::path::Path::new("."),
         };
         match build(&settings) {
             Ok(_) => Vec::new(),
