@@ -32,13 +32,61 @@ pub fn up(
     let sources = reportd::TokenSources::from_environment(token_file);
     let report =
         reportd::config::for_up(config.database.clone(), report, &sources).map_err(problems)?;
-    run(config, user, Some(report))
+    run(config, None, user, Some(report))
 }
 
 /// `recce7 sensor --config FILE`.
 pub fn sensor(file: &Path, user: Option<String>) -> Result<()> {
     let config = sensor::load(file).map_err(anyhow::Error::from)?;
-    run(config, user, None)
+    run(config, Some(file.to_path_buf()), user, None)
+}
+
+/// Reloads `file` into the running sensor on every SIGHUP (`systemctl reload`) until the sensor
+/// stops accepting: an invalid file is refused with every problem and the running configuration
+/// is kept; a valid one changes the plug-in instances ([`sensor::reload`]). Without a file (the
+/// built-in configuration of `recce7 up`) a SIGHUP is only logged, never fatal.
+async fn reload_on_hangup(
+    hangups: std::io::Result<tokio::signal::unix::Signal>,
+    file: Option<PathBuf>,
+    control: sensor::SensorControl,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    let mut hangups = match hangups {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGHUP: reloading needs a restart");
+            return;
+        }
+    };
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            got = hangups.recv() => if got.is_none() { return },
+        }
+        let Some(file) = &file else {
+            tracing::info!("SIGHUP: recce7 up runs the built-in configuration; nothing to reload");
+            continue;
+        };
+        let shown = file.display();
+        match sensor::load(file) {
+            Err(problems) => {
+                for problem in &problems.0 {
+                    tracing::error!(%problem, "reload refused");
+                }
+                tracing::error!(
+                    file = %shown,
+                    problems = problems.0.len(),
+                    "reload refused: the file has problems; the running configuration is kept"
+                );
+            }
+            Ok(config) => match control.reload(config).await {
+                Ok(report) => tracing::info!(file = %shown, "{report}"),
+                Err(e) => {
+                    tracing::error!(file = %shown, error = %e, "reload refused; the running configuration is kept")
+                }
+            },
+        }
+    }
 }
 
 /// Binds, opens the store, drops privileges (before any runtime thread exists), then serves
@@ -46,6 +94,7 @@ pub fn sensor(file: &Path, user: Option<String>) -> Result<()> {
 /// service too.
 fn run(
     config: sensor::ValidConfig,
+    config_file: Option<PathBuf>,
     user: Option<String>,
     report: Option<reportd::ReportdSettings>,
 ) -> Result<()> {
@@ -84,7 +133,7 @@ fn run(
         tracing::info!(user, %uid, %gid, "dropped privileges");
     }
     let db_shown = std::fs::canonicalize(&database).unwrap_or(database);
-    say(&SensorGuide {
+    let guide = SensorGuide {
         sensor: &sensor,
         database: &db_shown,
         geoip: &geoip,
@@ -92,10 +141,15 @@ fn run(
         report: report_listener.as_ref().map(|(_, settings)| settings),
         full: full_guide,
     }
-    .text());
-    tracing::info!(listeners = sensor.listening().len(), "sensor started");
+    .text();
+    let listeners = sensor.listening().len();
     let sensor_metrics = sensor.metrics();
     let summary = until_signal(|shutdown| async move {
+        // SIGHUP is handled before the guide says the sensor is up, so that a reload asked for
+        // as soon as it is can never end the process (SIGHUP's default action).
+        let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
+        say(&guide);
+        tracing::info!(listeners, "sensor started");
         let mut services = Vec::new();
         if let Some((listener, _)) = metrics_listener {
             let listener = tokio::net::TcpListener::from_std(listener)?;
@@ -116,6 +170,12 @@ fn run(
                 shutdown.token(Phase::StopServices),
             )));
         }
+        tokio::spawn(reload_on_hangup(
+            hangups,
+            config_file,
+            sensor.control(),
+            shutdown.token(Phase::StopAccepting),
+        ));
         let summary = sensor.run(shutdown.clone()).await;
         shutdown.enter(Phase::StopServices);
         for service in services {

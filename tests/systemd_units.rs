@@ -35,6 +35,10 @@ fn install_root() -> tempfile::TempDir {
     let bin_dir = root.path().join("usr/bin");
     std::fs::create_dir_all(&bin_dir).unwrap();
     std::fs::copy(bin(), bin_dir.join("recce7")).unwrap();
+    // The sensor's ExecReload signals with the system's kill (procps, a package dependency).
+    let kill = require("kill", "procps");
+    std::fs::create_dir_all(root.path().join("bin")).unwrap();
+    std::fs::copy(kill, root.path().join("bin/kill")).unwrap();
     let system = root.path().join("usr/lib/systemd/system");
     std::fs::create_dir_all(&system).unwrap();
     let host_units = ["/usr/lib/systemd/system", "/lib/systemd/system"]

@@ -11,11 +11,16 @@ use store::{EventType, RecorderHandle, RecorderStats};
 
 use crate::publisher::PublisherStats;
 
+/// The plug-in instances with the event types their kind can record, shared with the running
+/// sensor (a reload replaces them).
+pub type PluginEvents = Arc<std::sync::Mutex<Vec<(String, &'static [EventType])>>>;
+
 /// A running sensor's counters, ready to be written as a metrics page.
 pub struct SensorMetrics {
     /// The plug-in instances with the event types their kind can record, so each has its
     /// series from the start (at 0), and none for a type it cannot record.
-    pub plugins: Vec<(String, &'static [EventType])>,
+    /// A reload replaces the list.
+    pub plugins: PluginEvents,
     /// The recorder's counters.
     pub recorder: Arc<RecorderStats>,
     /// The recorder's queue.
@@ -33,7 +38,7 @@ impl MetricsSource for SensorMetrics {
             .map(|m| m.clone())
             .unwrap_or_default();
         let counts = |plugin: &str| by_plugin.get(plugin).copied().unwrap_or_default();
-        let mut kinds = self.plugins.clone();
+        let mut kinds = self.plugins.lock().map(|p| p.clone()).unwrap_or_default();
         for p in by_plugin.keys() {
             if !kinds.iter().any(|(name, _)| name == p) {
                 // Counted but no longer configured: its kind is unknown here.

@@ -3,15 +3,17 @@
 //! gracefully, in the phases of one [`Shutdown`]: stop accepting, give sessions a grace period,
 //! close the rest, drain the recorder, stop the publisher.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use shutdown::{Phase, Shutdown};
 use socket2::{Domain, Protocol, Socket, Type};
 use store::{InstanceTable, Migration, Recorder, RecorderHandle, RecorderSnapshot};
 use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
@@ -21,14 +23,10 @@ use crate::config::{Instance, ValidConfig};
 use crate::connection::{CloseReason, Connection};
 use crate::limits::{Admission, Gate, Limits};
 use crate::publisher::{OutboxPublisher, PublisherSnapshot};
+use crate::reload::{
+    BindKey, BoundListener, ListenerSlot, ReloadReport, ReloadRequest, SensorControl, Served, Slots,
+};
 use crate::session::{InstanceInfo, Session};
-
-/// A listening socket of one instance, bound but not yet accepting.
-struct BoundListener {
-    instance: usize,
-    listener: std::net::TcpListener,
-    addr: SocketAddr,
-}
 
 /// Counters of the whole sensor.
 #[derive(Debug, Default)]
@@ -68,6 +66,8 @@ pub struct Sensor {
     publisher: Option<OutboxPublisher>,
     migrations: Vec<(String, Migration)>,
     stats: Arc<SensorStats>,
+    control: (mpsc::Sender<ReloadRequest>, mpsc::Receiver<ReloadRequest>),
+    metrics_plugins: crate::metrics::PluginEvents,
 }
 
 /// Binds a TCP listener with SO_REUSEADDR; an IPv6 wildcard also accepts IPv4 (dual-stack).
@@ -98,38 +98,8 @@ impl Sensor {
     ) -> Result<Sensor, SensorError> {
         let mut listeners = Vec::new();
         for (i, inst) in config.instances.iter().enumerate() {
-            if config.listen.is_empty() {
-                // All addresses: one dual-stack IPv6 socket, or IPv4 only where IPv6 is off.
-                let v6 = SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), inst.port);
-                let v4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), inst.port);
-                let listener = match bind(v6, true) {
-                    Ok(l) => l,
-                    Err(_) => bind(v4, false).map_err(|e| SensorError::Bind {
-                        instance: inst.name.clone(),
-                        addr: v4,
-                        reason: e.to_string(),
-                    })?,
-                };
-                let addr = listener.local_addr()?;
-                listeners.push(BoundListener {
-                    instance: i,
-                    listener,
-                    addr,
-                });
-            } else {
-                for ip in &config.listen {
-                    let addr = SocketAddr::new(*ip, inst.port);
-                    let listener = bind(addr, false).map_err(|e| SensorError::Bind {
-                        instance: inst.name.clone(),
-                        addr,
-                        reason: e.to_string(),
-                    })?;
-                    listeners.push(BoundListener {
-                        instance: i,
-                        listener,
-                        addr,
-                    });
-                }
+            for key in BindKey::all(&config.listen, inst.port) {
+                listeners.push(bind_key(key, i, inst)?);
             }
         }
         let tables: Vec<InstanceTable> = config
@@ -144,17 +114,7 @@ impl Sensor {
         recover(&mut conn, &config)?;
         // The enabled instances, for the report service's ports list (RECCE7 listed every
         // enabled port, attacked or not).
-        let instances: Vec<store::meta::InstanceMeta> = config
-            .instances
-            .iter()
-            .map(|i| store::meta::InstanceMeta {
-                kind: i.kind.to_owned(),
-                name: i.name.clone(),
-                port: i.port,
-                table: i.table.name.clone(),
-            })
-            .collect();
-        store::meta::write_instances(&conn, &instances)?;
+        store::meta::write_instances(&conn, &instance_meta(&config.instances))?;
         let recorder = Recorder::start_with(
             conn,
             &tables,
@@ -180,6 +140,7 @@ impl Sensor {
             )?),
             None => None,
         };
+        let metrics_plugins = Arc::new(Mutex::new(metrics_plugins(&config.instances)));
         Ok(Sensor {
             config,
             listeners,
@@ -187,6 +148,8 @@ impl Sensor {
             publisher,
             migrations,
             stats: Arc::new(SensorStats::default()),
+            control: mpsc::channel(1),
+            metrics_plugins,
         })
     }
 
@@ -219,20 +182,19 @@ impl Sensor {
     /// Its metrics, for a `/metrics` page (served by the report service's HTTP code).
     pub fn metrics(&self) -> Arc<crate::metrics::SensorMetrics> {
         Arc::new(crate::metrics::SensorMetrics {
-            plugins: self
-                .config
-                .instances
-                .iter()
-                .map(|i| {
-                    let events = crate::plugin::find_kind(i.kind)
-                        .map_or(&store::EventType::ALL[..], |k| k.events);
-                    (i.name.clone(), events)
-                })
-                .collect(),
+            plugins: self.metrics_plugins.clone(),
             recorder: self.recorder.stats(),
             queue: self.recorder.handle(),
             publisher: self.publisher.as_ref().map(|p| p.stats()),
         })
+    }
+
+    /// A handle that reloads the configuration of this sensor once it runs
+    /// ([`crate::reload`]).
+    pub fn control(&self) -> SensorControl {
+        SensorControl {
+            tx: self.control.0.clone(),
+        }
     }
 
     /// A handle on the recorder (tests flush through it).
@@ -252,6 +214,8 @@ impl Sensor {
             recorder,
             publisher,
             stats,
+            control: (_keep_open, mut requests),
+            metrics_plugins,
             ..
         } = self;
         let publishing = publisher.map(|p| {
@@ -262,52 +226,62 @@ impl Sensor {
             )
         });
         let limits = Arc::new(config.limits.clone());
-        let gate = Gate::new(&limits);
-        let close_now = shutdown.token(Phase::CloseSessions);
-        let sessions = TaskTracker::new();
-        let accept_loops = TaskTracker::new();
-        let sensor_name: Arc<str> = Arc::from(config.name.as_str());
-        let infos: Vec<Arc<InstanceInfo>> = config
+        let shutdown_grace = config.shutdown_grace;
+        let mut running = Running {
+            gate: Gate::new(&limits),
+            limits,
+            recorder: recorder.handle(),
+            sessions: TaskTracker::new(),
+            accept_loops: TaskTracker::new(),
+            close_now: shutdown.token(Phase::CloseSessions),
+            stop_accepting: shutdown.token(Phase::StopAccepting),
+            sensor_name: Arc::from(config.name.as_str()),
+            infos: Vec::new(),
+            slots: Slots::new(),
+            stats: stats.clone(),
+            metrics_plugins,
+            config,
+        };
+        let served: Vec<Arc<Served>> = running
+            .config
             .instances
-            .iter()
-            .map(|inst| {
-                Arc::new(InstanceInfo {
-                    sensor: sensor_name.clone(),
-                    plugin: Arc::from(inst.name.as_str()),
-                    protocol: Arc::from(inst.plugin.protocol()),
-                    table: Arc::from(inst.table.name.as_str()),
-                    lost: AtomicU64::new(0),
-                })
-            })
+            .clone()
+            .into_iter()
+            .map(|inst| running.served(inst))
             .collect();
         for bound in listeners {
-            let listener = TcpListener::from_std(bound.listener)?;
-            let acceptor = Acceptor {
-                instance: config.instances[bound.instance].clone(),
-                info: infos[bound.instance].clone(),
-                listener,
-                limits: limits.clone(),
-                gate: gate.clone(),
-                recorder: recorder.handle(),
-                sessions: sessions.clone(),
-                close_now: close_now.clone(),
-                stats: stats.clone(),
-            };
-            accept_loops.spawn(acceptor.run(shutdown.token(Phase::StopAccepting)));
+            let served = served[bound.instance].clone();
+            running.start(bound, served)?;
         }
+        loop {
+            tokio::select! {
+                biased;
+                _ = shutdown.reached(Phase::StopAccepting) => break,
+                Some(request) = requests.recv() => {
+                    // The caller logs the outcome.
+                    let outcome = running.reload(*request.config).await;
+                    let _ = request.reply.send(outcome);
+                }
+            }
+        }
+        let Running {
+            accept_loops,
+            sessions,
+            infos,
+            ..
+        } = running;
         accept_loops.close();
-        shutdown.reached(Phase::StopAccepting).await;
         accept_loops.wait().await;
         sessions.close();
         let open = sessions.len();
         if open > 0 {
             tracing::info!(
                 open,
-                grace_secs = config.shutdown_grace.as_secs(),
+                grace_secs = shutdown_grace.as_secs(),
                 "stopped accepting; waiting for open sessions"
             );
         }
-        if tokio::time::timeout(config.shutdown_grace, sessions.wait())
+        if tokio::time::timeout(shutdown_grace, sessions.wait())
             .await
             .is_err()
         {
@@ -379,10 +353,182 @@ fn recover(conn: &mut rusqlite::Connection, config: &ValidConfig) -> Result<(), 
     Ok(())
 }
 
+/// Binds the listener of `key` for instance `i` (`inst`): with no configured address, one
+/// dual-stack IPv6 socket, or IPv4 only where IPv6 is off.
+fn bind_key(key: BindKey, i: usize, inst: &Instance) -> Result<BoundListener, SensorError> {
+    let failed = |addr: SocketAddr, e: std::io::Error| SensorError::Bind {
+        instance: inst.name.clone(),
+        addr,
+        reason: e.to_string(),
+    };
+    let listener = match key.ip {
+        None => {
+            let v6 = SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), key.port);
+            let v4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), key.port);
+            match bind(v6, true) {
+                Ok(l) => l,
+                Err(_) => bind(v4, false).map_err(|e| failed(v4, e))?,
+            }
+        }
+        Some(ip) => {
+            let addr = SocketAddr::new(ip, key.port);
+            bind(addr, false).map_err(|e| failed(addr, e))?
+        }
+    };
+    let addr = listener.local_addr()?;
+    Ok(BoundListener {
+        instance: i,
+        key,
+        listener,
+        addr,
+    })
+}
+
+/// The enabled instances as `storeMeta` lists them, for the report service's ports list
+/// (RECCE7 listed every enabled port, attacked or not).
+fn instance_meta(instances: &[Instance]) -> Vec<store::meta::InstanceMeta> {
+    instances
+        .iter()
+        .map(|i| store::meta::InstanceMeta {
+            kind: i.kind.to_owned(),
+            name: i.name.clone(),
+            port: i.port,
+            table: i.table.name.clone(),
+        })
+        .collect()
+}
+
+/// Each instance with the event types its kind can record, for `/metrics`.
+fn metrics_plugins(instances: &[Instance]) -> Vec<(String, &'static [store::EventType])> {
+    instances
+        .iter()
+        .map(|i| {
+            let events =
+                crate::plugin::find_kind(i.kind).map_or(&store::EventType::ALL[..], |k| k.events);
+            (i.name.clone(), events)
+        })
+        .collect()
+}
+
+/// A running sensor's listeners and what they share; a reload changes them.
+struct Running {
+    config: ValidConfig,
+    limits: Arc<Limits>,
+    gate: Arc<Gate>,
+    recorder: RecorderHandle,
+    sessions: TaskTracker,
+    accept_loops: TaskTracker,
+    close_now: CancellationToken,
+    stop_accepting: CancellationToken,
+    sensor_name: Arc<str>,
+    /// Every instance info handed out (their `lost` counters end up in the summary).
+    infos: Vec<Arc<InstanceInfo>>,
+    slots: Slots,
+    stats: Arc<SensorStats>,
+    metrics_plugins: crate::metrics::PluginEvents,
+}
+
+impl Running {
+    /// What a listener of `instance` serves.
+    fn served(&mut self, instance: Instance) -> Arc<Served> {
+        let info = Arc::new(InstanceInfo {
+            sensor: self.sensor_name.clone(),
+            plugin: Arc::from(instance.name.as_str()),
+            protocol: Arc::from(instance.plugin.protocol()),
+            table: Arc::from(instance.table.name.as_str()),
+            lost: AtomicU64::new(0),
+        });
+        self.infos.push(info.clone());
+        Arc::new(Served { instance, info })
+    }
+
+    /// Starts accepting on `bound`, serving `served`.
+    fn start(&mut self, bound: BoundListener, served: Arc<Served>) -> Result<(), SensorError> {
+        let listener = TcpListener::from_std(bound.listener)?;
+        let stop = self.stop_accepting.child_token();
+        let (tx, rx) = watch::channel(served);
+        let acceptor = Acceptor {
+            served: rx,
+            listener,
+            limits: self.limits.clone(),
+            gate: self.gate.clone(),
+            recorder: self.recorder.clone(),
+            sessions: self.sessions.clone(),
+            close_now: self.close_now.clone(),
+            stats: self.stats.clone(),
+        };
+        self.accept_loops.spawn(acceptor.run(stop.clone()));
+        self.slots
+            .insert(bound.key, ListenerSlot { stop, served: tx });
+        Ok(())
+    }
+
+    /// Applies a new configuration's instances, all or nothing ([`crate::reload`]).
+    async fn reload(&mut self, new: ValidConfig) -> Result<ReloadReport, SensorError> {
+        let mut report = crate::reload::plan(&self.config.instances, &new.instances);
+        report.needs_restart = crate::reload::needs_restart(&self.config, &new);
+        // The running addresses: `[sensor] listen` changes at a restart.
+        let listen = self.config.listen.clone();
+        let mut wanted: HashMap<BindKey, usize> = HashMap::new();
+        let mut bound = Vec::new();
+        for (i, inst) in new.instances.iter().enumerate() {
+            for key in BindKey::all(&listen, inst.port) {
+                wanted.insert(key, i);
+                if !self.slots.contains_key(&key) {
+                    // An error drops what was bound so far: nothing has changed yet.
+                    bound.push(bind_key(key, i, inst)?);
+                }
+            }
+        }
+        let tables = new
+            .instances
+            .iter()
+            .map(|inst| InstanceTable {
+                plugin: inst.name.clone(),
+                table: inst.table.clone(),
+            })
+            .collect();
+        let migrations = self
+            .recorder
+            .reconfigure(tables, instance_meta(&new.instances))
+            .await?;
+        for (table, migration) in migrations {
+            if migration != Migration::Unchanged {
+                tracing::info!(table, ?migration, "table ready");
+            }
+        }
+        // Committed from here on.
+        let served: Vec<Arc<Served>> = new
+            .instances
+            .iter()
+            .map(|inst| self.served(inst.clone()))
+            .collect();
+        self.slots.retain(|key, slot| match wanted.get(key) {
+            Some(&i) => {
+                slot.served.send_replace(served[i].clone());
+                true
+            }
+            None => {
+                slot.stop.cancel();
+                false
+            }
+        });
+        for b in bound {
+            let s = served[b.instance].clone();
+            tracing::info!(instance = %s.instance.name, addr = %b.addr, "listening");
+            self.start(b, s)?;
+        }
+        if let Ok(mut plugins) = self.metrics_plugins.lock() {
+            *plugins = metrics_plugins(&new.instances);
+        }
+        self.config.instances = new.instances;
+        Ok(report)
+    }
+}
+
 /// The accept loop of one listener.
 struct Acceptor {
-    instance: Instance,
-    info: Arc<InstanceInfo>,
+    served: watch::Receiver<Arc<Served>>,
     listener: TcpListener,
     limits: Arc<Limits>,
     gate: Arc<Gate>,
@@ -409,19 +555,21 @@ impl Acceptor {
                 Ok(pair) => pair,
                 Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!(instance = %self.instance.name, error = %e, "accept failed");
+                    tracing::warn!(instance = %self.served.borrow().instance.name, error = %e, "accept failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
             };
             let peer = canonical(peer);
             let local = stream.local_addr().map(canonical).unwrap_or(peer);
+            // What this port serves now (a reload may have changed it since the last one).
+            let served = self.served.borrow().clone();
             let _ = stream.set_nodelay(true);
             match self.gate.admit(peer.ip()) {
                 Ok(admission) => {
                     self.stats.accepted.fetch_add(1, Ordering::Relaxed);
                     let session = Session::new(
-                        self.info.clone(),
+                        served.info.clone(),
                         peer,
                         local,
                         self.recorder.clone(),
@@ -430,7 +578,7 @@ impl Acceptor {
                     let span = tracing::info_span!(
                         "session",
                         id = %session.connection_id(),
-                        plugin = %self.instance.name,
+                        plugin = %served.instance.name,
                         peer = %peer,
                     );
                     let conn = Connection::new(
@@ -440,7 +588,7 @@ impl Acceptor {
                         self.limits.clone(),
                         self.close_now.clone(),
                     );
-                    let plugin = self.instance.plugin.clone();
+                    let plugin = served.instance.plugin.clone();
                     let stats = self.stats.clone();
                     self.sessions
                         .spawn(serve(plugin, conn, session, admission, stats).instrument(span));
@@ -450,7 +598,7 @@ impl Acceptor {
                     self.stats.refused.fetch_add(1, Ordering::Relaxed);
                     drop(stream);
                     let mut session = Session::new(
-                        self.info.clone(),
+                        served.info.clone(),
                         peer,
                         local,
                         self.recorder.clone(),

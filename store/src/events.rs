@@ -179,30 +179,33 @@ impl SqliteSink {
     pub fn with_configured<'a>(
         instances: impl IntoIterator<Item = (&'a str, &'a TableSpec)>,
     ) -> Self {
-        let configured = instances
-            .into_iter()
-            .map(|(plugin, table)| {
-                let columns: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
-                let names: Vec<String> = FIXED_COLUMNS[1..]
-                    .iter()
-                    .map(|(n, _)| (*n).to_owned())
-                    .chain(columns.iter().cloned())
-                    .map(|n| format!("\"{n}\""))
-                    .collect();
-                let marks: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
-                let insert = format!(
-                    "INSERT INTO \"{}\" ({}) VALUES ({})",
-                    table.name,
-                    names.join(", "),
-                    marks.join(", ")
-                );
-                (plugin.to_owned(), ConfiguredTable { insert, columns })
-            })
-            .collect();
-        SqliteSink {
-            configured,
-            grown: HashMap::new(),
-        }
+        let mut sink = SqliteSink::default();
+        sink.configure(instances);
+        sink
+    }
+
+    /// Adds or replaces the tables of the given plug-in instances (a sensor's configuration
+    /// reloaded). Instances not named keep their table, so that the live sessions of a removed
+    /// instance still record where they started.
+    pub fn configure<'a>(&mut self, instances: impl IntoIterator<Item = (&'a str, &'a TableSpec)>) {
+        let configured = instances.into_iter().map(|(plugin, table)| {
+            let columns: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
+            let names: Vec<String> = FIXED_COLUMNS[1..]
+                .iter()
+                .map(|(n, _)| (*n).to_owned())
+                .chain(columns.iter().cloned())
+                .map(|n| format!("\"{n}\""))
+                .collect();
+            let marks: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
+            let insert = format!(
+                "INSERT INTO \"{}\" ({}) VALUES ({})",
+                table.name,
+                names.join(", "),
+                marks.join(", ")
+            );
+            (plugin.to_owned(), ConfiguredTable { insert, columns })
+        });
+        self.configured.extend(configured);
     }
 
     /// Creates `table` or adds the columns `data` brings that it lacks (in place; rows kept).

@@ -202,7 +202,16 @@ enum Command {
     Flush(oneshot::Sender<()>),
     /// Time for a retention check (sent by the ticker thread when retention is on).
     Maintain,
+    /// A reloaded configuration: create or migrate these tables, record the instances.
+    Reconfigure(Box<Reconfigure>),
     Stop,
+}
+
+/// What [`RecorderHandle::reconfigure`] asks of the writer.
+struct Reconfigure {
+    instances: Vec<InstanceTable>,
+    meta: Vec<crate::meta::InstanceMeta>,
+    done: oneshot::Sender<Result<Vec<(String, Migration)>, StoreError>>,
 }
 
 /// How a [`Recorder`] runs.
@@ -372,6 +381,27 @@ impl RecorderHandle {
         wait.await.map_err(|_| StoreError::Closed)
     }
 
+    /// Takes a reloaded configuration's instances: creates or migrates their tables and
+    /// records them in `storeMeta` in one transaction (after the events queued before it are
+    /// committed), then routes their events to those tables. Instances not named keep their
+    /// table (a removed instance's live sessions still record). Nothing changes on an error.
+    pub async fn reconfigure(
+        &self,
+        instances: Vec<InstanceTable>,
+        meta: Vec<crate::meta::InstanceMeta>,
+    ) -> Result<Vec<(String, Migration)>, StoreError> {
+        let (done, wait) = oneshot::channel();
+        self.tx
+            .send(Command::Reconfigure(Box::new(Reconfigure {
+                instances,
+                meta,
+                done,
+            })))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        wait.await.map_err(|_| StoreError::Closed)?
+    }
+
     /// Events waiting in the queue.
     pub fn queued(&self) -> usize {
         self.tx.max_capacity() - self.tx.capacity()
@@ -526,6 +556,7 @@ impl Writer {
     /// Writes and commits one batch; answers flushes after the commit. True when told to stop.
     fn write_batch(&mut self, batch: &mut Vec<Command>) -> bool {
         let mut flushes = Vec::new();
+        let mut reconfigures = Vec::new();
         let mut stop = false;
         let started = Instant::now();
         let conn = &self.conn;
@@ -608,6 +639,7 @@ impl Writer {
                     }
                 }
                 Command::Flush(done) => flushes.push(done),
+                Command::Reconfigure(r) => reconfigures.push(r),
                 Command::Maintain => {
                     if let Some(r) = &mut self.retention {
                         r.due = true;
@@ -662,7 +694,42 @@ impl Writer {
         for done in flushes {
             let _ = done.send(());
         }
+        // After the batch: no event of a new instance can precede its reconfiguration (the
+        // sensor starts accepting for it only once this answers).
+        for r in reconfigures {
+            let result = self.reconfigure(&r.instances, &r.meta);
+            let _ = r.done.send(result);
+        }
         stop
+    }
+
+    /// Migrates and records a reloaded configuration's instances in one transaction, then
+    /// routes their events.
+    fn reconfigure(
+        &mut self,
+        instances: &[InstanceTable],
+        meta: &[crate::meta::InstanceMeta],
+    ) -> Result<Vec<(String, Migration)>, StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut migrations = Vec::with_capacity(instances.len());
+        for inst in instances {
+            migrations.push((
+                inst.table.name.clone(),
+                schema::migrate_table(&tx, &inst.table)?,
+            ));
+        }
+        crate::meta::write_instances(&tx, meta)?;
+        tx.commit()?;
+        self.sink.configure(
+            instances
+                .iter()
+                .map(|inst| (inst.plugin.as_str(), &inst.table)),
+        );
+        if let Some(r) = &mut self.retention {
+            // New tables hold session rows too.
+            r.tables = retention::session_tables(&self.conn)?;
+        }
+        Ok(migrations)
     }
 }
 

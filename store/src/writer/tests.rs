@@ -266,3 +266,76 @@ async fn a_full_disk_leaves_the_outbox_count_equal_to_its_rows() {
         "events rolled back by a full disk are not counted as queued: {stats:?}"
     );
 }
+
+/// A reloaded configuration: a new instance gets its table and its rows, a changed one its
+/// new column, `storeMeta` lists the new set, and a removed instance's live session still
+/// records where it started.
+#[tokio::test]
+async fn a_reconfigured_recorder_routes_new_instances_and_keeps_removed_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.sqlite");
+    let (conn, _) = open(&path, &instances()).unwrap();
+    let recorder = Recorder::start(conn, &instances(), 16, 4).unwrap();
+    let h = recorder.handle();
+    let old = new_id();
+    h.record(event(
+        &old,
+        EventType::SessionStart,
+        json!({"table": "http"}),
+    ))
+    .await
+    .unwrap();
+    let ftp = InstanceTable {
+        plugin: "ftp".into(),
+        table: TableSpec {
+            name: "ftp".into(),
+            columns: vec![Column::new("username", ColumnType::Text)],
+        },
+    };
+    let meta = vec![crate::meta::InstanceMeta {
+        kind: "rules".into(),
+        name: "ftp".into(),
+        port: 2121,
+        table: "ftp".into(),
+    }];
+    let migrations = h.reconfigure(vec![ftp], meta.clone()).await.unwrap();
+    assert_eq!(migrations, vec![("ftp".to_string(), Migration::Created)]);
+    let s = new_id();
+    let mut start = event(&s, EventType::SessionStart, json!({"table": "ftp"}));
+    start.plugin = "ftp".into();
+    h.record(start).await.unwrap();
+    let mut input = event(&s, EventType::ServiceInput, json!({"username": "root"}));
+    input.plugin = "ftp".into();
+    h.record(input).await.unwrap();
+    // The removed instance's session goes on recording into its table.
+    h.record(event(
+        &old,
+        EventType::HttpRequest,
+        json!({"command": "GET", "path": "/late", "status": 200}),
+    ))
+    .await
+    .unwrap();
+    // A table that cannot exist refuses the whole reconfiguration.
+    let bad = InstanceTable {
+        plugin: "x".into(),
+        table: TableSpec {
+            name: "sessions".into(),
+            columns: vec![],
+        },
+    };
+    assert!(h.reconfigure(vec![bad], Vec::new()).await.is_err());
+    h.flush().await.unwrap();
+    recorder.finish().await;
+    let conn = Connection::open(&path).unwrap();
+    let user: String = conn
+        .query_row("SELECT username FROM ftp", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(user, "root");
+    let late: i64 = conn
+        .query_row("SELECT count(*) FROM http WHERE path = '/late'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(late, 1);
+    assert_eq!(crate::meta::read_instances(&conn).unwrap(), Some(meta));
+}
