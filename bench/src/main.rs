@@ -17,10 +17,12 @@
 //!
 //! `sensor-idle`, `sensor-http`, `sensor-telnet` and `sensor-10k` run one measurement each;
 //! `publish` measures the sensor's publishing, `consumers` the normalizer and geoloc, and
-//! `reportd` the report service's API and map over a generated million-event store, and
-//! `retention` the sensor's pruning (see [`retention`]).
+//! `reportd` the report service's API and map over a generated million-event store,
+//! `retention` the sensor's pruning (see [`retention`]), and `plugins` the service pack's rules
+//! and Lua plug-ins beside the built-in telnet (see [`plugins`]).
 
 mod consumers;
+mod plugins;
 mod publish;
 mod reportd;
 mod retention;
@@ -187,6 +189,10 @@ fn main() {
         reportd::run();
         return;
     }
+    if what == "plugins" {
+        plugins::run();
+        return;
+    }
     if what == "retention" {
         println!("machine: {}", machine());
         retention::run();
@@ -198,7 +204,7 @@ fn main() {
     }
     if what != "hpfeeds" && what != "codec" {
         eprintln!(
-            "usage: bench [hpfeeds|codec|sensor|sensor-idle|sensor-http|sensor-telnet|sensor-10k|publish|consumers|reportd|retention]"
+            "usage: bench [hpfeeds|codec|sensor|sensor-idle|sensor-http|sensor-telnet|sensor-10k|plugins|publish|consumers|reportd|retention]"
         );
         std::process::exit(2);
     }

@@ -160,18 +160,18 @@ fn config(idle_timeout_secs: u64) -> (u16, u16, String) {
 
 /// A process's memory from `/proc/PID/status`, in kB.
 #[derive(Debug, Clone, Copy)]
-struct Memory {
+pub(crate) struct Memory {
     /// VmRSS: resident now.
-    rss: u64,
+    pub(crate) rss: u64,
     /// VmHWM: the most ever resident.
-    hwm: u64,
+    pub(crate) hwm: u64,
     /// RssAnon: heap, stacks and other private memory.
-    anon: u64,
+    pub(crate) anon: u64,
     /// RssFile: resident pages of mapped files (the binary, libc, the SQLite -shm file).
-    file: u64,
+    pub(crate) file: u64,
 }
 
-fn memory_kb(pid: u32) -> Memory {
+pub(crate) fn memory_kb(pid: u32) -> Memory {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/PID/status");
     let field = |name: &str| {
         status
@@ -189,7 +189,7 @@ fn memory_kb(pid: u32) -> Memory {
     }
 }
 
-fn mb(kb: u64) -> f64 {
+pub(crate) fn mb(kb: u64) -> f64 {
     kb as f64 / 1024.0
 }
 
