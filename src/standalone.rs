@@ -73,6 +73,7 @@ async fn reload_on_hangup(
                 for problem in &problems.0 {
                     tracing::error!(%problem, "reload refused");
                 }
+                control.refused();
                 tracing::error!(
                     file = %shown,
                     problems = problems.0.len(),

@@ -86,11 +86,11 @@ fn reload(sensor: &mut RoleProcess, config: &str, n: usize) -> String {
 
 #[test]
 fn a_sighup_adds_changes_and_removes_instances_while_live_sessions_go_on() {
-    let [pa, pb, pc] = ports();
+    let [pa, pb, pc, pm] = ports();
     let mut sensor = RoleProcess::sensor(
         &bin(),
         &format!(
-            "{}{}",
+            "metrics_listen = \"127.0.0.1:{pm}\"\n{}{}",
             banner("a", pa, "alpha", "old a"),
             banner("b", pb, "beta", "b here")
         ),
@@ -137,17 +137,17 @@ fn a_sighup_adds_changes_and_removes_instances_while_live_sessions_go_on() {
     assert_eq!(c.ask("USER root"), "c here");
 
     // A file with a problem is refused, with its file, key and line; nothing changes.
-    let log = reload(
-        &mut sensor,
-        &format!(
-            "{header}{}\n[[plugin]]\nname = \"d\"\nkind = \"nosuchkind\"\nport = {pb}\ntable = \"d\"\n",
-            banner("a", pa, "alpha3", "newer a"),
-        ),
-        2,
+    let bad = format!(
+        "{header}{}\n[[plugin]]\nname = \"d\"\nkind = \"nosuchkind\"\nport = {pb}\ntable = \"d\"\n",
+        banner("a", pa, "alpha3", "newer a"),
     );
+    let line = 1 + bad.lines().position(|l| l.contains("nosuchkind")).unwrap();
+    let log = reload(&mut sensor, &bad, 2);
     assert!(
-        log.contains("sensor.toml: plugin[1].kind: unknown kind \"nosuchkind\"")
-            && log.contains("(line 18)"),
+        log.lines().any(
+            |l| l.contains("sensor.toml: plugin[1].kind: unknown kind \"nosuchkind\"")
+                && l.ends_with(&format!("(line {line})"))
+        ),
         "{log}"
     );
     let (_, greeting) = Client::open(pa);
@@ -177,6 +177,20 @@ fn a_sighup_adds_changes_and_removes_instances_while_live_sessions_go_on() {
     let (_, greeting) = Client::open(pa);
     assert_eq!(greeting, "220 alpha2", "the refused reload changed nothing");
     drop(taken);
+
+    // The metrics count the reloads and follow the instances.
+    let metrics = String::from_utf8(sensor_common::curl(pm, "/metrics", &[]).body).unwrap();
+    for expected in [
+        "recce7_config_reloads_total{result=\"applied\"} 1",
+        "recce7_config_reloads_total{result=\"refused\"} 2",
+        "recce7_sessions_total{plugin=\"c\"} 2",
+        "recce7_events_total{plugin=\"c\",type=\"service.input\"} 1",
+    ] {
+        assert!(
+            metrics.contains(expected),
+            "{expected} missing in:\n{metrics}"
+        );
+    }
 
     drop((live_a, live_b, new_a, c));
     let dir = sensor.dir().to_path_buf();

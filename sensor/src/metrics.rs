@@ -21,6 +21,8 @@ pub struct SensorMetrics {
     /// series from the start (at 0), and none for a type it cannot record.
     /// A reload replaces the list.
     pub plugins: PluginEvents,
+    /// Configuration reloads applied and refused.
+    pub reloads: Arc<crate::reload::ReloadCounters>,
     /// The recorder's counters.
     pub recorder: Arc<RecorderStats>,
     /// The recorder's queue.
@@ -94,6 +96,21 @@ impl MetricsSource for SensorMetrics {
                     c.of(kind) as f64,
                 );
             }
+        }
+        out.family(
+            "recce7_config_reloads_total",
+            "counter",
+            "Configuration reloads (SIGHUP), by result: applied, or refused (a file with problems, a port that cannot be bound).",
+        );
+        for (result, n) in [
+            ("applied", &self.reloads.applied),
+            ("refused", &self.reloads.refused),
+        ] {
+            out.sample(
+                "recce7_config_reloads_total",
+                &[("result", result)],
+                n.load(Ordering::Relaxed) as f64,
+            );
         }
         let r = self.recorder.snapshot();
         out.family(

@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
@@ -128,10 +129,20 @@ pub(crate) struct ReloadRequest {
     pub reply: oneshot::Sender<Result<ReloadReport, SensorError>>,
 }
 
+/// Reloads applied and refused, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct ReloadCounters {
+    /// Reloads that changed the running configuration.
+    pub applied: AtomicU64,
+    /// Reloads refused: a file with problems, a port that cannot be bound, a failed migration.
+    pub refused: AtomicU64,
+}
+
 /// A handle on a running sensor that reloads its configuration ([`crate::Sensor::control`]).
 #[derive(Clone)]
 pub struct SensorControl {
     pub(crate) tx: mpsc::Sender<ReloadRequest>,
+    pub(crate) counters: Arc<ReloadCounters>,
 }
 
 impl SensorControl {
@@ -140,14 +151,27 @@ impl SensorControl {
     /// the running configuration as it was.
     pub async fn reload(&self, config: ValidConfig) -> Result<ReloadReport, SensorError> {
         let (reply, answer) = oneshot::channel();
-        self.tx
+        let outcome = match self
+            .tx
             .send(ReloadRequest {
                 config: Box::new(config),
                 reply,
             })
             .await
-            .map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+        {
+            Ok(()) => answer.await.unwrap_or_else(|_| Err(stopped())),
+            Err(_) => Err(stopped()),
+        };
+        match &outcome {
+            Ok(_) => self.counters.applied.fetch_add(1, Ordering::Relaxed),
+            Err(_) => self.counters.refused.fetch_add(1, Ordering::Relaxed),
+        };
+        outcome
+    }
+
+    /// Counts a reload refused before it reached the sensor (a file with problems).
+    pub fn refused(&self) {
+        self.counters.refused.fetch_add(1, Ordering::Relaxed);
     }
 }
 

@@ -24,7 +24,8 @@ use crate::connection::{CloseReason, Connection};
 use crate::limits::{Admission, Gate, Limits};
 use crate::publisher::{OutboxPublisher, PublisherSnapshot};
 use crate::reload::{
-    BindKey, BoundListener, ListenerSlot, ReloadReport, ReloadRequest, SensorControl, Served, Slots,
+    BindKey, BoundListener, ListenerSlot, ReloadCounters, ReloadReport, ReloadRequest,
+    SensorControl, Served, Slots,
 };
 use crate::session::{InstanceInfo, Session};
 
@@ -67,6 +68,7 @@ pub struct Sensor {
     migrations: Vec<(String, Migration)>,
     stats: Arc<SensorStats>,
     control: (mpsc::Sender<ReloadRequest>, mpsc::Receiver<ReloadRequest>),
+    reloads: Arc<ReloadCounters>,
     metrics_plugins: crate::metrics::PluginEvents,
 }
 
@@ -149,6 +151,7 @@ impl Sensor {
             migrations,
             stats: Arc::new(SensorStats::default()),
             control: mpsc::channel(1),
+            reloads: Arc::default(),
             metrics_plugins,
         })
     }
@@ -183,6 +186,7 @@ impl Sensor {
     pub fn metrics(&self) -> Arc<crate::metrics::SensorMetrics> {
         Arc::new(crate::metrics::SensorMetrics {
             plugins: self.metrics_plugins.clone(),
+            reloads: self.reloads.clone(),
             recorder: self.recorder.stats(),
             queue: self.recorder.handle(),
             publisher: self.publisher.as_ref().map(|p| p.stats()),
@@ -194,6 +198,7 @@ impl Sensor {
     pub fn control(&self) -> SensorControl {
         SensorControl {
             tx: self.control.0.clone(),
+            counters: self.reloads.clone(),
         }
     }
 
