@@ -439,3 +439,162 @@ fn check_config_names_the_key_and_line_of_bad_rules() {
         "{err}"
     );
 }
+
+/// The port of a `227 Entering Passive Mode (h1,h2,h3,h4,p1,p2).` reply.
+fn pasv_port(reply: &str) -> u16 {
+    let inside = reply
+        .split_once('(')
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .map(|(inside, _)| inside)
+        .unwrap_or_else(|| panic!("not a PASV reply: {reply:?}"));
+    let numbers: Vec<u16> = inside.split(',').map(|n| n.parse().unwrap()).collect();
+    assert_eq!(numbers[..4], [127, 0, 0, 1], "{reply:?}");
+    numbers[4] * 256 + numbers[5]
+}
+
+/// Reads one reply line from the control connection.
+fn reply(s: &mut std::net::TcpStream) -> String {
+    String::from_utf8(read_until(s, b"\r\n")).unwrap()
+}
+
+#[test]
+fn passive_data_goes_only_to_the_sessions_peer_and_active_mode_never_connects_out() {
+    let pack = Pack::start();
+    let mut s = connect(pack.ftp);
+    assert_eq!(reply(&mut s), "220 (vsFTPd 3.0.3)\r\n");
+    send(&mut s, b"LIST\r\n");
+    assert_eq!(reply(&mut s), "530 Please login with USER and PASS.\r\n");
+    send(&mut s, b"USER ftp\r\n");
+    reply(&mut s);
+    send(&mut s, b"PASS guest@\r\n");
+    assert_eq!(reply(&mut s), "230 Login successful.\r\n");
+    send(&mut s, b"PASV\r\n");
+    let pasv = reply(&mut s);
+    assert!(
+        pasv.starts_with("227 Entering Passive Mode (127,0,0,1,"),
+        "{pasv}"
+    );
+    let data_port = pasv_port(&pasv);
+
+    // Another address (127.0.0.2 is loopback too) connects first: closed, not served.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let stranger = runtime.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+        socket
+            .connect(std::net::SocketAddr::from(([127, 0, 0, 1], data_port)))
+            .await
+            .unwrap()
+    });
+    send(&mut s, b"LIST\r\n");
+    assert_eq!(reply(&mut s), "150 Here comes the directory listing.\r\n");
+    let mut data = connect(data_port);
+    let (listing, closed) = read_to_close(&mut data);
+    assert!(closed);
+    let listing = String::from_utf8(listing).unwrap();
+    assert!(
+        listing.contains(
+            "\r\n-rw-r--r--    1 0        0        48231424 Oct 30 02:15 backup.tar.gz\r\n"
+        ),
+        "{listing:?}"
+    );
+    assert_eq!(listing.matches("\r\n").count(), 4, "{listing:?}");
+    assert_eq!(reply(&mut s), "226 Directory send OK.\r\n");
+    let got = runtime.block_on(async {
+        use tokio::io::AsyncReadExt;
+        let mut stranger = stranger;
+        let mut got = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), stranger.read_to_end(&mut got)).await;
+        got
+    });
+    assert!(got.is_empty(), "the stranger got {got:?}");
+
+    // One transfer per PASV.
+    send(&mut s, b"NLST\r\n");
+    assert_eq!(reply(&mut s), "425 Use PORT or PASV first.\r\n");
+
+    // Active mode: answered, and nothing connects to the address given.
+    let target = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    target.set_nonblocking(true).unwrap();
+    let port = target.local_addr().unwrap().port();
+    send(
+        &mut s,
+        format!("PORT 127,0,0,1,{},{}\r\n", port / 256, port % 256).as_bytes(),
+    );
+    assert_eq!(
+        reply(&mut s),
+        "200 PORT command successful. Consider using PASV.\r\n"
+    );
+    send(&mut s, b"LIST\r\n");
+    assert_eq!(reply(&mut s), "425 Failed to establish connection.\r\n");
+    send(&mut s, format!("EPRT |1|127.0.0.1|{port}|\r\n").as_bytes());
+    assert_eq!(
+        reply(&mut s),
+        "200 EPRT command successful. Consider using EPSV.\r\n"
+    );
+    send(&mut s, b"RETR /etc/passwd\r\n");
+    assert_eq!(reply(&mut s), "550 Failed to open file.\r\n");
+    send(&mut s, b"NLST\r\n");
+    assert_eq!(reply(&mut s), "425 Failed to establish connection.\r\n");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        target.accept().err().map(|e| e.kind()),
+        Some(std::io::ErrorKind::WouldBlock),
+        "the sensor connected out"
+    );
+    send(&mut s, b"QUIT\r\n");
+    assert_eq!(read_to_close(&mut s), (b"221 Goodbye.\r\n".to_vec(), true));
+    let (conn, _dir) = pack.stop();
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT count(*) FROM ftp WHERE line LIKE 'PORT 127,0,0,1,%'"
+        ),
+        1
+    );
+}
+
+#[test]
+fn an_idle_session_gets_its_reply_and_a_chatty_one_its_step_limit() {
+    let port = testkit::free_port();
+    let body = format!(
+        "[limits]\nidle_timeout_secs = 2\n\n\
+         [[plugin]]\nname = \"echo\"\nkind = \"rules\"\nport = {port}\ntable = \"echo\"\n\
+         [plugin.options]\ngreeting = \"hello {{peer_ip}}\\r\\n\"\n\
+         idle_close_reply = \"421 Timeout.\\r\\n\"\nmax_steps = 3\nunknown = \"? {{line}}\\r\\n\"\n\
+         [[plugin.options.states.start]]\npattern = '^say (?P<what>.*)$'\nreply = \"{{what|upper}}\\r\\n\"\n"
+    );
+    let sensor = RoleProcess::sensor(&bin(), &body);
+    let mut s = connect(port);
+    assert_eq!(reply(&mut s), "hello 127.0.0.1\r\n");
+    let started = std::time::Instant::now();
+    assert_eq!(read_to_close(&mut s), (b"421 Timeout.\r\n".to_vec(), true));
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    let mut s = connect(port);
+    reply(&mut s);
+    send(&mut s, b"say hi\r\nwhat\r\nsay bye\r\nsay more\r\n");
+    let (said, closed) = read_to_close(&mut s);
+    assert!(closed);
+    assert_eq!(said, b"HI\r\n? what\r\nBYE\r\n");
+
+    let (status, dir) = sensor.terminate_keeping_dir(TIMEOUT);
+    assert!(status.success());
+    let conn = db(&dir.path().join("sensor.sqlite"));
+    assert_eq!(
+        rows(&conn, "SELECT closeReason FROM sessions ORDER BY startTime"),
+        [["idle timeout"], ["rules: step limit"]]
+    );
+    assert_eq!(
+        rows(&conn, "SELECT line, state FROM echo ORDER BY ID"),
+        [["say hi", "start"], ["what", "start"], ["say bye", "start"]]
+    );
+    // The line past the limit is kept raw.
+    assert_eq!(
+        rows(&conn, "SELECT reason, bytes FROM rawInput"),
+        [["rules: step limit", "say more\\r\\n"]]
+    );
+}

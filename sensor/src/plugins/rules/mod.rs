@@ -93,6 +93,22 @@ impl RulesPlugin {
             rules.render_plain(&self.compiled.greeting, &conv, place, None, "")
         };
         conn.write_all(&greeting).await?;
+        if self.compiled.options.screen_foreign && conn.buffer().is_empty() {
+            // The first input is awaited here (screening waits for a whole line after it), so
+            // that a peer that never sends anything still gets the idle reply.
+            if let Some(early) = self.idle_reply_after() {
+                let waited = tokio::time::timeout(early, conn.read_more()).await;
+                match waited {
+                    Ok(read) => {
+                        read?;
+                    }
+                    Err(_) => {
+                        self.idle_close(conn, session, &conv, &channel).await?;
+                        return Ok(());
+                    }
+                }
+            }
+        }
         // Boxed: it runs once, at the start, and its drain is larger than the wait for a line.
         if self.compiled.options.screen_foreign
             && Box::pin(foreign::screen_first_line(
@@ -108,7 +124,12 @@ impl RulesPlugin {
         }
         loop {
             if conv.steps >= self.compiled.options.max_steps {
-                conn.close(CloseReason::Plugin("rules: step limit"));
+                let reason = conn.close(CloseReason::Plugin("rules: step limit"));
+                // What arrived past the limit is kept, raw, not dropped.
+                let rest = conn.take_buffer();
+                if !rest.is_empty() {
+                    Box::pin(session.record_raw(reason.as_str(), &rest)).await;
+                }
                 return Ok(());
             }
             let Some(line) = self.next_line(conn, session, &conv, &channel).await? else {
@@ -133,27 +154,19 @@ impl RulesPlugin {
         conv: &Conversation,
         channel: &DataChannel,
     ) -> Result<Option<Line>, CloseReason> {
-        let early = self.idle_timeout.saturating_sub(IDLE_REPLY_MARGIN);
-        let read = match &self.compiled.idle_close_reply {
-            Some(reply) if !early.is_zero() => {
+        let read = match self.idle_reply_after() {
+            Some(early) => {
                 // Cancelling read_line loses nothing: bytes stay in the buffer.
                 let waited = tokio::time::timeout(early, conn.read_line()).await;
                 match waited {
                     Ok(read) => read,
                     Err(_) => {
-                        let text = {
-                            let place = place(conn, session, channel);
-                            self.compiled
-                                .rules
-                                .render_plain(reply, conv, place, None, "")
-                        };
-                        // Boxed: rare, and it must not add to the size of the wait.
-                        Box::pin(close_with(conn, text, CloseReason::IdleTimeout)).await?;
+                        self.idle_close(conn, session, conv, channel).await?;
                         return Ok(None);
                     }
                 }
             }
-            _ => conn.read_line().await,
+            None => conn.read_line().await,
         };
         match read {
             Ok(line) => Ok(Some(line)),
@@ -167,6 +180,33 @@ impl RulesPlugin {
                 Err(reason)
             }
         }
+    }
+
+    /// How long a session may wait for input before the `idle_close_reply`, when there is one.
+    fn idle_reply_after(&self) -> Option<Duration> {
+        let early = self.idle_timeout.saturating_sub(IDLE_REPLY_MARGIN);
+        (self.compiled.idle_close_reply.is_some() && !early.is_zero()).then_some(early)
+    }
+
+    /// Sends the `idle_close_reply` and ends the connection as idle.
+    async fn idle_close(
+        &self,
+        conn: &mut Connection,
+        session: &Session,
+        conv: &Conversation,
+        channel: &DataChannel,
+    ) -> Result<(), CloseReason> {
+        let Some(reply) = &self.compiled.idle_close_reply else {
+            return Ok(());
+        };
+        let text = {
+            let place = place(conn, session, channel);
+            self.compiled
+                .rules
+                .render_plain(reply, conv, place, None, "")
+        };
+        // Boxed: rare, and it must not add to the size of the wait.
+        Box::pin(close_with(conn, text, CloseReason::IdleTimeout)).await
     }
 
     /// Handles one line; whether to close after it.
