@@ -252,7 +252,10 @@ impl RulesPlugin {
                 .await;
         }
         if !outcome.delay.is_zero() {
-            tokio::time::sleep(outcome.delay).await;
+            tokio::select! {
+                _ = tokio::time::sleep(outcome.delay) => {}
+                _ = conn.closing() => return Err(conn.close(CloseReason::Shutdown)),
+            }
         }
         if !data_rule {
             conn.write_all(&outcome.reply).await?;
@@ -270,7 +273,12 @@ impl RulesPlugin {
                 let mut data = std::mem::take(&mut outcome.data);
                 data.truncate(self.compiled.options.max_data_bytes);
                 let wait = Duration::from_secs(self.compiled.options.data_timeout_secs);
-                match channel.send(conn.peer().ip(), &data, wait).await {
+                let peer = conn.peer().ip();
+                let sent = tokio::select! {
+                    sent = channel.send(peer, &data, wait) => sent,
+                    _ = conn.closing() => return Err(conn.close(CloseReason::Shutdown)),
+                };
+                match sent {
                     Transfer::Sent => conn.write_all(&outcome.after_data).await?,
                     _ => conn.write_all(&plain(&self.compiled.data_failed)).await?,
                 }

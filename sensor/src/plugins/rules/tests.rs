@@ -282,6 +282,52 @@ mod over_a_connection {
 
     use super::*;
 
+    /// A reply delay (up to 10 s) does not hold the sensor's shutdown past its grace period.
+    #[tokio::test]
+    async fn a_delay_ends_when_the_grace_period_does() {
+        use tokio::io::AsyncWriteExt;
+
+        let dir = tempfile::tempdir().unwrap();
+        let (db, _) = store::open(&dir.path().join("s.sqlite"), &[]).unwrap();
+        let recorder = store::Recorder::start(db, &[], 16, 16).unwrap();
+        let table: toml::Table =
+            toml::from_str("[[states.start]]\npattern = ''\nreply = 'late'\ndelay_ms = 10000\n")
+                .unwrap();
+        let limits = Limits::default();
+        let plugin = RulesPlugin::new(&PluginSettings {
+            name: "slow",
+            options: &table,
+            limits: &limits,
+            config_dir: std::path::Path::new("."),
+        })
+        .unwrap();
+        let (io, mut peer) = tokio::io::duplex(1024);
+        let addr: SocketAddr = "127.0.0.1:2121".parse().unwrap();
+        let token = CancellationToken::new();
+        let mut conn = Connection::new(io, addr, addr, Arc::new(limits), token.clone());
+        let info = Arc::new(crate::session::InstanceInfo {
+            sensor: "s".into(),
+            plugin: "slow".into(),
+            protocol: "tcp".into(),
+            table: "slow".into(),
+            lost: Default::default(),
+        });
+        let mut session = Session::new(info, addr, addr, recorder.handle(), 16);
+        peer.write_all(b"hi\r\n").await.unwrap();
+        let started = Instant::now();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            token.cancel();
+        });
+        let ended = plugin.handle(&mut conn, &mut session).await;
+        assert_eq!(ended, Err(CloseReason::Shutdown));
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
     /// What an idle session costs is mostly its futures: the rules conversation stays small
     /// because a step (delays, data transfers) is boxed.
     #[tokio::test]
