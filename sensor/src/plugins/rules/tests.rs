@@ -328,6 +328,64 @@ mod over_a_connection {
         );
     }
 
+    /// A data rule whose connection never comes answers `data_failed` after
+    /// `data_timeout_secs`; the next one, with no listener, `data_missing`.
+    #[tokio::test]
+    async fn a_data_connection_that_never_comes_is_answered() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let dir = tempfile::tempdir().unwrap();
+        let (db, _) = store::open(&dir.path().join("s.sqlite"), &[]).unwrap();
+        let recorder = store::Recorder::start(db, &[], 16, 16).unwrap();
+        let table: toml::Table = toml::from_str(
+            "data_timeout_secs = 1\n\
+             [[states.start]]\npattern = '^PASV$'\npassive = true\nreply = \"227 {passive_p1},{passive_p2}\\r\\n\"\n\
+             [[states.start]]\npattern = '^LIST$'\nreply = \"150 go\\r\\n\"\ndata = 'x'\nafter_data = \"226 ok\\r\\n\"\n\
+             [[states.start]]\npattern = '^QUIT$'\nclose = true\n",
+        )
+        .unwrap();
+        let limits = Limits::default();
+        let plugin = RulesPlugin::new(&PluginSettings {
+            name: "ftp",
+            options: &table,
+            limits: &limits,
+            config_dir: std::path::Path::new("."),
+        })
+        .unwrap();
+        let (io, mut peer) = tokio::io::duplex(4096);
+        let addr: SocketAddr = "127.0.0.1:2121".parse().unwrap();
+        let mut conn = Connection::new(io, addr, addr, Arc::new(limits), CancellationToken::new());
+        let info = Arc::new(crate::session::InstanceInfo {
+            sensor: "s".into(),
+            plugin: "ftp".into(),
+            protocol: "ftp".into(),
+            table: "ftp".into(),
+            lost: Default::default(),
+        });
+        let mut session = Session::new(info, addr, addr, recorder.handle(), 16);
+        peer.write_all(b"PASV\r\nLIST\r\nLIST\r\nQUIT\r\n")
+            .await
+            .unwrap();
+        let started = Instant::now();
+        let ended = plugin.handle(&mut conn, &mut session).await;
+        assert_eq!(ended, Ok(()));
+        assert!(started.elapsed() >= Duration::from_secs(1));
+        drop(conn);
+        let mut said = String::new();
+        peer.read_to_string(&mut said).await.unwrap();
+        let lines: Vec<&str> = said.split("\r\n").collect();
+        assert!(lines[0].starts_with("227 "), "{said:?}");
+        assert_eq!(
+            lines[1..],
+            [
+                "150 go",
+                "425 Failed to establish connection.",
+                "425 Use PORT or PASV first.",
+                ""
+            ]
+        );
+    }
+
     /// What an idle session costs is mostly its futures: the rules conversation stays small
     /// because a step (delays, data transfers) is boxed.
     #[tokio::test]
