@@ -278,49 +278,87 @@ mod over_a_connection {
     use std::net::SocketAddr;
     use std::sync::Arc;
 
+    use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
     use tokio_util::sync::CancellationToken;
 
     use super::*;
 
+    /// A rules instance with `options`, one in-memory connection to it from 127.0.0.1 (the
+    /// test's end of it) and a session recording into a temporary store.
+    struct Harness {
+        plugin: RulesPlugin,
+        conn: Connection,
+        session: Session,
+        peer: DuplexStream,
+        token: CancellationToken,
+        _recorder: store::Recorder,
+        _dir: tempfile::TempDir,
+    }
+
+    impl Harness {
+        fn new(options: &str) -> Harness {
+            let dir = tempfile::tempdir().unwrap();
+            let (db, _) = store::open(&dir.path().join("s.sqlite"), &[]).unwrap();
+            let recorder = store::Recorder::start(db, &[], 16, 16).unwrap();
+            let table: toml::Table = toml::from_str(options).unwrap();
+            let limits = Limits::default();
+            let plugin = RulesPlugin::new(&PluginSettings {
+                name: "t",
+                options: &table,
+                limits: &limits,
+                config_dir: std::path::Path::new("."),
+            })
+            .unwrap();
+            let (io, peer) = tokio::io::duplex(4096);
+            let addr: SocketAddr = "127.0.0.1:2121".parse().unwrap();
+            let token = CancellationToken::new();
+            let conn = Connection::new(io, addr, addr, Arc::new(limits), token.clone());
+            let info = Arc::new(crate::session::InstanceInfo {
+                sensor: "s".into(),
+                plugin: "t".into(),
+                protocol: "tcp".into(),
+                table: "t".into(),
+                lost: Default::default(),
+            });
+            let session = Session::new(info, addr, addr, recorder.handle(), 16);
+            Harness {
+                plugin,
+                conn,
+                session,
+                peer,
+                token,
+                _recorder: recorder,
+                _dir: dir,
+            }
+        }
+
+        /// Sends `input` and its end, runs the conversation to its end; how it ended and what was said.
+        async fn run(mut self, input: &[u8]) -> (Result<(), CloseReason>, String) {
+            self.peer.write_all(input).await.unwrap();
+            // The input ends there (the other direction stays open for the replies).
+            self.peer.shutdown().await.unwrap();
+            let ended = self.plugin.handle(&mut self.conn, &mut self.session).await;
+            drop(self.conn);
+            let mut said = String::new();
+            self.peer.read_to_string(&mut said).await.unwrap();
+            (ended, said)
+        }
+    }
+
     /// A reply delay (up to 10 s) does not hold the sensor's shutdown past its grace period.
     #[tokio::test]
     async fn a_delay_ends_when_the_grace_period_does() {
-        use tokio::io::AsyncWriteExt;
-
-        let dir = tempfile::tempdir().unwrap();
-        let (db, _) = store::open(&dir.path().join("s.sqlite"), &[]).unwrap();
-        let recorder = store::Recorder::start(db, &[], 16, 16).unwrap();
-        let table: toml::Table =
-            toml::from_str("[[states.start]]\npattern = ''\nreply = 'late'\ndelay_ms = 10000\n")
-                .unwrap();
-        let limits = Limits::default();
-        let plugin = RulesPlugin::new(&PluginSettings {
-            name: "slow",
-            options: &table,
-            limits: &limits,
-            config_dir: std::path::Path::new("."),
-        })
-        .unwrap();
-        let (io, mut peer) = tokio::io::duplex(1024);
-        let addr: SocketAddr = "127.0.0.1:2121".parse().unwrap();
-        let token = CancellationToken::new();
-        let mut conn = Connection::new(io, addr, addr, Arc::new(limits), token.clone());
-        let info = Arc::new(crate::session::InstanceInfo {
-            sensor: "s".into(),
-            plugin: "slow".into(),
-            protocol: "tcp".into(),
-            table: "slow".into(),
-            lost: Default::default(),
-        });
-        let mut session = Session::new(info, addr, addr, recorder.handle(), 16);
-        peer.write_all(b"hi\r\n").await.unwrap();
+        let harness =
+            Harness::new("[[states.start]]\npattern = ''\nreply = 'late'\ndelay_ms = 10000\n");
+        let token = harness.token.clone();
         let started = Instant::now();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(200)).await;
             token.cancel();
         });
-        let ended = plugin.handle(&mut conn, &mut session).await;
+        let (ended, said) = harness.run(b"hi\r\n").await;
         assert_eq!(ended, Err(CloseReason::Shutdown));
+        assert_eq!(said, "");
         assert!(
             started.elapsed() < Duration::from_secs(5),
             "{:?}",
@@ -332,47 +370,16 @@ mod over_a_connection {
     /// `data_timeout_secs`; the next one, with no listener, `data_missing`.
     #[tokio::test]
     async fn a_data_connection_that_never_comes_is_answered() {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-        let dir = tempfile::tempdir().unwrap();
-        let (db, _) = store::open(&dir.path().join("s.sqlite"), &[]).unwrap();
-        let recorder = store::Recorder::start(db, &[], 16, 16).unwrap();
-        let table: toml::Table = toml::from_str(
+        let harness = Harness::new(
             "data_timeout_secs = 1\n\
              [[states.start]]\npattern = '^PASV$'\npassive = true\nreply = \"227 {passive_p1},{passive_p2}\\r\\n\"\n\
              [[states.start]]\npattern = '^LIST$'\nreply = \"150 go\\r\\n\"\ndata = 'x'\nafter_data = \"226 ok\\r\\n\"\n\
              [[states.start]]\npattern = '^QUIT$'\nclose = true\n",
-        )
-        .unwrap();
-        let limits = Limits::default();
-        let plugin = RulesPlugin::new(&PluginSettings {
-            name: "ftp",
-            options: &table,
-            limits: &limits,
-            config_dir: std::path::Path::new("."),
-        })
-        .unwrap();
-        let (io, mut peer) = tokio::io::duplex(4096);
-        let addr: SocketAddr = "127.0.0.1:2121".parse().unwrap();
-        let mut conn = Connection::new(io, addr, addr, Arc::new(limits), CancellationToken::new());
-        let info = Arc::new(crate::session::InstanceInfo {
-            sensor: "s".into(),
-            plugin: "ftp".into(),
-            protocol: "ftp".into(),
-            table: "ftp".into(),
-            lost: Default::default(),
-        });
-        let mut session = Session::new(info, addr, addr, recorder.handle(), 16);
-        peer.write_all(b"PASV\r\nLIST\r\nLIST\r\nQUIT\r\n")
-            .await
-            .unwrap();
+        );
         let started = Instant::now();
-        let ended = plugin.handle(&mut conn, &mut session).await;
+        let (ended, said) = harness.run(b"PASV\r\nLIST\r\nLIST\r\nQUIT\r\n").await;
         assert_eq!(ended, Ok(()));
         assert!(started.elapsed() >= Duration::from_secs(1));
-        drop(conn);
-        let mut said = String::new();
-        peer.read_to_string(&mut said).await.unwrap();
         let lines: Vec<&str> = said.split("\r\n").collect();
         assert!(lines[0].starts_with("227 "), "{said:?}");
         assert_eq!(
@@ -386,34 +393,33 @@ mod over_a_connection {
         );
     }
 
+    /// Patterns and templates see `max_line` bytes of a line; input that is not text at all
+    /// is screened out before any rule runs.
+    #[tokio::test]
+    async fn lines_are_cut_at_max_line_and_foreign_input_is_screened() {
+        let options =
+            "max_line = 4\n[[states.start]]\npattern = '^(.*)$'\nreply = \"<{1}>\\r\\n\"\n";
+        let (ended, said) = Harness::new(options).run(b"abcdefgh\r\nxy").await;
+        assert_eq!(
+            (ended, said.as_str()),
+            (Err(CloseReason::PeerClosed), "<abcd>\r\n")
+        );
+        let (ended, said) = Harness::new(options)
+            .run(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await;
+        assert_eq!((ended, said.as_str()), (Ok(()), ""));
+    }
+
     /// What an idle session costs is mostly its futures: the rules conversation stays small
     /// because a step (delays, data transfers) is boxed.
     #[tokio::test]
     async fn the_handler_future_is_small() {
-        let dir = tempfile::tempdir().unwrap();
-        let (db, _) = store::open(&dir.path().join("s.sqlite"), &[]).unwrap();
-        let recorder = store::Recorder::start(db, &[], 16, 16).unwrap();
-        let table: toml::Table = toml::from_str(FTP).unwrap();
-        let limits = Limits::default();
-        let plugin = RulesPlugin::new(&PluginSettings {
-            name: "ftp",
-            options: &table,
-            limits: &limits,
-            config_dir: std::path::Path::new("."),
-        })
-        .unwrap();
-        let (io, _peer) = tokio::io::duplex(64);
-        let addr: SocketAddr = "127.0.0.1:2121".parse().unwrap();
-        let mut conn = Connection::new(io, addr, addr, Arc::new(limits), CancellationToken::new());
-        let info = Arc::new(crate::session::InstanceInfo {
-            sensor: "s".into(),
-            plugin: "ftp".into(),
-            protocol: "ftp".into(),
-            table: "ftp".into(),
-            lost: Default::default(),
-        });
-        let mut session = Session::new(info, addr, addr, recorder.handle(), 16);
-        let size = std::mem::size_of_val(&*plugin.handle(&mut conn, &mut session));
+        let mut harness = Harness::new(FTP);
+        let size = std::mem::size_of_val(
+            &*harness
+                .plugin
+                .handle(&mut harness.conn, &mut harness.session),
+        );
         eprintln!("rules conversation future: {size} bytes");
         // 784 bytes when measured (the telnet conversation is bounded at 1,280).
         assert!(size <= 896, "rules conversation future: {size} bytes");
