@@ -363,10 +363,21 @@ fn an_attackers_crlf_is_not_echoed_as_a_protocol_line() {
         read_until(&mut s, b"\r\n"),
         b"331 Please specify the password.\r\n"
     );
-    send(&mut s, b"PASS x\r\nQUIT\r\n");
+    send(&mut s, b"PASS x\r\nSTAT\r\nQUIT\r\n");
     let (rest, closed) = read_to_close(&mut s);
     assert!(closed);
-    assert_eq!(rest, b"230 Login successful.\r\n221 Goodbye.\r\n");
+    let rest = String::from_utf8(rest).unwrap();
+    // STAT names the user: on one line, without the CR.
+    assert!(
+        rest.starts_with("230 Login successful.\r\n211-FTP server status:\r\n     Connected to 127.0.0.1\r\n     Logged in as anon230 Login successful.\r\n"),
+        "{rest:?}"
+    );
+    assert!(
+        rest.ends_with("\r\n211 End of status\r\n221 Goodbye.\r\n"),
+        "{rest:?}"
+    );
+    // No line but the first starts with 230.
+    assert!(!rest.contains("\n230"), "{rest:?}");
 
     // SMTP's VRFY echoes its argument: without the CR, the NUL and the bell.
     let mut s = connect(pack.smtp);
