@@ -200,20 +200,19 @@ impl Rules {
         }
     }
 
-    /// Renders `template` in `conv`'s state with no captures (greeting, timeouts).
+    /// Renders an instance-wide template (greeting, `unknown`-like replies: no captures, no
+    /// line) in `conv`'s state, for a reply.
     pub fn render_plain(
         &self,
         template: &Template,
         conv: &Conversation,
         place: Place<'_>,
-        captures: Option<&Captures<'_>>,
-        line: &str,
     ) -> Vec<u8> {
         let state = self.states.get(conv.state).map_or("", |s| s.name.as_str());
         template.to_bytes(
             &Values {
-                line,
-                captures,
+                line: "",
+                captures: None,
                 vars: &conv.vars,
                 peer: place.peer,
                 local: place.local,

@@ -90,7 +90,7 @@ impl RulesPlugin {
         let mut channel = DataChannel::default();
         let greeting = {
             let place = place(conn, session, &channel);
-            rules.render_plain(&self.compiled.greeting, &conv, place, None, "")
+            rules.render_plain(&self.compiled.greeting, &conv, place)
         };
         conn.write_all(&greeting).await?;
         if self.compiled.options.screen_foreign && conn.buffer().is_empty() {
@@ -201,9 +201,7 @@ impl RulesPlugin {
         };
         let text = {
             let place = place(conn, session, channel);
-            self.compiled
-                .rules
-                .render_plain(reply, conv, place, None, "")
+            self.compiled.rules.render_plain(reply, conv, place)
         };
         // Boxed: rare, and it must not add to the size of the wait.
         Box::pin(close_with(conn, text, CloseReason::IdleTimeout)).await
@@ -262,7 +260,7 @@ impl RulesPlugin {
             return Ok(outcome.close);
         }
         let place = place(conn, session, channel);
-        let plain = |t| rules.render_plain(t, conv, place, None, "");
+        let plain = |t| rules.render_plain(t, conv, place);
         match channel.ready() {
             Transfer::Missing => conn.write_all(&plain(&self.compiled.data_missing)).await?,
             Transfer::Active | Transfer::Failed => {
