@@ -221,7 +221,8 @@ impl RulesPlugin {
         let chosen = rules.choose(conv.state, &text);
         if let Some((rule, _)) = &chosen {
             if rule.passive && channel.open_passive(conn.local().ip()).await.is_none() {
-                tracing::warn!(
+                // Debug only: an attacker can repeat PASV as often as it likes.
+                tracing::debug!(
                     plugin = session.plugin(),
                     "no passive data listener could be bound"
                 );
