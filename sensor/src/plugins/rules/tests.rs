@@ -421,7 +421,7 @@ mod over_a_connection {
                 .handle(&mut harness.conn, &mut harness.session),
         );
         eprintln!("rules conversation future: {size} bytes");
-        // 784 bytes when measured (the telnet conversation is bounded at 1,280).
+        // 760 bytes when measured (the telnet conversation is bounded at 1,280).
         assert!(size <= 896, "rules conversation future: {size} bytes");
     }
 }
