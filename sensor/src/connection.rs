@@ -163,6 +163,12 @@ impl Connection {
         self.reason.get_or_insert(reason).clone()
     }
 
+    /// Completes when the shutdown grace period ends, so that a plug-in's own waits (a reply
+    /// delay, a data connection) end with the connection's reads and writes.
+    pub fn closing(&self) -> tokio_util::sync::WaitForCancellationFutureOwned {
+        self.close_now.clone().cancelled_owned()
+    }
+
     /// Bytes received and not yet consumed.
     pub fn buffer(&self) -> &[u8] {
         &self.buf

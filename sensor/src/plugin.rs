@@ -131,6 +131,17 @@ pub fn registry() -> &'static [PluginKind] {
                 EventType::ServiceInput,
             ],
         },
+        PluginKind {
+            name: "rules",
+            description: "declarative: a greeting, states and pattern-to-reply rules (FTP, SMTP, POP3, ...)",
+            build: crate::plugins::rules::build,
+            events: &[
+                SESSION_EVENTS[0],
+                SESSION_EVENTS[1],
+                EventType::ServiceInput,
+                EventType::InputRaw,
+            ],
+        },
     ]
 }
 

@@ -5,4 +5,5 @@ pub mod banner;
 pub mod foreign;
 pub mod http;
 pub mod options;
+pub mod rules;
 pub mod telnet;
