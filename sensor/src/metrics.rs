@@ -89,7 +89,12 @@ impl MetricsSource for SensorMetrics {
         );
         for (p, events) in &kinds {
             let c = counts(p);
-            for &kind in events.iter() {
+            // The kind's types (from 0), and any other type that was counted all the same: an
+            // event recorded is never hidden by a kind's list that forgot it.
+            let shown = EventType::ALL
+                .into_iter()
+                .filter(|kind| events.contains(kind) || c.of(*kind) > 0);
+            for kind in shown {
                 out.sample(
                     "recce7_events_total",
                     &[("plugin", p), ("type", kind.as_str())],
@@ -208,5 +213,52 @@ impl MetricsSource for SensorMetrics {
             &[],
             f64::from(u8::from(p.connected)),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A type the kind's list does not name still gets its series once it is counted.
+    #[tokio::test]
+    async fn an_event_counted_is_shown_even_when_its_kind_does_not_list_its_type() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, _) = store::open(&dir.path().join("m.sqlite"), &[]).unwrap();
+        let recorder = store::Recorder::start(db, &[], 16, 16).unwrap();
+        let stats = recorder.stats();
+        let mut counted = store::PluginCounts::default();
+        let raw = EventType::ALL
+            .iter()
+            .position(|k| *k == EventType::InputRaw)
+            .unwrap();
+        counted.events[raw] = 3;
+        stats
+            .by_plugin
+            .lock()
+            .unwrap()
+            .insert("ftp".into(), counted);
+        let metrics = SensorMetrics {
+            plugins: Arc::new(std::sync::Mutex::new(vec![(
+                "ftp".to_string(),
+                &[EventType::SessionStart, EventType::ServiceInput][..],
+            )])),
+            reloads: Arc::default(),
+            recorder: stats,
+            queue: recorder.handle(),
+            publisher: None,
+        };
+        let mut out = Exposition::default();
+        metrics.render(&mut out);
+        let text = out.finish();
+        for expected in [
+            "recce7_events_total{plugin=\"ftp\",type=\"session.start\"} 0",
+            "recce7_events_total{plugin=\"ftp\",type=\"service.input\"} 0",
+            "recce7_events_total{plugin=\"ftp\",type=\"input.raw\"} 3",
+        ] {
+            assert!(text.contains(expected), "{expected} in {text}");
+        }
+        assert!(!text.contains("type=\"telnet.login\""), "{text}");
+        recorder.finish().await;
     }
 }

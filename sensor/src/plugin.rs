@@ -108,6 +108,8 @@ pub fn registry() -> &'static [PluginKind] {
                 SESSION_EVENTS[1],
                 EventType::TelnetLogin,
                 EventType::TelnetCommand,
+                // What arrives after `exit`, and input that is not telnet.
+                EventType::InputRaw,
             ],
         },
         PluginKind {
@@ -125,10 +127,12 @@ pub fn registry() -> &'static [PluginKind] {
             name: "banner",
             description: "example: a banner, then every line recorded and answered",
             build: crate::plugins::banner::build,
+            // Input that is not the service's protocol is recorded raw (foreign.rs).
             events: &[
                 SESSION_EVENTS[0],
                 SESSION_EVENTS[1],
                 EventType::ServiceInput,
+                EventType::InputRaw,
             ],
         },
         PluginKind {
