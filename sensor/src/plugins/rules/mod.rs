@@ -1,6 +1,6 @@
 //! Declarative plug-ins (`kind = "rules"`): a greeting, named states, and per state an ordered
 //! list of rules, each a pattern on the line received with a reply, a delay, a next state, a
-//! close, columns to record and session variables to set, all in TOML (docs/plugins-rules.md).
+//! close, columns to record and session variables to set, all in TOML (docs/plugins.md, "Tier 1").
 //! Enough for FTP (with passive data connections, [`data_channel`]), SMTP, POP3, IMAP, Redis's
 //! inline commands and text banners, without writing Rust.
 //!
