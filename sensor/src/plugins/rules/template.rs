@@ -42,6 +42,9 @@ pub enum Source {
     PassiveP1,
     /// The passive port % 256.
     PassiveP2,
+    /// N random upper-case hexadecimal digits, new at every use (`{random:10}`: a queue id, so
+    /// that no two messages get the same one, which would give the honeypot away).
+    Random(usize),
 }
 
 /// A transformation of a value's bytes.
@@ -218,7 +221,7 @@ fn parse_value(inside: &str, groups: Groups<'_>) -> Result<Piece, String> {
 
 /// The names a template may use besides captures and `var.NAME`.
 const NAMES: &str = "line, var.NAME, peer_ip, peer_port, local_ip, local_port, local_ip_commas, \
-                     session, state, passive_port, passive_p1, passive_p2, or a capture group";
+                     session, state, passive_port, passive_p1, passive_p2, random:N, or a capture group";
 
 fn parse_source(name: &str, groups: Groups<'_>) -> Result<Source, String> {
     let source = match name {
@@ -234,6 +237,12 @@ fn parse_source(name: &str, groups: Groups<'_>) -> Result<Source, String> {
         "passive_p1" => Source::PassiveP1,
         "passive_p2" => Source::PassiveP2,
         _ => {
+            if let Some(n) = name.strip_prefix("random:") {
+                return match n.parse::<usize>() {
+                    Ok(n) if (1..=64).contains(&n) => Ok(Source::Random(n)),
+                    _ => Err(format!("`{{{name}}}`: random:N takes N from 1 to 64")),
+                };
+            }
             if let Some(var) = name.strip_prefix("var.") {
                 if !is_var_name(var) {
                     return Err(format!(
@@ -308,8 +317,26 @@ fn lookup(source: &Source, values: &Values<'_>) -> Vec<u8> {
         Source::PassivePort => port(values.passive_port, |p| p),
         Source::PassiveP1 => port(values.passive_port, |p| p / 256),
         Source::PassiveP2 => port(values.passive_port, |p| p % 256),
+        Source::Random(n) => Some(random_hex(*n)),
     };
     found.unwrap_or_default()
+}
+
+/// `n` random upper-case hexadecimal digits (zeros if the system has no randomness to give).
+fn random_hex(n: usize) -> Vec<u8> {
+    let mut bytes = vec![0u8; n.div_ceil(2)];
+    let _ = getrandom::fill(&mut bytes);
+    let mut out: Vec<u8> = bytes
+        .iter()
+        .flat_map(|b| {
+            [
+                b"0123456789ABCDEF"[usize::from(b >> 4)],
+                b"0123456789ABCDEF"[usize::from(b & 15)],
+            ]
+        })
+        .collect();
+    out.truncate(n);
+    out
 }
 
 /// `127,0,0,1`; an IPv6 address that is not IPv4-mapped gives `0,0,0,0` (PASV has no IPv6
@@ -451,6 +478,32 @@ mod tests {
         assert_eq!(render("{1|base64}", "(.*)", "YWI=", false), "ab");
         assert_eq!(render("{1|base64}", "(.*)", "YQ", false), "a");
         assert_eq!(render("{1|base64}", "(.*)", "Y", false), "Y");
+    }
+
+    #[test]
+    fn random_digits_are_new_at_every_use() {
+        let a = render("queued as {random:10}", "", "", true);
+        let b = render("queued as {random:10}", "", "", true);
+        let id = a.strip_prefix("queued as ").unwrap();
+        assert_eq!(id.len(), 10);
+        assert!(
+            id.bytes()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase()),
+            "{id}"
+        );
+        assert_ne!(a, b, "two messages, two queue ids");
+        let re = regex_lite::Regex::new("").unwrap();
+        let groups = Groups { pattern: Some(&re) };
+        assert!(
+            Template::parse("{random:0}", groups)
+                .unwrap_err()
+                .contains("random:N")
+        );
+        assert!(
+            Template::parse("{random:65}", groups)
+                .unwrap_err()
+                .contains("random:N")
+        );
     }
 
     #[test]
