@@ -4,5 +4,6 @@
 pub mod banner;
 pub mod foreign;
 pub mod http;
+pub mod lua;
 pub mod options;
 pub mod telnet;
