@@ -723,3 +723,53 @@ fn a_thousand_idle_lua_sessions_cost_little_memory() {
     let (status, _) = sensor.terminate(TIMEOUT);
     assert!(status.success());
 }
+
+/// Pauses forever: `s:sleep` in a loop, after the first line.
+const SLEEPER_SCRIPT: &str = r#"
+plugin = { columns = { line = "TEXT" } }
+
+function session(s)
+  s:record({ line = s:read_line() })
+  while true do s:sleep(30) end
+end
+"#;
+
+#[test]
+fn a_sleeping_script_ends_at_the_session_timeout_and_at_shutdown() {
+    let [port] = ports();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("sleeper.lua"), SLEEPER_SCRIPT).unwrap();
+    let body = format!(
+        "\n[limits]\nsession_timeout_secs = 2\n{}[plugin.options]\nscript = \"sleeper.lua\"\n",
+        plugin("sleeper", "lua", port, "sleeper")
+    );
+    let sensor = RoleProcess::sensor_in(&bin(), dir, &body);
+    let (_, took) = one_line_session(port, "timed");
+    assert!(
+        took >= Duration::from_millis(1500) && took < Duration::from_secs(10),
+        "{took:?}"
+    );
+    let mut open = connect(port);
+    send(&mut open, b"shut\n");
+    let db_path = sensor.db().to_path_buf();
+    assert!(wait_until(TIMEOUT, || count(
+        &db(&db_path),
+        "SELECT count(*) FROM sleeper WHERE line = 'shut'"
+    ) == 1));
+    let stopping = Instant::now();
+    let (status, dir) = sensor.terminate_keeping_dir(TIMEOUT);
+    assert!(status.success());
+    assert!(
+        stopping.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        stopping.elapsed()
+    );
+    let conn = db(&dir.path().join("sensor.sqlite"));
+    assert_eq!(
+        rows(
+            &conn,
+            "SELECT l.line, s.closeReason FROM sessions s JOIN sleeper l ON l.session = s.session ORDER BY s.startTime"
+        ),
+        [["timed", "session timeout"], ["shut", "sensor shutdown"]]
+    );
+}

@@ -14,8 +14,8 @@ plugin = {
 
 local MAX_ARGS = 1024          -- elements of one command (Redis allows more; nobody needs them)
 local MAX_BULK = 65000         -- bytes of one argument (the sensor's buffer bounds it anyway)
-local MAX_KEYS = 256           -- keys in one session's keyspace
-local MAX_VALUE = 4096         -- bytes of one stored value
+local MAX_KEYS = 64            -- keys in one session's keyspace
+local MAX_VALUE = 1024         -- bytes of one stored value (or config value)
 
 local VERSION = "7.0.15"
 
@@ -189,7 +189,7 @@ local function answer(args, db, config)
       if config[name] == nil and CONFIG[name] == nil then
         return "-ERR Unknown option or number of arguments for CONFIG SET - '" .. args[3] .. "'\r\n", row
       end
-      config[name] = args[4]
+      config[name] = args[4]:sub(1, MAX_VALUE)
       return "+OK\r\n", row
     elseif sub == "GET" and n >= 3 then
       row.param = args[3]

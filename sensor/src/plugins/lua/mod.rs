@@ -7,7 +7,7 @@
 //! that `recce7 check-config` reports a script's problems and a reload builds a new state while
 //! live sessions finish on the one they started with. Each session runs the script's `session`
 //! function as a coroutine of that state: an idle session costs a coroutine, not a VM. The
-//! coroutine asks for I/O by yielding a request ([`sandbox`]'s prelude); [`LuaPlugin`] performs
+//! coroutine asks for I/O by yielding a request ([`sandbox::PRELUDE`]); [`LuaPlugin`] performs
 //! it on the [`Connection`] and resumes the coroutine with the answer. A resume is synchronous
 //! and bounded by the session's [`Budget`]: an instruction budget for the whole session, and a
 //! slice of wall time between two waits on I/O.
@@ -22,7 +22,7 @@
 //! script = "scripts/redis.lua"
 //! ```
 
-mod sandbox;
+pub mod sandbox;
 #[cfg(test)]
 mod tests;
 
@@ -487,24 +487,33 @@ impl LuaPlugin {
             if Instant::now() >= session_deadline {
                 return Err(conn.close(CloseReason::SessionTimeout));
             }
-            match self.resume(&thread, std::mem::take(&mut args), &budget, after_io) {
+            let step = self.resume(&thread, std::mem::take(&mut args), &budget, after_io);
+            // The step is taken apart before anything is awaited, so that the idle future does
+            // not carry it.
+            let request = match step {
                 Step::Finished => {
                     return Err(conn.close(CloseReason::Plugin("script ended the session")));
                 }
-                Step::Yielded => {
-                    after_io = false;
-                    tokio::task::yield_now().await;
-                }
+                Step::Yielded => None,
                 Step::Failed(reason, detail) => {
-                    return Err(self.fail(conn, session, reason, detail).await);
+                    return Err(Box::pin(self.fail(conn, session, reason, detail)).await);
                 }
                 Step::Request(Err(message)) => {
-                    after_io = false;
                     args = [Value::Boolean(false), self.string(message.as_bytes())?]
                         .into_iter()
                         .collect();
+                    after_io = false;
+                    continue;
                 }
-                Step::Request(Ok(request)) => {
+                Step::Request(Ok(request)) => Some(request),
+            };
+            let Some(request) = request else {
+                after_io = false;
+                tokio::task::yield_now().await;
+                continue;
+            };
+            {
+                {
                     if matches!(request, Request::Record(_)) {
                         rows += 1;
                         if rows > MAX_ROWS_PER_SESSION {
@@ -518,8 +527,7 @@ impl LuaPlugin {
                             continue;
                         }
                     }
-                    let values =
-                        Box::pin(self.perform(request, conn, session, session_deadline)).await?;
+                    let values = Box::pin(self.perform(request, conn, session)).await?;
                     after_io = true;
                     args = std::iter::once(Value::Boolean(true))
                         .chain(values)
@@ -584,7 +592,6 @@ impl LuaPlugin {
         request: Request,
         conn: &mut Connection,
         session: &mut Session,
-        session_deadline: Instant,
     ) -> Answer {
         match request {
             Request::ReadLine => {
@@ -630,8 +637,7 @@ impl LuaPlugin {
                 Ok(Vec::new())
             }
             Request::Sleep(d) => {
-                let until = (Instant::now() + d).min(session_deadline);
-                tokio::time::sleep_until(until).await;
+                conn.sleep(d).await?;
                 Ok(Vec::new())
             }
             Request::Record(row) => {

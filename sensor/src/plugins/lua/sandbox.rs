@@ -44,7 +44,7 @@ pub const MAX_LOG_BYTES: usize = 512;
 /// Defines the session object's methods and the wrapped base functions. Runs once per state,
 /// before the script; gets the Rust functions it needs as arguments and returns the session
 /// metatable and the sealing function.
-const PRELUDE: &str = r#"
+pub const PRELUDE: &str = r#"
 local abort_check = ...
 local yield, error, type, rawget, next = coroutine.yield, error, type, rawget, next
 local raw_pcall, raw_xpcall, raw_setmetatable = pcall, xpcall, setmetatable
@@ -405,9 +405,18 @@ pub fn is_memory_error(e: &mlua::Error) -> bool {
     }
 }
 
-/// The first line of a message (Lua appends a traceback to some).
+/// The most of a script's error message that is logged and recorded (a script chooses its
+/// messages, and `error(string.rep("x", 1e7))` is one).
+pub const MAX_ERROR_BYTES: usize = 512;
+
+/// The first line of a message (Lua appends a traceback to some), at most [`MAX_ERROR_BYTES`].
 pub fn first_line(message: &str) -> String {
-    message.lines().next().unwrap_or("").trim().to_owned()
+    let line = message.lines().next().unwrap_or("").trim();
+    let mut end = line.len().min(MAX_ERROR_BYTES);
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    line[..end].to_owned()
 }
 
 /// Removes what a script must not reach, adds `recce7`, runs [`PRELUDE`]. Returns the session
