@@ -773,3 +773,40 @@ fn a_sleeping_script_ends_at_the_session_timeout_and_at_shutdown() {
         [["timed", "session timeout"], ["shut", "sensor shutdown"]]
     );
 }
+
+#[test]
+fn input_a_script_cannot_read_is_kept_raw() {
+    let (sensor, [_, _, redis, mysql]) = pack_sensor("");
+    // A line longer than max_line_bytes (1024) on the Redis port.
+    let mut s = connect(redis);
+    send(&mut s, &[b'A'; 3000]);
+    let (got, closed) = read_to_close(&mut s);
+    assert!(closed && got.is_empty(), "{got:?}");
+    // A MySQL login packet cut off by the client's close: its bytes are kept.
+    let mut s = connect(mysql);
+    read_until(&mut s, b"mysql_native_password\0");
+    send(&mut s, &[0x50, 0, 0, 1, 0x85, 0xa6, 0xff, 0x01]);
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    let (got, closed) = read_to_close(&mut s);
+    assert!(closed && got.is_empty(), "{got:?}");
+
+    let db_path = sensor.db().to_path_buf();
+    assert!(wait_until(TIMEOUT, || count(
+        &db(&db_path),
+        "SELECT count(*) FROM sessions WHERE closeReason IS NOT NULL"
+    ) == 2));
+    let conn = db(&db_path);
+    assert_eq!(
+        rows(
+            &conn,
+            "SELECT r.plugin, r.reason, iif(r.plugin = 'redis', r.length > 1024, r.length), s.closeReason FROM rawInput r \
+             JOIN sessions s ON s.session = r.session ORDER BY r.ID"
+        ),
+        [
+            ["redis", "line too long", "1", "line too long"],
+            ["mysql", "peer closed", "4", "peer closed"],
+        ]
+    );
+    let (status, _) = sensor.terminate(TIMEOUT);
+    assert!(status.success());
+}
