@@ -561,6 +561,10 @@ fn check_config_reports_script_problems_with_file_and_line() {
             "plugin[0].options.script: s.lua: plugin.columns.a;drop: not a safe SQL identifier",
         ),
         (
+            "plugin = { protocol = 'red is' }\nfunction session(s) end\n",
+            "plugin[0].options.script: s.lua: plugin.protocol must be 1 to 32 printable characters",
+        ),
+        (
             "plugin = {}\nfunction session(s) end\nerror('at load')\n",
             "plugin[0].options.script: s.lua:3: at load",
         ),

@@ -106,7 +106,7 @@ impl LuaOptions {
             ));
         }
         if let Some(p) = &self.protocol
-            && (p.is_empty() || p.len() > 32 || !p.bytes().all(|b| b.is_ascii_graphic()))
+            && !is_protocol_name(p)
         {
             problems.push(OptionProblem::new(
                 "protocol",
@@ -127,6 +127,12 @@ impl LuaOptions {
         }
         problems
     }
+}
+
+/// Whether `name` may be recorded as an event's protocol: 1 to 32 printable ASCII characters
+/// without spaces.
+pub fn is_protocol_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 32 && name.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// A Lua instance: its state (shared by its sessions) and what it records.
@@ -184,6 +190,16 @@ pub fn build(settings: &PluginSettings<'_>) -> Result<Arc<dyn Plugin>, Vec<Optio
             .map(|w| OptionProblem::new("script", w))
             .collect::<Vec<_>>()
     })?;
+    if let Some(p) = &loaded.protocol
+        && !is_protocol_name(p)
+    {
+        return Err(vec![OptionProblem::new(
+            "script",
+            format!(
+                "{script_name}: plugin.protocol must be 1 to 32 printable characters without spaces"
+            ),
+        )]);
+    }
     let protocol = options
         .protocol
         .clone()
