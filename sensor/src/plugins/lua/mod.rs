@@ -485,13 +485,15 @@ impl LuaPlugin {
             self.slice,
             Arc::clone(&self.script.aborting),
         ));
-        let started = match self.start(&budget) {
+        let started = self
+            .start(&budget)
+            .map_err(|e| sandbox::first_line(&sandbox::script_error(&e)));
+        let started = match started {
             Ok(started) => started,
-            Err(e) => {
-                let detail = sandbox::first_line(&sandbox::script_error(&e));
-                return Err(self
-                    .fail(conn, session, "script memory limit", detail)
-                    .await);
+            Err(detail) => {
+                return Err(
+                    Box::pin(self.fail(conn, session, "script memory limit", detail)).await,
+                );
             }
         };
         let (thread, s) = started;
@@ -512,7 +514,8 @@ impl LuaPlugin {
                 }
                 Step::Yielded => None,
                 Step::Failed(reason, detail) => {
-                    return Err(Box::pin(self.fail(conn, session, reason, detail)).await);
+                    let failed = Box::pin(self.fail(conn, session, reason, detail));
+                    return Err(failed.await);
                 }
                 Step::Request(Err(message)) => {
                     args = [Value::Boolean(false), self.string(message.as_bytes())?]
