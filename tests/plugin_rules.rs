@@ -29,7 +29,8 @@ impl Pack {
         let shipped = std::fs::read_to_string(root.join("configs/service-pack.toml")).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("service-pack.sqlite");
-        let [telnet, http, ftp, smtp, broker] = std::array::from_fn(|_| testkit::free_port());
+        let [telnet, http, ftp, smtp, redis, mysql, broker] =
+            std::array::from_fn(|_| testkit::free_port());
         let mut text = shipped;
         let mut replace = |from: &str, to: &str| {
             assert_eq!(
@@ -53,6 +54,18 @@ impl Pack {
         replace("port = 8080", &format!("port = {http}"));
         replace("port = 2121", &format!("port = {ftp}"));
         replace("port = 2525", &format!("port = {smtp}"));
+        replace("port = 6379", &format!("port = {redis}"));
+        replace("port = 3306", &format!("port = {mysql}"));
+        // The pack's scripts, where they are shipped (the config is in a temporary directory).
+        let scripts = root.join("configs/scripts");
+        replace(
+            "script = \"scripts/redis.lua\"",
+            &format!("script = \"{}\"", scripts.join("redis.lua").display()),
+        );
+        replace(
+            "script = \"scripts/mysql.lua\"",
+            &format!("script = \"{}\"", scripts.join("mysql.lua").display()),
+        );
         text.push_str(&format!(
             "\n[hpfeeds]\nhost = \"127.0.0.1\"\nport = {broker}\nident = \"pack\"\nsecret = \"s\"\nchannel = \"recce7.events\"\n"
         ));
@@ -62,7 +75,7 @@ impl Pack {
             dir,
             db,
             &text,
-            Readiness::lines_containing(4, "listening on"),
+            Readiness::lines_containing(6, "listening on"),
         );
         Pack { sensor, ftp, smtp }
     }

@@ -313,6 +313,24 @@ impl Connection {
         }
     }
 
+    /// Waits for `duration` (a scripted service's pause), never past the session's end, and
+    /// ends early with [`CloseReason::Shutdown`] when the sensor closes sessions.
+    pub async fn sleep(&mut self, duration: std::time::Duration) -> Result<(), CloseReason> {
+        if let Some(reason) = &self.reason {
+            return Err(reason.clone());
+        }
+        let until = Instant::now() + duration;
+        let res = tokio::select! {
+            biased;
+            _ = self.close_now.cancelled() => Err(CloseReason::Shutdown),
+            _ = tokio::time::sleep_until(self.session_deadline), if until >= self.session_deadline => {
+                Err(CloseReason::SessionTimeout)
+            }
+            _ = tokio::time::sleep_until(until) => Ok(()),
+        };
+        res.map_err(|reason| self.close(reason))
+    }
+
     /// Flushes and closes the write side (best effort, bounded by a short timeout).
     pub async fn shutdown(&mut self) {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(1), self.io.shutdown()).await;

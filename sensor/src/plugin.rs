@@ -146,6 +146,17 @@ pub fn registry() -> &'static [PluginKind] {
                 EventType::InputRaw,
             ],
         },
+        PluginKind {
+            name: "lua",
+            description: "a sandboxed Lua 5.4 script (docs/plugins-lua.md)",
+            build: crate::plugins::lua::build,
+            events: &[
+                SESSION_EVENTS[0],
+                SESSION_EVENTS[1],
+                EventType::ServiceInput,
+                EventType::InputRaw,
+            ],
+        },
     ]
 }
 

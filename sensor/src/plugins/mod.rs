@@ -4,6 +4,7 @@
 pub mod banner;
 pub mod foreign;
 pub mod http;
+pub mod lua;
 pub mod options;
 pub mod rules;
 pub mod telnet;
