@@ -2,7 +2,7 @@
 -- fresh scramble, the client's HandshakeResponse41 parsed and recorded (user name, database,
 -- auth plug-in, the client's connection attributes, the scrambled password), then the real
 -- "Access denied" error packet. A client that asks for TLS is recorded and refused, as a
--- server without TLS refuses it. The reference of the API used here: docs/plugins-lua.md.
+-- server without TLS refuses it. The reference of the API used here: docs/plugins.md, "Tier 2".
 
 plugin = {
   protocol = "mysql",

@@ -2,7 +2,7 @@
 -- bulk strings and inline commands, a small keyspace of its own per session, and every command
 -- recorded (the takeover chain: CONFIG SET dir/dbfilename, SAVE, SLAVEOF, MODULE LOAD, EVAL).
 -- Nothing is ever executed, saved or connected to: the answers only look like it.
--- The reference of the API used here: docs/plugins-lua.md.
+-- The reference of the API used here: docs/plugins.md, "Tier 2".
 
 plugin = {
   protocol = "redis",

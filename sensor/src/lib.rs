@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod connection;
+pub mod encoding;
 pub mod error;
 pub mod limits;
 pub mod metrics;

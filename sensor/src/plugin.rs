@@ -148,7 +148,7 @@ pub fn registry() -> &'static [PluginKind] {
         },
         PluginKind {
             name: "lua",
-            description: "a sandboxed Lua 5.4 script (docs/plugins-lua.md)",
+            description: "a sandboxed Lua 5.4 script (docs/plugins.md, Tier 2)",
             build: crate::plugins::lua::build,
             events: &[
                 SESSION_EVENTS[0],

@@ -1,7 +1,7 @@
 //! Sandboxed Lua scripts (`kind = "lua"`): a service described by a Lua 5.4 script that a
 //! sysadmin writes, with the same capabilities as a Rust plug-in and no more (read, write,
 //! sleep, record, adopt a session, close), bounded in instructions, time and memory.
-//! docs/plugins-lua.md is the reference.
+//! docs/plugins.md ("Tier 2") is the reference.
 //!
 //! One Lua state per instance, built (and the script compiled and checked) in [`build`], so
 //! that `recce7 check-config` reports a script's problems and a reload builds a new state while
@@ -43,7 +43,8 @@ use crate::plugins::http::cookie::CookieKey;
 use crate::plugins::options::read_options;
 use crate::session::Session;
 
-pub use sandbox::{Budget, Exhausted, base64_decode, base64_encode, hex};
+pub use crate::encoding::{base64_decode, base64_encode};
+pub use sandbox::{Budget, Exhausted, hex};
 
 /// The most columns a script may declare.
 pub const MAX_COLUMNS: usize = 64;

@@ -480,14 +480,14 @@ fn helpers(lua: &Lua, instance: &str) -> mlua::Result<Table> {
         "base64_encode",
         lua.create_function(|lua, s: mlua::LuaString| {
             let bytes = helper_input(&s)?;
-            lua.create_string(base64_encode(&bytes))
+            lua.create_string(crate::encoding::base64_encode(&bytes))
         })?,
     )?;
     t.raw_set(
         "base64_decode",
         lua.create_function(|lua, s: mlua::LuaString| {
             let bytes = helper_input(&s)?;
-            match base64_decode(&bytes) {
+            match crate::encoding::base64_decode(&bytes) {
                 Some(decoded) => Ok(Value::String(lua.create_string(decoded)?)),
                 None => Ok(Value::Nil),
             }
@@ -546,61 +546,6 @@ fn helper_input(s: &mlua::LuaString) -> mlua::Result<Vec<u8>> {
         )));
     }
     Ok(bytes.to_vec())
-}
-
-const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/// Standard base64 with padding.
-pub fn base64_encode(data: &[u8]) -> String {
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(BASE64[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-/// Standard base64, padding optional, whitespace ignored; `None` for anything else.
-pub fn base64_decode(text: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len() / 4 * 3 + 3);
-    let (mut acc, mut bits, mut padding) = (0u32, 0u32, 0usize);
-    for &c in text {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            b'=' => {
-                padding += 1;
-                continue;
-            }
-            b' ' | b'\t' | b'\r' | b'\n' => continue,
-            _ => return None,
-        };
-        if padding > 0 {
-            return None;
-        }
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    (padding <= 2 && bits < 6).then_some(out)
 }
 
 /// Lower-case hex.
