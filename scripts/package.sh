@@ -93,7 +93,8 @@ for pkg in "$OUT"/*.rpm; do
            /usr/lib/systemd/system/recce7-sensor.service /usr/lib/systemd/system/recce7-reportd.service; do
     grep -qx "$f" <<<"$files" || fail "$name lacks $f"
   done
-  [ "$(rpm -qp --configfiles "$pkg" 2>/dev/null | grep -c '^/etc/recce7/')" = 5 ] || fail "$name: the configs are not %config"
+  # Five roles' configs, the service pack and its two scripts.
+  [ "$(rpm -qp --configfiles "$pkg" 2>/dev/null | grep -c '^/etc/recce7/')" = 8 ] || fail "$name: the configs are not %config"
   rpm -qp --scripts "$pkg" 2>/dev/null | grep -q 'useradd -r' || fail "$name: no user created on install"
   echo "rpm: $name: $(rpm -qp --queryformat '%{NAME} %{VERSION}-%{RELEASE} %{ARCH}' "$pkg" 2>/dev/null), files, %config and scripts as expected"
 done
@@ -140,6 +141,11 @@ done
 systemd-analyze verify /lib/systemd/system/recce7-*.service /lib/systemd/system/recce7-*.timer
 # What the sensor's unit runs before it starts, as the unit runs it.
 (cd /var/lib/recce7 && runuser -u recce7 -- /usr/bin/recce7 check-config /etc/recce7/sensor.toml)
+# The service pack (docs/plugins.md) finds its scripts beside it and passes as the service user.
+for f in service-pack.toml scripts/redis.lua scripts/mysql.lua; do
+  grep -qx "/etc/recce7/$f" /var/lib/dpkg/info/recce7.conffiles || fail "$f is not a conffile"
+done
+(cd /var/lib/recce7 && runuser -u recce7 -- /usr/bin/recce7 check-config /etc/recce7/service-pack.toml)
 echo "install: files, user, state directory, conffiles, units enabled (sensor, reportd) and verified"
 
 say "upgrade over itself, with an edited conffile"
