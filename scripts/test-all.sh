@@ -81,7 +81,7 @@ if [ "$FUZZ_SECS" != 0 ]; then
       || { echo "test-all: fuzzing needs a nightly toolchain: rustup toolchain install nightly" >&2; exit 1; }
   fi
   command -v cargo-fuzz >/dev/null || cargo install -q cargo-fuzz --locked
-  for target in wire_decode telnet_decode http_parse payload_parse; do
+  for target in wire_decode telnet_decode http_parse payload_parse rules_conversation; do
     step "fuzz: $target for ${FUZZ_SECS}s"
     (cd fuzz && cargo +nightly fuzz run "$target" -- -max_total_time="$FUZZ_SECS" -rss_limit_mb=1024 2>&1 | tail -n 3)
   done

@@ -14,6 +14,9 @@ plugin = {
 
 local MAX_ARGS = 1024          -- elements of one command (Redis allows more; nobody needs them)
 local MAX_BULK = 65000         -- bytes of one argument (the sensor's buffer bounds it anyway)
+-- Bytes of one whole command. The instance's memory is shared by its sessions: a source with 32
+-- connections must not fill it and end other attackers' sessions.
+local MAX_COMMAND = 65536
 local MAX_KEYS = 64            -- keys in one session's keyspace
 local MAX_VALUE = 1024         -- bytes of one stored value (or config value)
 
@@ -44,6 +47,14 @@ local function show(args, first)
   return table.concat(out, " ")
 end
 
+-- What a real server draws at its start: the same on every install would give the honeypot away.
+local function random_hex(n)
+  local out = {}
+  for i = 1, n do out[i] = string.format("%x", math.random(0, 15)) end
+  return table.concat(out)
+end
+local RUN_ID, REPLID, PID = random_hex(40), random_hex(40), math.random(600, 4000)
+
 local function info(uptime)
   return table.concat({
     "# Server",
@@ -58,9 +69,9 @@ local function info(uptime)
     "multiplexing_api:epoll",
     "atomicvar_api:c11-builtin",
     "gcc_version:12.2.0",
-    "process_id:811",
+    "process_id:" .. PID,
     "process_supervised:systemd",
-    "run_id:2f0c1b9a7d3e4c5f8a6b0d1e2f3a4b5c6d7e8f90",
+    "run_id:" .. RUN_ID,
     "tcp_port:6379",
     "server_time_usec:" .. os.time() .. "000000",
     "uptime_in_seconds:" .. uptime,
@@ -95,7 +106,7 @@ local function info(uptime)
     "# Replication",
     "role:master",
     "connected_slaves:0",
-    "master_replid:8b9a0c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b",
+    "master_replid:" .. REPLID,
     "master_repl_offset:0",
     "",
     "# Keyspace",
@@ -129,7 +140,7 @@ local function read_command(s)
   if n == nil or n > MAX_ARGS or n ~= n // 1 then
     return nil, "-ERR Protocol error: invalid multibulk length\r\n"
   end
-  local args = {}
+  local args, total = {}, 0
   for i = 1, n do
     local head = s:read_line()
     if head == nil then return nil end
@@ -138,6 +149,10 @@ local function read_command(s)
     end
     local len = tonumber(head:sub(2))
     if len == nil or len < 0 or len > MAX_BULK or len ~= len // 1 then
+      return nil, "-ERR Protocol error: invalid bulk length\r\n"
+    end
+    total = total + len
+    if total > MAX_COMMAND then
       return nil, "-ERR Protocol error: invalid bulk length\r\n"
     end
     local data = s:read(len + 2)
