@@ -341,6 +341,31 @@ fn smtplib_logs_in_with_plain_and_login_and_sends_a_message() {
 }
 
 #[test]
+fn every_message_gets_a_queue_id_of_its_own() {
+    let pack = Pack::start();
+    // Two messages, two queue ids, like Postfix (one fixed id would give every install away).
+    let said = smtplib(
+        pack.smtp,
+        "s.ehlo()\n\
+         for _ in range(2):\n    s.mail('a@b.example'); s.rcpt('c@d.example'); print(s.data('x'))\n\
+         s.quit()",
+    );
+    let ids: Vec<&str> = said
+        .lines()
+        .filter_map(|l| l.split("queued as ").nth(1))
+        .map(|id| id.trim_end_matches("')"))
+        .collect();
+    assert_eq!(ids.len(), 2, "{said}");
+    assert_ne!(ids[0], ids[1], "{said}");
+    assert!(
+        ids.iter()
+            .all(|id| id.len() == 10 && id.bytes().all(|b| b.is_ascii_hexdigit())),
+        "{said}"
+    );
+    pack.stop();
+}
+
+#[test]
 fn nmap_names_vsftpd_and_postfix() {
     let nmap = require("nmap", "nmap");
     let pack = Pack::start();
