@@ -58,8 +58,8 @@ fuzz_target!(|data: &[u8]| {
             place,
         );
         assert!(conv.state < rules.states.len(), "a state that exists");
-        for (name, value) in &conv.vars {
-            assert!(value.len() <= rules.max_var_bytes, "variable {name} within its bound");
+        for var in &conv.vars {
+            assert!(var.value.len() <= rules.max_var_bytes, "variable {} within its bound", var.name);
         }
         // A reply's line ends are the template's: every CR is followed by LF, and an attacker's
         // bare CR or LF never reaches the peer.

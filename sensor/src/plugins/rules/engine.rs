@@ -8,7 +8,7 @@ use regex_lite::{Captures, Regex};
 use serde_json::Value;
 use store::{Row, escape_text};
 
-use super::template::{Template, Values};
+use super::template::{Template, Values, Var};
 
 /// A compiled rule.
 #[derive(Debug, Clone)]
@@ -70,7 +70,7 @@ pub struct Conversation {
     /// The current state.
     pub state: usize,
     /// The session variables, in the order they were first set.
-    pub vars: Vec<(String, Vec<u8>)>,
+    pub vars: Vec<Var>,
     /// Lines handled so far.
     pub steps: u64,
 }
@@ -234,24 +234,26 @@ fn line_row(line: &[u8], state: &str) -> Row {
 }
 
 /// Sets (or appends to) variable `name`, keeping at most `max_bytes` of it.
-fn set_var(
-    vars: &mut Vec<(String, Vec<u8>)>,
-    name: &str,
-    value: &[u8],
-    append: bool,
-    max_bytes: usize,
-) {
-    let slot = match vars.iter().position(|(n, _)| n == name) {
-        Some(i) => &mut vars[i].1,
+fn set_var(vars: &mut Vec<Var>, name: &str, value: &[u8], append: bool, max_bytes: usize) {
+    let slot = match vars.iter().position(|v| v.name == name) {
+        Some(i) => &mut vars[i],
         None => {
-            vars.push((name.to_owned(), Vec::new()));
+            vars.push(Var {
+                name: name.to_owned(),
+                value: Vec::new(),
+                dropped: 0,
+            });
             let last = vars.len() - 1;
-            &mut vars[last].1
+            &mut vars[last]
         }
     };
     if !append {
-        slot.clear();
+        slot.value.clear();
+        slot.dropped = 0;
     }
-    let room = max_bytes.saturating_sub(slot.len());
-    slot.extend_from_slice(&value[..value.len().min(room)]);
+    let room = max_bytes.saturating_sub(slot.value.len());
+    let kept = value.len().min(room);
+    slot.value.extend_from_slice(&value[..kept]);
+    // Never dropped quietly: the value shows how much did not fit.
+    slot.dropped = slot.dropped.saturating_add((value.len() - kept) as u64);
 }

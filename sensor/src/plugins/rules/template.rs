@@ -11,6 +11,30 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+/// A session variable (`set`, `append`): its value up to the instance's `max_var_bytes`, and
+/// how many bytes did not fit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Var {
+    /// Its name.
+    pub name: String,
+    /// What it holds.
+    pub value: Vec<u8>,
+    /// Bytes appended past the bound, not kept.
+    pub dropped: u64,
+}
+
+impl Var {
+    /// The value as templates see it: what it holds, then `...(+N bytes)` when N did not fit
+    /// (as raw input is shown), so that a cut is never silent.
+    pub fn shown(&self) -> Vec<u8> {
+        let mut out = self.value.clone();
+        if self.dropped > 0 {
+            out.extend_from_slice(format!("...(+{} bytes)", self.dropped).as_bytes());
+        }
+        out
+    }
+}
+
 /// Where a value comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
@@ -89,7 +113,7 @@ pub struct Values<'a> {
     /// The captures of the rule that matched.
     pub captures: Option<&'a regex_lite::Captures<'a>>,
     /// The session's variables.
-    pub vars: &'a [(String, Vec<u8>)],
+    pub vars: &'a [Var],
     /// The attacker's address.
     pub peer: SocketAddr,
     /// The sensor's address.
@@ -302,11 +326,7 @@ fn lookup(source: &Source, values: &Values<'_>) -> Vec<u8> {
         Source::Group(n) => values.captures.and_then(|c| group(c.get(*n))),
         Source::Named(name) => values.captures.and_then(|c| group(c.name(name))),
         Source::Line => Some(values.line.as_bytes().to_vec()),
-        Source::Var(name) => values
-            .vars
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.clone()),
+        Source::Var(name) => values.vars.iter().find(|v| v.name == *name).map(Var::shown),
         Source::PeerIp => Some(values.peer.ip().to_string().into_bytes()),
         Source::PeerPort => Some(values.peer.port().to_string().into_bytes()),
         Source::LocalIp => Some(values.local.ip().to_string().into_bytes()),
@@ -373,7 +393,7 @@ mod tests {
     fn values<'a>(
         line: &'a str,
         captures: Option<&'a regex_lite::Captures<'a>>,
-        vars: &'a [(String, Vec<u8>)],
+        vars: &'a [Var],
     ) -> Values<'a> {
         Values {
             line,
@@ -391,7 +411,11 @@ mod tests {
         let re = regex_lite::Regex::new(pattern).unwrap();
         let t = Template::parse(text, Groups { pattern: Some(&re) }).unwrap();
         let caps = re.captures(line);
-        let vars = vec![("user".to_owned(), b"bob\r\nx".to_vec())];
+        let vars = vec![Var {
+            name: "user".to_owned(),
+            value: b"bob\r\nx".to_vec(),
+            dropped: 0,
+        }];
         String::from_utf8(t.to_bytes(&values(line, caps.as_ref(), &vars), reply)).unwrap()
     }
 

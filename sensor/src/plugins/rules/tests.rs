@@ -145,13 +145,18 @@ record = { v = "{var.v}" }
     )
     .unwrap();
     let (out, conv) = run(&c, &["12345", "67890", "abc"]);
-    assert_eq!(conv.vars[0].1, b"12345678");
+    assert_eq!(conv.vars[0].value, b"12345678");
+    assert_eq!(conv.vars[0].dropped, 5, "what did not fit is counted");
     assert_eq!(
         out[1].row.as_ref().unwrap()["v"].as_str(),
         Some("12345"),
         "templates see the value before the rule ran"
     );
-    assert_eq!(out[2].row.as_ref().unwrap()["v"].as_str(), Some("12345678"));
+    assert_eq!(
+        out[2].row.as_ref().unwrap()["v"].as_str(),
+        Some("12345678...(+2 bytes)"),
+        "a cut value says so"
+    );
 }
 
 #[test]
