@@ -31,9 +31,20 @@ impl SensorGuide<'_> {
         );
         for (name, kind, addr) in sensor.listening() {
             let port = addr.port();
-            let hint = match kind {
-                "telnet" => format!("try: telnet 127.0.0.1 {port}"),
-                "http" => format!("try: curl -i http://127.0.0.1:{port}/"),
+            // Rules and Lua instances: the client of the protocol they speak.
+            let protocol = sensor
+                .config()
+                .instances
+                .iter()
+                .find(|i| i.name == name)
+                .map(|i| i.plugin.protocol().to_owned())
+                .unwrap_or_default();
+            let hint = match (kind, protocol.as_str()) {
+                ("telnet", _) => format!("try: telnet 127.0.0.1 {port}"),
+                ("http", _) => format!("try: curl -i http://127.0.0.1:{port}/"),
+                (_, "ftp") => format!("try: curl ftp://127.0.0.1:{port}/"),
+                (_, "redis") => format!("try: redis-cli -h 127.0.0.1 -p {port} info"),
+                (_, "mysql") => format!("try: mariadb -h 127.0.0.1 -P {port} -u root"),
                 _ => format!("try: nc 127.0.0.1 {port}"),
             };
             guide.push_str(&format!(
