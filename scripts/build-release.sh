@@ -16,9 +16,10 @@
 # --check Debian's qemu-user-static and curl. Each binary must stay within 6 MB.
 #
 # --check runs each binary (x86_64 natively, ARMv6 under `qemu-arm-static -cpu arm1176`, aarch64
-# under `qemu-aarch64-static`): --version, check-config on the shipped sensor config, then a
-# sensor on loopback ports with one telnet session (curl's telnet client logs in and runs a
-# command) and one HTTP request, stopped with SIGTERM, and the database it wrote is checked.
+# under `qemu-aarch64-static`): --version, check-config on the shipped sensor config and on the
+# service pack (its rules and Lua scripts), then a sensor on loopback ports with one telnet
+# session (curl's telnet client logs in and runs a command), one HTTP request, a line to a rules
+# instance and one to a Lua script, stopped with SIGTERM, and the database it wrote is checked.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -117,6 +118,7 @@ smoke() {
   say "check $target"
   $run "$bin" --version
   $run "$bin" check-config configs/sensor.toml | head -n 1
+  $run "$bin" check-config configs/service-pack.toml | head -n 1
   dir="$(mktemp -d)"
   # shellcheck disable=SC2086 # $run is the emulator and its options, or nothing
   sensor_check "$target" "$dir" "$dir" $run "$bin"
