@@ -45,7 +45,7 @@ struct Kind {
     rows_per_session: u64,
 }
 
-const KINDS: [Kind; 3] = [
+const KINDS: [Kind; 4] = [
     Kind {
         name: "telnet",
         conversation: &[
@@ -69,6 +69,19 @@ const KINDS: [Kind; 3] = [
         idle_steps: 1,
         rows_per_session: 3,
     },
+    // The same rules without their reply delays (`delay_ms`, 50 ms at PASS): what the engine
+    // itself does, where the shipped pack is bound by the delay it chose.
+    Kind {
+        name: "ftp-nodelay",
+        conversation: &[
+            (b"", b"220 "),
+            (b"USER bench\r\n", b"331 "),
+            (b"PASS bench\r\n", b"230 "),
+            (b"QUIT\r\n", CLOSE),
+        ],
+        idle_steps: 1,
+        rows_per_session: 3,
+    },
     Kind {
         name: "redis",
         conversation: &[
@@ -81,8 +94,13 @@ const KINDS: [Kind; 3] = [
     },
 ];
 
-/// The `[[plugin]]` table of `name` in the shipped service pack, on `port`, as TOML.
+/// The `[[plugin]]` table of `name` in the shipped service pack, on `port`, as TOML; a name
+/// ending in `-nodelay` is that instance with every rule's `delay_ms` removed.
 fn pack_instance(name: &str, port: u16) -> String {
+    let (name, no_delay) = match name.strip_suffix("-nodelay") {
+        Some(base) => (base, true),
+        None => (name, false),
+    };
     let root = testkit::workspace_root();
     let text = std::fs::read_to_string(root.join("configs/service-pack.toml"))
         .expect("configs/service-pack.toml");
@@ -97,6 +115,21 @@ fn pack_instance(name: &str, port: u16) -> String {
         .unwrap_or_else(|| panic!("no instance {name:?} in configs/service-pack.toml"))
         .clone();
     instance.insert("port".into(), i64::from(port).into());
+    if no_delay
+        && let Some(states) = instance
+            .get_mut("options")
+            .and_then(|o| o.get_mut("states"))
+            .and_then(|s| s.as_table_mut())
+    {
+        for (_, rules) in states.iter_mut() {
+            let Some(rules) = rules.as_array_mut() else {
+                continue;
+            };
+            for rule in rules.iter_mut().filter_map(|r| r.as_table_mut()) {
+                rule.remove("delay_ms");
+            }
+        }
+    }
     if let Some(options) = instance.get_mut("options").and_then(|o| o.as_table_mut())
         && let Some(script) = options.get("script").and_then(|s| s.as_str())
     {
@@ -214,7 +247,7 @@ fn rate(
     let conn =
         rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
             .expect("the sensor's database");
-    let table = kind.name;
+    let table = kind.name.trim_end_matches("-nodelay");
     let rows: i64 = conn
         .query_row(
             &format!("SELECT COUNT(*) FROM \"{table}\" WHERE eventType != 'input.raw'"),
