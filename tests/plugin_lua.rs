@@ -347,20 +347,10 @@ fn mariadb_client_is_denied_and_its_login_recorded() {
 
 #[test]
 fn nmap_names_redis_and_mysql_with_its_version() {
-    let nmap = require("nmap", "nmap");
     let (sensor, [_, _, _, _, redis, mysql]) = pack_sensor("");
-    let version = sh(
-        &format!("{} -sV -Pn -n -p {redis},{mysql} 127.0.0.1", nmap.display()),
-        Duration::from_secs(240),
-    );
-    eprintln!("nmap -sV said:\n{version}");
-    let line = |port: u16| {
-        version
-            .lines()
-            .find(|l| l.starts_with(&format!("{port}/tcp")))
-            .unwrap_or_default()
-            .to_string()
-    };
+    let scan = NmapVersions::scan(&[redis, mysql]);
+    let version = &scan.output;
+    let line = |port: u16| scan.line(port);
     let (r, m) = (line(redis), line(mysql));
     assert!(
         // The version comes from nmap's INFO probe, which it sends first on port 6379 only (the

@@ -367,24 +367,11 @@ fn every_message_gets_a_queue_id_of_its_own() {
 
 #[test]
 fn nmap_names_vsftpd_and_postfix() {
-    let nmap = require("nmap", "nmap");
     let pack = Pack::start();
     let (ftp, smtp) = (pack.ftp, pack.smtp);
-    let version = sh(
-        &format!(
-            "{} -sT -sV -Pn -n --host-timeout 180s -p {ftp},{smtp} 127.0.0.1",
-            nmap.display()
-        ),
-        Duration::from_secs(240),
-    );
-    eprintln!("nmap -sV said:\n{version}");
-    let line = |port: u16| {
-        version
-            .lines()
-            .find(|l| l.starts_with(&format!("{port}/tcp")))
-            .unwrap_or_default()
-            .to_string()
-    };
+    let scan = NmapVersions::scan(&[ftp, smtp]);
+    let version = &scan.output;
+    let line = |port: u16| scan.line(port);
     assert!(line(ftp).contains("vsftpd 3.0.3"), "{version}");
     assert!(line(smtp).contains("Postfix smtpd"), "{version}");
     let (conn, _dir) = pack.stop();

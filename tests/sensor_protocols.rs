@@ -304,18 +304,9 @@ fn nmap_connect_scan_and_service_detection() {
         scan.contains(&format!("{t}/tcp open")) && scan.contains(&format!("{h}/tcp open")),
         "{scan}"
     );
-    let version = sh(
-        &format!("{} -sV -Pn -n -p {t},{h} 127.0.0.1", nmap.display()),
-        Duration::from_secs(240),
-    );
-    eprintln!("nmap -sV said:\n{version}");
-    let line = |port: u16| {
-        version
-            .lines()
-            .find(|l| l.starts_with(&format!("{port}/tcp")))
-            .unwrap_or_default()
-            .to_string()
-    };
+    let scan = NmapVersions::scan(&[t, h]);
+    let version = &scan.output;
+    let line = |port: u16| scan.line(port);
     let (tl, hl) = (line(t), line(h));
     assert!(
         tl.contains(" open ") && tl.contains("telnet"),

@@ -281,3 +281,37 @@ pub fn wait_until_normalizer_subscribed(
     }
     panic!("the normalizer never stored a probe");
 }
+
+/// What `nmap -sT -sV` says of some loopback ports: its whole output, and each port's line.
+pub struct NmapVersions {
+    /// nmap's output.
+    pub output: String,
+}
+
+impl NmapVersions {
+    /// Runs Debian's nmap's version detection on `ports` of 127.0.0.1 (a connect scan: no root
+    /// needed), bounded in time.
+    pub fn scan(ports: &[u16]) -> NmapVersions {
+        let nmap = require("nmap", "nmap");
+        let list: Vec<String> = ports.iter().map(u16::to_string).collect();
+        let output = sh(
+            &format!(
+                "{} -sT -sV -Pn -n --host-timeout 180s -p {} 127.0.0.1",
+                nmap.display(),
+                list.join(",")
+            ),
+            Duration::from_secs(240),
+        );
+        eprintln!("nmap -sV said:\n{output}");
+        NmapVersions { output }
+    }
+
+    /// The line of `port` (`2121/tcp open ftp vsftpd 3.0.3`), empty when nmap has none.
+    pub fn line(&self, port: u16) -> String {
+        self.output
+            .lines()
+            .find(|l| l.starts_with(&format!("{port}/tcp")))
+            .unwrap_or_default()
+            .to_string()
+    }
+}
