@@ -133,7 +133,7 @@ pub(crate) fn binary() -> PathBuf {
 
 /// The `[sensor]` keys and `[limits]` table every measurement uses: quiet logging and limits
 /// high enough that they never refuse the load (the default per-source limit is 32).
-fn limits(idle_timeout_secs: u64) -> String {
+pub(crate) fn limits(idle_timeout_secs: u64) -> String {
     format!(
         "log_level = \"warn\"\n\
          [limits]\n\
@@ -400,7 +400,11 @@ fn http(bin: &Path, rt: &tokio::runtime::Runtime, report: &mut Report) {
 // 3. Telnet logins recorded per second
 
 /// Reads until `marker` has arrived (anywhere in what came since the last send).
-async fn read_until(s: &mut TcpStream, buf: &mut Vec<u8>, marker: &[u8]) -> Result<(), String> {
+pub(crate) async fn read_until(
+    s: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    marker: &[u8],
+) -> Result<(), String> {
     loop {
         if find(buf, marker).is_some() {
             return Ok(());

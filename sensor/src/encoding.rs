@@ -1,6 +1,7 @@
 //! Base64 as attackers' clients send it (SMTP `AUTH PLAIN` and `AUTH LOGIN`, protocols a Lua
 //! script speaks): the standard alphabet, `=` padding optional, white space ignored. The rules'
-//! `base64` filter and Lua's `recce7.base64_decode`/`base64_encode` both use it.
+//! `base64` filter and Lua's `recce7.base64_decode`/`base64_encode` both use it. And hex, for
+//! the session cookie's tag, Lua's `recce7.hex` and the rules' `{random:N}`.
 
 use base64::Engine;
 use base64::alphabet::STANDARD;
@@ -14,6 +15,16 @@ const LENIENT: GeneralPurpose = GeneralPurpose::new(
         .with_decode_padding_mode(DecodePaddingMode::Indifferent)
         .with_decode_allow_trailing_bits(true),
 );
+
+/// Lower-case hexadecimal, two digits per byte.
+pub fn hex(data: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(data.len() * 2);
+    for b in data {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
 
 /// Standard base64 with padding.
 pub fn base64_encode(data: &[u8]) -> String {
@@ -46,6 +57,7 @@ mod tests {
         assert_eq!(base64_decode(b"YQ").unwrap(), b"a");
         assert_eq!(base64_decode(b"").unwrap(), b"");
         assert_eq!(base64_encode(b"f"), "Zg==");
+        assert_eq!(hex(b"\x00\xffA"), "00ff41");
         assert_eq!(
             base64_decode(base64_encode(b"\0\x01x").as_bytes()).unwrap(),
             b"\0\x01x"

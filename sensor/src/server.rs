@@ -241,7 +241,7 @@ impl Sensor {
             close_now: shutdown.token(Phase::CloseSessions),
             stop_accepting: shutdown.token(Phase::StopAccepting),
             sensor_name: Arc::from(config.name.as_str()),
-            infos: Vec::new(),
+            lost: Arc::default(),
             slots: Slots::new(),
             stats: stats.clone(),
             metrics_plugins,
@@ -272,7 +272,7 @@ impl Sensor {
         let Running {
             accept_loops,
             sessions,
-            infos,
+            lost,
             ..
         } = running;
         accept_loops.close();
@@ -312,7 +312,7 @@ impl Sensor {
             }
             None => None,
         };
-        let lost: u64 = infos.iter().map(|i| i.lost.load(Ordering::Relaxed)).sum();
+        let lost = lost.load(Ordering::Relaxed);
         Ok(RunSummary {
             accepted: stats.accepted.load(Ordering::Relaxed),
             refused: stats.refused.load(Ordering::Relaxed),
@@ -426,8 +426,8 @@ struct Running {
     close_now: CancellationToken,
     stop_accepting: CancellationToken,
     sensor_name: Arc<str>,
-    /// Every instance info handed out (their `lost` counters end up in the summary).
-    infos: Vec<Arc<InstanceInfo>>,
+    /// Events the recorder refused, every instance's (shared by their infos).
+    lost: Arc<AtomicU64>,
     slots: Slots,
     stats: Arc<SensorStats>,
     metrics_plugins: crate::metrics::PluginEvents,
@@ -441,9 +441,8 @@ impl Running {
             plugin: Arc::from(instance.name.as_str()),
             protocol: Arc::from(instance.plugin.protocol()),
             table: Arc::from(instance.table.name.as_str()),
-            lost: AtomicU64::new(0),
+            lost: self.lost.clone(),
         });
-        self.infos.push(info.clone());
         Arc::new(Served { instance, info })
     }
 

@@ -48,8 +48,9 @@ pub struct InstanceInfo {
     pub protocol: Arc<str>,
     /// The instance's table.
     pub table: Arc<str>,
-    /// Events the recorder refused (it had stopped); should stay 0.
-    pub lost: AtomicU64,
+    /// Events the recorder refused (it had stopped); should stay 0. One counter for the whole
+    /// sensor, shared by every instance (and by an instance's versions across reloads).
+    pub lost: Arc<AtomicU64>,
 }
 
 /// One session: its id, addresses and a way to record rows.

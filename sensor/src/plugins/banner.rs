@@ -95,10 +95,7 @@ impl BannerPlugin {
                 Ok(line) => line,
                 Err(reason) => {
                     // Only a line over the limit leaves input behind: keep it raw.
-                    let rest = conn.take_buffer();
-                    if !rest.is_empty() {
-                        session.record_raw(reason.as_str(), &rest).await;
-                    }
+                    foreign::record_unread(conn, session, reason.as_str()).await;
                     return Err(reason);
                 }
             };

@@ -173,6 +173,17 @@ pub async fn record_and_close(
     conn.close(CloseReason::Plugin(close));
 }
 
+/// Records what `conn` received and nothing read (a line over the limit, input past a step
+/// limit, a packet cut off) as one raw row with `reason`: nothing received is dropped silently.
+/// The recording is boxed: it runs at most once, at a session's end, and must not size the
+/// caller's future while the session idles.
+pub async fn record_unread(conn: &mut Connection, session: &mut Session, reason: &str) {
+    let rest = conn.take_buffer();
+    if !rest.is_empty() {
+        Box::pin(session.record_raw(reason, &rest)).await;
+    }
+}
+
 /// For plug-ins that read with [`Connection::read_line`]: waits until the first input holds a
 /// complete line or [`SNIFF_BYTES`] (or the connection ends), and when [`classify`] says it is
 /// not typed text, records it raw, ends the connection and returns true. Otherwise the input

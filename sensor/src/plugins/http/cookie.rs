@@ -81,14 +81,7 @@ impl CookieKey {
 
     /// The cookie value that carries session `id` for `instance`: `<id>.<tag>`.
     pub fn issue(&self, instance: &str, id: &str) -> String {
-        use std::fmt::Write;
-        let mut out = String::with_capacity(id.len() + 1 + 2 * TAG_BYTES);
-        out.push_str(id);
-        out.push('.');
-        for b in self.tag(instance, id) {
-            let _ = write!(out, "{b:02x}");
-        }
-        out
+        format!("{id}.{}", crate::encoding::hex(&self.tag(instance, id)))
     }
 
     /// The session to adopt for cookie `value`: [`CookieKey::verify`] as the one proof
@@ -124,9 +117,7 @@ impl CookieKey {
 mod tests {
     use super::*;
 
-    fn hex(bytes: &[u8]) -> String {
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
-    }
+    use crate::encoding::hex;
 
     #[test]
     fn hmac_matches_rfc_2202() {

@@ -39,12 +39,13 @@ use tokio::time::Instant;
 
 use crate::connection::{CloseReason, Connection};
 use crate::plugin::{HandlerFuture, OptionProblem, Plugin, PluginSettings, text};
+use crate::plugins::foreign;
 use crate::plugins::http::cookie::CookieKey;
 use crate::plugins::options::read_options;
 use crate::session::Session;
 
-pub use crate::encoding::{base64_decode, base64_encode};
-pub use sandbox::{Budget, Exhausted, hex};
+pub use crate::encoding::{base64_decode, base64_encode, hex};
+pub use sandbox::{Budget, Exhausted};
 
 /// The most columns a script may declare.
 pub const MAX_COLUMNS: usize = 64;
@@ -621,7 +622,7 @@ impl LuaPlugin {
                 match conn.read_line().await {
                     Ok(line) => Ok(vec![self.string(&line)?]),
                     Err(reason) => {
-                        keep_leftover(conn, session, &reason).await;
+                        foreign::record_unread(conn, session, reason.as_str()).await;
                         Ok(vec![Value::Nil])
                     }
                 }
@@ -632,7 +633,7 @@ impl LuaPlugin {
                 }
                 while conn.buffer().len() < n {
                     if let Err(reason) = conn.read_more().await {
-                        keep_leftover(conn, session, &reason).await;
+                        foreign::record_unread(conn, session, reason.as_str()).await;
                         return Ok(vec![Value::Nil]);
                     }
                 }
@@ -695,15 +696,6 @@ impl LuaPlugin {
             self.string(addr.ip().to_string().as_bytes())?,
             Value::Integer(i64::from(addr.port())),
         ])
-    }
-}
-
-/// Input left in the buffer when a read ends the conversation (a line too long, a partial
-/// `s:read(n)` cut off) is recorded raw: nothing received is dropped silently.
-async fn keep_leftover(conn: &mut Connection, session: &mut Session, reason: &CloseReason) {
-    let rest = conn.take_buffer();
-    if !rest.is_empty() {
-        Box::pin(session.record_raw(reason.as_str(), &rest)).await;
     }
 }
 

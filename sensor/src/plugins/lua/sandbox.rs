@@ -497,7 +497,7 @@ fn helpers(lua: &Lua, instance: &str) -> mlua::Result<Table> {
         "hex",
         lua.create_function(|lua, s: mlua::LuaString| {
             let bytes = helper_input(&s)?;
-            lua.create_string(hex(&bytes))
+            lua.create_string(crate::encoding::hex(&bytes))
         })?,
     )?;
     t.raw_set(
@@ -546,14 +546,4 @@ fn helper_input(s: &mlua::LuaString) -> mlua::Result<Vec<u8>> {
         )));
     }
     Ok(bytes.to_vec())
-}
-
-/// Lower-case hex.
-pub fn hex(data: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut out = String::with_capacity(data.len() * 2);
-    for b in data {
-        let _ = write!(out, "{b:02x}");
-    }
-    out
 }

@@ -126,10 +126,7 @@ impl RulesPlugin {
             if conv.steps >= self.compiled.options.max_steps {
                 let reason = conn.close(CloseReason::Plugin("rules: step limit"));
                 // What arrived past the limit is kept, raw, not dropped.
-                let rest = conn.take_buffer();
-                if !rest.is_empty() {
-                    Box::pin(session.record_raw(reason.as_str(), &rest)).await;
-                }
+                foreign::record_unread(conn, session, reason.as_str()).await;
                 return Ok(());
             }
             let Some(line) = self.next_line(conn, session, &conv, &channel).await? else {
@@ -172,11 +169,7 @@ impl RulesPlugin {
             Ok(line) => Ok(Some(line)),
             Err(reason) => {
                 // Only a line over the limit leaves input behind: keep it raw.
-                let rest = conn.take_buffer();
-                if !rest.is_empty() {
-                    // Boxed: the last step of a session, and a large future.
-                    Box::pin(session.record_raw(reason.as_str(), &rest)).await;
-                }
+                foreign::record_unread(conn, session, reason.as_str()).await;
                 Err(reason)
             }
         }
@@ -251,10 +244,7 @@ impl RulesPlugin {
                 .await;
         }
         if !outcome.delay.is_zero() {
-            tokio::select! {
-                _ = tokio::time::sleep(outcome.delay) => {}
-                _ = conn.closing() => return Err(conn.close(CloseReason::Shutdown)),
-            }
+            conn.sleep(outcome.delay).await?;
         }
         if !data_rule {
             conn.write_all(&outcome.reply).await?;

@@ -346,15 +346,9 @@ fn lookup(source: &Source, values: &Values<'_>) -> Vec<u8> {
 fn random_hex(n: usize) -> Vec<u8> {
     let mut bytes = vec![0u8; n.div_ceil(2)];
     let _ = getrandom::fill(&mut bytes);
-    let mut out: Vec<u8> = bytes
-        .iter()
-        .flat_map(|b| {
-            [
-                b"0123456789ABCDEF"[usize::from(b >> 4)],
-                b"0123456789ABCDEF"[usize::from(b & 15)],
-            ]
-        })
-        .collect();
+    let mut out = crate::encoding::hex(&bytes)
+        .to_ascii_uppercase()
+        .into_bytes();
     out.truncate(n);
     out
 }
