@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # recce7's whole test suite. Installs what the tests use when it is missing (Debian packages:
-# python3-venv, telnet, curl, nmap, redis-tools, mariadb-client, chromium, prometheus, npm, docker-compose; a Python virtualenv with the
+# python3-venv, procps, telnet, curl, nmap, redis-tools, mariadb-client, chromium, prometheus, npm, docker-compose; a Python virtualenv with the
 # hpfeeds3 broker and client, pytest and geoip2; the nightly toolchain and cargo-fuzz; @grafana/schema and
 # typescript from npm, pinned in tests/grafana-schema), then runs formatting, clippy, every
 # unit and behaviour test, and a short fuzzing run. Exits non-zero on any failure.
@@ -35,9 +35,10 @@ command -v python3 >/dev/null || apt_install python3 python3-venv
 # (the shipped units are verified and their hardening scored, offline); docker-compose
 # (deploy-scripts/docker/compose.yaml is validated, scripts/compose-check.sh); python3-seccomp
 # (tests/unit_sandbox.rs runs the roles under their units' system call filters); redis-tools'
-# redis-cli and the mariadb client (the service pack's Redis and MySQL plug-ins).
+# redis-cli and the mariadb client (the service pack's Redis and MySQL plug-ins); procps' kill
+# (SIGHUP reloads, and the sensor unit's ExecReload), absent from minimal Debian images.
 missing=()
-for pair in redis-cli:redis-tools mariadb:mariadb-client docker-compose:docker-compose telnet:telnet curl:curl nmap:nmap chromium:chromium prometheus:prometheus npm:npm ip:iproute2 unshare:util-linux nsenter:util-linux systemd-analyze:systemd; do
+for pair in kill:procps redis-cli:redis-tools mariadb:mariadb-client docker-compose:docker-compose telnet:telnet curl:curl nmap:nmap chromium:chromium prometheus:prometheus npm:npm ip:iproute2 unshare:util-linux nsenter:util-linux systemd-analyze:systemd; do
   command -v "${pair%%:*}" >/dev/null || missing+=("${pair##*:}")
 done
 # libseccomp for Debian's Python: the units' system call sandbox, applied without systemd.

@@ -55,7 +55,7 @@ impl Client {
 }
 
 fn hang_up(sensor: &mut RoleProcess) {
-    let status = Command::new("kill")
+    let status = Command::new(sensor_common::require("kill", "procps"))
         .args(["-HUP", &sensor.pid().to_string()])
         .status()
         .expect("kill");
