@@ -38,9 +38,11 @@ command -v python3 >/dev/null || apt_install python3 python3-venv
 # redis-cli and the mariadb client (the service pack's Redis and MySQL plug-ins); procps' kill
 # (SIGHUP reloads, and the sensor unit's ExecReload), absent from minimal Debian images.
 missing=()
-for pair in kill:procps redis-cli:redis-tools mariadb:mariadb-client docker-compose:docker-compose telnet:telnet curl:curl nmap:nmap chromium:chromium prometheus:prometheus npm:npm ip:iproute2 unshare:util-linux nsenter:util-linux systemd-analyze:systemd; do
+for pair in redis-cli:redis-tools mariadb:mariadb-client docker-compose:docker-compose telnet:telnet curl:curl nmap:nmap chromium:chromium prometheus:prometheus npm:npm ip:iproute2 unshare:util-linux nsenter:util-linux systemd-analyze:systemd; do
   command -v "${pair%%:*}" >/dev/null || missing+=("${pair##*:}")
 done
+# kill is also a shell builtin: look for the program.
+[ -x /usr/bin/kill ] || [ -x /bin/kill ] || missing+=(procps)
 # libseccomp for Debian's Python: the units' system call sandbox, applied without systemd.
 /usr/bin/python3 -c 'import seccomp' 2>/dev/null || missing+=(python3-seccomp)
 if [ "${#missing[@]}" -gt 0 ]; then
