@@ -80,10 +80,20 @@ fn stamp(unix: i64) -> String {
 
 /// The router over a seeded store, guarded by `token`, its answers within `budget` bytes.
 fn service(token: Option<&str>, budget: usize) -> (tempfile::TempDir, Router) {
+    service_with(token, budget, |_| {})
+}
+
+/// [`service`], with `more` run on the seeded store before it is served.
+fn service_with(
+    token: Option<&str>,
+    budget: usize,
+    more: impl FnOnce(&Connection),
+) -> (tempfile::TempDir, Router) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.sqlite");
     let (conn, _) = store::open(&path, &[]).unwrap();
     seed(&conn);
+    more(&conn);
     drop(conn);
     let listen = "127.0.0.1:8080".parse().unwrap();
     let state = AppState {
@@ -480,4 +490,378 @@ async fn a_session_page_holds_its_summary_and_its_rows_a_page_at_a_time() {
     let missing = get(&app, "/v1/sessions/nope").await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     assert_eq!(missing.json()["error"], "no session \"nope\"");
+}
+
+/// The capture tables of the store (issue 17), created when this build's store does not
+/// create them, and p0f's new columns added when missing.
+fn capture_schema(conn: &Connection) {
+    let p0f: Vec<String> = conn
+        .prepare("SELECT lower(name) FROM pragma_table_info('p0f')")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    for col in ["eventId", "quality", "osClass"] {
+        if !p0f.contains(&col.to_lowercase()) {
+            conn.execute_batch(&format!("ALTER TABLE p0f ADD COLUMN {col} TEXT"))
+                .unwrap();
+        }
+    }
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS fingerprints (ID INTEGER PRIMARY KEY, session TEXT NOT NULL,
+           eventDateTime TEXT NOT NULL, peerAddress TEXT NOT NULL, localAddress TEXT,
+           peerPort INTEGER, localPort INTEGER, eventId TEXT, kind TEXT NOT NULL,
+           fingerprint TEXT NOT NULL, detail TEXT, sni TEXT, claimedOs TEXT, tcpOs TEXT,
+           contradiction INTEGER);
+         CREATE TABLE IF NOT EXISTS scans (ID INTEGER PRIMARY KEY, session TEXT NOT NULL,
+           eventDateTime TEXT NOT NULL, peerAddress TEXT NOT NULL, localAddress TEXT,
+           eventId TEXT, sensor TEXT, kind TEXT NOT NULL, ports TEXT NOT NULL,
+           portCount INTEGER NOT NULL, packets INTEGER NOT NULL, firstSeen TEXT NOT NULL,
+           lastSeen TEXT NOT NULL);",
+    )
+    .unwrap();
+}
+
+/// The scans [`capture_seed`] writes.
+const SCANS: usize = 30;
+
+/// Capture rows: [`SCANS`] scans (every third from 203.0.113.9 and of kind `xmas`, the others
+/// from 198.51.100.7 and of kind `syn`), p0f rows for session `s0000` and for SYNs that opened
+/// no session, and fingerprints of `s0000`, one contradicting its TCP stack.
+fn capture_seed(conn: &Connection) {
+    capture_schema(conn);
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    for i in 0..SCANS {
+        let (source, kind) = if i % 3 == 0 {
+            ("203.0.113.9", "xmas")
+        } else {
+            ("198.51.100.7", "syn")
+        };
+        let at = stamp(now - 100 + i as i64);
+        conn.execute(
+            "INSERT INTO scans (session, eventDateTime, peerAddress, localAddress, sensor, kind,
+               ports, portCount, packets, firstSeen, lastSeen)
+             VALUES (?1, ?2, ?3, '127.0.0.1', 'test', ?4, '21,22,23', 3, 6, ?2, ?2)",
+            params![format!("scan{i:02}"), at, source, kind],
+        )
+        .unwrap();
+    }
+    let at = stamp(now - 50);
+    conn.execute(
+        "INSERT INTO p0f (session, eventDateTime, peerAddress, localAddress, peerPort, localPort,
+           os, distance, rawSignature, quality, osClass) VALUES
+           ('s0000', ?1, '198.51.100.7', '127.0.0.1', 4000, 2323, 'Linux 2.2.x-3.x', 0,
+            '4:64+0:0:65495:mss*20,7:mss,sok,ts,nop,ws:df,id+:0', 'exact', 'unix'),
+           (NULL, ?1, '198.51.100.7', '127.0.0.1', 4001, 22, 'Linux 2.2.x-3.x', 0,
+            '4:64+0:0:65495:mss*20,7:mss,sok,ts,nop,ws:df,id+:0', 'exact', 'unix'),
+           (NULL, ?1, '203.0.113.9', '127.0.0.1', 1, 7, '<img src=x onerror=alert(1)>', 3,
+            '*:64:0:*:1024,0:mss:0:0', 'generic', '!')",
+        params![at],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO fingerprints (session, eventDateTime, peerAddress, localAddress, kind,
+           fingerprint, detail, sni, claimedOs, tcpOs, contradiction) VALUES
+           ('s0000', ?1, '198.51.100.7', '127.0.0.1', 'tls', 't13d1516h2_8daaf6152771_e5627efa2ab1',
+            't13d1516h2_raw', 'router.local', NULL, 'Linux 2.2.x-3.x', 0),
+           ('s0000', ?1, '198.51.100.7', '127.0.0.1', 'http', '1:Host,User-Agent:Accept:Mozilla',
+            'Firefox', NULL, 'Windows', 'Linux 2.2.x-3.x', 1)",
+        params![at],
+    )
+    .unwrap();
+}
+
+/// The keys of a JSON object, sorted.
+fn keys(v: &Value) -> Vec<String> {
+    let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+    k.sort();
+    k
+}
+
+#[tokio::test]
+async fn scans_are_listed_newest_first_paged_and_filtered() {
+    let (_dir, app) = service_with(Some(TOKEN), 1 << 20, capture_seed);
+    for path in ["/v1/scans", "/v1/analytics/scans"] {
+        let a = get(&app, path).await;
+        assert_eq!(a.status, StatusCode::OK, "{path}");
+        let page = a.json();
+        assert_eq!(page["timespan"], "days=1");
+        let items = page["items"].as_array().unwrap();
+        assert_eq!(items.len(), SCANS, "{path}");
+        assert_eq!(
+            items[0]["id"],
+            format!("scan{:02}", SCANS - 1),
+            "newest first"
+        );
+        assert_eq!(
+            keys(&items[0]),
+            [
+                "firstSeen",
+                "id",
+                "kind",
+                "lastSeen",
+                "localAddress",
+                "packets",
+                "peerAddress",
+                "portCount",
+                "ports",
+                "sensor",
+                "time"
+            ]
+        );
+        assert_eq!(items[0]["ports"], serde_json::json!([21, 22, 23]));
+        assert_eq!(items[0]["portCount"], 3);
+        assert_eq!(items[0]["packets"], 6);
+        assert_eq!(items[0]["sensor"], "test");
+    }
+    // A page at a time: every scan once, newest first, through next_cursor and Link.
+    let mut seen = Vec::new();
+    let mut url = "/v1/scans?limit=7".to_owned();
+    loop {
+        let a = get(&app, &url).await;
+        assert_eq!(a.status, StatusCode::OK, "{url}");
+        let page = a.json();
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["id"].as_str().unwrap().to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(c) => {
+                let link = a.link.expect("a Link header");
+                assert!(
+                    link.starts_with("<http://127.0.0.1:8080/v1/scans?"),
+                    "{link}"
+                );
+                url = format!("/v1/scans?limit=7&cursor={}", urlencode(c));
+            }
+            None => break,
+        }
+        assert!(seen.len() <= SCANS);
+    }
+    let expected: Vec<String> = (0..SCANS).rev().map(|i| format!("scan{i:02}")).collect();
+    assert_eq!(seen, expected);
+    // Filters.
+    let xmas = get(&app, "/v1/scans?kind=xmas").await.json();
+    let xmas = xmas["items"].as_array().unwrap();
+    assert_eq!(xmas.len(), SCANS / 3);
+    assert!(xmas.iter().all(|s| s["kind"] == "xmas"));
+    let from = get(&app, "/v1/scans?ip=198.51.100.7&kind=syn").await.json();
+    let from = from["items"].as_array().unwrap();
+    assert_eq!(from.len(), SCANS - SCANS / 3);
+    assert!(from.iter().all(|s| s["peerAddress"] == "198.51.100.7"));
+    let mapped = get(&app, "/v1/scans?ip=::ffff:203.0.113.9").await.json();
+    assert_eq!(mapped["items"].as_array().unwrap().len(), SCANS / 3);
+    let none = get(&app, "/v1/scans?ip=192.0.2.1").await.json();
+    assert_eq!(none["items"], serde_json::json!([]));
+    // Bad parameters: a 400 that names them.
+    for (path, parameter) in [
+        ("/v1/scans?kind=bogus", "kind"),
+        ("/v1/scans?kind=SYN", "kind"),
+        ("/v1/scans?ip=300.1.1.1", "ip"),
+        ("/v1/scans?ip=", "ip"),
+        ("/v1/scans?cursor=nonsense", "cursor"),
+        ("/v1/scans?days=0", "days"),
+        ("/v1/scans?port=22", "port"),
+        ("/v1/analytics/scans?kind=xmas&kind=fin", "kind"),
+    ] {
+        let a = get(&app, path).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{path}");
+        assert_eq!(a.json()["parameter"], parameter, "{path}");
+    }
+    let bad_kind = get(&app, "/v1/scans?kind=bogus").await.json();
+    assert_eq!(
+        bad_kind["error"],
+        "\"bogus\" is not a scan kind; give one of syn, connect, null, fin, xmas, os, ports"
+    );
+}
+
+#[tokio::test]
+async fn an_address_and_a_session_show_what_capture_saw() {
+    let (_dir, app) = service_with(Some(TOKEN), 1 << 20, capture_seed);
+    for path in [
+        "/v1/ipaddresses/198.51.100.7",
+        "/v1/ipaddress/198.51.100.7",
+        "/v1/analytics/ipaddresses/198.51.100.7",
+    ] {
+        let a = get(&app, path).await;
+        assert_eq!(a.status, StatusCode::OK, "{path}");
+        let body = a.json();
+        let os = body["os"].as_array().unwrap();
+        assert_eq!(os.len(), 1, "one distinct result: {body}");
+        assert_eq!(os[0]["os"], "Linux 2.2.x-3.x");
+        assert_eq!(os[0]["osClass"], "unix");
+        assert_eq!(os[0]["quality"], "exact");
+        assert_eq!(os[0]["distance"], 0);
+        assert_eq!(os[0]["count"], 2, "with and without a session");
+        assert_eq!(
+            keys(&os[0]),
+            [
+                "count",
+                "distance",
+                "lastSeen",
+                "os",
+                "osClass",
+                "quality",
+                "rawSignature"
+            ]
+        );
+        let scans = body["scans"].as_array().unwrap();
+        assert_eq!(scans.len(), 20, "capped");
+        assert!(scans.iter().all(|s| s["peerAddress"] == "198.51.100.7"));
+        assert_eq!(scans[0]["id"], "scan29", "latest first");
+        let fps = body["fingerprints"].as_array().unwrap();
+        assert_eq!(fps.len(), 2);
+        let http = fps.iter().find(|f| f["kind"] == "http").unwrap();
+        assert_eq!(http["contradiction"], true);
+        assert_eq!(http["claimedOs"], "Windows");
+        let tls = fps.iter().find(|f| f["kind"] == "tls").unwrap();
+        assert_eq!(tls["contradiction"], false);
+        assert_eq!(tls["sni"], "router.local");
+        assert_eq!(tls["count"], 1);
+        // The sessions by port are still there.
+        assert_eq!(body["ports"][0]["2323"].as_array().unwrap().len(), 100);
+    }
+    let other = get(&app, "/v1/ipaddresses/203.0.113.9").await.json();
+    assert_eq!(other["os"][0]["os"], "<img src=x onerror=alert(1)>");
+    assert_eq!(other["os"][0]["osClass"], "!");
+    assert_eq!(other["fingerprints"], serde_json::json!([]));
+    let session = get(&app, "/v1/sessions/s0000").await.json();
+    let p0f = session["p0f"].as_array().unwrap();
+    assert_eq!(p0f.len(), 1);
+    assert_eq!(p0f[0]["os"], "Linux 2.2.x-3.x");
+    assert_eq!(p0f[0]["peerPort"], 4000);
+    assert_eq!(p0f[0]["localPort"], 2323);
+    let fps = session["fingerprints"].as_array().unwrap();
+    assert_eq!(fps.len(), 2);
+    assert_eq!(session["item_count"], 4, "the rows are unchanged");
+    assert_eq!(session["session_items"].as_array().unwrap().len(), 4);
+    let quiet = get(&app, "/v1/sessions/s0001").await.json();
+    assert_eq!(quiet["p0f"], serde_json::json!([]));
+    assert_eq!(quiet["fingerprints"], serde_json::json!([]));
+    // The summary counts scans by kind and OSes by address.
+    let summary = get(&app, "/v1/analytics/summary").await.json();
+    assert_eq!(
+        summary["summary"]["scans"],
+        serde_json::json!([{"key": "syn", "count": 20}, {"key": "xmas", "count": 10}])
+    );
+    assert_eq!(
+        summary["summary"]["os"][0]["key"],
+        "<img src=x onerror=alert(1)>"
+    );
+    assert_eq!(
+        summary["summary"]["sessions"], SESSIONS,
+        "the old fields stay"
+    );
+}
+
+#[tokio::test]
+async fn capture_lists_stay_within_a_small_byte_budget() {
+    let budget = 65536;
+    let (_dir, app) = service_with(Some(TOKEN), budget, |conn| {
+        capture_seed(conn);
+        // Remote sensors send what they like: 20 fingerprints with 5 KB server names.
+        for i in 0..20 {
+            conn.execute(
+                "INSERT INTO fingerprints (session, eventDateTime, peerAddress, kind,
+                   fingerprint, sni) VALUES ('s0000', ?1, '198.51.100.7', 'tls', ?2, ?3)",
+                params![
+                    stamp(time::OffsetDateTime::now_utc().unix_timestamp() - 10),
+                    format!("fp{i}"),
+                    "n".repeat(5000)
+                ],
+            )
+            .unwrap();
+        }
+    });
+    for path in ["/v1/ipaddresses/198.51.100.7", "/v1/sessions/s0000"] {
+        let a = get(&app, path).await;
+        assert_eq!(a.status, StatusCode::OK, "{path}");
+        assert!(a.body.len() <= budget, "{path}: {} bytes", a.body.len());
+        let body = a.json();
+        let fps = body["fingerprints"].as_array().unwrap();
+        assert!(!fps.is_empty() && fps.len() < 20, "{path}: {}", fps.len());
+        let long: Vec<&str> = fps
+            .iter()
+            .filter_map(|f| f["sni"].as_str())
+            .filter(|sni| sni.starts_with("nnn"))
+            .collect();
+        assert!(!long.is_empty(), "{path}");
+        for sni in long {
+            assert!(
+                sni.len() < 1100 && sni.ends_with("…[cut 3976 bytes]"),
+                "cut at 1 KiB: {}",
+                sni.len()
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_store_older_than_capture_answers_empty_lists() {
+    let (_dir, app) = service_with(Some(TOKEN), 1 << 20, |conn| {
+        conn.execute_batch(
+            "DROP TABLE IF EXISTS scans; DROP TABLE IF EXISTS fingerprints; DROP TABLE p0f;
+             CREATE TABLE p0f (ID INTEGER PRIMARY KEY, session TEXT, eventDateTime TEXT NOT NULL,
+               peerAddress TEXT NOT NULL, localAddress TEXT, peerPort INTEGER,
+               localPort INTEGER, os TEXT, distance INTEGER, rawSignature TEXT);",
+        )
+        .unwrap();
+    });
+    for path in ["/v1/scans", "/v1/analytics/scans?kind=syn&ip=198.51.100.7"] {
+        let a = get(&app, path).await;
+        assert_eq!(a.status, StatusCode::OK, "{path}");
+        assert_eq!(a.json()["items"], serde_json::json!([]), "{path}");
+    }
+    let address = get(&app, "/v1/ipaddresses/198.51.100.7").await;
+    assert_eq!(address.status, StatusCode::OK);
+    let address = address.json();
+    for key in ["os", "scans", "fingerprints"] {
+        assert_eq!(address[key], serde_json::json!([]), "{key}");
+    }
+    let session = get(&app, "/v1/sessions/s0000").await.json();
+    assert_eq!(session["p0f"], serde_json::json!([]));
+    assert_eq!(session["fingerprints"], serde_json::json!([]));
+    let summary = get(&app, "/v1/analytics/summary").await;
+    assert_eq!(summary.status, StatusCode::OK);
+    assert_eq!(summary.json()["summary"]["scans"], serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route() {
+    let (_dir, app) = service(Some(TOKEN), 1 << 20);
+    let doc = get(&app, "/v1/openapi.json").await.json();
+    let paths = doc["paths"].as_object().unwrap();
+    for route in [
+        "/v1/scans",
+        "/v1/analytics/scans",
+        "/v1/ipaddresses/{ip}",
+        "/v1/sessions/{id}",
+        "/v1/analytics/summary",
+    ] {
+        assert!(paths.contains_key(route), "{route} missing");
+    }
+    let scans = &doc["paths"]["/v1/scans"]["get"];
+    let params: Vec<&str> = scans["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["name"].as_str().or(p["$ref"].as_str()))
+        .collect();
+    assert!(params.contains(&"kind"), "{params:?}");
+    assert!(params.contains(&"ip"), "{params:?}");
+    let schemas = &doc["components"]["schemas"];
+    for schema in ["Scan", "OsResult", "Fingerprint", "P0fRow"] {
+        assert!(schemas.get(schema).is_some(), "{schema} missing");
+    }
+    let detail = &schemas["AddressDetail"]["properties"];
+    for key in ["os", "scans", "fingerprints"] {
+        assert!(
+            detail.get(key).is_some(),
+            "AddressDetail.{key} missing: {detail}"
+        );
+    }
 }

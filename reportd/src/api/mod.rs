@@ -30,7 +30,7 @@ mod live;
 mod paging;
 mod params;
 
-use handlers::{addresses, analytics, map, ports, sessions};
+use handlers::{addresses, analytics, map, ports, scans, sessions};
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -86,6 +86,8 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
         .route("/v1/sessions", get(sessions::sessions))
         .route("/v1/sessions/{id}", get(sessions::session_detail))
         .route("/v1/sensors", get(analytics::sensors))
+        .route("/v1/scans", get(scans::scans))
+        .route("/v1/analytics/scans", get(scans::scans))
         .route("/v1/stream", get(live::stream))
         .route("/v1/openapi.json", get(handlers::openapi))
         .route("/metrics", get(handlers::metrics))

@@ -11,7 +11,7 @@ use time::format_description::well_known::Rfc3339;
 use super::params::Params;
 use crate::ApiError;
 use crate::budget::{BoundedArray, ObjectWriter, json_len};
-use crate::query::{ItemCursor, SessionCursor};
+use crate::query::{ItemCursor, ScanCursor, SessionCursor};
 
 /// The 400 for a `cursor` that is not one this service gave out.
 fn not_given_out(c: &str) -> ApiError {
@@ -42,6 +42,19 @@ pub(super) fn session_cursor(c: &str) -> Result<SessionCursor, ApiError> {
     Ok(SessionCursor {
         begin_time: time.to_owned(),
         session: session.to_owned(),
+    })
+}
+
+/// A scans-list cursor, `time~ID` ([`ScanCursor`]'s `Display`).
+pub(super) fn scan_cursor(c: &str) -> Result<ScanCursor, ApiError> {
+    let (time, id) = c
+        .rsplit_once('~')
+        .filter(|(t, _)| OffsetDateTime::parse(t, &Rfc3339).is_ok())
+        .and_then(|(t, id)| Some((t, id.parse::<i64>().ok()?)))
+        .ok_or_else(|| not_given_out(c))?;
+    Ok(ScanCursor {
+        time: time.to_owned(),
+        id,
     })
 }
 
@@ -186,6 +199,14 @@ mod tests {
         assert_eq!(session_cursor(&session.to_string()).unwrap(), session);
         assert!(session_cursor("yesterday~s").is_err());
         assert!(session_cursor("2026-01-01T00:00:00Z~").is_err());
+        let scan = ScanCursor {
+            time: "2026-01-01T00:00:00.000000Z".into(),
+            id: 7,
+        };
+        assert_eq!(scan_cursor(&scan.to_string()).unwrap(), scan);
+        assert!(scan_cursor("2026-01-01T00:00:00Z~x").is_err());
+        assert!(scan_cursor("yesterday~7").is_err());
+        assert!(scan_cursor("7").is_err());
         assert_eq!(offset_cursor("20").unwrap(), 20);
         assert_eq!(offset_cursor("2147483647").unwrap(), MAX_OFFSET);
         assert!(offset_cursor("2147483648").is_err());

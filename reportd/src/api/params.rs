@@ -133,14 +133,30 @@ pub(super) fn parse_port(raw: &str) -> Result<u16, ApiError> {
 
 /// An address in a path, IPv4-mapped IPv6 as IPv4.
 pub(super) fn parse_address(raw: &str) -> Result<IpAddr, ApiError> {
+    parse_address_named(raw, "ipaddress")
+}
+
+/// An address given as `parameter`, IPv4-mapped IPv6 as IPv4.
+pub(super) fn parse_address_named(raw: &str, parameter: &str) -> Result<IpAddr, ApiError> {
     let ip: IpAddr = raw.parse().map_err(|_| {
-        ApiError::bad_parameter(
-            "ipaddress",
-            format!("{raw:?} is not an IPv4 or IPv6 address"),
-        )
+        ApiError::bad_parameter(parameter, format!("{raw:?} is not an IPv4 or IPv6 address"))
     })?;
     // The store keeps IPv4-mapped peers as IPv4.
     Ok(ip.to_canonical())
+}
+
+/// A scan kind (`kind=syn`): one of [`query::SCAN_KINDS`](crate::query::SCAN_KINDS).
+pub(super) fn parse_scan_kind(raw: &str) -> Result<String, ApiError> {
+    if crate::query::SCAN_KINDS.contains(&raw) {
+        return Ok(raw.to_owned());
+    }
+    Err(ApiError::bad_parameter(
+        "kind",
+        format!(
+            "{raw:?} is not a scan kind; give one of {}",
+            crate::query::SCAN_KINDS.join(", ")
+        ),
+    ))
 }
 
 #[cfg(test)]

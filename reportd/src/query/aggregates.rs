@@ -275,6 +275,8 @@ pub fn summary(conn: &Connection, f: &Filter, top: usize) -> Result<Summary, Que
         by_port,
         by_country,
         located_sessions,
+        scans: super::scans_by_kind(conn, f)?,
+        os: super::top_os(conn, f, top)?,
     })
 }
 

@@ -5,7 +5,8 @@
 //! The queries fail only with [`QueryError`] (the database); the request's parameters, cursors
 //! included, are parsed and checked by the API before a query runs. The parts: the answer types
 //! and the instance-table catalogue here, `sessions` (session summaries, pages of a session's
-//! rows, the live stream's new sessions) and `aggregates` (counts over the window).
+//! rows, the live stream's new sessions), `aggregates` (counts over the window) and `capture`
+//! (scans, OS and TLS/HTTP fingerprints).
 
 use rusqlite::Connection;
 use rusqlite::types::ValueRef;
@@ -18,6 +19,7 @@ use crate::QueryError;
 use crate::budget::{cap_bytes, cap_string, cut_marker};
 
 mod aggregates;
+mod capture;
 mod sessions;
 
 #[cfg(test)]
@@ -25,6 +27,11 @@ mod tests;
 
 pub use aggregates::{
     addresses, all_ports, commands, credentials, ip_info, places, ports, sensors, summary,
+};
+pub use capture::{
+    FingerprintOut, OsResult, P0fRow, SCAN_KINDS, ScanCursor, ScanFilter, ScanOut,
+    address_fingerprints, address_os, address_scans, scan_cursor, scans, scans_by_kind,
+    session_fingerprints, session_p0f, top_os,
 };
 pub use sessions::{
     FoundSession, ItemCursor, ItemPage, SessionCursor, address_sessions, item_count, latest_rowid,
@@ -173,12 +180,12 @@ pub struct CommandCount {
     pub last_seen: String,
 }
 
-/// A count by key (ports, countries) for the dashboard.
+/// A count by key (ports, countries, scan kinds, OSes) for the dashboard.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KeyCount {
-    /// The key (a port number, a country code, `unknown`).
+    /// The key (a port number, a country code, `unknown`, a scan kind, an OS).
     pub key: String,
-    /// Sessions.
+    /// Sessions (ports, countries), scans (scan kinds) or distinct addresses (OSes).
     pub count: i64,
 }
 
@@ -196,6 +203,11 @@ pub struct Summary {
     /// Sessions whose source has a place on the map (`ipInfo` latitude and longitude). With
     /// sessions but none located, the service has no GeoIP database behind it.
     pub located_sessions: i64,
+    /// Scans reported in the window by kind (`syn`, `ports`, ...), most first; empty for a
+    /// store without packet capture.
+    pub scans: Vec<KeyCount>,
+    /// The OSes p0f matched in the window by distinct source address, most first.
+    pub os: Vec<KeyCount>,
 }
 
 /// A sensor known to the store.

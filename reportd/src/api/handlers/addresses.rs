@@ -1,11 +1,12 @@
 //! Addresses: `/v1/analytics/ipaddresses` (the attacking addresses) and
-//! `/v1/analytics/ipaddresses/{ip}` (one address: where it is and its sessions by port).
+//! `/v1/analytics/ipaddresses/{ip}` (one address: where it is, its sessions by port, and what
+//! packet capture saw of it: its OS, its scans, its TLS and HTTP fingerprints).
 
 use std::collections::HashMap;
 
 use axum::extract::{Path, State};
 
-use super::{SUMMARY_TEXT_BYTES, list_endpoint, offset_after};
+use super::{CAPTURE_ITEMS, SUMMARY_TEXT_BYTES, capture_array, list_endpoint, offset_after};
 use crate::api::paging::{ENVELOPE_BYTES, json_bytes_page, offset_cursor, session_cursor};
 use crate::api::params::{Params, Query, list_params, parse_address};
 use crate::api::{ApiResult, AppState};
@@ -29,7 +30,9 @@ pub(in crate::api) async fn addresses(
     .await
 }
 
-/// One address: where it is, and its sessions in the window by port, newest first.
+/// One address: where it is, its sessions in the window by port, newest first, and in the
+/// same window its p0f results (`os`), latest scans and TLS/HTTP fingerprints, each list
+/// capped at [`CAPTURE_ITEMS`] and a sixteenth of the byte budget.
 pub(in crate::api) async fn address_detail(
     State(s): State<AppState>,
     Path(raw): Path<String>,
@@ -42,7 +45,8 @@ pub(in crate::api) async fn address_detail(
     let cursor = p.cursor().map(session_cursor).transpose()?;
     let address = ip.to_string();
     let sensor = filter.sensor.clone();
-    let (ports, sessions, next, info) =
+    let budget = s.max_response_bytes;
+    let (ports, sessions, next, info, capture) =
         s.db.read(move |c| {
             let ports = query::all_ports(c, sensor.as_deref())?;
             let (sessions, next) = query::address_sessions(
@@ -54,14 +58,31 @@ pub(in crate::api) async fn address_detail(
                 SUMMARY_TEXT_BYTES,
             )?;
             let info = query::ip_info(c, &address)?;
-            Ok((ports, sessions, next, info))
+            let cap = SUMMARY_TEXT_BYTES;
+            let os = query::address_os(c, &address, &filter, CAPTURE_ITEMS, cap)?;
+            let scans = query::address_scans(c, &address, &filter, CAPTURE_ITEMS, cap)?;
+            let fingerprints =
+                query::address_fingerprints(c, &address, &filter, CAPTURE_ITEMS, cap)?;
+            let capture = [
+                capture_array(&os, budget),
+                capture_array(&scans, budget),
+                capture_array(&fingerprints, budget),
+            ];
+            Ok((ports, sessions, next, info, capture))
         })
         .await?;
+    let [os, scans, fingerprints] = capture;
     // RECCE7's shape: a list of one-key objects, port (as text) to that port's sessions, every
     // port listed (empty when the address did not reach it). The sessions kept are the newest
     // that fit the budget beside that skeleton, so the cursor continues in time order.
     let skeleton: usize = ports.iter().map(|p| p.to_string().len() + 8).sum();
-    let fixed = ENVELOPE_BYTES + skeleton + json_len(&info) + json_len(&window.label);
+    let fixed = ENVELOPE_BYTES
+        + skeleton
+        + json_len(&info)
+        + json_len(&window.label)
+        + os.len()
+        + scans.len()
+        + fingerprints.len();
     let mut room = s.max_response_bytes.saturating_sub(fixed);
     let mut kept: Vec<(i64, Vec<u8>)> = Vec::new();
     let mut last_kept: Option<&query::SessionOut> = None;
@@ -105,6 +126,9 @@ pub(in crate::api) async fn address_detail(
     body.field("timespan", &window.label);
     body.field("ipaddress", &ip.to_string());
     body.field("location", &info);
+    body.raw("os", &os);
+    body.raw("scans", &scans);
+    body.raw("fingerprints", &fingerprints);
     body.raw("ports", &by_port);
     body.field("next_cursor", &next);
     body.field("truncated", &truncated);

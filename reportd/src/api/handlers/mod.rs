@@ -21,6 +21,7 @@ pub(super) mod addresses;
 pub(super) mod analytics;
 pub(super) mod map;
 pub(super) mod ports;
+pub(super) mod scans;
 pub(super) mod sessions;
 
 /// `/v1/analytics`: links to the resources.
@@ -37,6 +38,7 @@ pub(super) async fn index(
             {"rel": "credentials", "href": format!("{base}/v1/analytics/credentials")},
             {"rel": "commands", "href": format!("{base}/v1/analytics/commands")},
             {"rel": "sessions", "href": format!("{base}/v1/sessions")},
+            {"rel": "scans", "href": format!("{base}/v1/scans")},
             {"rel": "sensors", "href": format!("{base}/v1/sensors")},
             {"rel": "worldmap", "href": format!("{base}/v1/worldmap")},
             {"rel": "openapi", "href": format!("{base}/v1/openapi.json")},
@@ -48,6 +50,22 @@ pub(super) async fn index(
 /// The longest text field of a session summary (names, addresses, close reasons): summaries
 /// stay small whatever a fleet's store holds.
 pub(super) const SUMMARY_TEXT_BYTES: usize = budget::MIN_VALUE_BYTES;
+
+/// The most rows of each capture list inside a detail answer (an address's OS results, scans
+/// and fingerprints; a session's p0f rows and fingerprints).
+pub(super) const CAPTURE_ITEMS: usize = 20;
+
+/// `items` as a JSON array of at most a sixteenth of `budget` bytes (at least one item): the
+/// capture lists of a detail answer take their share and leave the rest to its pages.
+pub(super) fn capture_array<T: serde::Serialize>(items: &[T], budget: usize) -> Vec<u8> {
+    let mut array = budget::BoundedArray::new(budget / 16);
+    for item in items {
+        if !array.push(item) {
+            break;
+        }
+    }
+    array.finish()
+}
 
 /// A list endpoint: the window, the sensor filter and paging (`cursor` read by
 /// `parse_cursor`), then `fetch` on the database (its last argument the longest text value),

@@ -1,11 +1,11 @@
-//! Sessions: `/v1/sessions` (the newest first) and `/v1/sessions/{id}` (one session and a
-//! page of its rows).
+//! Sessions: `/v1/sessions` (the newest first) and `/v1/sessions/{id}` (one session, its p0f
+//! rows and TLS/HTTP fingerprints, and a page of its rows).
 
 use std::collections::HashMap;
 
 use axum::extract::{Path, State};
 
-use super::{SUMMARY_TEXT_BYTES, list_endpoint};
+use super::{CAPTURE_ITEMS, SUMMARY_TEXT_BYTES, capture_array, list_endpoint};
 use crate::ApiError;
 use crate::api::paging::{ENVELOPE_BYTES, encode, item_cursor, json_bytes_page, session_cursor};
 use crate::api::params::{Params, Query};
@@ -30,8 +30,9 @@ pub(in crate::api) async fn sessions(
     .await
 }
 
-/// One session: its summary and a page of its rows (`limit`, default and most `max_rows`;
-/// `cursor` from `next_cursor`), within the byte budget.
+/// One session: its summary, its p0f rows (`p0f`) and fingerprints (`fingerprints`, each
+/// list capped at [`CAPTURE_ITEMS`]) and a page of its rows (`limit`, default and most
+/// `max_rows`; `cursor` from `next_cursor`), within the byte budget.
 pub(in crate::api) async fn session_detail(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -52,7 +53,18 @@ pub(in crate::api) async fn session_detail(
             else {
                 return Ok(None);
             };
-            let room = budget.saturating_sub(ENVELOPE_BYTES + json_len(&session));
+            let p0f = query::session_p0f(c, &session.session, CAPTURE_ITEMS, SUMMARY_TEXT_BYTES)?;
+            let p0f = capture_array(&p0f, budget);
+            let fingerprints = query::session_fingerprints(
+                c,
+                &session.session,
+                CAPTURE_ITEMS,
+                SUMMARY_TEXT_BYTES,
+            )?;
+            let fingerprints = capture_array(&fingerprints, budget);
+            let room = budget.saturating_sub(
+                ENVELOPE_BYTES + json_len(&session) + p0f.len() + fingerprints.len(),
+            );
             let page = query::session_items_page(
                 c,
                 &tables,
@@ -63,14 +75,16 @@ pub(in crate::api) async fn session_detail(
                 room,
                 cap,
             )?;
-            Ok(Some((session, page)))
+            Ok(Some((session, p0f, fingerprints, page)))
         })
         .await?;
-    let Some((session, page)) = found else {
+    let Some((session, p0f, fingerprints, page)) = found else {
         return Err(ApiError::not_found(format!("no session {id:?}")));
     };
     let mut body = ObjectWriter::new();
     body.flatten(&session);
+    body.raw("p0f", &p0f);
+    body.raw("fingerprints", &fingerprints);
     body.raw("session_items", &page.json);
     let next = page.next_cursor.as_ref().map(ToString::to_string);
     body.field("next_cursor", &next);
