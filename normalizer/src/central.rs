@@ -288,9 +288,12 @@ impl SqliteCentralStore {
             None => self.plugin_tables.get(&key).cloned(),
         };
         let row = SessionStart::of_event(event, table.as_deref(), &peer, &local);
+        // Scans and the fingerprints of SYNs that opened no session are reports of the packet
+        // capture: no session row is made for them.
+        let sessionless = !store::events::opened_session(event);
         // A session's first event creates its rows; a later session.start (or a table learned
         // late) still updates them.
-        if !self.known(&event.session) || declared.is_some() {
+        if !sessionless && (!self.known(&event.session) || declared.is_some()) {
             self.upsert_session(&row, &r.ident)?;
             self.upsert_mnemosyne(&row, r, "recce7")?;
         }
@@ -306,6 +309,11 @@ impl SqliteCentralStore {
                     .execute(params![event.session, event.time])?;
             }
             EventType::InputRaw => self.sink.raw_input(&self.conn, event, &peer, &local)?,
+            EventType::FingerprintP0f => self.sink.p0f(&self.conn, event, &peer, &local)?,
+            EventType::FingerprintTls | EventType::FingerprintHttp => {
+                self.sink.fingerprint(&self.conn, event, &peer, &local)?
+            }
+            kind if kind.is_scan() => self.sink.scan(&self.conn, event, &peer, &local)?,
             _ => {
                 let table = match table {
                     Some(t) => t,
@@ -648,6 +656,41 @@ mod tests {
             })
         })
         .unwrap()
+    }
+
+    #[test]
+    fn scans_and_sessionless_fingerprints_make_no_session() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteCentralStore::open(&dir.path().join("c.sqlite")).unwrap();
+        let scan = event(
+            E1,
+            "scan.syn",
+            json!({"ports": [22, 23], "port_count": 2, "packets": 4,
+                "first_seen": "2026-11-23T22:25:29.000000Z", "last_seen": "2026-11-23T22:25:30.000000Z"}),
+        );
+        let p0f = event(
+            E2,
+            "fingerprint.p0f",
+            json!({"os": "NMap SYN scan", "raw_signature": "4:64+0:0:1460:1024,0:mss::0", "opened_session": false}),
+        );
+        let outcome = store
+            .write(&[
+                item("recce7.events", "sensor-1", &scan),
+                item("recce7.events", "sensor-1", &p0f),
+            ])
+            .unwrap();
+        assert_eq!(outcome.written, 2, "{outcome:?}");
+        let c = store.connection();
+        assert_eq!(one(c, "SELECT count(*) FROM sessions"), "0");
+        assert_eq!(one(c, "SELECT count(*) FROM mnemosyneSessions"), "0");
+        assert_eq!(
+            one(c, "SELECT ports || ' ' || kind FROM scans"),
+            "22,23 syn"
+        );
+        assert_eq!(
+            one(c, "SELECT coalesce(session, 'NULL') || ' ' || os FROM p0f"),
+            "NULL NMap SYN scan"
+        );
     }
 
     #[test]

@@ -39,11 +39,44 @@ pub enum EventType {
     /// Bytes the plug-in could not parse (scanner probes, TLS hellos, junk), kept raw and bounded.
     #[serde(rename = "input.raw")]
     InputRaw,
+    /// The p0f-style fingerprint of a TCP SYN (the `p0f` table): of the session it opened, or
+    /// of a source whose SYNs opened none (a scan; the event's `session` is then empty).
+    #[serde(rename = "fingerprint.p0f")]
+    FingerprintP0f,
+    /// The JA4 fingerprint of a TLS ClientHello a plug-in received (the `fingerprints` table).
+    #[serde(rename = "fingerprint.tls")]
+    FingerprintTls,
+    /// p0f's HTTP request signature, and whether the User-Agent's OS contradicts the TCP
+    /// stack's (the `fingerprints` table).
+    #[serde(rename = "fingerprint.http")]
+    FingerprintHttp,
+    /// Half-open SYN probes (SYN, then RST or nothing): `nmap -sS`, masscan, zmap.
+    #[serde(rename = "scan.syn")]
+    ScanSyn,
+    /// Connections completed and reset without data (`nmap -sT`), or an OS stack's SYNs to
+    /// closed ports.
+    #[serde(rename = "scan.connect")]
+    ScanConnect,
+    /// Packets without flags (`nmap -sN`).
+    #[serde(rename = "scan.null")]
+    ScanNull,
+    /// FIN-only packets outside a connection (`nmap -sF`).
+    #[serde(rename = "scan.fin")]
+    ScanFin,
+    /// FIN, PSH and URG together (`nmap -sX`).
+    #[serde(rename = "scan.xmas")]
+    ScanXmas,
+    /// nmap's OS-detection probes (`nmap -O`).
+    #[serde(rename = "scan.os")]
+    ScanOs,
+    /// One source touching many ports (monitored or not) within a window.
+    #[serde(rename = "scan.ports")]
+    ScanPorts,
 }
 
 impl EventType {
     /// Every type, for documentation and tests that keep the list honest.
-    pub const ALL: [EventType; 7] = [
+    pub const ALL: [EventType; 17] = [
         EventType::SessionStart,
         EventType::SessionEnd,
         EventType::TelnetLogin,
@@ -51,7 +84,33 @@ impl EventType {
         EventType::HttpRequest,
         EventType::ServiceInput,
         EventType::InputRaw,
+        EventType::FingerprintP0f,
+        EventType::FingerprintTls,
+        EventType::FingerprintHttp,
+        EventType::ScanSyn,
+        EventType::ScanConnect,
+        EventType::ScanNull,
+        EventType::ScanFin,
+        EventType::ScanXmas,
+        EventType::ScanOs,
+        EventType::ScanPorts,
     ];
+
+    /// The scan types, for the packet capture and the report service.
+    pub const SCANS: [EventType; 7] = [
+        EventType::ScanSyn,
+        EventType::ScanConnect,
+        EventType::ScanNull,
+        EventType::ScanFin,
+        EventType::ScanXmas,
+        EventType::ScanOs,
+        EventType::ScanPorts,
+    ];
+
+    /// True for the `scan.*` types: reports of the packet capture, not of a session.
+    pub fn is_scan(self) -> bool {
+        Self::SCANS.contains(&self)
+    }
 
     /// The dotted wire name, e.g. `http.request`.
     pub fn as_str(self) -> &'static str {
@@ -63,6 +122,16 @@ impl EventType {
             EventType::HttpRequest => "http.request",
             EventType::ServiceInput => "service.input",
             EventType::InputRaw => "input.raw",
+            EventType::FingerprintP0f => "fingerprint.p0f",
+            EventType::FingerprintTls => "fingerprint.tls",
+            EventType::FingerprintHttp => "fingerprint.http",
+            EventType::ScanSyn => "scan.syn",
+            EventType::ScanConnect => "scan.connect",
+            EventType::ScanNull => "scan.null",
+            EventType::ScanFin => "scan.fin",
+            EventType::ScanXmas => "scan.xmas",
+            EventType::ScanOs => "scan.os",
+            EventType::ScanPorts => "scan.ports",
         }
     }
 }

@@ -41,6 +41,18 @@ const UPSERT_SESSION: &str = "INSERT INTO sessions (session, sensor, plugin, tab
 const END_SESSION: &str = "UPDATE sessions SET endTime = ?2, bytesIn = ?3, bytesOut = ?4,
     closeReason = ?5, linkedSession = ?6 WHERE session = ?1";
 
+const INSERT_P0F: &str = "INSERT INTO p0f (session, eventDateTime, peerAddress, localAddress,
+    peerPort, localPort, os, distance, rawSignature, eventId, quality, osClass)
+    VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)";
+
+const INSERT_FINGERPRINT: &str = "INSERT INTO fingerprints (session, eventDateTime, peerAddress,
+    localAddress, peerPort, localPort, eventId, kind, fingerprint, detail, sni, claimedOs, tcpOs,
+    contradiction) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)";
+
+const INSERT_SCAN: &str = "INSERT INTO scans (session, eventDateTime, peerAddress, localAddress,
+    eventId, sensor, kind, ports, portCount, packets, firstSeen, lastSeen)
+    VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)";
+
 const INSERT_RAW: &str = "INSERT INTO rawInput (session, eventDateTime, peerAddress, localAddress,
     peerPort, localPort, eventId, plugin, reason, length, bytes) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)";
 
@@ -123,6 +135,34 @@ pub trait EventSink {
 
     /// Keeps an `input.raw` event (`peer` and `local` are its addresses as text).
     fn raw_input(
+        &self,
+        conn: &Self::Conn,
+        event: &Event,
+        peer: &str,
+        local: &str,
+    ) -> Result<(), StoreError>;
+
+    /// Keeps a `fingerprint.p0f` event in RECCE7's `p0f` table (the session NULL when the SYN
+    /// opened none: see [`opened_session`]).
+    fn p0f(
+        &self,
+        conn: &Self::Conn,
+        event: &Event,
+        peer: &str,
+        local: &str,
+    ) -> Result<(), StoreError>;
+
+    /// Keeps a `fingerprint.tls` or `fingerprint.http` event in the `fingerprints` table.
+    fn fingerprint(
+        &self,
+        conn: &Self::Conn,
+        event: &Event,
+        peer: &str,
+        local: &str,
+    ) -> Result<(), StoreError>;
+
+    /// Keeps a `scan.*` event in the `scans` table.
+    fn scan(
         &self,
         conn: &Self::Conn,
         event: &Event,
@@ -334,6 +374,87 @@ impl EventSink for SqliteSink {
         Ok(())
     }
 
+    fn p0f(
+        &self,
+        conn: &Connection,
+        event: &Event,
+        peer: &str,
+        local: &str,
+    ) -> Result<(), StoreError> {
+        let session = opened_session(event).then_some(event.session.as_str());
+        conn.prepare_cached(INSERT_P0F)?.execute(params![
+            session,
+            event.time,
+            peer,
+            local,
+            event.src_port,
+            event.dst_port,
+            text(event, "os"),
+            int(event, "distance"),
+            text(event, "raw_signature"),
+            event.id,
+            text(event, "quality"),
+            text(event, "os_class"),
+        ])?;
+        Ok(())
+    }
+
+    fn fingerprint(
+        &self,
+        conn: &Connection,
+        event: &Event,
+        peer: &str,
+        local: &str,
+    ) -> Result<(), StoreError> {
+        let kind = match event.kind {
+            EventType::FingerprintTls => "tls",
+            _ => "http",
+        };
+        conn.prepare_cached(INSERT_FINGERPRINT)?.execute(params![
+            event.session,
+            event.time,
+            peer,
+            local,
+            event.src_port,
+            event.dst_port,
+            event.id,
+            kind,
+            text(event, "fingerprint").unwrap_or(""),
+            text(event, "detail"),
+            text(event, "sni"),
+            text(event, "claimed_os"),
+            text(event, "tcp_os"),
+            Bind(event.data.get("contradiction")),
+        ])?;
+        Ok(())
+    }
+
+    fn scan(
+        &self,
+        conn: &Connection,
+        event: &Event,
+        peer: &str,
+        local: &str,
+    ) -> Result<(), StoreError> {
+        let kind = event.kind.as_str().trim_start_matches("scan.");
+        let ports = scan_ports(event);
+        conn.prepare_cached(INSERT_SCAN)?.execute(params![
+            event.session,
+            event.time,
+            peer,
+            local,
+            event.id,
+            event.sensor,
+            kind,
+            ports,
+            int(event, "port_count").unwrap_or(0),
+            int(event, "packets").unwrap_or(0),
+            text(event, "first_seen").unwrap_or(&event.time),
+            text(event, "last_seen").unwrap_or(&event.time),
+        ])?;
+        Ok(())
+    }
+
     fn configured_row(
         &self,
         conn: &Connection,
@@ -475,6 +596,11 @@ pub fn write_event<S: EventSink>(
             }
         }
         EventType::InputRaw => sink.raw_input(conn, event, &peer, &local)?,
+        EventType::FingerprintP0f => sink.p0f(conn, event, &peer, &local)?,
+        EventType::FingerprintTls | EventType::FingerprintHttp => {
+            sink.fingerprint(conn, event, &peer, &local)?
+        }
+        kind if kind.is_scan() => sink.scan(conn, event, &peer, &local)?,
         _ => {
             let head = RowHead::of_event(event, &peer, &local);
             sink.configured_row(conn, &event.plugin, &head, &event.data, &mut |column| {
@@ -484,6 +610,32 @@ pub fn write_event<S: EventSink>(
         }
     }
     Ok(())
+}
+
+/// False for an event the packet capture made of no session: a scan report, or the p0f
+/// fingerprint of a SYN that opened no session (`"opened_session": false`; its `session` is
+/// then the fingerprint's own id, as every event needs one).
+pub fn opened_session(event: &Event) -> bool {
+    !event.kind.is_scan() && event.data.get("opened_session") != Some(&Value::Bool(false))
+}
+
+/// A scan event's `ports` (a JSON array of port numbers) as the `scans` table keeps them:
+/// `"22,23,80"`, numbers only (anything else in the array is left out).
+pub fn scan_ports(event: &Event) -> String {
+    let mut out = String::new();
+    if let Some(Value::Array(ports)) = event.data.get("ports") {
+        for port in ports
+            .iter()
+            .filter_map(Value::as_u64)
+            .filter(|p| *p <= 65_535)
+        {
+            if !out.is_empty() {
+                out.push(',');
+            }
+            out.push_str(&port.to_string());
+        }
+    }
+    out
 }
 
 /// A JSON value bound as the matching SQLite value: strings as TEXT (not JSON-quoted), integers
@@ -642,5 +794,131 @@ mod tests {
             sink.grown_row(&conn, "grown", &HEAD, &data),
             Err(StoreError::BadColumn(_))
         ));
+    }
+
+    fn capture_event(kind: EventType, session: &str, data: serde_json::Value) -> Event {
+        Event {
+            schema: crate::SCHEMA_VERSION,
+            id: crate::new_id(),
+            sensor: "sensor".into(),
+            session: session.into(),
+            time: "2026-12-07T10:00:00.000000Z".into(),
+            kind,
+            plugin: "capture".into(),
+            protocol: "tcp".into(),
+            src_ip: "203.0.113.7".parse().unwrap(),
+            src_port: 40000,
+            dst_ip: "127.0.0.1".parse().unwrap(),
+            dst_port: 23,
+            data: data.as_object().unwrap().clone(),
+        }
+    }
+
+    #[test]
+    fn fingerprints_and_scans_go_to_their_tables() {
+        let (_dir, conn) = store();
+        let sink = SqliteSink::default();
+        let unknown = AtomicU64::new(0);
+        let p0f = serde_json::json!({"os": "Linux 2.2.x-3.x", "os_class": "unix", "distance": 0,
+            "raw_signature": "4:64+0:0:65495:mss*20,7:mss,sok,ts,nop,ws:df,id+:0", "quality": "exact"});
+        let mut without = p0f.clone();
+        without["opened_session"] = false.into();
+        let mut without = p0f.clone();
+        without["opened_session"] = false.into();
+        write_event(
+            &sink,
+            &conn,
+            &capture_event(EventType::FingerprintP0f, "s1", p0f),
+            &unknown,
+        )
+        .unwrap();
+        write_event(
+            &sink,
+            &conn,
+            &capture_event(EventType::FingerprintP0f, &crate::new_id(), without),
+            &unknown,
+        )
+        .unwrap();
+        let rows: Vec<(Option<String>, String, i64, String, String)> = conn
+            .prepare("SELECT session, os, distance, quality, osClass FROM p0f ORDER BY ID")
+            .unwrap()
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].0.as_deref(), Some("s1"));
+        assert_eq!(rows[1].0, None, "a SYN that opened no session");
+        assert_eq!(
+            (
+                rows[0].1.as_str(),
+                rows[0].2,
+                rows[0].3.as_str(),
+                rows[0].4.as_str()
+            ),
+            ("Linux 2.2.x-3.x", 0, "exact", "unix")
+        );
+
+        let tls = serde_json::json!({"fingerprint": "t13d1516h2_8daaf6152771_02713d6af862",
+            "detail": "t13d1516h2_002f,0035_0005,000a", "sni": "<script>"});
+        write_event(
+            &sink,
+            &conn,
+            &capture_event(EventType::FingerprintTls, "s1", tls),
+            &unknown,
+        )
+        .unwrap();
+        let http = serde_json::json!({"fingerprint": "1:Host,User-Agent:Accept:curl/", "detail": "curl",
+            "claimed_os": "Windows", "tcp_os": "Linux 2.2.x-3.x", "contradiction": true});
+        write_event(
+            &sink,
+            &conn,
+            &capture_event(EventType::FingerprintHttp, "s1", http),
+            &unknown,
+        )
+        .unwrap();
+        let rows: Vec<(String, String, Option<String>, Option<i64>)> = conn
+            .prepare("SELECT kind, fingerprint, sni, contradiction FROM fingerprints ORDER BY ID")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            rows[0],
+            (
+                "tls".into(),
+                "t13d1516h2_8daaf6152771_02713d6af862".into(),
+                Some("<script>".into()),
+                None
+            )
+        );
+        assert_eq!(rows[1].0, "http");
+        assert_eq!(rows[1].3, Some(1));
+
+        let scan = serde_json::json!({"ports": [22, 23, "x", 70000, 80], "port_count": 3,
+            "packets": 6, "first_seen": "2026-12-07T09:59:58.000000Z",
+            "last_seen": "2026-12-07T09:59:59.000000Z"});
+        write_event(
+            &sink,
+            &conn,
+            &capture_event(EventType::ScanSyn, &crate::new_id(), scan),
+            &unknown,
+        )
+        .unwrap();
+        let (kind, ports, count, packets): (String, String, i64, i64) = conn
+            .query_row(
+                "SELECT kind, ports, portCount, packets FROM scans",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            (kind.as_str(), ports.as_str(), count, packets),
+            ("syn", "22,23,80", 3, 6)
+        );
+        assert_eq!(unknown.load(Ordering::Relaxed), 0);
     }
 }

@@ -219,7 +219,7 @@ pub struct PruneStep {
     pub sessions: u64,
 }
 
-const CANDIDATES: &str = "SELECT session FROM sessions AS s
+const CANDIDATES: &str = "SELECT session, startTime FROM sessions AS s
     WHERE endTime IS NOT NULL AND (?1 IS NULL OR startTime < ?1)
     AND NOT EXISTS (SELECT 1 FROM outbox AS o WHERE o.session = s.session AND o.sentMicros IS NULL)
     ORDER BY startTime LIMIT 64";
@@ -284,10 +284,22 @@ fn prune_in_transaction(
         }
         Prune::Age { cutoff, .. } => (Some(cutoff.as_str()), None),
     };
-    let sessions: Vec<String> = conn
+    let sessions: Vec<(String, String)> = conn
         .prepare_cached(CANDIDATES)?
-        .query_map([cutoff], |r| r.get(0))?
+        .query_map([cutoff], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
+    // Rows of no session (scans, and fingerprints of SYNs that opened none) go by their own
+    // time: by age before the cutoff, by size as old as the sessions this step deletes.
+    let orphans_before = match (cutoff, sessions.last()) {
+        (Some(cutoff), _) => Some(cutoff.to_owned()),
+        (None, Some((_, start))) => Some(start.clone()),
+        (None, None) => None,
+    };
+    step.rows += delete_orphans(conn, orphans_before.as_deref(), budget - step.rows)?;
+    if step.rows >= budget {
+        return Ok(step);
+    }
+    let sessions: Vec<String> = sessions.into_iter().map(|(s, _)| s).collect();
     'sessions: for session in &sessions {
         for table in tables {
             let left = budget - step.rows;
@@ -329,6 +341,30 @@ fn prune_in_transaction(
         }
     }
     Ok(step)
+}
+
+/// Deletes at most `budget` rows that belong to no session: `scans` rows and `p0f` rows without
+/// a session, older than `before` (all of them, oldest first, when `None`), never one whose
+/// event is still waiting in the outbox. Tables an old store lacks are skipped.
+fn delete_orphans(conn: &Connection, before: Option<&str>, budget: u64) -> Result<u64, StoreError> {
+    const ORPHANS: [(&str, &str); 2] =
+        [("scans", "session IS NOT NULL"), ("p0f", "session IS NULL")];
+    let mut deleted = 0u64;
+    for (table, which) in ORPHANS {
+        if deleted >= budget || table_columns(conn, table)?.is_empty() {
+            continue;
+        }
+        deleted += conn
+            .prepare_cached(&format!(
+                "DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} AS t
+                 WHERE {which} AND (?1 IS NULL OR eventDateTime < ?1)
+                 AND NOT EXISTS (SELECT 1 FROM outbox AS o
+                     WHERE o.sentMicros IS NULL AND o.eventId = t.eventId)
+                 ORDER BY eventDateTime LIMIT ?2)"
+            ))?
+            .execute(params![before, (budget - deleted) as i64])? as u64;
+    }
+    Ok(deleted)
 }
 
 /// Hands up to `pages` free pages back to the file system; returns the free pages left.
@@ -496,6 +532,65 @@ mod tests {
 
     fn one(conn: &Connection, sql: &str) -> i64 {
         conn.query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
+    #[test]
+    fn scans_and_sessionless_fingerprints_age_out_unless_unsent() {
+        let (_dir, conn) = store();
+        for (id, time) in [
+            ("old", "2026-01-01T00:00:00.000000Z"),
+            ("unsent", "2026-01-02T00:00:00.000000Z"),
+            ("new", "2026-06-01T00:00:00.000000Z"),
+        ] {
+            conn.execute(
+                "INSERT INTO scans (session, eventDateTime, peerAddress, localAddress, eventId, kind,
+                 ports, portCount, packets, firstSeen, lastSeen)
+                 VALUES (?1, ?2, '203.0.113.9', '127.0.0.1', ?1, 'syn', '22', 1, 1, ?2, ?2)",
+                params![id, time],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO p0f (session, eventDateTime, peerAddress, eventId) VALUES (NULL, ?2, '203.0.113.9', ?1)",
+                params![format!("p-{id}"), time],
+            )
+            .unwrap();
+        }
+        // A p0f row of a session stays with its session.
+        conn.execute(
+            "INSERT INTO p0f (session, eventDateTime, peerAddress, eventId) VALUES ('s', '2026-01-01T00:00:00.000000Z', '203.0.113.9', 'p-s')",
+            [],
+        )
+        .unwrap();
+        for id in ["unsent", "p-unsent"] {
+            conn.execute(
+                "INSERT INTO outbox (eventId, eventDateTime, payload, session) VALUES (?1, 't', '{}', ?1)",
+                [id],
+            )
+            .unwrap();
+        }
+        let tables = session_tables(&conn).unwrap();
+        let age = Prune::Age {
+            cutoff: "2026-03-01T00:00:00.000000Z".into(),
+            cutoff_micros: 0,
+        };
+        let step = prune_step(&conn, &tables, &age, 100).unwrap();
+        assert_eq!(step.rows, 2, "the old scan and the old sessionless p0f row");
+        let left = |sql: &str| -> Vec<String> {
+            conn.prepare(sql)
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        assert_eq!(
+            left("SELECT session FROM scans ORDER BY ID"),
+            ["unsent", "new"]
+        );
+        assert_eq!(
+            left("SELECT eventId FROM p0f ORDER BY ID"),
+            ["p-unsent", "p-new", "p-s"]
+        );
     }
 
     #[test]

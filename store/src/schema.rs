@@ -1,4 +1,5 @@
 //! The store's schema: RECCE7's fixed tables (`sessions`, `p0f`, `ipInfo`), the raw-input table,
+//! the packet capture's `fingerprints` and `scans`,
 //! and one table per plug-in instance, created or migrated at start-up.
 //!
 //! Identifiers that come from configuration are checked with [`is_safe_identifier`] before they
@@ -26,13 +27,15 @@ pub const FIXED_COLUMNS: [(&str, &str); 9] = [
 ];
 
 /// Tables the store owns; a plug-in instance may not use these names.
-pub const RESERVED_TABLES: [&str; 6] = [
+pub const RESERVED_TABLES: [&str; 8] = [
     "sessions",
     "p0f",
     "ipInfo",
     "rawInput",
     "storeMeta",
     "outbox",
+    "fingerprints",
+    "scans",
 ];
 
 /// Tables only the central store has (the normalizer's: deduplication, quarantine, mnemosyne's
@@ -40,7 +43,7 @@ pub const RESERVED_TABLES: [&str; 6] = [
 pub const CENTRAL_TABLES: [&str; 3] = ["received", "quarantine", "mnemosyneSessions"];
 
 /// Bumped when the fixed tables change; recorded in `storeMeta`.
-pub const STORE_VERSION: i64 = 3;
+pub const STORE_VERSION: i64 = 4;
 
 /// The SQLite storage class of a configured column. RECCE7's configs used these names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -325,10 +328,50 @@ CREATE TABLE IF NOT EXISTS p0f (
     localPort INTEGER,
     os TEXT,
     distance INTEGER,
-    rawSignature TEXT
+    rawSignature TEXT,
+    eventId TEXT,
+    quality TEXT,
+    osClass TEXT
 );
 CREATE INDEX IF NOT EXISTS p0f_peer ON p0f (peerAddress);
 CREATE INDEX IF NOT EXISTS p0f_session ON p0f (session);
+CREATE TABLE IF NOT EXISTS fingerprints (
+    ID INTEGER PRIMARY KEY,
+    session TEXT NOT NULL,
+    eventDateTime TEXT NOT NULL,
+    peerAddress TEXT NOT NULL,
+    localAddress TEXT NOT NULL,
+    peerPort INTEGER,
+    localPort INTEGER,
+    eventId TEXT,
+    kind TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    detail TEXT,
+    sni TEXT,
+    claimedOs TEXT,
+    tcpOs TEXT,
+    contradiction INTEGER
+);
+CREATE INDEX IF NOT EXISTS fingerprints_session ON fingerprints (session);
+CREATE INDEX IF NOT EXISTS fingerprints_peer ON fingerprints (peerAddress);
+CREATE TABLE IF NOT EXISTS scans (
+    ID INTEGER PRIMARY KEY,
+    session TEXT NOT NULL,
+    eventDateTime TEXT NOT NULL,
+    peerAddress TEXT NOT NULL,
+    localAddress TEXT NOT NULL,
+    eventId TEXT,
+    sensor TEXT,
+    kind TEXT NOT NULL,
+    ports TEXT NOT NULL,
+    portCount INTEGER NOT NULL,
+    packets INTEGER NOT NULL,
+    firstSeen TEXT NOT NULL,
+    lastSeen TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS scans_time ON scans (eventDateTime);
+CREATE INDEX IF NOT EXISTS scans_peer ON scans (peerAddress, eventDateTime);
+CREATE INDEX IF NOT EXISTS scans_session ON scans (session);
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     eventId TEXT NOT NULL,
@@ -381,6 +424,16 @@ pub fn create_fixed_tables(conn: &Connection) -> Result<(), StoreError> {
     conn.execute_batch(
         "CREATE INDEX IF NOT EXISTS outbox_unsent_session ON outbox (session) WHERE sentMicros IS NULL",
     )?;
+    // Version 4 (packet capture) added the event id, match quality and OS class to `p0f`.
+    let p0f = table_columns(conn, "p0f")?;
+    for column in ["eventId", "quality", "osClass"] {
+        if !p0f
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case(column))
+        {
+            conn.execute_batch(&format!("ALTER TABLE p0f ADD COLUMN {column} TEXT"))?;
+        }
+    }
     crate::meta::write_version(conn, STORE_VERSION)
 }
 

@@ -21,8 +21,13 @@ pub const MAX_NAME_CHARS: usize = 128;
 fn data_keys_are_columns(kind: EventType) -> bool {
     !matches!(
         kind,
-        EventType::SessionStart | EventType::SessionEnd | EventType::InputRaw
-    )
+        EventType::SessionStart
+            | EventType::SessionEnd
+            | EventType::InputRaw
+            | EventType::FingerprintP0f
+            | EventType::FingerprintTls
+            | EventType::FingerprintHttp
+    ) && !kind.is_scan()
 }
 
 pub(super) fn parse_event(value: Value, limits: &PayloadLimits) -> Result<Event, Rejection> {
