@@ -492,37 +492,6 @@ async fn a_session_page_holds_its_summary_and_its_rows_a_page_at_a_time() {
     assert_eq!(missing.json()["error"], "no session \"nope\"");
 }
 
-/// The capture tables of the store (issue 17), created when this build's store does not
-/// create them, and p0f's new columns added when missing.
-fn capture_schema(conn: &Connection) {
-    let p0f: Vec<String> = conn
-        .prepare("SELECT lower(name) FROM pragma_table_info('p0f')")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    for col in ["eventId", "quality", "osClass"] {
-        if !p0f.contains(&col.to_lowercase()) {
-            conn.execute_batch(&format!("ALTER TABLE p0f ADD COLUMN {col} TEXT"))
-                .unwrap();
-        }
-    }
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS fingerprints (ID INTEGER PRIMARY KEY, session TEXT NOT NULL,
-           eventDateTime TEXT NOT NULL, peerAddress TEXT NOT NULL, localAddress TEXT,
-           peerPort INTEGER, localPort INTEGER, eventId TEXT, kind TEXT NOT NULL,
-           fingerprint TEXT NOT NULL, detail TEXT, sni TEXT, claimedOs TEXT, tcpOs TEXT,
-           contradiction INTEGER);
-         CREATE TABLE IF NOT EXISTS scans (ID INTEGER PRIMARY KEY, session TEXT NOT NULL,
-           eventDateTime TEXT NOT NULL, peerAddress TEXT NOT NULL, localAddress TEXT,
-           eventId TEXT, sensor TEXT, kind TEXT NOT NULL, ports TEXT NOT NULL,
-           portCount INTEGER NOT NULL, packets INTEGER NOT NULL, firstSeen TEXT NOT NULL,
-           lastSeen TEXT NOT NULL);",
-    )
-    .unwrap();
-}
-
 /// The scans [`capture_seed`] writes.
 const SCANS: usize = 30;
 
@@ -530,7 +499,6 @@ const SCANS: usize = 30;
 /// from 198.51.100.7 and of kind `syn`), p0f rows for session `s0000` and for SYNs that opened
 /// no session, and fingerprints of `s0000`, one contradicting its TCP stack.
 fn capture_seed(conn: &Connection) {
-    capture_schema(conn);
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     for i in 0..SCANS {
         let (source, kind) = if i % 3 == 0 {
@@ -766,8 +734,9 @@ async fn capture_lists_stay_within_a_small_byte_budget() {
         // Remote sensors send what they like: 20 fingerprints with 5 KB server names.
         for i in 0..20 {
             conn.execute(
-                "INSERT INTO fingerprints (session, eventDateTime, peerAddress, kind,
-                   fingerprint, sni) VALUES ('s0000', ?1, '198.51.100.7', 'tls', ?2, ?3)",
+                "INSERT INTO fingerprints (session, eventDateTime, peerAddress, localAddress,
+                   kind, fingerprint, sni)
+                 VALUES ('s0000', ?1, '198.51.100.7', '127.0.0.1', 'tls', ?2, ?3)",
                 params![
                     stamp(time::OffsetDateTime::now_utc().unix_timestamp() - 10),
                     format!("fp{i}"),

@@ -506,37 +506,11 @@ pub fn top_os(conn: &Connection, f: &Filter, top: usize) -> Result<Vec<KeyCount>
 mod tests {
     use super::*;
 
-    /// The capture tables as the brief's schema has them, whether or not this build's store
-    /// creates them already.
-    pub(crate) fn add_capture_schema(conn: &Connection) {
-        let p0f = columns(conn, "p0f").unwrap();
-        for col in ["eventId", "quality", "osClass"] {
-            if !p0f.iter().any(|c| c.eq_ignore_ascii_case(col)) {
-                conn.execute_batch(&format!("ALTER TABLE p0f ADD COLUMN {col} TEXT"))
-                    .unwrap();
-            }
-        }
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS fingerprints (ID INTEGER PRIMARY KEY, session TEXT NOT NULL,
-               eventDateTime TEXT NOT NULL, peerAddress TEXT NOT NULL, localAddress TEXT,
-               peerPort INTEGER, localPort INTEGER, eventId TEXT, kind TEXT NOT NULL,
-               fingerprint TEXT NOT NULL, detail TEXT, sni TEXT, claimedOs TEXT, tcpOs TEXT,
-               contradiction INTEGER);
-             CREATE TABLE IF NOT EXISTS scans (ID INTEGER PRIMARY KEY, session TEXT NOT NULL,
-               eventDateTime TEXT NOT NULL, peerAddress TEXT NOT NULL, localAddress TEXT,
-               eventId TEXT, sensor TEXT, kind TEXT NOT NULL, ports TEXT NOT NULL,
-               portCount INTEGER NOT NULL, packets INTEGER NOT NULL, firstSeen TEXT NOT NULL,
-               lastSeen TEXT NOT NULL);",
-        )
-        .unwrap();
-    }
-
     /// A store with capture rows: scans from two sources, p0f rows with and without a
     /// session, fingerprints (one contradicting its TCP stack).
-    pub(crate) fn capture_store() -> (tempfile::TempDir, Connection) {
+    fn capture_store() -> (tempfile::TempDir, Connection) {
         let dir = tempfile::tempdir().unwrap();
         let (conn, _) = store::open(&dir.path().join("s.sqlite"), &[]).unwrap();
-        add_capture_schema(&conn);
         conn.execute_batch(
             "INSERT INTO sessions (session, sensor, plugin, tableName, protocol, peerAddress,
                peerPort, localAddress, localPort, startTime)
@@ -585,6 +559,15 @@ mod tests {
             since: t.into(),
             sensor: None,
         }
+    }
+
+    #[test]
+    fn the_scan_kinds_are_the_stores_scan_types() {
+        let types: Vec<String> = store::EventType::SCANS
+            .iter()
+            .map(|t| t.as_str().trim_start_matches("scan.").to_owned())
+            .collect();
+        assert_eq!(types, SCAN_KINDS);
     }
 
     #[test]
@@ -765,7 +748,7 @@ mod tests {
     }
 
     /// A store written before packet capture: no `scans`, no `fingerprints`, RECCE7's `p0f`.
-    pub(crate) fn old_store() -> (tempfile::TempDir, Connection) {
+    fn old_store() -> (tempfile::TempDir, Connection) {
         let dir = tempfile::tempdir().unwrap();
         let (conn, _) = store::open(&dir.path().join("old.sqlite"), &[]).unwrap();
         conn.execute_batch(
