@@ -1,7 +1,9 @@
 //! geoloc's pipeline: every message on the honeypot channels is parsed (with the intake's
 //! parser, [`intake::parse`]), its source and destination looked up, and one MHN-format record published on
-//! `geoloc.events` per attack (a recce7 `session.start`, a Cowrie session, a Dionaea
-//! connection); the source's sighting goes to `ipInfo`.
+//! `geoloc.events` per attack (a recce7 `session.start` or `scan.*`, a Cowrie session, a
+//! Dionaea connection); the source's sighting goes to `ipInfo`. A scan opens no session, so
+//! its report is its only event: without a record of its own a scanner would never reach the
+//! map.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
@@ -71,7 +73,8 @@ pub enum Outcome {
     },
     /// Already handled (same id).
     Duplicate,
-    /// Not an attack's first event (a later event of a session): nothing to publish.
+    /// Not an attack's first event (a later event of a session, a fingerprint): nothing to
+    /// publish.
     Skipped,
     /// The payload was refused by the parser.
     Refused(String),
@@ -101,14 +104,21 @@ impl Geolocator {
         }
     }
 
-    /// Handles one message.
+    /// Handles one message. The record's `type` is the channel the message came on, except
+    /// for a recce7 scan, whose `type` is its event type (`scan.syn`, ...): a map can then
+    /// show scanners apart from sessions.
     pub fn handle(&mut self, channel: &str, ident: &str, payload: &[u8]) -> Outcome {
         let parsed = match parse(channel, ident, payload, &self.limits) {
             Ok(parsed) => parsed,
             Err(rejection) => return Outcome::Refused(rejection.to_string()),
         };
+        let mut record_type = channel;
         let (id, src, dst, time) = match &parsed {
             Parsed::Event(e) if e.kind == EventType::SessionStart => {
+                (e.id.as_str(), e.src_ip, e.dst_ip, Some(e.time.as_str()))
+            }
+            Parsed::Event(e) if e.kind.is_scan() => {
+                record_type = e.kind.as_str();
                 (e.id.as_str(), e.src_ip, e.dst_ip, Some(e.time.as_str()))
             }
             Parsed::Event(_) => return Outcome::Skipped,
@@ -129,7 +139,7 @@ impl Geolocator {
         let src_location = self.db.locate(src);
         let dst_location = self.db.locate(dst).or_else(|| self.sensor_location(ident));
         let record = mhn_record(
-            channel,
+            record_type,
             ident,
             time,
             src,
@@ -407,6 +417,76 @@ mod tests {
             g.handle("recce7.events", "sensor-1", b"\xff"),
             Outcome::Refused(_)
         ));
+    }
+
+    /// A recce7 event of `kind` from the packet capture (no session row: `session` is the
+    /// report's own id).
+    fn capture_event(id: &str, kind: &str, src: &str, data: Value) -> Vec<u8> {
+        json!({
+            "schema": 1, "id": id, "sensor": "s", "session": id,
+            "time": "2026-12-07T17:02:16.331950Z", "type": kind, "plugin": "capture",
+            "protocol": "tcp", "src_ip": src, "src_port": 40000, "dst_ip": "10.0.0.1",
+            "dst_port": 21, "data": data,
+        })
+        .to_string()
+        .into_bytes()
+    }
+
+    #[test]
+    fn a_scan_is_located_with_its_event_type_and_the_scanner_as_source() {
+        let mut g = geolocator(HashMap::new());
+        let ports = json!({"ports": [21, 22, 23, 80], "port_count": 4, "packets": 8,
+            "first_seen": "2026-12-07T17:02:11.204518Z",
+            "last_seen": "2026-12-07T17:02:11.331950Z"});
+        for (n, kind) in store::EventType::SCANS.iter().enumerate() {
+            let event = capture_event(ID[n % 5], kind.as_str(), "81.2.69.142", ports.clone());
+            let mut fresh = geolocator(HashMap::new());
+            let Outcome::Located { record, sighting } =
+                fresh.handle("recce7.events", "sensor-1", &event)
+            else {
+                panic!("{} is located", kind.as_str());
+            };
+            assert_eq!(record["type"], kind.as_str());
+            assert_eq!(record["source"], "81.2.69.142");
+            assert_eq!(record["city"], "London");
+            assert_eq!(record["sensor"], "sensor-1");
+            assert_eq!(record["time"], "2026-12-07 17:02:16");
+            let mut keys: Vec<&str> = record.keys().map(String::as_str).collect();
+            keys.sort_unstable();
+            let mut fields = crate::MHN_FIELDS.to_vec();
+            fields.sort_unstable();
+            assert_eq!(keys, fields, "exactly MHN's fields");
+            assert_eq!(sighting.ip.to_string(), "81.2.69.142");
+            assert_eq!(sighting.seen, "2026-12-07T17:02:16.331950Z");
+        }
+        // Once per scan (at-least-once delivery repeats it), and a session's record is still
+        // typed by its channel.
+        let syn = capture_event(ID[0], "scan.syn", "::ffff:81.2.69.142", ports.clone());
+        let Outcome::Located { record, .. } = g.handle("recce7.events", "s", &syn) else {
+            panic!("located");
+        };
+        assert_eq!(
+            record["source"], "81.2.69.142",
+            "IPv4-mapped written as IPv4"
+        );
+        assert_eq!(g.handle("recce7.events", "s", &syn), Outcome::Duplicate);
+        let Outcome::Located { record, .. } = g.handle(
+            "recce7.events",
+            "s",
+            &start(ID[1], "81.2.69.142", "10.0.0.1"),
+        ) else {
+            panic!("located");
+        };
+        assert_eq!(record["type"], "recce7.events");
+        // A fingerprint is no attack of its own: its session (or its scan) has a record.
+        let p0f = capture_event(
+            ID[2],
+            "fingerprint.p0f",
+            "81.2.69.142",
+            json!({"os": "Linux 2.2.x-3.x", "os_class": "unix", "distance": 0,
+                "quality": "exact", "raw_signature": "4:64+0:0:65495:mss*20,7:mss,sok,ts,nop,ws:df,id+:0"}),
+        );
+        assert_eq!(g.handle("recce7.events", "s", &p0f), Outcome::Skipped);
     }
 
     #[test]

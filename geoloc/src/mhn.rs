@@ -43,14 +43,15 @@ pub fn mhn_time(t: OffsetDateTime) -> String {
 
 /// The `geoloc.events` record for one event: exactly the [`MHN_FIELDS`] keys.
 ///
-/// `type` is the hpfeeds channel the event came on, `sensor` the publishing
+/// `type` is the hpfeeds channel the event came on (a recce7 scan's event type,
+/// such as `scan.syn`, for a scan), `sensor` the publishing
 /// sensor's ident, `source` the attacker's address (IPv4-mapped IPv6 written as
 /// IPv4). The unsuffixed location fields describe `src` (the attacker), the ones
 /// ending in `2` describe `dst` (the sensor). `country` is the country name and
 /// `countrycode` the ISO code; coordinates are JSON numbers; anything unknown is
 /// JSON `null`, never left out.
 pub fn mhn_record(
-    channel: &str,
+    record_type: &str,
     ident: &str,
     time: OffsetDateTime,
     source: IpAddr,
@@ -58,7 +59,7 @@ pub fn mhn_record(
     dst: Option<&Location>,
 ) -> Map<String, Value> {
     let mut record = Map::new();
-    record.insert("type".to_owned(), Value::from(channel));
+    record.insert("type".to_owned(), Value::from(record_type));
     record.insert("sensor".to_owned(), Value::from(ident));
     record.insert("time".to_owned(), Value::from(mhn_time(time)));
     record.insert(
