@@ -8,6 +8,7 @@ let aggregatesTimer = null;
 // The session shown in the detail panel and where its next page of rows starts.
 let detailId = null;
 let detailCursor = null;
+let detailAddress = null;
 // Live events refresh the counters and top lists at most this often (never the session list:
 // each event brings its own row).
 const AGGREGATES_DEBOUNCE_MS = 10000;
@@ -50,11 +51,13 @@ function cell(row, value, cls) {
   return td;
 }
 
-function bars(table, items, label) {
+// A bar per item; `onClick(item)`, when given, makes each row open something.
+function bars(table, items, label, onClick) {
   table.replaceChildren();
   const max = Math.max(1, ...items.map((i) => i.count));
   for (const item of items) {
     const tr = document.createElement("tr");
+    if (onClick) { tr.className = "link"; tr.addEventListener("click", () => onClick(item)); }
     const name = cell(tr, label(item), "label");
     name.title = text(label(item));
     cell(tr, item.count, "n");
@@ -88,15 +91,77 @@ function sessionRow(s, isNew) {
   return tr;
 }
 
+// What packet capture saw of a session: the OS of its SYN and its TLS/HTTP fingerprints.
+function captureLines(s) {
+  const lines = [];
+  for (const p of s.p0f || []) {
+    lines.push(`OS (p0f): ${p.os === null ? "no signature matched" : p.os} · ${text(p.quality)} · ${text(p.distance)} hops · ${text(p.rawSignature)}`);
+  }
+  for (const f of s.fingerprints || []) {
+    let line = `${f.kind === "tls" ? "TLS (JA4)" : "HTTP (p0f)"}: ${f.fingerprint}`;
+    if (f.detail) line += ` · ${f.detail}`;
+    if (f.sni) line += ` · SNI ${f.sni}`;
+    if (f.contradiction) line += ` · the User-Agent claims ${text(f.claimedOs)}, the TCP stack is ${text(f.tcpOs)}`;
+    lines.push(line);
+  }
+  return lines;
+}
+
+// Rows of plain cells (every value as text, never as HTML) under a header.
+function fillTable(table, headers, rows) {
+  table.replaceChildren();
+  const head = document.createElement("tr");
+  for (const h of headers) { const th = document.createElement("th"); th.textContent = h; head.appendChild(th); }
+  table.appendChild(head);
+  for (const r of rows) {
+    const tr = document.createElement("tr");
+    for (const v of r.cells) cell(tr, v);
+    if (r.title) tr.title = r.title;
+    if (r.warn) tr.lastChild.className = "warn";
+    table.appendChild(tr);
+  }
+  if (!rows.length) { const tr = document.createElement("tr"); cell(tr, "nothing in this window"); table.appendChild(tr); }
+}
+
+function firstPorts(ports, count) {
+  const shown = ports.slice(0, 8).join(", ");
+  return count > 8 ? shown + " …" : shown;
+}
+
+// The address view: where it is, its sessions in the window, the OSes of its SYNs, its scans
+// and its TLS/HTTP fingerprints.
+async function showAddress(ip) {
+  const a = await api("/v1/ipaddresses/" + encodeURIComponent(ip) + "?" + query());
+  $("address").hidden = false;
+  $("address-ip").textContent = a.ipaddress;
+  const loc = a.location;
+  const place = loc ? [loc.city, loc.country, loc.org].filter(Boolean).join(", ") : "";
+  const sessions = a.ports.reduce((n, p) => n + Object.values(p)[0].length, 0);
+  $("address-head").textContent = `${place || "no location known"} · ${sessions}${a.truncated ? "+" : ""} sessions in this window`;
+  fillTable($("address-os"), ["OS", "class", "match", "hops", "SYNs", "last seen"],
+    a.os.map((o) => ({ cells: [o.os === null ? "no signature matched" : o.os, o.osClass, o.quality, o.distance, o.count, shortTime(o.lastSeen)], title: text(o.rawSignature) })));
+  fillTable($("address-scans"), ["time", "kind", "ports", "first ports", "packets"],
+    a.scans.map((s) => ({ cells: [shortTime(s.time), s.kind, s.portCount, firstPorts(s.ports, s.portCount), s.packets], title: s.ports.join(", ") })));
+  fillTable($("address-fingerprints"), ["kind", "fingerprint", "detail", "SNI", "seen", "User-Agent vs TCP"],
+    a.fingerprints.map((f) => ({
+      cells: [f.kind, f.fingerprint, f.detail, f.sni, f.count,
+        f.contradiction ? `contradicts: claims ${text(f.claimedOs)}, TCP ${text(f.tcpOs)}` : (f.claimedOs ? "agrees" : "–")],
+      warn: f.contradiction,
+    })));
+  $("address").scrollIntoView({ behavior: "smooth" });
+}
+
 async function showSession(id) {
   const s = await api("/v1/sessions/" + encodeURIComponent(id));
   detailId = s.session;
+  detailAddress = s.peer_address;
   $("detail").hidden = false;
   $("detail-id").textContent = s.session;
   $("detail-head").textContent =
     `${s.peer_address}:${s.peer_port} → ${s.local_address}:${s.local_port} ${s.protocol} (${s.plugin}, sensor ${s.sensor})\n` +
     `${shortTime(s.begin_time)} … ${shortTime(s.end_time)}  ${s.duration === null ? "" : s.duration.toFixed(1) + " s"}  ` +
-    `in ${text(s.bytes_in)} B, out ${text(s.bytes_out)} B, ${text(s.close_reason)}`;
+    `in ${text(s.bytes_in)} B, out ${text(s.bytes_out)} B, ${text(s.close_reason)}` +
+    captureLines(s).map((l) => "\n" + l).join("");
   $("detail-rows").replaceChildren();
   $("detail-rows").dataset.total = s.item_count;
   showRows(s);
@@ -143,9 +208,10 @@ async function refreshAggregates() {
     $("addresses").textContent = sum.summary.unique_addresses;
     bars($("ports"), sum.summary.by_port, (i) => i.key);
     bars($("countries"), sum.summary.by_country, (i) => i.key);
-    bars($("sources"), sources.items.map((a) => ({ key: a.ipaddress + (a.country_code ? " (" + a.country_code + ")" : ""), count: a.total_attacks })), (i) => i.key);
+    bars($("sources"), sources.items.map((a) => ({ ip: a.ipaddress, key: a.ipaddress + (a.country_code ? " (" + a.country_code + ")" : ""), count: a.total_attacks })), (i) => i.key, (i) => showAddress(i.ip));
     bars($("credentials"), creds.items.map((c) => ({ key: c.username + " / " + text(c.password), count: c.count })), (i) => i.key);
     bars($("commands"), cmds.items.map((c) => ({ key: c.command, count: c.count })), (i) => i.key);
+    bars($("oses"), sum.summary.os || [], (i) => i.key);
     // Sessions but not one with a place: no GeoIP database fills ipInfo.
     $("map-note").hidden = !(sum.summary.sessions > 0 && sum.summary.located_sessions === 0);
     $("map").src = withToken("/v1/worldmap?" + q + "&_=" + Date.now());
@@ -166,8 +232,29 @@ async function refreshSessions() {
   }
 }
 
+// The latest scans (packet capture); a row opens its source's address view.
+async function refreshScans() {
+  try {
+    const scans = await api("/v1/scans?" + query({ limit: 15 }));
+    const body = $("scans").tBodies[0];
+    body.replaceChildren(...scans.items.map((s) => {
+      const tr = document.createElement("tr");
+      cell(tr, shortTime(s.time));
+      cell(tr, s.peerAddress, "label").title = s.peerAddress;
+      cell(tr, s.kind);
+      cell(tr, s.portCount, "n");
+      cell(tr, firstPorts(s.ports, s.portCount), "label").title = s.ports.join(", ");
+      tr.addEventListener("click", () => showAddress(s.peerAddress));
+      return tr;
+    }));
+    if (!scans.items.length) { const tr = document.createElement("tr"); cell(tr, "nothing in this window"); body.appendChild(tr); }
+  } catch (e) {
+    console.warn(e);
+  }
+}
+
 async function refresh() {
-  await Promise.all([refreshAggregates(), refreshSessions()]);
+  await Promise.all([refreshAggregates(), refreshSessions(), refreshScans()]);
 }
 
 function scheduleAggregates() {
@@ -216,6 +303,11 @@ $("window").addEventListener("change", refresh);
 $("sensor").addEventListener("change", refresh);
 $("detail-close").addEventListener("click", () => { $("detail").hidden = true; detailId = null; });
 $("detail-more").addEventListener("click", moreRows);
+$("detail-address").addEventListener("click", () => { if (detailAddress) showAddress(detailAddress); });
+$("address-close").addEventListener("click", () => {
+  $("address").hidden = true;
+  if (location.hash) history.replaceState(null, "", location.pathname + location.search);
+});
 
 let periodic = null;
 function start() {
@@ -224,5 +316,10 @@ function start() {
   if (live) connectStream();
   else { $("live").textContent = "live updates off"; }
   if (!periodic) periodic = setInterval(refresh, 60000);
+  // `#address=IP` opens that address's view (a link to share, and what the tests load).
+  const linked = location.hash.match(/^#address=(.+)$/);
+  if (linked) {
+    try { showAddress(decodeURIComponent(linked[1])).catch((e) => console.warn(e)); } catch (e) { console.warn(e); }
+  }
 }
 start();
