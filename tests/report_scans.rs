@@ -242,7 +242,7 @@ fn element<'a>(html: &'a str, id: &str, closing: &str) -> &'a str {
 
 #[test]
 fn the_dashboard_shows_scans_oses_and_an_address_with_hostile_text_inert() {
-    let (rec, _session) = recorded_with_capture_rows();
+    let (rec, session) = recorded_with_capture_rows();
     let dir = tempfile::tempdir().unwrap();
     let (reportd, port) = start_reportd(dir.path(), &rec.path().join("sensor.sqlite"));
     // `live=0`: no event stream (its open request would keep virtual time from running out);
@@ -312,6 +312,29 @@ fn the_dashboard_shows_scans_oses_and_an_address_with_hostile_text_inert() {
         "{fps}"
     );
     assert!(fps.contains("class=\"warn\""), "{fps}");
+    assert!(
+        !html.contains("<script>alert(2)"),
+        "an injected script: {html}"
+    );
+
+    // The session: the OS of its SYN and its fingerprints under its summary.
+    let html = dump_dom(&format!(
+        "http://127.0.0.1:{port}/?live=0#session={session}"
+    ));
+    let head = element(&html, "detail-head", "</pre>");
+    assert!(
+        head.contains("OS (p0f): Linux 2.2.x-3.x · exact · 0 hops"),
+        "{head}"
+    );
+    assert!(
+        head.contains("TLS (JA4): t13d1516h2_8daaf6152771_e5627efa2ab1")
+            && head.contains("SNI &lt;script&gt;alert(2)&lt;/script&gt;"),
+        "{head}"
+    );
+    assert!(
+        head.contains("the User-Agent claims Windows, the TCP stack is Linux 2.2.x-3.x"),
+        "{head}"
+    );
     assert!(
         !html.contains("<script>alert(2)"),
         "an injected script: {html}"

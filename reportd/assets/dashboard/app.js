@@ -316,10 +316,14 @@ function start() {
   if (live) connectStream();
   else { $("live").textContent = "live updates off"; }
   if (!periodic) periodic = setInterval(refresh, 60000);
-  // `#address=IP` opens that address's view (a link to share, and what the tests load).
-  const linked = location.hash.match(/^#address=(.+)$/);
+  // `#address=IP` opens that address's view, `#session=ID` that session (links to share, and
+  // what the tests load).
+  const linked = location.hash.match(/^#(address|session)=(.+)$/);
   if (linked) {
-    try { showAddress(decodeURIComponent(linked[1])).catch((e) => console.warn(e)); } catch (e) { console.warn(e); }
+    try {
+      const open = linked[1] === "address" ? showAddress : showSession;
+      open(decodeURIComponent(linked[2])).catch((e) => console.warn(e));
+    } catch (e) { console.warn(e); }
   }
 }
 start();
