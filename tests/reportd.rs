@@ -414,6 +414,8 @@ fn recce7_api_shapes_over_a_real_sensor_database() {
         "/v1/sessions",
         "/v1/sessions/{id}",
         "/v1/sensors",
+        "/v1/scans",
+        "/v1/analytics/scans",
         "/v1/worldmap",
         "/v1/analytics/worldmap",
         "/v1/stream",

@@ -814,11 +814,19 @@ async fn the_openapi_document_describes_every_route() {
         assert!(paths.contains_key(route), "{route} missing");
     }
     let scans = &doc["paths"]["/v1/scans"]["get"];
+    // Parameters are inline or shared (`$ref` into components.parameters).
     let params: Vec<&str> = scans["parameters"]
         .as_array()
         .unwrap()
         .iter()
-        .filter_map(|p| p["name"].as_str().or(p["$ref"].as_str()))
+        .map(|p| match p["$ref"].as_str() {
+            Some(r) => {
+                let name = r.strip_prefix("#/components/parameters/").unwrap();
+                &doc["components"]["parameters"][name]
+            }
+            None => p,
+        })
+        .map(|p| p["name"].as_str().expect("a parameter with a name"))
         .collect();
     assert!(params.contains(&"kind"), "{params:?}");
     assert!(params.contains(&"ip"), "{params:?}");
