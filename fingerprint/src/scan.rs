@@ -1,0 +1,1 @@
+//! The scan detector (being written).
