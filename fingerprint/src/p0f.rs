@@ -13,8 +13,9 @@ use std::str::FromStr as _;
 use huginn_net_db::{Database, HttpSignatureMatcher, TcpSignatureMatcher};
 use huginn_net_http::{HttpMatcher as _, http1::Http1Parser, parse_http1_request};
 use huginn_net_tcp::matcher_api::TcpMatcher as _;
+use huginn_net_tcp::tcp::Ttl;
 use huginn_net_tcp::ttl::{guess_distance, observed_ttl};
-use huginn_net_tcp::{ConnectionTracker, MatchRank};
+use huginn_net_tcp::{ConnectionTracker, MatchRank, TcpObservation};
 use pnet_packet::ipv4::Ipv4Packet;
 use pnet_packet::ipv6::Ipv6Packet;
 
@@ -171,9 +172,11 @@ impl P0f {
             ),
         };
         let mut observed = analysis.ok()?.syn?.sig.matching;
-        // p0f reads a SYN without a window-scale option as scale 0 (nmap's `1024,0:mss`);
-        // huginn keeps "absent", which no signature with a scale would match.
+        // p0f reads a SYN without a window-scale or MSS option as scale or MSS 0 (nmap's
+        // `1024,0:mss` and `0:4,10:sok,ts,ws`); huginn keeps "absent", which prints `*` and
+        // matches no signature that names a value.
         observed.wscale = Some(observed.wscale.unwrap_or(0));
+        observed.mss = Some(observed.mss.unwrap_or(0));
         let matched = TcpSignatureMatcher::new(&self.database.tcp).match_tcp_request(&observed);
         let (os, os_class, quality, distance) = match matched {
             Some(found) => (
@@ -195,8 +198,7 @@ impl P0f {
             ),
         };
         Some(SynFingerprint {
-            // With the scale filled in, huginn's text is p0f's `raw_sig`.
-            raw_signature: observed.to_string(),
+            raw_signature: raw_signature(&observed),
             os,
             os_class,
             quality,
@@ -242,6 +244,21 @@ impl P0f {
             contradiction,
             dishonest: matched.is_some_and(|found| found.dishonest),
         })
+    }
+}
+
+/// p0f's `raw_sig` of a SYN. With scale and MSS filled in, huginn's text is p0f's, but for a
+/// TTL too far from any initial TTL (over 35 hops), which p0f prints as `200+?` and huginn as
+/// `200`.
+fn raw_signature(observed: &TcpObservation) -> String {
+    let text = observed.to_string();
+    let Ttl::Value(ttl) = observed.ittl else {
+        return text;
+    };
+    let mut fields = text.splitn(3, ':');
+    match (fields.next(), fields.next(), fields.next()) {
+        (Some(version), Some(_), Some(rest)) => format!("{version}:{ttl}+?:{rest}"),
+        _ => text,
     }
 }
 

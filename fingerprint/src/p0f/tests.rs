@@ -144,6 +144,9 @@ fn an_unknown_stack_matches_nothing() {
     let found = p0f
         .syn(&packet::parse(&bytes).expect("packet"))
         .expect("a SYN");
+    // As p0f prints it: a TTL far from any initial TTL as `200+?`, no MSS and no window-scale
+    // option as 0.
+    assert_eq!(found.raw_signature, "4:200+?:0:0:777,0:nop,eol+2:id-:0");
     assert_eq!(found.os, None);
     assert_eq!(found.os_class, None);
     assert_eq!(found.quality, MatchQuality::NoMatch);
