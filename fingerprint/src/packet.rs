@@ -383,6 +383,29 @@ pub(crate) mod tests {
         packet
     }
 
+    /// The records of a little-endian, microsecond pcap file of raw IP packets (link type 101):
+    /// each packet's time since the file's first and its bytes.
+    pub(crate) fn pcap_records(file: &[u8]) -> Vec<(std::time::Duration, &[u8])> {
+        let word = |at: usize| u32::from_le_bytes(file[at..at + 4].try_into().expect("4 bytes"));
+        assert_eq!(
+            (word(0), word(20)),
+            (0xa1b2_c3d4, 101),
+            "a raw-IP pcap file"
+        );
+        let mut records = Vec::new();
+        let mut offset = 24;
+        let mut first = None;
+        while offset + 16 <= file.len() {
+            let stamp = std::time::Duration::from_secs(word(offset).into())
+                + std::time::Duration::from_micros(word(offset + 4).into());
+            let length = word(offset + 8) as usize;
+            let data = &file[offset + 16..offset + 16 + length];
+            offset += 16 + length;
+            records.push((stamp - *first.get_or_insert(stamp), data));
+        }
+        records
+    }
+
     /// Linux's SYN options: mss 65495 (loopback), sok, ts, nop, ws 7.
     pub(crate) const LINUX_OPTIONS: [u8; 20] = [
         2, 4, 0xff, 0xd7, 4, 2, 8, 10, 0, 0, 0x10, 0, 0, 0, 0, 0, 1, 3, 3, 7,

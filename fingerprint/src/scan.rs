@@ -763,4 +763,4 @@ fn probe_kind(flags: TcpFlags) -> Option<ScanKind> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -428,3 +428,69 @@ fn zero_bounds_track_nothing() {
     assert!(script.poll(10_000).is_empty());
     assert_eq!(script.detector.stats().sources, 0);
 }
+
+/// A loopback capture (`AF_PACKET` on lo, outgoing copies dropped) while nmap 7.93 scanned ports
+/// 47001 (open, sends a banner), 47002 (open, HTTP) and 1-30 (closed) of a different 127.0.0.x
+/// address each time, from a different spoofed source (`-S 127.0.0.3x -e lo`) for the raw scans:
+/// a curl to 127.0.0.20:47002, `-sS` from .31 to .21, `-sT` (from the kernel's .1) to .22, `-sN`
+/// .33 to .23, `-sF` .34 to .24, `-sX` .35 to .25, `-O` on 47001,47002,9 from .36 to .26, and
+/// a curl to 127.0.0.27:47002; 7 seconds apart.
+pub(crate) const NMAP_LOOPBACK: &[u8] = include_bytes!("nmap_loopback.pcap");
+
+#[test]
+fn real_nmap_scans_on_loopback() {
+    let mut detector = ScanDetector::new(ScanSettings::default());
+    let start = Instant::now();
+    let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_661_956);
+    let mut reports = Vec::new();
+    let mut last_poll = Duration::ZERO;
+    let records = crate::packet::tests::pcap_records(NMAP_LOOPBACK);
+    assert_eq!(
+        records.len(),
+        571,
+        "541 TCP packets and -O's ICMP and UDP probes"
+    );
+    for (since_start, bytes) in &records {
+        let Ok(parsed) = crate::packet::parse(bytes) else {
+            continue;
+        };
+        detector.observe(&parsed, start + *since_start, wall + *since_start);
+        if since_start.saturating_sub(last_poll) >= Duration::from_millis(500) {
+            last_poll = *since_start;
+            reports.extend(detector.poll(start + *since_start));
+        }
+    }
+    reports.extend(detector.poll(start + last_poll + Duration::from_secs(60)));
+    let address = |last: u8| IpAddr::V4(Ipv4Addr::new(127, 0, 0, last));
+    let scanned: Vec<u16> = (1..=30).chain([47001, 47002]).collect();
+    let found: Vec<(ScanKind, IpAddr, IpAddr, Vec<u16>)> = reports
+        .into_iter()
+        .map(|report| (report.kind, report.source, report.target, report.ports))
+        .collect();
+    let mut expected = Vec::new();
+    for (kind, source, target) in [
+        (ScanKind::Syn, 31, 21),
+        (ScanKind::Connect, 1, 22),
+        (ScanKind::Null, 33, 23),
+        (ScanKind::Fin, 34, 24),
+        (ScanKind::Xmas, 35, 25),
+    ] {
+        expected.push((kind, address(source), address(target), scanned.clone()));
+        expected.push((
+            ScanKind::Sweep,
+            address(source),
+            address(target),
+            scanned.clone(),
+        ));
+    }
+    // -O's own SYN scan of its three ports, then its probes (to one open and one closed port).
+    expected.push((
+        ScanKind::Syn,
+        address(36),
+        address(26),
+        vec![9, 47001, 47002],
+    ));
+    expected.push((ScanKind::OsProbe, address(36), address(26), vec![9, 47001]));
+    assert_eq!(found, expected);
+    assert_eq!(detector.stats().flows, 0);
+}
