@@ -367,3 +367,76 @@ fn a_real_capture_matches_what_debians_p0f_printed() {
     }
     assert_eq!((found.len(), ack_quirk_only_here), (109, 21));
 }
+
+/// A small deterministic generator for the robustness tests.
+fn xorshift(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+#[test]
+fn random_syn_options_and_headers_never_panic() {
+    let p0f = P0f::embedded().expect("embedded signatures");
+    let mut state = 0x1234_5678_9abc_def1u64;
+    let mut fingerprinted = 0;
+    for _ in 0..20_000 {
+        let random = xorshift(&mut state);
+        let option_words = (random % 11) as usize;
+        let options: Vec<u8> = (0..option_words * 4)
+            .map(|_| {
+                // Mostly real option kinds and lengths, sometimes anything.
+                let byte = xorshift(&mut state);
+                match byte % 4 {
+                    0 => [0u8, 1, 2, 3, 4, 8][(byte >> 8) as usize % 6],
+                    1 => [2u8, 3, 4, 10][(byte >> 8) as usize % 4],
+                    _ => (byte >> 16) as u8,
+                }
+            })
+            .collect();
+        let flags = TcpFlags(TcpFlags::SYN.0 | (random >> 20) as u16 & 0x1ed);
+        let segment = packet::tests::tcp_segment(1, 2, flags, (random >> 32) as u16, &options, &[]);
+        let bytes = if random & 1 == 0 {
+            packet::tests::ipv4(
+                [10, 0, 0, 1],
+                [10, 0, 0, 2],
+                (random >> 48) as u8,
+                0,
+                random & 2 == 0,
+                &segment,
+            )
+        } else {
+            packet::tests::ipv6(
+                std::net::Ipv6Addr::LOCALHOST,
+                std::net::Ipv6Addr::LOCALHOST,
+                (random >> 48) as u8,
+                &segment,
+            )
+        };
+        if let Ok(parsed) = packet::parse(&bytes)
+            && p0f.syn(&parsed).is_some()
+        {
+            fingerprinted += 1;
+        }
+    }
+    assert!(
+        fingerprinted > 1_000,
+        "only {fingerprinted} SYNs fingerprinted"
+    );
+}
+
+#[test]
+fn corrupted_request_heads_never_panic() {
+    let p0f = P0f::embedded().expect("embedded signatures");
+    let mut state = 0x0fed_cba9_8765_4321u64;
+    for _ in 0..5_000 {
+        let mut head = FIREFOX_WINDOWS.to_vec();
+        for _ in 0..(xorshift(&mut state) % 8) {
+            let at = (xorshift(&mut state) % head.len() as u64) as usize;
+            head[at] = [b':', b'\r', b'\n', b' ', b'=', b'[', b'\0', 0xff]
+                [(xorshift(&mut state) % 8) as usize];
+        }
+        let _ = p0f.http_request(&head, Some("Windows 7 or 8"));
+    }
+}
