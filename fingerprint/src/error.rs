@@ -25,11 +25,13 @@ pub enum FingerprintError {
         limit: u64,
     },
     /// The signatures do not parse as p0f v3's `p0f.fp` format.
-    #[error("p0f signatures in {origin} are invalid: {reason}")]
+    #[error("p0f signatures in {origin} are invalid at line {line}: {reason}")]
     InvalidSignatures {
         /// The file's path, or "the embedded signatures".
         origin: String,
-        /// The parser's words, which quote the line at fault.
+        /// The first line (counting from 1) at which the file stops parsing.
+        line: usize,
+        /// The parser's words, which quote the text at fault.
         reason: String,
     },
     /// The signatures parse but hold no `[tcp:request]` signature, so no SYN would ever match.

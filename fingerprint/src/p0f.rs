@@ -102,6 +102,7 @@ impl P0f {
         let database =
             Database::load_default().map_err(|error| FingerprintError::InvalidSignatures {
                 origin: EMBEDDED_ORIGIN.to_owned(),
+                line: 0,
                 reason: error.to_string(),
             })?;
         P0f::checked(database, EMBEDDED_ORIGIN)
@@ -129,6 +130,7 @@ impl P0f {
         let database =
             Database::from_str(&text).map_err(|error| FingerprintError::InvalidSignatures {
                 origin: origin.clone(),
+                line: first_bad_line(&text),
                 reason: error.to_string(),
             })?;
         P0f::checked(database, &origin)
@@ -260,6 +262,33 @@ fn raw_signature(observed: &TcpObservation) -> String {
         (Some(version), Some(_), Some(rest)) => format!("{version}:{ttl}+?:{rest}"),
         _ => text,
     }
+}
+
+/// The line at which `text` (which does not parse) first fails to parse. huginn's parser stops
+/// at the first bad line without saying which; the first `n` lines parse exactly when `n` is
+/// before it, so a binary search over prefixes of whole lines finds it in about ten parses.
+fn first_bad_line(text: &str) -> usize {
+    let line_ends: Vec<usize> = text.match_indices('\n').map(|(at, _)| at + 1).collect();
+    let prefix_parses = |lines: usize| {
+        let end = match lines.checked_sub(1).and_then(|last| line_ends.get(last)) {
+            Some(&end) => end,
+            None if lines == 0 => 0,
+            None => text.len(),
+        };
+        text.get(..end)
+            .is_some_and(|prefix| Database::from_str(prefix).is_ok())
+    };
+    // Invariant: the first `good` lines parse; the first `bad` lines do not.
+    let (mut good, mut bad) = (0, line_ends.len() + 1);
+    while bad - good > 1 {
+        let middle = good + (bad - good) / 2;
+        if prefix_parses(middle) {
+            good = middle;
+        } else {
+            bad = middle;
+        }
+    }
+    bad
 }
 
 /// p0f's way of printing a label: the name, then the flavor after a space when there is one.

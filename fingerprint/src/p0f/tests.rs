@@ -204,7 +204,31 @@ fn a_broken_file_is_a_clear_error() {
         .expect_err("a broken file")
         .to_string();
     assert!(error.contains("broken.fp"), "{error}");
-    assert!(error.contains("invalid"), "{error}");
+    assert!(error.contains("invalid at line 3:"), "{error}");
+    assert!(error.contains("this is not a signature"), "{error}");
+
+    // Debian's file with one signature cut short in its middle: the error names its line.
+    let debian_text = std::fs::read_to_string(DEBIAN_SIGNATURES).expect("apt-get install p0f");
+    let mut lines: Vec<&str> = debian_text.lines().collect();
+    let sig_lines: Vec<usize> = (0..lines.len())
+        .filter(|&at| lines[at].starts_with("sig "))
+        .collect();
+    let cut_at = sig_lines[sig_lines.len() / 2];
+    lines[cut_at] = "sig   = *:64:0:*:mss*20,7:mss,sok";
+    let cut = dir.join("cut.fp");
+    std::fs::write(&cut, lines.join("\n")).expect("write");
+    let error = P0f::from_file(&cut)
+        .expect_err("a cut signature")
+        .to_string();
+    assert!(
+        error.contains(&format!("invalid at line {}:", cut_at + 1)),
+        "{error}"
+    );
+
+    let garbage = dir.join("garbage.fp");
+    std::fs::write(&garbage, "garbage\n").expect("write");
+    let error = P0f::from_file(&garbage).expect_err("garbage").to_string();
+    assert!(error.contains("invalid at line 1:"), "{error}");
 
     let empty = dir.join("empty.fp");
     std::fs::write(&empty, "; nothing\n").expect("write");
