@@ -9,9 +9,10 @@
 //! A SYN without ACK opens a *flow* keyed by (client, client port, server, server port). A later
 //! packet on that key is the client's; one on the reversed key is the server's. So the detector
 //! works on loopback, where both ends are 127.0.0.1 and the sensor's own replies are captured
-//! too, and on a real interface, where it sees only what comes in (then a flow never sees its
-//! SYN-ACK and is decided by timeout). Per flow: SYN seen, then the server's SYN-ACK, then the
-//! client's ACK (established), then the client's first packet after it.
+//! too, and on a real interface, where it sees only what comes in (then a flow never sees the
+//! server's answer and is decided by the client's next packet or by timeout). Per flow: SYN
+//! seen, then the server's SYN-ACK, then the client's ACK (established), then the client's
+//! first packet after it.
 //!
 //! # Kinds
 //!
