@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # recce7's whole test suite. Installs what the tests use when it is missing (Debian packages:
-# python3-venv, procps, telnet, curl, nmap, redis-tools, mariadb-client, chromium, prometheus, npm, docker-compose; a Python virtualenv with the
+# python3-venv, procps, telnet, curl, nmap, p0f, redis-tools, mariadb-client, chromium, prometheus, npm, docker-compose; a Python virtualenv with the
 # hpfeeds3 broker and client, pytest and geoip2; the nightly toolchain and cargo-fuzz; @grafana/schema and
 # typescript from npm, pinned in tests/grafana-schema), then runs formatting, clippy, every
 # unit and behaviour test, and a short fuzzing run. Exits non-zero on any failure.
@@ -36,9 +36,11 @@ command -v python3 >/dev/null || apt_install python3 python3-venv
 # (deploy-scripts/docker/compose.yaml is validated, scripts/compose-check.sh); python3-seccomp
 # (tests/unit_sandbox.rs runs the roles under their units' system call filters); redis-tools'
 # redis-cli and the mariadb client (the service pack's Redis and MySQL plug-ins); procps' kill
-# (SIGHUP reloads, and the sensor unit's ExecReload), absent from minimal Debian images.
+# (SIGHUP reloads, and the sensor unit's ExecReload), absent from minimal Debian images; p0f
+# (its /etc/p0f/p0f.fp and `p0f -i lo` are the packet capture's golden comparison) and
+# util-linux's setpriv (the capture test drops CAP_NET_RAW).
 missing=()
-for pair in redis-cli:redis-tools mariadb:mariadb-client docker-compose:docker-compose telnet:telnet curl:curl nmap:nmap chromium:chromium prometheus:prometheus npm:npm ip:iproute2 unshare:util-linux nsenter:util-linux systemd-analyze:systemd; do
+for pair in redis-cli:redis-tools mariadb:mariadb-client docker-compose:docker-compose telnet:telnet curl:curl nmap:nmap chromium:chromium prometheus:prometheus npm:npm ip:iproute2 unshare:util-linux nsenter:util-linux setpriv:util-linux p0f:p0f systemd-analyze:systemd; do
   command -v "${pair%%:*}" >/dev/null || missing+=("${pair##*:}")
 done
 # kill is also a shell builtin: look for the program.
@@ -84,7 +86,7 @@ if [ "$FUZZ_SECS" != 0 ]; then
       || { echo "test-all: fuzzing needs a nightly toolchain: rustup toolchain install nightly" >&2; exit 1; }
   fi
   command -v cargo-fuzz >/dev/null || cargo install -q cargo-fuzz --locked
-  for target in wire_decode telnet_decode http_parse payload_parse rules_conversation; do
+  for target in wire_decode telnet_decode http_parse payload_parse rules_conversation capture_packet; do
     step "fuzz: $target for ${FUZZ_SECS}s"
     (cd fuzz && cargo +nightly fuzz run "$target" -- -max_total_time="$FUZZ_SECS" -rss_limit_mb=1024 2>&1 | tail -n 3)
   done

@@ -17,7 +17,11 @@ pub fn init(default_level: &str) {
             eprintln!("recce7: ignoring RECCE7_LOG={spec:?}: {e}");
             Targets::new().with_default(level)
         }),
-        Err(_) => Targets::new().with_default(level),
+        // The signature database's loader reports its counts and overlaps at info; the sensor
+        // logs what matters of it itself ("packet capture on", signatures).
+        Err(_) => Targets::new()
+            .with_default(level)
+            .with_target("huginn_net_db", level.min(LevelFilter::WARN)),
     };
     tracing_subscriber::registry()
         .with(

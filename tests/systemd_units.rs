@@ -192,8 +192,10 @@ fn each_unit_runs_its_role_as_recce7_with_only_the_capability_it_needs() {
         assert!(text.contains("\nUser=recce7\n"), "{role}");
         assert!(text.contains("\nNoNewPrivileges=yes\n"), "{role}");
         assert!(text.contains("\nStateDirectory=recce7\n"), "{role}");
+        // The sensor binds ports below 1024 and captures packets (docs/capture.md); no other
+        // role has a capability.
         let caps = if role == "sensor" {
-            "CAP_NET_BIND_SERVICE"
+            "CAP_NET_BIND_SERVICE CAP_NET_RAW"
         } else {
             ""
         };
@@ -202,9 +204,14 @@ fn each_unit_runs_its_role_as_recce7_with_only_the_capability_it_needs() {
             "{role}: capabilities"
         );
         assert_eq!(
-            text.contains("AmbientCapabilities=CAP_NET_BIND_SERVICE"),
+            text.contains("\nAmbientCapabilities=CAP_NET_BIND_SERVICE CAP_NET_RAW\n"),
             role == "sensor",
             "{role}: ambient capabilities"
+        );
+        assert_eq!(
+            text.contains("AF_PACKET"),
+            role == "sensor",
+            "{role}: only the sensor opens a packet socket"
         );
     }
 }

@@ -19,8 +19,10 @@
 //! `publish` measures the sensor's publishing, `consumers` the normalizer and geoloc, and
 //! `reportd` the report service's API and map over a generated million-event store,
 //! `retention` the sensor's pruning (see [`retention`]), and `plugins` the service pack's rules
-//! and Lua plug-ins beside the built-in telnet (see [`plugins`]).
+//! and Lua plug-ins beside the built-in telnet (see [`plugins`]), and `capture` the packet
+//! capture's packets per second and CPU (see [`capture`]; as root).
 
+mod capture;
 mod consumers;
 mod plugins;
 mod publish;
@@ -189,6 +191,10 @@ fn main() {
         reportd::run();
         return;
     }
+    if what == "capture" {
+        capture::run();
+        return;
+    }
     if what == "plugins" {
         plugins::run();
         return;
@@ -204,7 +210,7 @@ fn main() {
     }
     if what != "hpfeeds" && what != "codec" {
         eprintln!(
-            "usage: bench [hpfeeds|codec|sensor|sensor-idle|sensor-http|sensor-telnet|sensor-10k|plugins|publish|consumers|reportd|retention]"
+            "usage: bench [hpfeeds|codec|sensor|sensor-idle|sensor-http|sensor-telnet|sensor-10k|plugins|capture|publish|consumers|reportd|retention]"
         );
         std::process::exit(2);
     }

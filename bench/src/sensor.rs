@@ -131,11 +131,14 @@ pub(crate) fn binary() -> PathBuf {
     bin
 }
 
-/// The `[sensor]` keys and `[limits]` table every measurement uses: quiet logging and limits
-/// high enough that they never refuse the load (the default per-source limit is 32).
+/// The `[sensor]` keys, `[limits]` and `[capture]` tables every measurement uses: quiet
+/// logging, limits high enough that they never refuse the load (the default per-source limit
+/// is 32), and packet capture on as shipped (it runs when the benchmark runs as root).
 pub(crate) fn limits(idle_timeout_secs: u64) -> String {
     format!(
         "log_level = \"warn\"\n\
+         [capture]\n\
+         enabled = true\n\
          [limits]\n\
          max_connections = 20000\n\
          max_connections_per_source = 20000\n\

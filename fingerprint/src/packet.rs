@@ -164,7 +164,9 @@ fn parse_ipv4(buffer: &[u8]) -> Result<TcpPacket<'_>, PacketError> {
             "IPv4 total length below its header length",
         ));
     }
-    let l3 = buffer.get(..total_len).ok_or(PacketError::Truncated)?;
+    // The capture keeps only the headers (the kernel's filter cuts packets to its snap
+    // length): what is missing past the headers is payload, whose length the header gives.
+    let l3 = buffer.get(..total_len).unwrap_or(buffer);
     if l3.get(9) != Some(&6) {
         return Err(PacketError::NotTcp);
     }
@@ -188,6 +190,7 @@ fn parse_ipv4(buffer: &[u8]) -> Result<TcpPacket<'_>, PacketError> {
         IpAddr::V4(Ipv4Addr::from(dst)),
         ttl,
         segment,
+        total_len - header_len,
     )
 }
 
@@ -197,9 +200,8 @@ fn parse_ipv6(buffer: &[u8]) -> Result<TcpPacket<'_>, PacketError> {
     }
     let payload_len = usize::from(be16(buffer, 4).ok_or(PacketError::Truncated)?);
     // A jumbogram (payload length 0 with a hop-by-hop option) is not TCP we expect here.
-    let l3 = buffer
-        .get(..40 + payload_len)
-        .ok_or(PacketError::Truncated)?;
+    // Cut to the snap length, as for IPv4: the header says how long it was.
+    let l3 = buffer.get(..40 + payload_len).unwrap_or(buffer);
     let hop_limit = l3.get(7).copied().ok_or(PacketError::Truncated)?;
     let src: [u8; 16] = l3
         .get(8..24)
@@ -237,12 +239,18 @@ fn parse_ipv6(buffer: &[u8]) -> Result<TcpPacket<'_>, PacketError> {
         }
     }
     let segment = l3.get(offset..).ok_or(PacketError::Truncated)?;
+    let wire_len = (40 + payload_len)
+        .checked_sub(offset)
+        .ok_or(PacketError::BadHeader(
+            "IPv6 extension headers past the payload length",
+        ))?;
     parse_tcp(
         l3,
         IpAddr::V6(Ipv6Addr::from(src)),
         IpAddr::V6(Ipv6Addr::from(dst)),
         hop_limit,
         segment,
+        wire_len,
     )
 }
 
@@ -252,6 +260,7 @@ fn parse_tcp<'a>(
     dst: IpAddr,
     ttl: u8,
     segment: &[u8],
+    wire_len: usize,
 ) -> Result<TcpPacket<'a>, PacketError> {
     if segment.len() < 20 {
         return Err(PacketError::Truncated);
@@ -262,6 +271,9 @@ fn parse_tcp<'a>(
         return Err(PacketError::BadHeader("TCP data offset below 20 bytes"));
     }
     let options = segment.get(20..header_len).ok_or(PacketError::Truncated)?;
+    let payload_len = wire_len
+        .checked_sub(header_len)
+        .ok_or(PacketError::BadHeader("TCP header past the IP length"))?;
     let flags = TcpFlags(
         (u16::from(data_offset_byte & 0x01) << 8)
             | u16::from(segment.get(13).copied().ok_or(PacketError::Truncated)?),
@@ -281,7 +293,7 @@ fn parse_tcp<'a>(
         timestamp: None,
         sack_permitted: false,
         mss: None,
-        payload_len: segment.len() - header_len,
+        payload_len,
     };
     read_options(options, &mut packet);
     Ok(packet)
@@ -516,14 +528,22 @@ pub(crate) mod tests {
         let segment = tcp_segment(40000, 23, TcpFlags::SYN, 65495, &LINUX_OPTIONS, b"data");
         let v4 = ipv4([127, 0, 0, 1], [127, 0, 0, 1], 64, 7, true, &segment);
         let v6 = ipv6(Ipv6Addr::LOCALHOST, Ipv6Addr::LOCALHOST, 64, &segment);
-        for bytes in [&v4, &v6] {
+        // A prefix without the whole IP and TCP headers is an error; one with them is the
+        // capture's cut packet (its snap length): read, with the payload length the IP header
+        // gives, not the bytes kept.
+        for (bytes, ip_header) in [(&v4, 20), (&v6, 40)] {
+            let headers = ip_header + 20 + LINUX_OPTIONS.len();
             for end in 0..bytes.len() {
-                assert!(
-                    parse(&bytes[..end]).is_err(),
-                    "a prefix of {end} bytes parsed"
-                );
+                match parse(&bytes[..end]) {
+                    Ok(packet) => {
+                        assert!(end >= headers, "a prefix of {end} bytes parsed");
+                        assert_eq!(packet.payload_len, 4, "a prefix of {end} bytes");
+                        assert_eq!(packet.mss, Some(65495));
+                    }
+                    Err(_) => assert!(end < headers, "a prefix of {end} bytes refused"),
+                }
             }
-            assert!(parse(bytes).is_ok());
+            assert_eq!(parse(bytes).map(|p| p.payload_len), Ok(4));
         }
         // Every single-byte corruption of the header: no panic, whatever the result.
         for bytes in [&v4, &v6] {

@@ -387,7 +387,9 @@ impl ScanDetector {
             probe_kind(flags)
         };
         let opens_flow = !os_probe && flags.has(TcpFlags::SYN) && !flags.has(TcpFlags::ACK);
-        let counts_for_sweep = !flags.has(TcpFlags::ACK);
+        // A RST touches nothing: without ACK it is the answer a stack gives a stray ACK (on
+        // loopback, the sensor's own answers to clients' ephemeral ports).
+        let counts_for_sweep = !flags.any(TcpFlags::ACK | TcpFlags::RST);
         if probe.is_none() && !opens_flow && !counts_for_sweep {
             return;
         }

@@ -31,6 +31,9 @@ pub enum SensorError {
         /// Why.
         reason: String,
     },
+    /// The p0f signature file `[capture] signatures` names could not be used.
+    #[error("capture.signatures: {0}")]
+    Signatures(#[from] fingerprint::FingerprintError),
     /// Another I/O error.
     #[error("io: {0}")]
     Io(#[from] std::io::Error),

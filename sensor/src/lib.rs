@@ -6,6 +6,7 @@
 //! [`shutdown::Shutdown`]. The binary splits `run` when it drops privileges: [`load`] (or
 //! [`config::default_config`]), [`Sensor::bind`], [`privilege::drop_to`], then [`Sensor::run`].
 
+pub mod capture;
 pub mod config;
 pub mod connection;
 pub mod encoding;

@@ -29,6 +29,8 @@ pub struct SensorMetrics {
     pub queue: RecorderHandle,
     /// The publisher's counters, when publishing.
     pub publisher: Option<Arc<PublisherStats>>,
+    /// The packet capture's counters (all 0, and `recce7_capture_enabled` 0, when it is off).
+    pub capture: Arc<crate::capture::CaptureStats>,
 }
 
 impl MetricsSource for SensorMetrics {
@@ -43,11 +45,23 @@ impl MetricsSource for SensorMetrics {
         let mut kinds = self.plugins.lock().map(|p| p.clone()).unwrap_or_default();
         for p in by_plugin.keys() {
             if !kinds.iter().any(|(name, _)| name == p) {
-                // Counted but no longer configured: its kind is unknown here.
-                kinds.push((p.clone(), &EventType::ALL));
+                // Counted but no longer configured: its kind is unknown here. The packet
+                // capture's own events (scans, fingerprints of SYNs that opened no session)
+                // count under `capture`, which has no sessions.
+                let types: &'static [EventType] = if p == crate::capture::PLUGIN {
+                    &crate::capture::EVENT_TYPES
+                } else {
+                    &EventType::ALL
+                };
+                kinds.push((p.clone(), types));
             }
         }
-        let plugins: Vec<String> = kinds.iter().map(|(name, _)| name.clone()).collect();
+        // Instances have sessions; the capture has none.
+        let plugins: Vec<String> = kinds
+            .iter()
+            .map(|(name, _)| name.clone())
+            .filter(|name| name != crate::capture::PLUGIN)
+            .collect();
         out.family(
             "recce7_sessions_total",
             "counter",
@@ -213,7 +227,101 @@ impl MetricsSource for SensorMetrics {
             &[],
             f64::from(u8::from(p.connected)),
         );
+        render_capture(&self.capture, out);
     }
+}
+
+/// The packet capture's families (docs/capture.md, "Metrics").
+fn render_capture(c: &crate::capture::CaptureStats, out: &mut Exposition) {
+    let n = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed) as f64;
+    out.family(
+        "recce7_capture_enabled",
+        "gauge",
+        "1 while packet capture runs; 0 when it is off (no root or CAP_NET_RAW, or [capture] enabled = false).",
+    );
+    out.sample(
+        "recce7_capture_enabled",
+        &[],
+        f64::from(u8::from(c.enabled.load(Ordering::Relaxed))),
+    );
+    let counters = [
+        (
+            "recce7_capture_packets_total",
+            "Packets the capture read (TCP to the sensor's addresses, after the kernel's filter).",
+            &c.packets,
+        ),
+        (
+            "recce7_capture_kernel_drops_total",
+            "Packets the kernel dropped because the capture's buffer was full.",
+            &c.kernel_drops,
+        ),
+        (
+            "recce7_capture_malformed_total",
+            "Captured packets that were not a readable TCP packet.",
+            &c.malformed,
+        ),
+        ("recce7_capture_syns_total", "SYNs fingerprinted.", &c.syns),
+        (
+            "recce7_capture_scans_total",
+            "Scan reports recorded.",
+            &c.scans,
+        ),
+        (
+            "recce7_capture_events_suppressed_total",
+            "Scan reports and sessionless fingerprints held back by the capture's rate limit.",
+            &c.suppressed,
+        ),
+    ];
+    for (name, help, value) in counters {
+        out.family(name, "counter", help);
+        out.sample(name, &[], n(value));
+    }
+    out.family(
+        "recce7_capture_fingerprints_total",
+        "counter",
+        "SYN fingerprints recorded, for a session or for a SYN that opened none.",
+    );
+    out.sample(
+        "recce7_capture_fingerprints_total",
+        &[("session", "yes")],
+        n(&c.fingerprints_linked),
+    );
+    out.sample(
+        "recce7_capture_fingerprints_total",
+        &[("session", "no")],
+        n(&c.fingerprints_sessionless),
+    );
+    out.family(
+        "recce7_capture_evictions_total",
+        "counter",
+        "State evicted to stay within the capture's caps: scan sources, handshakes, fingerprints waiting for a session.",
+    );
+    for (what, value) in [
+        ("source", &c.evicted_sources),
+        ("handshake", &c.evicted_flows),
+        ("fingerprint", &c.evicted_fingerprints),
+    ] {
+        out.sample(
+            "recce7_capture_evictions_total",
+            &[("state", what)],
+            n(value),
+        );
+    }
+    out.family(
+        "recce7_capture_tracked",
+        "gauge",
+        "Scan sources and handshakes the capture tracks now.",
+    );
+    out.sample(
+        "recce7_capture_tracked",
+        &[("state", "source")],
+        n(&c.sources),
+    );
+    out.sample(
+        "recce7_capture_tracked",
+        &[("state", "handshake")],
+        n(&c.flows),
+    );
 }
 
 #[cfg(test)]
@@ -247,6 +355,7 @@ mod tests {
             recorder: stats,
             queue: recorder.handle(),
             publisher: None,
+            capture: Arc::default(),
         };
         let mut out = Exposition::default();
         metrics.render(&mut out);

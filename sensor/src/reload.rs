@@ -212,6 +212,7 @@ pub(crate) fn needs_restart(running: &ValidConfig, new: &ValidConfig) -> Vec<&'s
     check("limits", running.limits == new.limits);
     check("hpfeeds", running.hpfeeds == new.hpfeeds);
     check("retention", running.retention == new.retention);
+    check("capture", running.capture == new.capture);
     changed
 }
 

@@ -19,6 +19,7 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use crate::SensorError;
+use crate::capture::{Capture, CaptureShared, CaptureStats, SessionLink};
 use crate::config::{Instance, ValidConfig};
 use crate::connection::{CloseReason, Connection};
 use crate::limits::{Admission, Gate, Limits};
@@ -70,6 +71,9 @@ pub struct Sensor {
     control: (mpsc::Sender<ReloadRequest>, mpsc::Receiver<ReloadRequest>),
     reloads: Arc<ReloadCounters>,
     metrics_plugins: crate::metrics::PluginEvents,
+    capture: Option<Capture>,
+    capture_shared: Option<Arc<CaptureShared>>,
+    capture_stats: Arc<CaptureStats>,
 }
 
 /// Binds a TCP listener with SO_REUSEADDR; an IPv6 wildcard also accepts IPv4 (dual-stack).
@@ -143,6 +147,38 @@ impl Sensor {
             None => None,
         };
         let metrics_plugins = Arc::new(Mutex::new(metrics_plugins(&config.instances)));
+        let capture_stats = Arc::new(CaptureStats::default());
+        let (capture, capture_shared) = match &config.capture {
+            None => (None, None),
+            Some(settings) => {
+                let p0f = Arc::new(crate::capture::load_signatures(settings)?);
+                match Capture::open(settings, &config.listen, p0f.clone(), capture_stats.clone()) {
+                    Ok(capture) => {
+                        tracing::info!(
+                            signatures = capture.signatures(),
+                            interface = settings.interface.as_deref().unwrap_or("all"),
+                            "packet capture on"
+                        );
+                        let directory = Some(capture.directory());
+                        (
+                            Some(capture),
+                            Some(Arc::new(CaptureShared { p0f, directory })),
+                        )
+                    }
+                    Err(off) => {
+                        // Once, at start; the metrics say so for as long as it runs.
+                        tracing::warn!("{off}");
+                        (
+                            None,
+                            Some(Arc::new(CaptureShared {
+                                p0f,
+                                directory: None,
+                            })),
+                        )
+                    }
+                }
+            }
+        };
         Ok(Sensor {
             config,
             listeners,
@@ -153,7 +189,15 @@ impl Sensor {
             control: mpsc::channel(1),
             reloads: Arc::default(),
             metrics_plugins,
+            capture,
+            capture_shared,
+            capture_stats,
         })
+    }
+
+    /// Whether packet capture runs (root or `CAP_NET_RAW`, and `[capture]` on).
+    pub fn capturing(&self) -> bool {
+        self.capture.is_some()
     }
 
     /// What listens where: (instance name, kind, address).
@@ -190,6 +234,7 @@ impl Sensor {
             recorder: self.recorder.stats(),
             queue: self.recorder.handle(),
             publisher: self.publisher.as_ref().map(|p| p.stats()),
+            capture: self.capture_stats.clone(),
         })
     }
 
@@ -221,8 +266,17 @@ impl Sensor {
             stats,
             control: (_keep_open, mut requests),
             metrics_plugins,
+            capture,
+            capture_shared,
             ..
         } = self;
+        let capturing = capture.map(|c| {
+            tokio::spawn(c.run(
+                Arc::from(config.name.as_str()),
+                recorder.handle(),
+                shutdown.token(Phase::StopAccepting),
+            ))
+        });
         let publishing = publisher.map(|p| {
             let stats = p.stats();
             (
@@ -245,6 +299,7 @@ impl Sensor {
             slots: Slots::new(),
             stats: stats.clone(),
             metrics_plugins,
+            capture: capture_shared,
             config,
         };
         let served: Vec<Arc<Served>> = running
@@ -293,6 +348,14 @@ impl Sensor {
             tracing::info!(open = sessions.len(), "grace period over; closing sessions");
             shutdown.enter(Phase::CloseSessions);
             sessions.wait().await;
+        }
+        // The capture stopped with the accepting; what it reports last is recorded first.
+        if let Some(task) = capturing
+            && tokio::time::timeout(Duration::from_secs(10), task)
+                .await
+                .is_err()
+        {
+            tracing::warn!("the packet capture did not stop in time");
         }
         let recorder_stats = recorder.stats();
         let mut snapshot = recorder.finish().await;
@@ -431,6 +494,7 @@ struct Running {
     slots: Slots,
     stats: Arc<SensorStats>,
     metrics_plugins: crate::metrics::PluginEvents,
+    capture: Option<Arc<CaptureShared>>,
 }
 
 impl Running {
@@ -460,6 +524,7 @@ impl Running {
             sessions: self.sessions.clone(),
             close_now: self.close_now.clone(),
             stats: self.stats.clone(),
+            capture: self.capture.clone(),
         };
         self.accept_loops.spawn(acceptor.run(stop.clone()));
         self.slots
@@ -540,6 +605,7 @@ struct Acceptor {
     sessions: TaskTracker,
     close_now: CancellationToken,
     stats: Arc<SensorStats>,
+    capture: Option<Arc<CaptureShared>>,
 }
 
 /// IPv4 peers on a dual-stack socket arrive as `::ffff:a.b.c.d`; record them as IPv4.
@@ -572,13 +638,26 @@ impl Acceptor {
             match self.gate.admit(peer.ip()) {
                 Ok(admission) => {
                     self.stats.accepted.fetch_add(1, Ordering::Relaxed);
-                    let session = Session::new(
+                    let mut session = Session::new(
                         served.info.clone(),
                         peer,
                         local,
                         self.recorder.clone(),
                         self.limits.max_raw_bytes,
                     );
+                    let mut pairing = None;
+                    if let Some(capture) = &self.capture {
+                        session.attach_capture(capture.clone());
+                        if let Some(directory) = &capture.directory {
+                            let link = SessionLink {
+                                id: Arc::from(session.connection_id()),
+                                info: served.info.clone(),
+                            };
+                            pairing = directory
+                                .session_opened(session.flow(), link)
+                                .map(|p| p.fingerprint);
+                        }
+                    }
                     let span = tracing::info_span!(
                         "session",
                         id = %session.connection_id(),
@@ -594,8 +673,9 @@ impl Acceptor {
                     );
                     let plugin = served.instance.plugin.clone();
                     let stats = self.stats.clone();
-                    self.sessions
-                        .spawn(serve(plugin, conn, session, admission, stats).instrument(span));
+                    self.sessions.spawn(
+                        serve(plugin, conn, session, admission, stats, pairing).instrument(span),
+                    );
                 }
                 Err(refusal) => {
                     // Recorded like any session, closed at once: the attacker is still seen.
@@ -623,13 +703,18 @@ async fn serve(
     mut session: Session,
     admission: Admission,
     stats: Arc<SensorStats>,
+    pairing: Option<Arc<fingerprint::p0f::SynFingerprint>>,
 ) {
     // The session's idle state is this future (one allocation per connection): what runs
     // before and after the conversation is boxed, so that its size is not paid while the
     // attacker idles (docs/BENCHMARKS.md, 10,000 idle connections).
     Box::pin(session.record_start(None)).await;
+    if let Some(pairing) = pairing {
+        Box::pin(session.record_p0f(&pairing)).await;
+    }
     tracing::debug!("session start");
     let result = plugin.handle(&mut conn, &mut session).await;
+    session.release_capture();
     let reason = match result {
         Ok(()) => conn
             .close_reason()
@@ -704,7 +789,7 @@ mod idle_cost {
         );
         let admission = Gate::new(&limits).admit(addr.ip()).unwrap();
         let stats = Arc::new(SensorStats::default());
-        let task = std::mem::size_of_val(&serve(plugin, conn, session, admission, stats));
+        let task = std::mem::size_of_val(&serve(plugin, conn, session, admission, stats, None));
         assert!(task <= 1024, "session task future: {task} bytes");
     }
 }

@@ -10,6 +10,7 @@ use store::{
     Event, EventType, RecorderHandle, Row, SCHEMA_VERSION, escape_bytes, new_id, now_rfc3339,
 };
 
+use crate::capture::{CaptureShared, FlowKey};
 use crate::plugins::foreign::RawCapture;
 
 /// Builds a [`Row`] from column names and values: `row([("username", user.into())])`.
@@ -63,6 +64,8 @@ pub struct Session {
     recorder: RecorderHandle,
     max_raw_bytes: usize,
     events: u64,
+    capture: Option<Arc<CaptureShared>>,
+    tls_fingerprinted: bool,
 }
 
 impl Session {
@@ -83,7 +86,107 @@ impl Session {
             recorder,
             max_raw_bytes,
             events: 0,
+            capture: None,
+            tls_fingerprinted: false,
         }
+    }
+
+    /// Gives the session the capture's signatures and directory, so that its TLS and HTTP
+    /// clients are fingerprinted and checked against its SYN's ([`Session::tcp_os`]).
+    pub fn attach_capture(&mut self, capture: Arc<CaptureShared>) {
+        self.capture = Some(capture);
+    }
+
+    /// The session is over: the capture's directory forgets it.
+    pub(crate) fn release_capture(&self) {
+        if let Some(directory) = self.capture.as_ref().and_then(|c| c.directory.as_ref()) {
+            directory.session_closed(&self.flow(), std::time::Instant::now());
+        }
+    }
+
+    /// The connection's two ends.
+    pub fn flow(&self) -> FlowKey {
+        FlowKey {
+            peer: self.peer,
+            local: self.local,
+        }
+    }
+
+    /// The OS p0f named for this connection's SYN, once the capture has seen it.
+    pub fn tcp_os(&self) -> Option<String> {
+        let capture = self.capture.as_ref()?;
+        capture.directory.as_ref()?.tcp_os(&self.flow())
+    }
+
+    /// p0f's HTTP signature of a request head (`head`: the request line and headers as
+    /// received), checked against this connection's TCP OS; none without the capture's
+    /// signatures or when `head` is not a request p0f can read.
+    pub fn http_fingerprint(&self, head: &[u8]) -> Option<fingerprint::p0f::HttpFingerprint> {
+        let capture = self.capture.as_ref()?;
+        capture.p0f.http_request(head, self.tcp_os().as_deref())
+    }
+
+    /// Waits (at most 100 ms) until the capture has fingerprinted this connection's SYN: the
+    /// capture is another task, and a client that sends its request at once can be first.
+    /// Returns at once when the capture is off or the SYN is known.
+    pub async fn wait_for_tcp_fingerprint(&self) {
+        let Some(directory) = self.capture.as_ref().and_then(|c| c.directory.as_ref()) else {
+            return;
+        };
+        let key = self.flow();
+        for _ in 0..20 {
+            if !directory.awaits_fingerprint(&key) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Records `fp` as a `fingerprint.http` event.
+    pub async fn record_http_fingerprint(&mut self, fp: fingerprint::p0f::HttpFingerprint) {
+        let text = |v: Option<String>| v.map_or(Value::Null, Value::String);
+        let data = row([
+            ("fingerprint", fp.raw_signature.into()),
+            ("detail", text(fp.application)),
+            ("claimed_os", text(fp.claimed_os)),
+            ("tcp_os", text(fp.tcp_os)),
+            ("contradiction", fp.contradiction.into()),
+            ("dishonest", fp.dishonest.into()),
+        ]);
+        let event = self.event(EventType::FingerprintHttp, self.id(), data);
+        self.send(event).await;
+    }
+
+    /// Records the JA4 fingerprint of `bytes` when they start with a TLS ClientHello (once per
+    /// session): what a plug-in keeps raw may be a TLS client knocking.
+    async fn fingerprint_tls(&mut self, bytes: &[u8]) {
+        if self.tls_fingerprinted || !bytes.starts_with(&[0x16, 0x03]) {
+            return;
+        }
+        let Some(fp) = fingerprint::tls::ja4(bytes) else {
+            return;
+        };
+        self.tls_fingerprinted = true;
+        let text = |v: Option<String>| v.map_or(Value::Null, Value::String);
+        let data = row([
+            ("fingerprint", fp.ja4.into()),
+            ("detail", fp.ja4_r.into()),
+            ("version", fp.version.into()),
+            ("sni", text(fp.sni)),
+            ("alpn", text(fp.alpn)),
+        ]);
+        let event = self.event(EventType::FingerprintTls, self.id(), data);
+        self.send(event).await;
+    }
+
+    /// Records the SYN fingerprint the capture paired with this session.
+    pub(crate) async fn record_p0f(&mut self, fp: &fingerprint::p0f::SynFingerprint) {
+        let event = self.event(
+            EventType::FingerprintP0f,
+            &self.connection_id.clone(),
+            crate::capture::p0f_row(fp),
+        );
+        self.send(event).await;
     }
 
     /// The id rows are recorded under: the protocol's session if one was adopted, otherwise
@@ -175,6 +278,7 @@ impl Session {
         ]);
         let event = self.event(EventType::InputRaw, self.id(), data);
         self.send(event).await;
+        self.fingerprint_tls(bytes).await;
     }
 
     /// Records the raw bytes of a [`RawCapture`] (the first `max_raw_bytes` of what arrived,
@@ -195,6 +299,7 @@ impl Session {
         ]);
         let event = self.event(EventType::InputRaw, self.id(), data);
         self.send(event).await;
+        self.fingerprint_tls(capture.kept()).await;
     }
 
     /// Records the start of the session (the `sessions` row).

@@ -335,6 +335,7 @@ CREATE TABLE IF NOT EXISTS p0f (
 );
 CREATE INDEX IF NOT EXISTS p0f_peer ON p0f (peerAddress);
 CREATE INDEX IF NOT EXISTS p0f_session ON p0f (session);
+CREATE INDEX IF NOT EXISTS p0f_time ON p0f (eventDateTime);
 CREATE TABLE IF NOT EXISTS fingerprints (
     ID INTEGER PRIMARY KEY,
     session TEXT NOT NULL,

@@ -36,7 +36,8 @@ pub fn log(dir: &Path) -> String {
 impl RoleProcess {
     /// Starts `bin sensor --config F` where F is a `[sensor]` table (name "test", listening on
     /// 127.0.0.1, a database in a fresh temporary directory, 1 s shutdown grace) followed by
-    /// `body` (`[limits]` and `[[plugin]]` tables). Waits until every listener is reported.
+    /// `body` (`[limits]` and `[[plugin]]` tables), with packet capture off unless `body` has
+    /// a `[capture]` table. Waits until every listener is reported.
     pub fn sensor(bin: &Path, body: &str) -> RoleProcess {
         let dir = tempfile::tempdir().expect("temporary directory");
         Self::sensor_in(bin, dir, body)
@@ -56,12 +57,17 @@ impl RoleProcess {
         db: PathBuf,
         body: &str,
     ) -> RoleProcess {
-        let text = format!(
+        let mut text = format!(
             "[sensor]\nname = \"test\"\nlisten = [\"127.0.0.1\"]\ndatabase = \"{}\"\nshutdown_grace_secs = 1\n{body}",
             db.display()
         );
         let listeners =
             text.matches("[[plugin]]").count() - text.matches("enabled = false").count();
+        // Packet capture sees every test's traffic on the shared loopback: a test that wants
+        // it says so with its own `[capture]` table (tests/capture.rs, the benchmarks).
+        if !body.contains("[capture]") {
+            text.push_str("\n[capture]\nenabled = false\n");
+        }
         Self::start_owned(
             bin,
             "sensor",

@@ -3,6 +3,7 @@
 //! the key and the reason; [`SensorConfig::validate`] is pure and builds the plug-ins (which checks
 //! their options) without binding anything.
 
+mod capture;
 mod hpfeeds;
 mod limits;
 mod plugins;
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use capture::{CaptureSection, CaptureSettings};
 pub use hpfeeds::{HpfeedsSection, HpfeedsSettings};
 pub use limits::LimitsConfig;
 pub use plugins::{Instance, PluginConfig};
@@ -48,6 +50,10 @@ pub struct SensorConfig {
     /// (90 days, 256 MB), so that a Pi's SD card never fills.
     #[serde(default)]
     pub retention: RetentionSection,
+    /// The `[capture]` table: packet capture (p0f fingerprints, scan detection). Absent: on,
+    /// with the defaults, where the privilege allows.
+    #[serde(default)]
+    pub capture: CaptureSection,
 }
 
 /// A configuration that passed validation: what the sensor runs.
@@ -79,6 +85,8 @@ pub struct ValidConfig {
     pub metrics_listen: Option<std::net::SocketAddr>,
     /// Retention: none when both limits are off.
     pub retention: Option<store::RetentionPolicy>,
+    /// Packet capture: none when off.
+    pub capture: Option<CaptureSettings>,
 }
 
 /// Reads and validates a file.
@@ -122,11 +130,13 @@ impl SensorConfig {
             .and_then(|h| h.validate(&mut problems));
         let metrics_listen = s.validate_metrics(&listen, &self.plugins, &mut problems);
         let retention = self.retention.validate(&mut problems);
+        let capture = self.capture.validate(&mut problems);
         if !problems.is_empty() {
             return Err(problems);
         }
         Ok(ValidConfig {
             retention,
+            capture,
             hpfeeds,
             geoip: s
                 .geoip

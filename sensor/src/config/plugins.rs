@@ -132,6 +132,14 @@ impl PluginConfig {
     fn check_name<'a>(&'a self, i: usize, taken: &mut Taken<'a>, problems: &mut Problems) {
         if self.name.trim().is_empty() || self.name.len() > 64 {
             problems.push((format!("plugin[{i}].name"), "must be 1 to 64 bytes".into()));
+        } else if self.name == crate::capture::PLUGIN {
+            problems.push((
+                format!("plugin[{i}].name"),
+                format!(
+                    "{:?} is the packet capture's name in events (docs/capture.md)",
+                    self.name
+                ),
+            ));
         } else if let Some(first) = taken.names.insert(&self.name, i) {
             problems.push((
                 format!("plugin[{i}].name"),

@@ -114,6 +114,40 @@ fn retention_defaults_fit_a_pi_and_every_bad_limit_is_reported() {
 }
 
 #[test]
+fn capture_is_on_by_default_and_every_bad_value_is_reported() {
+    let valid = default_config().unwrap();
+    let capture = valid.capture.expect("the shipped config captures");
+    assert_eq!(capture.scan.sweep_ports, 20);
+    assert_eq!(capture.signatures, None, "built-in signatures");
+    let plugin = "[[plugin]]\nname = \"t\"\nkind = \"telnet\"\nport = 2323\ntable = \"t\"\n";
+    let off = format!("[capture]\nenabled = false\n{plugin}");
+    assert!(parse(&off, "c.toml").unwrap().capture.is_none());
+    let bad = format!(
+        "[capture]\nsweep_ports = 1\nscan_quiet_secs = 0\nmax_sources = 0\nbuffer_kib = 1\ninterface = \"eth0/../x\"\nsurprise = 1\n{plugin}[[plugin]]\nname = \"capture\"\nkind = \"telnet\"\nport = 2324\ntable = \"t2\"\n"
+    );
+    let lines: Vec<String> = parse(&bad, "c.toml")
+        .unwrap_err()
+        .0
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    for e in [
+        "c.toml: capture.sweep_ports: 1 is outside 2..=65535",
+        "c.toml: capture.scan_quiet_secs: 0 is outside 1..=3600",
+        "c.toml: capture.max_sources: 0 is outside 1..=1000000",
+        "c.toml: capture.buffer_kib: 1 is outside 64..=262144",
+        "c.toml: capture.interface: \"eth0/../x\" is not an interface name",
+        "c.toml: capture.surprise",
+        "c.toml: plugin[1].name: \"capture\" is the packet capture's name",
+    ] {
+        assert!(
+            lines.iter().any(|l| l.starts_with(e)),
+            "missing {e:?} in {lines:?}"
+        );
+    }
+}
+
+#[test]
 fn type_errors_name_the_file_and_line() {
     let err = parse(
         "[[plugin]]\nname = \"x\"\nkind = \"http\"\nport = \"eighty\"\ntable = \"t\"\n",

@@ -125,10 +125,12 @@ impl HttpPlugin {
         session: &mut Session,
     ) -> Result<(), CloseReason> {
         let mut cookie_sent = false;
+        // The first request of the connection gets p0f's HTTP signature.
+        let mut fingerprinted = false;
         // Grown on demand: an idle keep-alive connection should cost as little as possible.
         let mut out = Vec::new();
         loop {
-            let request = loop {
+            let (request, http_fingerprint) = loop {
                 if !conn.buffer().is_empty() && !parse::looks_like_http(conn.buffer()) {
                     // All of it (a TLS hello is longer than the first read), with its length.
                     let mut capture = RawCapture::new(self.max_raw_bytes);
@@ -142,8 +144,18 @@ impl HttpPlugin {
                 }
                 match parse::parse_request(conn.buffer(), &self.limits) {
                     Ok(Some((req, used))) => {
+                        let fp = if fingerprinted {
+                            None
+                        } else {
+                            fingerprinted = true;
+                            Box::pin(session.wait_for_tcp_fingerprint()).await;
+                            conn.buffer()
+                                .get(..used)
+                                .and_then(|head| session.http_fingerprint(head))
+                                .map(Box::new)
+                        };
                         conn.consume(used);
-                        break req;
+                        break (req, fp);
                     }
                     Ok(None) => {
                         if let Err(reason) = conn.read_more().await {
@@ -190,6 +202,9 @@ impl HttpPlugin {
             if !adopted && !cookie_sent {
                 set_cookie = Some(self.cookie_key.issue(&self.name, session.id()));
                 cookie_sent = true;
+            }
+            if let Some(fp) = http_fingerprint {
+                Box::pin(session.record_http_fingerprint(*fp)).await;
             }
             let keep_alive = request.keep_alive();
             let response = pages::respond(&request, set_cookie.as_deref(), keep_alive);
