@@ -34,7 +34,10 @@ fn start(bin: &Path, capture: bool) -> (RoleProcess, u16) {
         "[sensor]\nname = \"bench\"\nlisten = [\"127.0.0.1\"]\ndatabase = \"{}\"\n\
          metrics_listen = \"127.0.0.1:{metrics}\"\n{}\n{}",
         db.display(),
-        limits(60).replace("enabled = true", &format!("enabled = {capture}")),
+        limits(60).replace(
+            &crate::sensor::capture_table(),
+            &format!("[capture]\nenabled = {capture}\n")
+        ),
         testkit::sensor::plugin("telnet", "telnet", telnet, "telnet"),
     );
     let sensor = RoleProcess::start_owned(

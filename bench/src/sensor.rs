@@ -131,20 +131,31 @@ pub(crate) fn binary() -> PathBuf {
     bin
 }
 
+/// The `[capture]` table of a measurement: packet capture on as shipped (it runs when the
+/// benchmark runs as root). `RECCE7_BENCH_CAPTURE=off` turns it off; `=absent` leaves the table
+/// out (a comment stands in, so the test kit adds none either), for binaries from before it.
+pub(crate) fn capture_table() -> String {
+    match std::env::var("RECCE7_BENCH_CAPTURE").as_deref() {
+        Ok("absent") => "# [capture] left out (RECCE7_BENCH_CAPTURE=absent)\n".into(),
+        Ok("off") => "[capture]\nenabled = false\n".into(),
+        _ => "[capture]\nenabled = true\n".into(),
+    }
+}
+
 /// The `[sensor]` keys, `[limits]` and `[capture]` tables every measurement uses: quiet
 /// logging, limits high enough that they never refuse the load (the default per-source limit
-/// is 32), and packet capture on as shipped (it runs when the benchmark runs as root).
+/// is 32), and [`capture_table`].
 pub(crate) fn limits(idle_timeout_secs: u64) -> String {
     format!(
         "log_level = \"warn\"\n\
-         [capture]\n\
-         enabled = true\n\
+         {}\
          [limits]\n\
          max_connections = 20000\n\
          max_connections_per_source = 20000\n\
          idle_timeout_secs = {idle_timeout_secs}\n\
          session_timeout_secs = 600\n\
-         max_session_bytes = 1073741824\n"
+         max_session_bytes = 1073741824\n",
+        capture_table()
     )
 }
 

@@ -151,11 +151,13 @@ impl Sensor {
         let (capture, capture_shared) = match &config.capture {
             None => (None, None),
             Some(settings) => {
-                let p0f = Arc::new(crate::capture::load_signatures(settings)?);
+                let p0f = Arc::new(crate::capture::Signatures::load(settings)?);
                 match Capture::open(settings, &config.listen, p0f.clone(), capture_stats.clone()) {
                     Ok(capture) => {
                         tracing::info!(
-                            signatures = capture.signatures(),
+                            signatures = capture
+                                .signatures()
+                                .map_or("built in".to_string(), |n| n.to_string()),
                             interface = settings.interface.as_deref().unwrap_or("all"),
                             "packet capture on"
                         );
@@ -653,9 +655,10 @@ impl Acceptor {
                                 id: Arc::from(session.connection_id()),
                                 info: served.info.clone(),
                             };
-                            pairing = directory
-                                .session_opened(session.flow(), link)
-                                .map(|p| p.fingerprint);
+                            pairing = directory.session_opened(session.flow(), link).map(|p| {
+                                session.set_syn_os(p.os);
+                                p.fingerprint
+                            });
                         }
                     }
                     let span = tracing::info_span!(

@@ -65,6 +65,8 @@ pub struct Session {
     max_raw_bytes: usize,
     events: u64,
     capture: Option<Arc<CaptureShared>>,
+    /// The OS of this connection's SYN when the capture had it at accept.
+    syn_os: Option<Arc<str>>,
     tls_fingerprinted: bool,
 }
 
@@ -87,6 +89,7 @@ impl Session {
             max_raw_bytes,
             events: 0,
             capture: None,
+            syn_os: None,
             tls_fingerprinted: false,
         }
     }
@@ -114,8 +117,16 @@ impl Session {
 
     /// The OS p0f named for this connection's SYN, once the capture has seen it.
     pub fn tcp_os(&self) -> Option<String> {
+        if let Some(os) = &self.syn_os {
+            return Some(os.to_string());
+        }
         let capture = self.capture.as_ref()?;
         capture.directory.as_ref()?.tcp_os(&self.flow())
+    }
+
+    /// The OS of this connection's SYN, as the capture paired it at accept.
+    pub(crate) fn set_syn_os(&mut self, os: Option<Arc<str>>) {
+        self.syn_os = os;
     }
 
     /// p0f's HTTP signature of a request head (`head`: the request line and headers as
@@ -123,7 +134,10 @@ impl Session {
     /// signatures or when `head` is not a request p0f can read.
     pub fn http_fingerprint(&self, head: &[u8]) -> Option<fingerprint::p0f::HttpFingerprint> {
         let capture = self.capture.as_ref()?;
-        capture.p0f.http_request(head, self.tcp_os().as_deref())
+        capture
+            .p0f
+            .get()?
+            .http_request(head, self.tcp_os().as_deref())
     }
 
     /// Waits (at most 100 ms) until the capture has fingerprinted this connection's SYN: the
@@ -133,6 +147,9 @@ impl Session {
         let Some(directory) = self.capture.as_ref().and_then(|c| c.directory.as_ref()) else {
             return;
         };
+        if self.syn_os.is_some() {
+            return;
+        }
         let key = self.flow();
         for _ in 0..20 {
             if !directory.awaits_fingerprint(&key) {

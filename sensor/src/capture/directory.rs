@@ -35,6 +35,8 @@ pub struct SessionLink {
 pub struct Pairing {
     /// The SYN's fingerprint.
     pub fingerprint: Arc<SynFingerprint>,
+    /// Its OS label, shared with every session of the same OS.
+    pub os: Option<Arc<str>>,
     /// Its session.
     pub session: SessionLink,
     /// The connection.
@@ -46,9 +48,22 @@ pub const WAIT: Duration = Duration::from_secs(3);
 /// Fingerprints waiting at most; past it the oldest is handed out as sessionless.
 pub const MAX_WAITING: usize = 4096;
 
+/// What a live session knows of its SYN: not seen yet, or seen with the OS p0f named (the text
+/// shared between sessions: one allocation per label, not per connection).
+#[derive(Clone)]
+enum Syn {
+    Awaited,
+    Seen(Option<Arc<str>>),
+}
+
+/// OS labels kept for sharing at most (a signature file has a few hundred).
+const MAX_LABELS: usize = 1024;
+
 #[derive(Default)]
 struct Inner {
-    sessions: HashMap<FlowKey, (SessionLink, Option<Arc<SynFingerprint>>)>,
+    sessions: HashMap<FlowKey, (SessionLink, Syn)>,
+    /// The OS labels seen, shared by the sessions that carry them.
+    labels: HashMap<Box<str>, Arc<str>>,
     /// Sessions that ended before their SYN was fingerprinted (a connection opened and closed
     /// at once), kept [`WAIT`] for it, oldest first.
     closed: HashMap<FlowKey, (Instant, SessionLink)>,
@@ -61,6 +76,38 @@ struct Inner {
 }
 
 impl Inner {
+    /// The shared text of `fp`'s OS.
+    fn label(&mut self, fp: &SynFingerprint) -> Syn {
+        let Some(os) = fp.os.as_deref() else {
+            return Syn::Seen(None);
+        };
+        if let Some(shared) = self.labels.get(os) {
+            return Syn::Seen(Some(shared.clone()));
+        }
+        let shared: Arc<str> = Arc::from(os);
+        if self.labels.len() < MAX_LABELS {
+            self.labels.insert(Box::from(os), shared.clone());
+        }
+        Syn::Seen(Some(shared))
+    }
+
+    /// Drops the stale entries at the front of the two queues (their keys were taken), so that
+    /// connections accepted in the order their SYNs came leave nothing behind.
+    fn trim(&mut self) {
+        while let Some(&(t, k)) = self.order.front() {
+            if self.waiting.get(&k).is_some_and(|(at, _)| *at == t) {
+                break;
+            }
+            self.order.pop_front();
+        }
+        while let Some(&(t, k)) = self.closed_order.front() {
+            if self.closed.get(&k).is_some_and(|(at, _)| *at == t) {
+                break;
+            }
+            self.closed_order.pop_front();
+        }
+    }
+
     /// Takes the oldest waiting fingerprint, skipping stale entries.
     fn pop_oldest(&mut self, before: Option<Instant>) -> Option<(FlowKey, Arc<SynFingerprint>)> {
         while let Some(&(t, key)) = self.order.front() {
@@ -87,10 +134,19 @@ impl SessionDirectory {
     /// A session was accepted: the pairing if its SYN was fingerprinted already.
     pub fn session_opened(&self, key: FlowKey, link: SessionLink) -> Option<Pairing> {
         let mut inner = self.inner.lock().ok()?;
-        let waiting = inner.waiting.remove(&key).map(|(_, fp)| fp);
-        inner.sessions.insert(key, (link.clone(), waiting.clone()));
-        waiting.map(|fingerprint| Pairing {
+        let Some((_, fingerprint)) = inner.waiting.remove(&key) else {
+            inner.sessions.insert(key, (link, Syn::Awaited));
+            return None;
+        };
+        inner.trim();
+        // Paired at once (the usual order): the session keeps the OS itself, and the directory
+        // nothing, so that a live connection costs the directory no memory.
+        let Syn::Seen(os) = inner.label(&fingerprint) else {
+            return None;
+        };
+        Some(Pairing {
             fingerprint,
+            os,
             session: link,
             key,
         })
@@ -100,7 +156,7 @@ impl SessionDirectory {
     /// longer for it.
     pub fn session_closed(&self, key: &FlowKey, now: Instant) {
         if let Ok(mut inner) = self.inner.lock()
-            && let Some((link, None)) = inner.sessions.remove(key)
+            && let Some((link, Syn::Awaited)) = inner.sessions.remove(key)
         {
             while inner.closed.len() >= MAX_WAITING {
                 let Some((t, k)) = inner.closed_order.pop_front() else {
@@ -125,21 +181,30 @@ impl SessionDirectory {
         evicted: &mut Vec<(FlowKey, Arc<SynFingerprint>)>,
     ) -> Option<Pairing> {
         let mut inner = self.inner.lock().ok()?;
-        if let Some((link, fp)) = inner.sessions.get_mut(&key) {
-            if fp.is_some() {
-                // A retransmitted SYN of a session already fingerprinted.
-                return None;
-            }
-            *fp = Some(fingerprint.clone());
+        if let Some((link, Syn::Awaited)) = inner.sessions.get(&key) {
+            let link = link.clone();
+            let syn = inner.label(&fingerprint);
+            inner.sessions.insert(key, (link.clone(), syn.clone()));
+            let os = match syn {
+                Syn::Seen(os) => os,
+                Syn::Awaited => None,
+            };
             return Some(Pairing {
                 fingerprint,
-                session: link.clone(),
+                os,
+                session: link,
                 key,
             });
         }
+        if inner.sessions.contains_key(&key) {
+            // A retransmitted SYN of a session already fingerprinted.
+            return None;
+        }
         if let Some((_, link)) = inner.closed.remove(&key) {
+            inner.trim();
             return Some(Pairing {
                 fingerprint,
+                os: None,
                 session: link,
                 key,
             });
@@ -186,15 +251,17 @@ impl SessionDirectory {
     pub fn awaits_fingerprint(&self, key: &FlowKey) -> bool {
         self.inner
             .lock()
-            .map(|i| matches!(i.sessions.get(key), Some((_, None))))
+            .map(|i| matches!(i.sessions.get(key), Some((_, Syn::Awaited))))
             .unwrap_or(false)
     }
 
     /// The OS p0f named for the SYN of this connection, once known.
     pub fn tcp_os(&self, key: &FlowKey) -> Option<String> {
         let inner = self.inner.lock().ok()?;
-        let (_, fp) = inner.sessions.get(key)?;
-        fp.as_ref()?.os.clone()
+        match inner.sessions.get(key)? {
+            (_, Syn::Seen(Some(os))) => Some(os.to_string()),
+            _ => None,
+        }
     }
 
     /// Sessions and waiting fingerprints held, for the metrics.
@@ -252,8 +319,9 @@ mod tests {
             .session_opened(key(1), link("a"))
             .expect("paired at accept");
         assert_eq!(&*p.session.id, "a");
-        assert_eq!(d.tcp_os(&key(1)).as_deref(), Some("Linux"));
+        assert_eq!(p.os.as_deref(), Some("Linux"), "the session keeps it");
         assert!(!d.awaits_fingerprint(&key(1)));
+        assert_eq!(d.sizes(), (0, 0), "nothing held for a session paired at once");
         // The session first, then the SYN.
         assert!(d.session_opened(key(2), link("b")).is_none());
         assert!(d.awaits_fingerprint(&key(2)));
@@ -261,6 +329,9 @@ mod tests {
             .syn_seen(key(2), fp("Windows"), t0, &mut evicted)
             .expect("paired at the SYN");
         assert_eq!(&*p.session.id, "b");
+        assert_eq!(p.os.as_deref(), Some("Windows"));
+        assert_eq!(d.tcp_os(&key(2)).as_deref(), Some("Windows"));
+        assert_eq!(d.tcp_os(&key(2)).as_deref(), Some("Windows"));
         // A retransmitted SYN of a paired session is not recorded twice.
         assert!(
             d.syn_seen(key(2), fp("Windows"), t0, &mut evicted)

@@ -95,7 +95,7 @@ pub struct CaptureStats {
 /// and, while capture runs, the directory that pairs their SYN's fingerprint with them.
 pub struct CaptureShared {
     /// The p0f signatures.
-    pub p0f: Arc<P0f>,
+    pub p0f: Arc<Signatures>,
     /// The directory; none when capture is off (no privilege).
     pub directory: Option<Arc<SessionDirectory>>,
 }
@@ -103,17 +103,50 @@ pub struct CaptureShared {
 /// The capture, opened (before privileges are dropped) and ready to run.
 pub struct Capture {
     socket: PacketSocket,
-    p0f: Arc<P0f>,
+    p0f: Arc<Signatures>,
     settings: CaptureSettings,
     directory: Arc<SessionDirectory>,
     stats: Arc<CaptureStats>,
 }
 
-/// Loads the signatures `settings` names (the built-in ones when none).
-pub fn load_signatures(settings: &CaptureSettings) -> Result<P0f, fingerprint::FingerprintError> {
-    match &settings.signatures {
-        Some(path) => P0f::from_file(path),
-        None => P0f::embedded(),
+/// The p0f signatures, loaded when first needed: a file the configuration names is read (and
+/// checked) at start, the built-in ones at the first SYN or HTTP request, so that an idle
+/// sensor does not hold them (about 0.3 MB with the code that parses them).
+pub struct Signatures {
+    loaded: std::sync::OnceLock<Option<Arc<P0f>>>,
+}
+
+impl Signatures {
+    /// The signatures `settings` names: a file is read now (an error names it), the built-in
+    /// ones later.
+    pub fn load(settings: &CaptureSettings) -> Result<Signatures, fingerprint::FingerprintError> {
+        let loaded = std::sync::OnceLock::new();
+        if let Some(path) = &settings.signatures {
+            let _ = loaded.set(Some(Arc::new(P0f::from_file(path)?)));
+        }
+        Ok(Signatures { loaded })
+    }
+
+    /// The matcher, loading the built-in signatures on first use; none only if they failed to
+    /// load (logged once; their tests make that a build that never ships).
+    pub fn get(&self) -> Option<&P0f> {
+        self.loaded
+            .get_or_init(|| match P0f::embedded() {
+                Ok(p0f) => {
+                    tracing::debug!(signatures = p0f.tcp_signatures(), "p0f signatures loaded");
+                    Some(Arc::new(p0f))
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "the built-in p0f signatures do not load");
+                    None
+                }
+            })
+            .as_deref()
+    }
+
+    /// Whether they are loaded yet (for the start-up log).
+    pub fn loaded(&self) -> Option<usize> {
+        self.loaded.get()?.as_ref().map(|p| p.tcp_signatures())
     }
 }
 
@@ -133,7 +166,7 @@ impl Capture {
     pub fn open(
         settings: &CaptureSettings,
         listen: &[IpAddr],
-        p0f: Arc<P0f>,
+        p0f: Arc<Signatures>,
         stats: Arc<CaptureStats>,
     ) -> Result<Capture, CaptureOff> {
         let socket =
@@ -157,9 +190,10 @@ impl Capture {
         self.directory.clone()
     }
 
-    /// The signatures in use, for the start-up log.
-    pub fn signatures(&self) -> usize {
-        self.p0f.tcp_signatures()
+    /// The number of signatures when a file was loaded at start; none for the built-in ones
+    /// (loaded at the first SYN).
+    pub fn signatures(&self) -> Option<usize> {
+        self.p0f.loaded()
     }
 
     /// Reads packets until `stop`, recording through `recorder` as sensor `sensor`; then
@@ -217,7 +251,7 @@ impl Capture {
 /// The running capture's state (one task owns it; no locks but the directory's).
 struct CaptureTask {
     detector: ScanDetector,
-    p0f: Arc<P0f>,
+    p0f: Arc<Signatures>,
     directory: Arc<SessionDirectory>,
     stats: Arc<CaptureStats>,
     repeat: Duration,
@@ -242,7 +276,13 @@ impl CaptureTask {
             }
         };
         let now = Instant::now();
-        if let Some(fp) = self.p0f.syn(&packet) {
+        let syn = packet.flags.has(fingerprint::packet::TcpFlags::SYN)
+            && !packet.flags.has(fingerprint::packet::TcpFlags::ACK);
+        if let Some(fp) = syn
+            .then(|| self.p0f.get())
+            .flatten()
+            .and_then(|p0f| p0f.syn(&packet))
+        {
             self.stats.syns.fetch_add(1, Ordering::Relaxed);
             let key = FlowKey {
                 peer: SocketAddr::new(packet.src, packet.src_port),
