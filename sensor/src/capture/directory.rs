@@ -321,7 +321,11 @@ mod tests {
         assert_eq!(&*p.session.id, "a");
         assert_eq!(p.os.as_deref(), Some("Linux"), "the session keeps it");
         assert!(!d.awaits_fingerprint(&key(1)));
-        assert_eq!(d.sizes(), (0, 0), "nothing held for a session paired at once");
+        assert_eq!(
+            d.sizes(),
+            (0, 0),
+            "nothing held for a session paired at once"
+        );
         // The session first, then the SYN.
         assert!(d.session_opened(key(2), link("b")).is_none());
         assert!(d.awaits_fingerprint(&key(2)));
