@@ -50,12 +50,12 @@ impl Pack {
             "metrics_listen = \"\"",
         );
         replace("shutdown_grace_secs = 3", "shutdown_grace_secs = 1");
-        replace("port = 2323", &format!("port = {telnet}"));
-        replace("port = 8080", &format!("port = {http}"));
-        replace("port = 2121", &format!("port = {ftp}"));
-        replace("port = 2525", &format!("port = {smtp}"));
-        replace("port = 6379", &format!("port = {redis}"));
-        replace("port = 3306", &format!("port = {mysql}"));
+        replace("port = 2323\n", &format!("port = {telnet}\n"));
+        replace("port = 8080\n", &format!("port = {http}\n"));
+        replace("port = 2121\n", &format!("port = {ftp}\n"));
+        replace("port = 2525\n", &format!("port = {smtp}\n"));
+        replace("port = 6379\n", &format!("port = {redis}\n"));
+        replace("port = 3306\n", &format!("port = {mysql}\n"));
         // The pack's scripts, where they are shipped (the config is in a temporary directory).
         let scripts = root.join("configs/scripts");
         replace(
