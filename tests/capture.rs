@@ -515,49 +515,6 @@ fn ja4_of_python_and_curl_matches_an_independent_implementation() {
     }
 }
 
-/// An IPv4 + TCP SYN from `src` to 127.0.0.1:`port` (checksums filled in).
-fn spoofed_syn(src: Ipv4Addr, sport: u16, port: u16) -> Vec<u8> {
-    let dst = Ipv4Addr::LOCALHOST;
-    let mut p = vec![0u8; 44];
-    p[0] = 0x45;
-    p[2..4].copy_from_slice(&44u16.to_be_bytes());
-    p[4..6].copy_from_slice(&sport.to_be_bytes());
-    p[8] = 64;
-    p[9] = 6;
-    p[12..16].copy_from_slice(&src.octets());
-    p[16..20].copy_from_slice(&dst.octets());
-    let ip_sum = checksum(&p[..20]);
-    p[10..12].copy_from_slice(&ip_sum.to_be_bytes());
-    let t = &mut p[20..];
-    t[0..2].copy_from_slice(&sport.to_be_bytes());
-    t[2..4].copy_from_slice(&port.to_be_bytes());
-    t[4..8].copy_from_slice(&u32::from(sport).wrapping_mul(2_654_435_761).to_be_bytes());
-    t[12] = 6 << 4;
-    t[13] = 0x02;
-    t[14..16].copy_from_slice(&1024u16.to_be_bytes());
-    t[20..24].copy_from_slice(&[2, 4, 0x05, 0xb4]);
-    let mut pseudo = Vec::with_capacity(36);
-    pseudo.extend_from_slice(&src.octets());
-    pseudo.extend_from_slice(&dst.octets());
-    pseudo.extend_from_slice(&[0, 6, 0, 24]);
-    pseudo.extend_from_slice(&p[20..]);
-    let tcp_sum = checksum(&pseudo);
-    p[36..38].copy_from_slice(&tcp_sum.to_be_bytes());
-    p
-}
-
-fn checksum(bytes: &[u8]) -> u16 {
-    let mut sum: u32 = 0;
-    for chunk in bytes.chunks(2) {
-        let word = u32::from(chunk[0]) << 8 | u32::from(*chunk.get(1).unwrap_or(&0));
-        sum += word;
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     status
@@ -590,8 +547,12 @@ fn a_spoofed_syn_flood_stays_within_the_caps() {
     let started = Instant::now();
     for i in 0..SYNS {
         // Sources all over 127/8 (loopback accepts them), a new one every packet.
-        let src = Ipv4Addr::from(0x7f00_0000 | (i.wrapping_mul(2_654_435_761) & 0x00ff_fffe) | 1);
-        let syn = spoofed_syn(src, 1024 + (i % 60_000) as u16, target);
+        let syn = testkit::packets::spoofed_syn(
+            testkit::packets::spoofed_source(i),
+            1024 + (i % 60_000) as u16,
+            target,
+            1024,
+        );
         if raw.send_to(&syn, &dst).is_err() {
             std::thread::sleep(Duration::from_millis(1));
         }

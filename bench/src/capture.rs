@@ -83,46 +83,6 @@ fn pin(pid: u32, cpu: u32) {
     assert!(ok, "taskset (util-linux) could not pin {pid} to CPU {cpu}");
 }
 
-/// An IPv4 SYN from `src` to 127.0.0.1:`port`, checksums filled in.
-fn syn(src: Ipv4Addr, sport: u16, port: u16) -> [u8; 44] {
-    let mut p = [0u8; 44];
-    p[0] = 0x45;
-    p[2..4].copy_from_slice(&44u16.to_be_bytes());
-    p[8] = 64;
-    p[9] = 6;
-    p[12..16].copy_from_slice(&src.octets());
-    p[16..20].copy_from_slice(&Ipv4Addr::LOCALHOST.octets());
-    let sum = checksum(&p[..20]);
-    p[10..12].copy_from_slice(&sum.to_be_bytes());
-    p[20..22].copy_from_slice(&sport.to_be_bytes());
-    p[22..24].copy_from_slice(&port.to_be_bytes());
-    p[24..28].copy_from_slice(&u32::from(sport).wrapping_mul(2_654_435_761).to_be_bytes());
-    p[32] = 6 << 4;
-    p[33] = 0x02;
-    p[34..36].copy_from_slice(&64_240u16.to_be_bytes());
-    p[40..44].copy_from_slice(&[2, 4, 0x05, 0xb4]);
-    let mut pseudo = [0u8; 36];
-    pseudo[0..4].copy_from_slice(&src.octets());
-    pseudo[4..8].copy_from_slice(&Ipv4Addr::LOCALHOST.octets());
-    pseudo[9] = 6;
-    pseudo[11] = 24;
-    pseudo[12..].copy_from_slice(&p[20..]);
-    let sum = checksum(&pseudo);
-    p[36..38].copy_from_slice(&sum.to_be_bytes());
-    p
-}
-
-fn checksum(bytes: &[u8]) -> u16 {
-    let mut sum: u32 = 0;
-    for pair in bytes.chunks(2) {
-        sum += u32::from(pair[0]) << 8 | u32::from(*pair.get(1).unwrap_or(&0));
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
 /// Sends `rate` SYNs per second for `secs`, paced per millisecond; returns how many were sent.
 fn flood(rate: u64, secs: u64, port: u16, seq: &mut u32) -> u64 {
     let raw = socket2::Socket::new(
@@ -143,8 +103,12 @@ fn flood(rate: u64, secs: u64, port: u16, seq: &mut u32) -> u64 {
         }
         while sent < due.min(total) {
             *seq = seq.wrapping_add(1);
-            let src = Ipv4Addr::from(0x7f00_0001 | (seq.wrapping_mul(2_654_435_761) & 0x00ff_fffe));
-            let packet = syn(src, 1024 + (*seq % 60_000) as u16, port);
+            let packet = testkit::packets::spoofed_syn(
+                testkit::packets::spoofed_source(*seq),
+                1024 + (*seq % 60_000) as u16,
+                port,
+                64_240,
+            );
             if raw.send_to(&packet, &dst).is_ok() {
                 sent += 1;
             }

@@ -5,6 +5,7 @@
 //! which `scripts/test-all.sh` creates. A missing tool is a test failure with the install hint,
 //! never a silent skip.
 
+pub mod packets;
 pub mod prometheus;
 pub mod role;
 pub mod sensor;
