@@ -12,7 +12,6 @@ mod sensor_common;
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
@@ -536,13 +535,7 @@ fn a_spoofed_syn_flood_stays_within_the_caps() {
     // Warm up, then measure from here.
     std::thread::sleep(Duration::from_millis(500));
     let before = rss_kib(pid);
-    let raw = socket2::Socket::new(
-        socket2::Domain::IPV4,
-        socket2::Type::RAW,
-        Some(socket2::Protocol::from(255)),
-    )
-    .expect("a raw socket (root)");
-    let dst: socket2::SockAddr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, target).into();
+    let raw = testkit::packets::RawSender::to_loopback(target);
     const SYNS: u32 = 50_000;
     let started = Instant::now();
     for i in 0..SYNS {
@@ -553,7 +546,7 @@ fn a_spoofed_syn_flood_stays_within_the_caps() {
             target,
             1024,
         );
-        if raw.send_to(&syn, &dst).is_err() {
+        if !raw.send(&syn) {
             std::thread::sleep(Duration::from_millis(1));
         }
     }

@@ -10,7 +10,7 @@
 //!   of 3.
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddrV4, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -85,13 +85,7 @@ fn pin(pid: u32, cpu: u32) {
 
 /// Sends `rate` SYNs per second for `secs`, paced per millisecond; returns how many were sent.
 fn flood(rate: u64, secs: u64, port: u16, seq: &mut u32) -> u64 {
-    let raw = socket2::Socket::new(
-        socket2::Domain::IPV4,
-        socket2::Type::RAW,
-        Some(socket2::Protocol::from(255)),
-    )
-    .expect("a raw socket: run the benchmark as root");
-    let dst: socket2::SockAddr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port).into();
+    let raw = testkit::packets::RawSender::to_loopback(port);
     let start = Instant::now();
     let total = rate * secs;
     let mut sent = 0u64;
@@ -109,7 +103,7 @@ fn flood(rate: u64, secs: u64, port: u16, seq: &mut u32) -> u64 {
                 port,
                 64_240,
             );
-            if raw.send_to(&packet, &dst).is_ok() {
+            if raw.send(&packet) {
                 sent += 1;
             }
         }

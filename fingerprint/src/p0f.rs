@@ -159,8 +159,9 @@ impl P0f {
         }
         // Zero-sized without huginn's uptime and syn-ack features: no per-packet state.
         let mut tracker = ConnectionTracker::new(0);
-        // `parse` has checked the IP header and cut `l3` to its total length, so pnet's views
-        // read inside the buffer. huginn observes here and matches below.
+        // `parse` has checked the IP and TCP headers are whole in `l3` (which may be cut short
+        // of its total length, at the capture's snap length), so pnet's views read inside the
+        // buffer. huginn observes here and matches below.
         let analysis = match packet.src {
             std::net::IpAddr::V4(_) => huginn_net_tcp::process_ipv4_packet(
                 &Ipv4Packet::new(packet.l3)?,

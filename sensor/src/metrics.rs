@@ -310,7 +310,7 @@ fn render_capture(c: &crate::capture::CaptureStats, out: &mut Exposition) {
     out.family(
         "recce7_capture_tracked",
         "gauge",
-        "Scan sources and handshakes the capture tracks now.",
+        "Scan sources and handshakes the capture tracks now, and SYN fingerprints waiting for their session.",
     );
     out.sample(
         "recce7_capture_tracked",
@@ -321,6 +321,11 @@ fn render_capture(c: &crate::capture::CaptureStats, out: &mut Exposition) {
         "recce7_capture_tracked",
         &[("state", "handshake")],
         n(&c.flows),
+    );
+    out.sample(
+        "recce7_capture_tracked",
+        &[("state", "fingerprint")],
+        n(&c.waiting),
     );
 }
 

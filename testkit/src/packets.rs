@@ -1,7 +1,7 @@
 //! Hand-built packets for the packet capture's tests and benchmark: an IPv4 TCP SYN from a
 //! spoofed source, with its checksums, to send through a raw socket (root).
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
 
 /// An IPv4 + TCP SYN (44 bytes: one MSS option of 1460) from `src`:`sport` to
 /// 127.0.0.1:`port`, with `window`, checksums filled in.
@@ -33,6 +33,35 @@ pub fn spoofed_syn(src: Ipv4Addr, sport: u16, port: u16, window: u16) -> [u8; 44
     let tcp_sum = checksum(&pseudo);
     p[36..38].copy_from_slice(&tcp_sum.to_be_bytes());
     p
+}
+
+/// A raw IPv4 socket that sends hand-built packets (their own IP header) to 127.0.0.1:`port`.
+/// Needs root; panics with that hint otherwise.
+pub struct RawSender {
+    socket: socket2::Socket,
+    to: socket2::SockAddr,
+}
+
+impl RawSender {
+    /// A sender towards 127.0.0.1:`port`.
+    pub fn to_loopback(port: u16) -> RawSender {
+        let socket = socket2::Socket::new(
+            socket2::Domain::IPV4,
+            socket2::Type::RAW,
+            // IPPROTO_RAW: the packet carries its own IP header.
+            Some(socket2::Protocol::from(255)),
+        )
+        .expect("a raw socket needs root: run as root (CI does)");
+        RawSender {
+            socket,
+            to: SocketAddrV4::new(Ipv4Addr::LOCALHOST, port).into(),
+        }
+    }
+
+    /// Sends one packet; false when the kernel refused it (its buffer full).
+    pub fn send(&self, packet: &[u8]) -> bool {
+        self.socket.send_to(packet, &self.to).is_ok()
+    }
 }
 
 /// The Internet checksum (RFC 1071) of `bytes`.

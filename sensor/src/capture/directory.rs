@@ -264,7 +264,8 @@ impl SessionDirectory {
         }
     }
 
-    /// Sessions and waiting fingerprints held, for the metrics.
+    /// Sessions waiting for their SYN, and fingerprints waiting for their session (the
+    /// latter is `recce7_capture_tracked{state="fingerprint"}`).
     pub fn sizes(&self) -> (usize, usize) {
         self.inner
             .lock()

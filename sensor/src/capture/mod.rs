@@ -85,10 +85,12 @@ pub struct CaptureStats {
     pub evicted_flows: AtomicU64,
     /// See `evicted_sources`.
     pub evicted_fingerprints: AtomicU64,
-    /// Sources and handshakes tracked now.
+    /// Sources and handshakes tracked now, and fingerprints waiting for their session.
     pub sources: AtomicU64,
     /// See `sources`.
     pub flows: AtomicU64,
+    /// See `sources`.
+    pub waiting: AtomicU64,
 }
 
 /// What sessions share of the capture: the signatures (for the HTTP plug-in's fingerprints)
@@ -318,6 +320,8 @@ impl CaptureTask {
             .sources
             .store(s.sources as u64, Ordering::Relaxed);
         self.stats.flows.store(s.flows as u64, Ordering::Relaxed);
+        let (_, waiting) = self.directory.sizes();
+        self.stats.waiting.store(waiting as u64, Ordering::Relaxed);
         self.stats
             .evicted_sources
             .store(s.evicted_sources, Ordering::Relaxed);
