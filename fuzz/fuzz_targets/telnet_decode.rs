@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use sensor::plugins::telnet::negotiation::{LineEditor, LineEvent, TelnetDecoder};
-use sensor::plugins::telnet::shell::Shell;
+use sensor::shell::Shell;
 
 fuzz_target!(|input: &[u8]| {
     let split = input.first().map_or(0, |b| *b as usize) % (input.len() + 1);

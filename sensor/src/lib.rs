@@ -13,6 +13,7 @@ pub mod encoding;
 pub mod error;
 pub mod limits;
 pub mod metrics;
+pub mod persona;
 pub mod plugin;
 pub mod plugins;
 pub mod privilege;
@@ -21,6 +22,7 @@ pub mod reload;
 mod role;
 pub mod server;
 pub mod session;
+pub mod shell;
 
 pub use config::{ConfigProblems, ValidConfig};
 pub use connection::{CloseReason, Connection};

@@ -72,11 +72,32 @@ pub enum EventType {
     /// One source touching many ports (monitored or not) within a window.
     #[serde(rename = "scan.ports")]
     ScanPorts,
+    /// An SSH client's identification: its version string and HASSH (the MD5 of its key
+    /// exchange algorithm lists), recorded once per connection.
+    #[serde(rename = "ssh.client")]
+    SshClient,
+    /// One SSH authentication attempt (password, keyboard-interactive or public key), with the
+    /// credential policy's outcome; a public key is recorded by its type and fingerprint.
+    #[serde(rename = "ssh.login")]
+    SshLogin,
+    /// One simple command run in an SSH `shell` or `exec` channel.
+    #[serde(rename = "ssh.command")]
+    SshCommand,
+    /// An SSH port-forwarding request (`direct-tcpip`, `tcpip-forward`): recorded and refused.
+    #[serde(rename = "ssh.forward")]
+    SshForward,
+    /// A file the attacker wrote in the shell's overlay (a redirection, `echo -ne` chunks, an
+    /// scp or SFTP upload): its path, size, SHA-256 and its bytes up to a cap.
+    #[serde(rename = "file.written")]
+    FileWritten,
+    /// A URL named to a download command (`wget`, `curl`, `tftp`, `ftpget`): never fetched.
+    #[serde(rename = "download.attempt")]
+    DownloadAttempt,
 }
 
 impl EventType {
     /// Every type, for documentation and tests that keep the list honest.
-    pub const ALL: [EventType; 17] = [
+    pub const ALL: [EventType; 23] = [
         EventType::SessionStart,
         EventType::SessionEnd,
         EventType::TelnetLogin,
@@ -94,6 +115,12 @@ impl EventType {
         EventType::ScanXmas,
         EventType::ScanOs,
         EventType::ScanPorts,
+        EventType::SshClient,
+        EventType::SshLogin,
+        EventType::SshCommand,
+        EventType::SshForward,
+        EventType::FileWritten,
+        EventType::DownloadAttempt,
     ];
 
     /// The scan types, for the packet capture and the report service.
@@ -132,6 +159,12 @@ impl EventType {
             EventType::ScanXmas => "scan.xmas",
             EventType::ScanOs => "scan.os",
             EventType::ScanPorts => "scan.ports",
+            EventType::SshClient => "ssh.client",
+            EventType::SshLogin => "ssh.login",
+            EventType::SshCommand => "ssh.command",
+            EventType::SshForward => "ssh.forward",
+            EventType::FileWritten => "file.written",
+            EventType::DownloadAttempt => "download.attempt",
         }
     }
 }

@@ -6,11 +6,11 @@
 //! `unterminated`). Input that is not telnet at all (a TLS hello, an HTTP request, binary noise)
 //! is recorded raw instead of being taken as a login ([`crate::plugins::foreign`]).
 //!
-//! Negotiation and line editing ([`negotiation`]) and the shell ([`shell`]) are pure; this
+//! Negotiation and line editing ([`negotiation`]) and the shell ([`crate::shell`], shared with
+//! SSH) are pure; this
 //! module is the socket side.
 
 pub mod negotiation;
-pub mod shell;
 
 use std::sync::Arc;
 
@@ -24,8 +24,8 @@ use crate::plugin::{HandlerFuture, OptionProblem, Plugin, PluginSettings, intege
 use crate::plugins::foreign::{self, RawCapture};
 use crate::plugins::options::read_options;
 use crate::session::{Session, row};
+use crate::shell::{self, Shell};
 use negotiation::{LineEditor, LineEvent, TelnetDecoder};
-use shell::Shell;
 
 /// The telnet plug-in and its options.
 #[derive(Debug, Clone)]

@@ -3,8 +3,8 @@
 
 use std::fmt::Write as _;
 
-use crate::plugins::telnet::shell::image::BUSYBOX_VERSION;
-use crate::plugins::telnet::shell::{Res, Shell};
+use crate::shell::image::BUSYBOX_VERSION;
+use crate::shell::{Res, Shell};
 
 pub(super) const IFCONFIG: &str = "br0       Link encap:Ethernet  HWaddr 00:0C:43:76:21:01  \n\
 \x20         inet addr:192.168.1.1  Bcast:192.168.1.255  Mask:255.255.255.0\n\
@@ -234,7 +234,7 @@ impl Shell {
     clippy::panic
 )]
 mod tests {
-    use crate::plugins::telnet::shell::test_support::{root, run};
+    use crate::shell::test_support::{root, run};
 
     #[test]
     fn layouts_keep_their_indentation() {

@@ -1,4 +1,4 @@
-//! A fake BusyBox `ash` shell for the telnet honeypot, answered from a static fake filesystem.
+//! A fake BusyBox `ash` shell, shared by the telnet and SSH front doors, answered from a fake filesystem.
 //!
 //! After a login, bots and people type shell commands; to keep them talking (and to learn what
 //! they want) the honeypot must answer like the device it claims to be: a MIPS (MediaTek

@@ -3,10 +3,10 @@
 
 use std::fmt::Write as _;
 
-use crate::plugins::telnet::shell::fs::{Found, SessionEntry, basename, join, parent};
-use crate::plugins::telnet::shell::image::{BUSYBOX_VERSION, D, F, FIRMWARE_DATE, L, Node};
-use crate::plugins::telnet::shell::time::{format_date_custom, now};
-use crate::plugins::telnet::shell::{MAX_FILES, MAX_OUTPUT, Res, Shell, push_capped};
+use crate::shell::fs::{Found, SessionEntry, basename, join, parent};
+use crate::shell::image::{BUSYBOX_VERSION, D, F, FIRMWARE_DATE, L, Node};
+use crate::shell::time::{format_date_custom, now};
+use crate::shell::{MAX_FILES, MAX_OUTPUT, Res, Shell, push_capped};
 
 impl Shell {
     pub(super) fn cd(&mut self, args: &[String]) -> Res {
@@ -463,7 +463,7 @@ impl Shell {
     clippy::panic
 )]
 mod tests {
-    use crate::plugins::telnet::shell::test_support::{root, run};
+    use crate::shell::test_support::{root, run};
 
     #[test]
     fn cd_pwd_ls_interplay() {

@@ -296,7 +296,7 @@ impl Shell {
 )]
 mod tests {
     use super::*;
-    use crate::plugins::telnet::shell::test_support::{root, run};
+    use crate::shell::test_support::{root, run};
 
     #[test]
     fn session_files_are_bounded() {

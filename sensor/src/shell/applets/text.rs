@@ -2,8 +2,8 @@
 
 use std::fmt::Write as _;
 
-use crate::plugins::telnet::shell::image::BUSYBOX_VERSION;
-use crate::plugins::telnet::shell::{Res, Shell, push_capped};
+use crate::shell::image::BUSYBOX_VERSION;
+use crate::shell::{Res, Shell, push_capped};
 
 /// Interprets `echo -e` escapes (`\n`, `\t`, `\xHH`, `\0NNN`, `\c`, ...). The flag says
 /// whether `\c` asked to stop output (and suppress the trailing newline).
@@ -304,7 +304,7 @@ impl Shell {
     clippy::panic
 )]
 mod tests {
-    use crate::plugins::telnet::shell::test_support::{root, run};
+    use crate::shell::test_support::{root, run};
 
     #[test]
     fn pipes_feed_filters() {

@@ -332,7 +332,7 @@ impl<'a> Lexer<'a> {
 )]
 mod tests {
     use super::*;
-    use crate::plugins::telnet::shell::test_support::root;
+    use crate::shell::test_support::root;
 
     #[test]
     fn split_basic_operators() {

@@ -2,11 +2,11 @@
 
 use std::fmt::Write as _;
 
-use crate::plugins::telnet::shell::image::{
+use crate::shell::image::{
     BOOT_UPTIME, BUSYBOX_VERSION, KERNEL_RELEASE, KERNEL_VERSION, SHELL_PID,
 };
-use crate::plugins::telnet::shell::time::{civil, now};
-use crate::plugins::telnet::shell::{Res, Shell};
+use crate::shell::time::{civil, now};
+use crate::shell::{Res, Shell};
 
 /// What `ps` shows: (pid, user, vsz, stat, command). The login shell and `ps` are appended.
 pub(super) static PROCESSES: &[(u32, &str, &str, &str, &str)] = &[
@@ -139,7 +139,7 @@ impl Shell {
 )]
 mod tests {
     use super::*;
-    use crate::plugins::telnet::shell::test_support::{root, run};
+    use crate::shell::test_support::{root, run};
 
     #[test]
     fn uname_variants() {

@@ -122,7 +122,7 @@ impl Shell {
     clippy::panic
 )]
 mod tests {
-    use crate::plugins::telnet::shell::test_support::{root, run};
+    use crate::shell::test_support::{root, run};
 
     #[test]
     fn echo_and_redirection() {

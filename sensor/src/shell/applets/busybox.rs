@@ -1,9 +1,9 @@
 //! `busybox` itself (its help, `--list` and `busybox APPLET`) and `sh`/`ash` running a
 //! command string or a script.
 
-use crate::plugins::telnet::shell::fs::basename;
-use crate::plugins::telnet::shell::image::{APPLETS, BUSYBOX_VERSION};
-use crate::plugins::telnet::shell::{MAX_DEPTH, Res, Shell};
+use crate::shell::fs::basename;
+use crate::shell::image::{APPLETS, BUSYBOX_VERSION};
+use crate::shell::{MAX_DEPTH, Res, Shell};
 
 pub(super) const BUSYBOX_HELP: &str = " multi-call binary.\nBusyBox is copyrighted by many authors between 1998-2015.\n\
 Licensed under GPLv2. See source distribution for detailed\ncopyright notices.\n\n\
@@ -103,7 +103,7 @@ impl Shell {
     clippy::panic
 )]
 mod tests {
-    use crate::plugins::telnet::shell::test_support::{root, run};
+    use crate::shell::test_support::{root, run};
 
     #[test]
     fn busybox_applets() {
