@@ -34,6 +34,9 @@ pub enum SensorError {
     /// The p0f signature file `[capture] signatures` names could not be used.
     #[error("capture.signatures: {0}")]
     Signatures(#[from] fingerprint::FingerprintError),
+    /// The persona file could not be read, generated or kept.
+    #[error("persona: {0}")]
+    Persona(#[from] crate::persona::PersonaError),
     /// Another I/O error.
     #[error("io: {0}")]
     Io(#[from] std::io::Error),

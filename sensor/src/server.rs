@@ -23,6 +23,7 @@ use crate::capture::{Capture, CaptureShared, CaptureStats, SessionLink};
 use crate::config::{Instance, ValidConfig};
 use crate::connection::{CloseReason, Connection};
 use crate::limits::{Admission, Gate, Limits};
+use crate::persona::Persona;
 use crate::publisher::{OutboxPublisher, PublisherSnapshot};
 use crate::reload::{
     BindKey, BoundListener, ListenerSlot, ReloadCounters, ReloadReport, ReloadRequest,
@@ -74,6 +75,7 @@ pub struct Sensor {
     capture: Option<Capture>,
     capture_shared: Option<Arc<CaptureShared>>,
     capture_stats: Arc<CaptureStats>,
+    persona: Arc<Persona>,
 }
 
 /// Binds a TCP listener with SO_REUSEADDR; an IPv6 wildcard also accepts IPv4 (dual-stack).
@@ -118,6 +120,9 @@ impl Sensor {
             .collect();
         let (mut conn, migrations) = store::open(&config.database, &tables)?;
         recover(&mut conn, &config)?;
+        // After the store, which made the database's directory.
+        let identity = crate::persona::load_or_create(&config.persona.file_for(&config.database))?;
+        let persona = Arc::new(Persona::build(&identity, &config.persona));
         // The enabled instances, for the report service's ports list (RECCE7 listed every
         // enabled port, attacked or not).
         store::meta::write_instances(&conn, &instance_meta(&config.instances))?;
@@ -194,7 +199,13 @@ impl Sensor {
             capture,
             capture_shared,
             capture_stats,
+            persona,
         })
+    }
+
+    /// The device every front door of this sensor claims to be.
+    pub fn persona(&self) -> Arc<Persona> {
+        self.persona.clone()
     }
 
     /// Whether packet capture runs (root or `CAP_NET_RAW`, and `[capture]` on).
@@ -270,6 +281,7 @@ impl Sensor {
             metrics_plugins,
             capture,
             capture_shared,
+            persona,
             ..
         } = self;
         let capturing = capture.map(|c| {
@@ -302,6 +314,7 @@ impl Sensor {
             stats: stats.clone(),
             metrics_plugins,
             capture: capture_shared,
+            persona,
             config,
         };
         let served: Vec<Arc<Served>> = running
@@ -497,6 +510,7 @@ struct Running {
     stats: Arc<SensorStats>,
     metrics_plugins: crate::metrics::PluginEvents,
     capture: Option<Arc<CaptureShared>>,
+    persona: Arc<Persona>,
 }
 
 impl Running {
@@ -508,6 +522,7 @@ impl Running {
             protocol: Arc::from(instance.plugin.protocol()),
             table: Arc::from(instance.table.name.as_str()),
             lost: self.lost.clone(),
+            persona: self.persona.clone(),
         });
         Arc::new(Served { instance, info })
     }
@@ -769,6 +784,7 @@ mod idle_cost {
             protocol: "telnet".into(),
             table: "telnet".into(),
             lost: Default::default(),
+            persona: Default::default(),
         });
         let addr: SocketAddr = "127.0.0.1:2323".parse().unwrap();
         let limits = Arc::new(Limits::default());

@@ -52,6 +52,8 @@ pub struct InstanceInfo {
     /// Events the recorder refused (it had stopped); should stay 0. One counter for the whole
     /// sensor, shared by every instance (and by an instance's versions across reloads).
     pub lost: Arc<AtomicU64>,
+    /// The device the sensor claims to be (the same for every instance).
+    pub persona: Arc<crate::persona::Persona>,
 }
 
 /// One session: its id, addresses and a way to record rows.
@@ -71,6 +73,11 @@ pub struct Session {
 }
 
 impl Session {
+    /// The device the sensor claims to be: its host name, firmware, daemons and their banners.
+    pub fn persona(&self) -> &crate::persona::Persona {
+        &self.info.persona
+    }
+
     /// A new session with a fresh time-ordered id.
     pub fn new(
         info: Arc<InstanceInfo>,

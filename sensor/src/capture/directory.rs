@@ -295,6 +295,7 @@ mod tests {
                 protocol: Arc::from("telnet"),
                 table: Arc::from("telnet"),
                 lost: Arc::default(),
+                persona: Default::default(),
             }),
         }
     }

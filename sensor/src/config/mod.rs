@@ -54,6 +54,11 @@ pub struct SensorConfig {
     /// with the defaults, where the privilege allows.
     #[serde(default)]
     pub capture: CaptureSection,
+    /// The `[persona]` table: values that replace the device's generated identity or its
+    /// model's defaults (docs/deception.md). Absent: the generated identity, kept beside the
+    /// database.
+    #[serde(default)]
+    pub persona: crate::persona::PersonaOverrides,
 }
 
 /// A configuration that passed validation: what the sensor runs.
@@ -87,6 +92,8 @@ pub struct ValidConfig {
     pub retention: Option<store::RetentionPolicy>,
     /// Packet capture: none when off.
     pub capture: Option<CaptureSettings>,
+    /// The `[persona]` overrides and where the generated identity is kept.
+    pub persona: crate::persona::PersonaOverrides,
 }
 
 /// Reads and validates a file.
@@ -131,10 +138,12 @@ impl SensorConfig {
         let metrics_listen = s.validate_metrics(&listen, &self.plugins, &mut problems);
         let retention = self.retention.validate(&mut problems);
         let capture = self.capture.validate(&mut problems);
+        problems.extend(self.persona.validate());
         if !problems.is_empty() {
             return Err(problems);
         }
         Ok(ValidConfig {
+            persona: self.persona.clone(),
             retention,
             capture,
             hpfeeds,

@@ -196,3 +196,44 @@ fn the_geoip_files_are_looked_at_every_minute_by_default_and_the_interval_is_bou
         );
     }
 }
+
+#[test]
+fn persona_overrides_are_checked_key_by_key() {
+    let text = "[persona]\nhostname = \"gw 1\"\nmac = \"zz\"\nssh_banner = \"SSH-1.5-x\"\nhttp_server = \"a\\r\\nSet-Cookie: x\"\ncolour = 1\n[[plugin]]\nname = \"t\"\nkind = \"telnet\"\nport = 2323\ntable = \"t\"\n";
+    let lines: Vec<String> = parse(text, "p.toml")
+        .unwrap_err()
+        .0
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    for key in [
+        "persona.colour: unknown key",
+        "persona.hostname:",
+        "persona.mac:",
+        "persona.ssh_banner:",
+        "persona.http_server:",
+    ] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with(&format!("p.toml: {key}"))),
+            "missing {key:?} in\n{}",
+            lines.join("\n")
+        );
+    }
+    let ok = text
+        .lines()
+        .filter(|l| {
+            !l.contains('=')
+                || l.contains("name")
+                || l.contains("kind")
+                || l.contains("port")
+                || l.contains("table")
+                || l.starts_with("hostname")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        .replace("gw 1", "gw-1");
+    let valid = parse(&ok, "p.toml").unwrap();
+    assert_eq!(valid.persona.hostname.as_deref(), Some("gw-1"));
+}

@@ -113,7 +113,9 @@ impl HttpPlugin {
             .await;
         session.record_raw_capture(&err.to_string(), &capture).await;
         out.clear();
-        pages::error_response(status).encode(out);
+        pages::error_response(status)
+            .with_server(&session.persona().http_server)
+            .encode(out);
         conn.write_all(out).await?;
         conn.close(CloseReason::Plugin("malformed request"));
         Ok(())
@@ -137,7 +139,9 @@ impl HttpPlugin {
                     drain(conn, &mut capture).await;
                     session.record_raw_capture("not HTTP", &capture).await;
                     out.clear();
-                    pages::error_response(400).encode(&mut out);
+                    pages::error_response(400)
+                        .with_server(&session.persona().http_server)
+                        .encode(&mut out);
                     conn.write_all(&out).await?;
                     conn.close(CloseReason::Plugin("not HTTP"));
                     return Ok(());
@@ -207,7 +211,8 @@ impl HttpPlugin {
                 Box::pin(session.record_http_fingerprint(*fp)).await;
             }
             let keep_alive = request.keep_alive();
-            let response = pages::respond(&request, set_cookie.as_deref(), keep_alive);
+            let response = pages::respond(&request, set_cookie.as_deref(), keep_alive)
+                .with_server(&session.persona().http_server);
             let (username, password) = match pages::login_attempt(&request) {
                 Some((u, p)) => (Value::from(u), Value::from(p)),
                 None => (Value::Null, Value::Null),

@@ -31,7 +31,8 @@ use std::time::SystemTime;
 
 use super::parse::Request;
 
-/// The Server header: the exact string lighttpd 1.4.59 sends by default.
+/// The Server header: the exact string lighttpd 1.4.59 sends by default (the plug-in sends the
+/// persona's, [`Response::with_server`]).
 const SERVER: &str = "lighttpd/1.4.59";
 
 /// The methods lighttpd 1.4.59 knows (its `http_methods` table); any other method is refused
@@ -208,6 +209,17 @@ impl Response {
         }
         out.extend_from_slice(b"\r\n");
         out.extend_from_slice(&self.body);
+    }
+
+    /// The response with the persona's `Server` header ([`crate::persona::Persona::http_server`])
+    /// in place of lighttpd's default.
+    pub fn with_server(mut self, server: &str) -> Response {
+        for (name, value) in &mut self.headers {
+            if *name == "Server" {
+                server.clone_into(value);
+            }
+        }
+        self
     }
 
     /// Whether this response says `Connection: close`, so the caller closes after sending it

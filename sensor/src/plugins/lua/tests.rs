@@ -252,6 +252,7 @@ async fn the_handler_future_is_small() {
         protocol: "tcp".into(),
         table: "lua".into(),
         lost: Default::default(),
+        persona: Default::default(),
     });
     let addr: SocketAddr = "127.0.0.1:6379".parse().unwrap();
     let (io, _peer) = tokio::io::duplex(64);

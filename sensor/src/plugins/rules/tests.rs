@@ -324,6 +324,7 @@ mod over_a_connection {
                 protocol: "tcp".into(),
                 table: "t".into(),
                 lost: Default::default(),
+                persona: Default::default(),
             });
             let session = Session::new(info, addr, addr, recorder.handle(), 16);
             Harness {
