@@ -74,7 +74,7 @@ pub struct Session {
 
 impl Session {
     /// The device the sensor claims to be: its host name, firmware, daemons and their banners.
-    pub fn persona(&self) -> &crate::persona::Persona {
+    pub fn persona(&self) -> &Arc<crate::persona::Persona> {
         &self.info.persona
     }
 
