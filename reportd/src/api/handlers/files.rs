@@ -8,6 +8,7 @@ use axum::extract::{MatchedPath, Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::IntoResponse;
 
+use super::SUMMARY_TEXT_BYTES;
 use crate::ApiError;
 use crate::api::paging::{bounded_list, json_bytes_page, scan_cursor};
 use crate::api::params::{Params, Query, list_params, parse_address_named};
@@ -49,7 +50,7 @@ pub(in crate::api) async fn files(
             .map(|ip| parse_address_named(ip, "ip").map(|ip| ip.to_string()))
             .transpose()?,
     };
-    let cap = s.value_cap();
+    let cap = SUMMARY_TEXT_BYTES;
     let (items, next) =
         s.db.read(move |c| query::files(c, &filter, &wanted, limit, cursor.as_ref(), cap))
             .await?;
@@ -98,7 +99,7 @@ pub(in crate::api) async fn downloads(
             .map(|ip| parse_address_named(ip, "ip").map(|ip| ip.to_string()))
             .transpose()?,
     };
-    let cap = s.value_cap();
+    let cap = SUMMARY_TEXT_BYTES;
     let (items, next) =
         s.db.read(move |c| query::downloads(c, &filter, &wanted, limit, cursor.as_ref(), cap))
             .await?;
