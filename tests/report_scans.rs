@@ -22,6 +22,9 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 const HOSTILE_OS: &str = "<img src=x onerror=alert(1)>";
 /// A server name a TLS client chose.
 const HOSTILE_SNI: &str = "<script>alert(2)</script>";
+/// A path an attacker wrote a file to and a URL it named (issue 18): markup too.
+const HOSTILE_PATH: &str = "/tmp/<img src=x onerror=alert(3)>";
+const HOSTILE_URL: &str = "http://203.0.113.9/<script>alert(4)</script>.sh";
 /// The scanner (a documentation address: nothing is ever sent to it).
 const SCANNER: &str = "203.0.113.9";
 
@@ -99,6 +102,23 @@ fn recorded_with_capture_rows() -> (tempfile::TempDir, String) {
         rusqlite::params![session, stamp(40), HOSTILE_SNI],
     )
     .unwrap();
+    // What the shell recorded (issue 18): a file written and a URL named, both hostile text.
+    conn.execute(
+        "INSERT INTO files (session, eventDateTime, peerAddress, localAddress, peerPort,
+           localPort, path, size, sha256, data, truncated, via) VALUES
+           (?1, ?2, '127.0.0.1', '127.0.0.1', 40000, 2323, ?3, 4,
+            '743a049318f0aa042d63b4deb2c16de02e944ae60cdf843cb8938377ba2667ac', x'3c623e0a', 0,
+            'redirect')",
+        rusqlite::params![session, stamp(35), HOSTILE_PATH],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO downloads (session, eventDateTime, peerAddress, localAddress, peerPort,
+           localPort, url, command) VALUES (?1, ?2, '127.0.0.1', '127.0.0.1', 40000, 2323, ?3,
+           'wget')",
+        rusqlite::params![session, stamp(34), HOSTILE_URL],
+    )
+    .unwrap();
     (dir, session)
 }
 
@@ -169,6 +189,8 @@ fn scans_and_fingerprints_over_the_api_of_a_running_reportd() {
     let detail = ok_json(port, &format!("/v1/sessions/{session}"));
     assert_eq!(detail["p0f"][0]["osClass"], "unix");
     assert_eq!(detail["fingerprints"].as_array().unwrap().len(), 2);
+    assert_eq!(detail["files"][0]["path"], HOSTILE_PATH);
+    assert_eq!(detail["downloads"][0]["url"], HOSTILE_URL);
     assert!(detail["item_count"].as_i64().unwrap() >= 1);
 
     let summary = ok_json(port, "/v1/analytics/summary");
@@ -290,6 +312,32 @@ fn the_dashboard_shows_scans_oses_and_an_address_with_hostile_text_inert() {
         address_scans.contains(">xmas<") && address_scans.contains(">syn<"),
         "{address_scans}"
     );
+    // The shell's panels: the file's path and the URL as text, the bytes only as a link.
+    let files = element(&html, "files", "</table>");
+    assert!(
+        files.contains(">/tmp/&lt;img src=x onerror=alert(3)&gt;<") && files.contains(">redirect<"),
+        "the path as text: {files}"
+    );
+    assert!(
+        files
+            .contains("/v1/files/743a049318f0aa042d63b4deb2c16de02e944ae60cdf843cb8938377ba2667ac")
+            && files.contains(">4 B<"),
+        "the kept bytes as a download link: {files}"
+    );
+    let downloads = element(&html, "downloads", "</table>");
+    assert!(
+        downloads.contains(">http://203.0.113.9/&lt;script&gt;alert(4)&lt;/script&gt;.sh<")
+            && downloads.contains(">wget<"),
+        "the URL as text: {downloads}"
+    );
+    assert!(
+        element(&html, "files-count", "</span>").ends_with(">1"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("<script>alert(4)"),
+        "an injected script: {html}"
+    );
     // Nothing hostile became markup anywhere on the page.
     assert!(
         !html.contains("<img src=\"x\""),
@@ -334,6 +382,17 @@ fn the_dashboard_shows_scans_oses_and_an_address_with_hostile_text_inert() {
     assert!(
         head.contains("the User-Agent claims Windows, the TCP stack is Linux 2.2.x-3.x"),
         "{head}"
+    );
+    assert!(
+        head.contains("file written: /tmp/&lt;img src=x onerror=alert(3)&gt; · 4 B")
+            && head.contains(
+                "download URL (wget): http://203.0.113.9/&lt;script&gt;alert(4)&lt;/script&gt;.sh"
+            ),
+        "{head}"
+    );
+    assert!(
+        !html.contains("<script>alert(4)"),
+        "an injected script: {html}"
     );
     assert!(
         !html.contains("<script>alert(2)"),

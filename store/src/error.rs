@@ -36,6 +36,12 @@ pub enum StoreError {
     /// An event could not be turned into JSON for the outbox.
     #[error("event JSON: {0}")]
     Json(String),
+    /// A table the store now owns already exists with other columns (a plug-in instance's
+    /// table of that name from an older store version).
+    #[error(
+        "table {0:?} exists with other columns: the store (version 5 and later) keeps its own data there; rename the plug-in instance's table and move the file's table away"
+    )]
+    TableTaken(String),
     /// The writer thread could not be started.
     #[error("cannot start the writer thread: {0}")]
     Thread(String),

@@ -53,6 +53,18 @@ const INSERT_SCAN: &str = "INSERT INTO scans (session, eventDateTime, peerAddres
     eventId, sensor, kind, ports, portCount, packets, firstSeen, lastSeen)
     VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)";
 
+const INSERT_FILE: &str = "INSERT INTO files (session, eventDateTime, peerAddress, localAddress,
+    peerPort, localPort, eventId, path, size, sha256, data, truncated, via)
+    VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)";
+
+const INSERT_DOWNLOAD: &str = "INSERT INTO downloads (session, eventDateTime, peerAddress,
+    localAddress, peerPort, localPort, eventId, url, command) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)";
+
+/// The most bytes of a written file the store keeps (its `data` column); the sensor's own cap
+/// is smaller, this bounds what any publisher can make the store hold per row. The size and
+/// SHA-256 always describe the whole file.
+pub const MAX_FILE_DATA_BYTES: usize = 1 << 20;
+
 const INSERT_RAW: &str = "INSERT INTO rawInput (session, eventDateTime, peerAddress, localAddress,
     peerPort, localPort, eventId, plugin, reason, length, bytes) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)";
 
@@ -163,6 +175,25 @@ pub trait EventSink {
 
     /// Keeps a `scan.*` event in the `scans` table.
     fn scan(
+        &self,
+        conn: &Self::Conn,
+        event: &Event,
+        peer: &str,
+        local: &str,
+    ) -> Result<(), StoreError>;
+
+    /// Keeps a `file.written` event in the `files` table (its `data` decoded from base64 and
+    /// bounded: see [`file_data`]).
+    fn file_written(
+        &self,
+        conn: &Self::Conn,
+        event: &Event,
+        peer: &str,
+        local: &str,
+    ) -> Result<(), StoreError>;
+
+    /// Keeps a `download.attempt` event in the `downloads` table.
+    fn download(
         &self,
         conn: &Self::Conn,
         event: &Event,
@@ -455,6 +486,61 @@ impl EventSink for SqliteSink {
         Ok(())
     }
 
+    fn file_written(
+        &self,
+        conn: &Connection,
+        event: &Event,
+        peer: &str,
+        local: &str,
+    ) -> Result<(), StoreError> {
+        let (data, cut) = file_data(event);
+        let size = event
+            .data
+            .get("size")
+            .and_then(Value::as_u64)
+            .and_then(|n| i64::try_from(n).ok())
+            .or_else(|| data.as_ref().and_then(|d| i64::try_from(d.len()).ok()))
+            .unwrap_or(0);
+        let truncated = cut || event.data.get("truncated") == Some(&Value::Bool(true));
+        conn.prepare_cached(INSERT_FILE)?.execute(params![
+            event.session,
+            event.time,
+            peer,
+            local,
+            event.src_port,
+            event.dst_port,
+            event.id,
+            text(event, "path").unwrap_or(""),
+            size,
+            text(event, "sha256").unwrap_or("").to_ascii_lowercase(),
+            data,
+            truncated,
+            text(event, "via"),
+        ])?;
+        Ok(())
+    }
+
+    fn download(
+        &self,
+        conn: &Connection,
+        event: &Event,
+        peer: &str,
+        local: &str,
+    ) -> Result<(), StoreError> {
+        conn.prepare_cached(INSERT_DOWNLOAD)?.execute(params![
+            event.session,
+            event.time,
+            peer,
+            local,
+            event.src_port,
+            event.dst_port,
+            event.id,
+            text(event, "url").unwrap_or(""),
+            text(event, "command"),
+        ])?;
+        Ok(())
+    }
+
     fn configured_row(
         &self,
         conn: &Connection,
@@ -574,7 +660,8 @@ impl<'a> RowHead<'a> {
 
 /// Applies one event the way a sensor records it: a `session.start` creates the session's row
 /// (the first start stays), a `session.end` fills in its end (an error when the session has no
-/// row), `input.raw` goes to `rawInput`, and every other event is a row in its plug-in
+/// row), `input.raw` goes to `rawInput`, the capture's events to `p0f`, `fingerprints` and
+/// `scans`, `file.written` to `files`, `download.attempt` to `downloads`, and every other event is a row in its plug-in
 /// instance's configured table. Each data key the table has no column for is logged and
 /// counted in `unknown_columns`, and its value not stored.
 pub fn write_event<S: EventSink>(
@@ -601,6 +688,8 @@ pub fn write_event<S: EventSink>(
             sink.fingerprint(conn, event, &peer, &local)?
         }
         kind if kind.is_scan() => sink.scan(conn, event, &peer, &local)?,
+        EventType::FileWritten => sink.file_written(conn, event, &peer, &local)?,
+        EventType::DownloadAttempt => sink.download(conn, event, &peer, &local)?,
         _ => {
             let head = RowHead::of_event(event, &peer, &local);
             sink.configured_row(conn, &event.plugin, &head, &event.data, &mut |column| {
@@ -636,6 +725,31 @@ pub fn scan_ports(event: &Event) -> String {
         }
     }
     out
+}
+
+/// The bytes of a `file.written` event as the `files` table keeps them: its `data` (standard
+/// base64) decoded, at most [`MAX_FILE_DATA_BYTES`] of them, and whether that cut the data.
+/// Missing or malformed base64 keeps no bytes (the row still records the path, size and hash).
+/// Only as much of the text as the cap needs is decoded.
+pub fn file_data(event: &Event) -> (Option<Vec<u8>>, bool) {
+    use base64::Engine;
+    let Some(encoded) = text(event, "data") else {
+        return (None, false);
+    };
+    // Four characters make three bytes: decode whole groups, one more than the cap needs.
+    let needed = MAX_FILE_DATA_BYTES.div_ceil(3) * 4;
+    let cut = encoded.len() > needed;
+    let Some(part) = encoded.get(..encoded.len().min(needed)) else {
+        return (None, false);
+    };
+    match base64::engine::general_purpose::STANDARD.decode(part) {
+        Ok(mut bytes) => {
+            let over = bytes.len() > MAX_FILE_DATA_BYTES;
+            bytes.truncate(MAX_FILE_DATA_BYTES);
+            (Some(bytes), cut || over)
+        }
+        Err(_) => (None, false),
+    }
 }
 
 /// A JSON value bound as the matching SQLite value: strings as TEXT (not JSON-quoted), integers
@@ -920,5 +1034,122 @@ mod tests {
             ("syn", "22,23,80", 3, 6)
         );
         assert_eq!(unknown.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn written_files_and_download_urls_go_to_their_tables() {
+        use base64::Engine;
+        let (_dir, conn) = store();
+        let sink = SqliteSink::default();
+        let unknown = AtomicU64::new(0);
+        let elf = b"\x7fELF\x01\x01\x01\x00<script>";
+        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+        let mut written = capture_event(
+            EventType::FileWritten,
+            "s1",
+            serde_json::json!({"path": "/tmp/.x<img src=x>", "size": 13,
+                "sha256": "ABCDEF0123", "data": b64(elf), "truncated": false, "via": "redirect"}),
+        );
+        written.plugin = "telnet".into();
+        write_event(&sink, &conn, &written, &unknown).unwrap();
+        // Malformed base64: the row stays, without bytes; a sensor's own cut is kept.
+        let bad = capture_event(
+            EventType::FileWritten,
+            "s1",
+            serde_json::json!({"path": "/tmp/y", "size": 99999, "sha256": "00",
+                "data": "not base64!", "truncated": true, "via": "scp"}),
+        );
+        write_event(&sink, &conn, &bad, &unknown).unwrap();
+        type FileRow = (
+            String,
+            i64,
+            String,
+            Option<Vec<u8>>,
+            bool,
+            Option<String>,
+            String,
+        );
+        let rows: Vec<FileRow> = conn
+            .prepare(
+                "SELECT path, size, sha256, data, truncated, via, eventId FROM files ORDER BY ID",
+            )
+            .unwrap()
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            rows[0],
+            (
+                "/tmp/.x<img src=x>".into(),
+                13,
+                "abcdef0123".into(),
+                Some(elf.to_vec()),
+                false,
+                Some("redirect".into()),
+                written.id.clone()
+            )
+        );
+        assert_eq!(
+            (rows[1].3.clone(), rows[1].4, rows[1].1),
+            (None, true, 99999)
+        );
+
+        let download = capture_event(
+            EventType::DownloadAttempt,
+            "s1",
+            serde_json::json!({"url": "http://203.0.113.9/x.sh?a=<b>", "command": "wget"}),
+        );
+        write_event(&sink, &conn, &download, &unknown).unwrap();
+        let (url, command): (String, String) = conn
+            .query_row("SELECT url, command FROM downloads", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(
+            (url.as_str(), command.as_str()),
+            ("http://203.0.113.9/x.sh?a=<b>", "wget")
+        );
+        assert_eq!(unknown.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn file_data_is_bounded() {
+        use base64::Engine;
+        let big = vec![0x41u8; MAX_FILE_DATA_BYTES + 10];
+        let encoded = base64::engine::general_purpose::STANDARD.encode(&big);
+        let event = capture_event(
+            EventType::FileWritten,
+            "s1",
+            serde_json::json!({"data": encoded}),
+        );
+        let (data, cut) = file_data(&event);
+        assert_eq!(data.map(|d| d.len()), Some(MAX_FILE_DATA_BYTES));
+        assert!(cut);
+        let exact = base64::engine::general_purpose::STANDARD.encode(&big[..MAX_FILE_DATA_BYTES]);
+        let event = capture_event(
+            EventType::FileWritten,
+            "s1",
+            serde_json::json!({"data": exact}),
+        );
+        assert!(!file_data(&event).1);
+        let event = capture_event(
+            EventType::FileWritten,
+            "s1",
+            serde_json::json!({"data": "\u{e9}\u{e9}"}),
+        );
+        assert_eq!(file_data(&event), (None, false));
+        let event = capture_event(EventType::FileWritten, "s1", serde_json::json!({}));
+        assert_eq!(file_data(&event), (None, false));
     }
 }

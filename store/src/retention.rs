@@ -601,6 +601,59 @@ mod tests {
     }
 
     #[test]
+    fn written_files_and_download_urls_go_with_their_sessions() {
+        let (_dir, conn) = store();
+        for (id, start) in [
+            ("old", "2026-01-01T00:00:00.000000Z"),
+            ("new", "2026-06-01T00:00:00.000000Z"),
+        ] {
+            session(&conn, id, start, Some(start), 1);
+            conn.execute(
+                "INSERT INTO files (session, eventDateTime, peerAddress, localAddress, path, size,
+                 sha256, data, truncated) VALUES (?1, ?2, '203.0.113.9', '127.0.0.1', '/tmp/x', 3,
+                 'ab', x'010203', 0)",
+                params![id, start],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO downloads (session, eventDateTime, peerAddress, localAddress, url,
+                 command) VALUES (?1, ?2, '203.0.113.9', '127.0.0.1', 'http://203.0.113.9/x', 'wget')",
+                params![id, start],
+            )
+            .unwrap();
+        }
+        let tables = session_tables(&conn).unwrap();
+        assert!(tables.contains(&"files".to_string()) && tables.contains(&"downloads".to_string()));
+        let age = Prune::Age {
+            cutoff: "2026-03-01T00:00:00.000000Z".into(),
+            cutoff_micros: 0,
+        };
+        while prune_step(&conn, &tables, &age, 100).unwrap().rows > 0 {}
+        assert_eq!(
+            one(&conn, "SELECT count(*) FROM files WHERE session = 'old'"),
+            0
+        );
+        assert_eq!(
+            one(
+                &conn,
+                "SELECT count(*) FROM downloads WHERE session = 'old'"
+            ),
+            0
+        );
+        assert_eq!(
+            one(&conn, "SELECT count(*) FROM files WHERE session = 'new'"),
+            1
+        );
+        assert_eq!(
+            one(
+                &conn,
+                "SELECT count(*) FROM downloads WHERE session = 'new'"
+            ),
+            1
+        );
+    }
+
+    #[test]
     fn oldest_first_in_small_steps_never_open_or_unsent_sessions() {
         let (_dir, conn) = store();
         session(

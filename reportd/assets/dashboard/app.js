@@ -104,7 +104,51 @@ function captureLines(s) {
     if (f.contradiction) line += ` · the User-Agent claims ${text(f.claimedOs)}, the TCP stack is ${text(f.tcpOs)}`;
     lines.push(line);
   }
+  for (const f of s.files || []) {
+    lines.push(`file written: ${f.path} · ${f.size} B · SHA-256 ${f.sha256} · ${text(f.via)}${f.truncated ? " · kept in part" : ""}`);
+  }
+  for (const d of s.downloads || []) {
+    lines.push(`download URL (${text(d.command)}): ${d.url}`);
+  }
   return lines;
+}
+
+// A link to a file's kept bytes (an attachment the service serves as octet-stream, never a
+// page); a dash when none were kept. The hash goes into the path encoded, whatever it holds.
+function bytesCell(row, f) {
+  const td = cell(row, f.storedBytes > 0 ? "" : null, "n");
+  if (f.storedBytes > 0) {
+    const a = document.createElement("a");
+    a.href = withToken("/v1/files/" + encodeURIComponent(f.sha256));
+    a.setAttribute("download", "");
+    a.rel = "noreferrer";
+    a.textContent = f.storedBytes + " B";
+    td.appendChild(a);
+  }
+  return td;
+}
+
+function fileRow(f) {
+  const tr = document.createElement("tr");
+  cell(tr, shortTime(f.time));
+  cell(tr, f.peerAddress, "label").title = f.peerAddress;
+  cell(tr, f.path, "label").title = f.path;
+  cell(tr, f.size, "n");
+  cell(tr, f.sha256.slice(0, 12) + "…", "label").title = f.sha256;
+  cell(tr, f.via);
+  bytesCell(tr, f);
+  tr.addEventListener("click", (e) => { if (e.target.tagName !== "A") showSession(f.session); });
+  return tr;
+}
+
+function downloadRow(d) {
+  const tr = document.createElement("tr");
+  cell(tr, shortTime(d.time));
+  cell(tr, d.peerAddress, "label").title = d.peerAddress;
+  cell(tr, d.command);
+  cell(tr, d.url, "label").title = d.url;
+  tr.addEventListener("click", () => showSession(d.session));
+  return tr;
 }
 
 // Rows of plain cells (every value as text, never as HTML) under a header.
@@ -148,6 +192,10 @@ async function showAddress(ip) {
         f.contradiction ? `contradicts: claims ${text(f.claimedOs)}, TCP ${text(f.tcpOs)}` : (f.claimedOs ? "agrees" : "–")],
       warn: f.contradiction,
     })));
+  fillTable($("address-files"), ["time", "path", "size", "SHA-256", "via"],
+    (a.files || []).map((f) => ({ cells: [shortTime(f.time), f.path, f.size, f.sha256, f.via] })));
+  fillTable($("address-downloads"), ["time", "command", "URL"],
+    (a.downloads || []).map((d) => ({ cells: [shortTime(d.time), d.command, d.url] })));
   $("address").scrollIntoView({ behavior: "smooth" });
 }
 
@@ -212,6 +260,9 @@ async function refreshAggregates() {
     bars($("credentials"), creds.items.map((c) => ({ key: c.username + " / " + text(c.password), count: c.count })), (i) => i.key);
     bars($("commands"), cmds.items.map((c) => ({ key: c.command, count: c.count })), (i) => i.key);
     bars($("oses"), sum.summary.os || [], (i) => i.key);
+    bars($("ssh-logins"), sum.summary.ssh_logins || [], (i) => i.key);
+    $("files-count").textContent = text(sum.summary.files);
+    $("downloads-count").textContent = text(sum.summary.downloads);
     // Sessions but not one with a place: no GeoIP database fills ipInfo.
     $("map-note").hidden = !(sum.summary.sessions > 0 && sum.summary.located_sessions === 0);
     $("map").src = withToken("/v1/worldmap?" + q + "&_=" + Date.now());
@@ -253,8 +304,25 @@ async function refreshScans() {
   }
 }
 
+// The latest files written and URLs named in the shell; a row opens its session.
+async function refreshFiles() {
+  try {
+    const [files, downloads] = await Promise.all([
+      api("/v1/files?" + query({ limit: 15 })),
+      api("/v1/downloads?" + query({ limit: 15 })),
+    ]);
+    for (const [id, list, row] of [["files", files, fileRow], ["downloads", downloads, downloadRow]]) {
+      const body = $(id).tBodies[0];
+      body.replaceChildren(...list.items.map(row));
+      if (!list.items.length) { const tr = document.createElement("tr"); cell(tr, "nothing in this window"); body.appendChild(tr); }
+    }
+  } catch (e) {
+    console.warn(e);
+  }
+}
+
 async function refresh() {
-  await Promise.all([refreshAggregates(), refreshSessions(), refreshScans()]);
+  await Promise.all([refreshAggregates(), refreshSessions(), refreshScans(), refreshFiles()]);
 }
 
 function scheduleAggregates() {

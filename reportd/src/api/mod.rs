@@ -30,7 +30,7 @@ mod live;
 mod paging;
 mod params;
 
-use handlers::{addresses, analytics, map, ports, scans, sessions};
+use handlers::{addresses, analytics, files, map, ports, scans, sessions};
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -88,6 +88,9 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
         .route("/v1/sensors", get(analytics::sensors))
         .route("/v1/scans", get(scans::scans))
         .route("/v1/analytics/scans", get(scans::scans))
+        .route("/v1/files", get(files::files))
+        .route("/v1/files/{sha256}", get(files::file_bytes))
+        .route("/v1/downloads", get(files::downloads))
         .route("/v1/stream", get(live::stream))
         .route("/v1/openapi.json", get(handlers::openapi))
         .route("/metrics", get(handlers::metrics))

@@ -269,6 +269,7 @@ pub fn summary(conn: &Connection, f: &Filter, top: usize) -> Result<Summary, Que
             });
         }
     }
+    let (files, downloads) = super::file_and_download_counts(conn, f)?;
     Ok(Summary {
         sessions,
         unique_addresses,
@@ -277,6 +278,9 @@ pub fn summary(conn: &Connection, f: &Filter, top: usize) -> Result<Summary, Que
         located_sessions,
         scans: super::scans_by_kind(conn, f)?,
         os: super::top_os(conn, f, top)?,
+        files,
+        downloads,
+        ssh_logins: super::ssh_logins(conn, f)?,
     })
 }
 

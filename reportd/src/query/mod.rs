@@ -5,8 +5,8 @@
 //! The queries fail only with [`QueryError`] (the database); the request's parameters, cursors
 //! included, are parsed and checked by the API before a query runs. The parts: the answer types
 //! and the instance-table catalogue here, `sessions` (session summaries, pages of a session's
-//! rows, the live stream's new sessions), `aggregates` (counts over the window) and `capture`
-//! (scans, OS and TLS/HTTP fingerprints).
+//! rows, the live stream's new sessions), `aggregates` (counts over the window), `capture`
+//! (scans, OS and TLS/HTTP fingerprints) and `files` (files written and download URLs).
 
 use rusqlite::Connection;
 use rusqlite::types::ValueRef;
@@ -20,6 +20,7 @@ use crate::budget::{cap_bytes, cap_string, cut_marker};
 
 mod aggregates;
 mod capture;
+mod files;
 mod sessions;
 
 #[cfg(test)]
@@ -32,6 +33,11 @@ pub use capture::{
     FingerprintOut, OsResult, P0fRow, SCAN_KINDS, ScanCursor, ScanFilter, ScanOut,
     address_fingerprints, address_os, address_scans, scan_cursor, scans, scans_by_kind,
     session_fingerprints, session_p0f, top_os,
+};
+pub use files::{
+    DownloadFilter, DownloadOut, FileFilter, FileOut, address_downloads, address_files,
+    download_cursor, downloads, file_and_download_counts, file_bytes, file_cursor, files,
+    session_downloads, session_files, ssh_logins,
 };
 pub use sessions::{
     FoundSession, ItemCursor, ItemPage, SessionCursor, address_sessions, item_count, latest_rowid,
@@ -208,6 +214,13 @@ pub struct Summary {
     pub scans: Vec<KeyCount>,
     /// The OSes p0f matched in the window by distinct source address, most first.
     pub os: Vec<KeyCount>,
+    /// Files attackers wrote in the window (`files` rows; 0 for an older store).
+    pub files: i64,
+    /// URLs named to download commands in the window (`downloads` rows).
+    pub downloads: i64,
+    /// SSH logins in the window by the credential policy's outcome (`accepted`, `refused`),
+    /// most first.
+    pub ssh_logins: Vec<KeyCount>,
 }
 
 /// A sensor known to the store.

@@ -1,6 +1,7 @@
 //! Addresses: `/v1/analytics/ipaddresses` (the attacking addresses) and
 //! `/v1/analytics/ipaddresses/{ip}` (one address: where it is, its sessions by port, and what
-//! packet capture saw of it: its OS, its scans, its TLS and HTTP fingerprints).
+//! packet capture saw of it: its OS, its scans, its TLS and HTTP fingerprints; and the files it
+//! wrote and the URLs it named in the shell).
 
 use std::collections::HashMap;
 
@@ -31,7 +32,8 @@ pub(in crate::api) async fn addresses(
 }
 
 /// One address: where it is, its sessions in the window by port, newest first, and in the
-/// same window its p0f results (`os`), latest scans and TLS/HTTP fingerprints, each list
+/// same window its p0f results (`os`), latest scans, TLS/HTTP fingerprints, files written
+/// (`files`) and download URLs (`downloads`), each list
 /// capped at [`CAPTURE_ITEMS`] and a sixteenth of the byte budget.
 pub(in crate::api) async fn address_detail(
     State(s): State<AppState>,
@@ -63,15 +65,19 @@ pub(in crate::api) async fn address_detail(
             let scans = query::address_scans(c, &address, &filter, CAPTURE_ITEMS, cap)?;
             let fingerprints =
                 query::address_fingerprints(c, &address, &filter, CAPTURE_ITEMS, cap)?;
+            let files = query::address_files(c, &address, &filter, CAPTURE_ITEMS, cap)?;
+            let downloads = query::address_downloads(c, &address, &filter, CAPTURE_ITEMS, cap)?;
             let capture = [
                 capture_array(&os, budget),
                 capture_array(&scans, budget),
                 capture_array(&fingerprints, budget),
+                capture_array(&files, budget),
+                capture_array(&downloads, budget),
             ];
             Ok((ports, sessions, next, info, capture))
         })
         .await?;
-    let [os, scans, fingerprints] = capture;
+    let [os, scans, fingerprints, files, downloads] = capture;
     // RECCE7's shape: a list of one-key objects, port (as text) to that port's sessions, every
     // port listed (empty when the address did not reach it). The sessions kept are the newest
     // that fit the budget beside that skeleton, so the cursor continues in time order.
@@ -82,7 +88,9 @@ pub(in crate::api) async fn address_detail(
         + json_len(&window.label)
         + os.len()
         + scans.len()
-        + fingerprints.len();
+        + fingerprints.len()
+        + files.len()
+        + downloads.len();
     let mut room = s.max_response_bytes.saturating_sub(fixed);
     let mut kept: Vec<(i64, Vec<u8>)> = Vec::new();
     let mut last_kept: Option<&query::SessionOut> = None;
@@ -129,6 +137,8 @@ pub(in crate::api) async fn address_detail(
     body.raw("os", &os);
     body.raw("scans", &scans);
     body.raw("fingerprints", &fingerprints);
+    body.raw("files", &files);
+    body.raw("downloads", &downloads);
     body.raw("ports", &by_port);
     body.field("next_cursor", &next);
     body.field("truncated", &truncated);

@@ -19,6 +19,7 @@ use crate::query::{self, Filter};
 
 pub(super) mod addresses;
 pub(super) mod analytics;
+pub(super) mod files;
 pub(super) mod map;
 pub(super) mod ports;
 pub(super) mod scans;
@@ -39,6 +40,8 @@ pub(super) async fn index(
             {"rel": "commands", "href": format!("{base}/v1/analytics/commands")},
             {"rel": "sessions", "href": format!("{base}/v1/sessions")},
             {"rel": "scans", "href": format!("{base}/v1/scans")},
+            {"rel": "files", "href": format!("{base}/v1/files")},
+            {"rel": "downloads", "href": format!("{base}/v1/downloads")},
             {"rel": "sensors", "href": format!("{base}/v1/sensors")},
             {"rel": "worldmap", "href": format!("{base}/v1/worldmap")},
             {"rel": "openapi", "href": format!("{base}/v1/openapi.json")},

@@ -1,5 +1,6 @@
 //! Sessions: `/v1/sessions` (the newest first) and `/v1/sessions/{id}` (one session, its p0f
-//! rows and TLS/HTTP fingerprints, and a page of its rows).
+//! rows and TLS/HTTP fingerprints, the files it wrote and the URLs it named, and a page of its
+//! rows).
 
 use std::collections::HashMap;
 
@@ -30,8 +31,9 @@ pub(in crate::api) async fn sessions(
     .await
 }
 
-/// One session: its summary, its p0f rows (`p0f`) and fingerprints (`fingerprints`, each
-/// list capped at [`CAPTURE_ITEMS`]) and a page of its rows (`limit`, default and most
+/// One session: its summary, its p0f rows (`p0f`), fingerprints (`fingerprints`), the files it
+/// wrote (`files`) and the URLs it named (`downloads`), each list capped at [`CAPTURE_ITEMS`],
+/// and a page of its rows (`limit`, default and most
 /// `max_rows`; `cursor` from `next_cursor`), within the byte budget.
 pub(in crate::api) async fn session_detail(
     State(s): State<AppState>,
@@ -62,8 +64,19 @@ pub(in crate::api) async fn session_detail(
                 SUMMARY_TEXT_BYTES,
             )?;
             let fingerprints = capture_array(&fingerprints, budget);
+            let files =
+                query::session_files(c, &session.session, CAPTURE_ITEMS, SUMMARY_TEXT_BYTES)?;
+            let files = capture_array(&files, budget);
+            let downloads =
+                query::session_downloads(c, &session.session, CAPTURE_ITEMS, SUMMARY_TEXT_BYTES)?;
+            let downloads = capture_array(&downloads, budget);
             let room = budget.saturating_sub(
-                ENVELOPE_BYTES + json_len(&session) + p0f.len() + fingerprints.len(),
+                ENVELOPE_BYTES
+                    + json_len(&session)
+                    + p0f.len()
+                    + fingerprints.len()
+                    + files.len()
+                    + downloads.len(),
             );
             let page = query::session_items_page(
                 c,
@@ -75,16 +88,18 @@ pub(in crate::api) async fn session_detail(
                 room,
                 cap,
             )?;
-            Ok(Some((session, p0f, fingerprints, page)))
+            Ok(Some((session, [p0f, fingerprints, files, downloads], page)))
         })
         .await?;
-    let Some((session, p0f, fingerprints, page)) = found else {
+    let Some((session, [p0f, fingerprints, files, downloads], page)) = found else {
         return Err(ApiError::not_found(format!("no session {id:?}")));
     };
     let mut body = ObjectWriter::new();
     body.flatten(&session);
     body.raw("p0f", &p0f);
     body.raw("fingerprints", &fingerprints);
+    body.raw("files", &files);
+    body.raw("downloads", &downloads);
     body.raw("session_items", &page.json);
     let next = page.next_cursor.as_ref().map(ToString::to_string);
     body.field("next_cursor", &next);
