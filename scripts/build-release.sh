@@ -78,6 +78,9 @@ zig_target() {
   esac
 }
 
+# No unwind tables, in Rust (force-unwind-tables=no) or C (zig cc): with panic = "abort" nothing
+# unwinds, and the tables were 0.65 MB of the x86_64 binary (6 MB budget; docs/BENCHMARKS.md).
+# A panic still prints its message; its backtrace shows fewer frames.
 build() {
   local target="$1" env_name wrapper
   env_name="$(echo "$target" | tr 'a-z-' 'A-Z_')"
@@ -91,13 +94,13 @@ for a do
   case "\$a" in --target=*|-march=*|-mfpu=*|-mfloat-abi=*|-mcpu=*) continue ;; esac
   set -- "\$@" "\$a"
 done
-exec "$PY" -m ziglang cc -target $(zig_target "$target") "\$@"
+exec "$PY" -m ziglang cc -target $(zig_target "$target") -fno-asynchronous-unwind-tables -fno-unwind-tables "\$@"
 EOF
   chmod +x "$wrapper"
   say "build $target"
   env "CC_${target//-/_}=$wrapper" \
       "CARGO_TARGET_${env_name}_LINKER=$wrapper" \
-      "CARGO_TARGET_${env_name}_RUSTFLAGS=-C link-self-contained=no" \
+      "CARGO_TARGET_${env_name}_RUSTFLAGS=-C link-self-contained=no -C force-unwind-tables=no" \
       cargo +nightly build --release --locked -p recce7 -Zbuild-std=std,panic_abort --target "$target"
 }
 
