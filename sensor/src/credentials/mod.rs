@@ -156,7 +156,9 @@ impl CredentialOptions {
 }
 
 /// Reads `[plugin.options.credentials]` (`table`), checks it and builds the policy, loading
-/// the user database relative to `config_dir`. Problems are keyed `credentials.<key>`.
+/// the user database relative to `config_dir`. Problems are keyed `credentials.<key>`, every
+/// one of them. A plug-in that logs users in keeps the table raw in its own options
+/// (`credentials: toml::Table`, as `TelnetOptions` does) and hands it here from its `build`.
 pub fn build(
     table: &toml::Table,
     config_dir: &Path,
@@ -344,19 +346,6 @@ impl CredentialPolicy {
         // keep working.
         memory.accepted.insert(credential);
         LoginOutcome::Accepted
-    }
-}
-
-/// Reads the `credentials` table out of a plug-in's options (absent: empty, the defaults); a
-/// value that is not a table is a problem keyed `credentials`.
-pub fn options_table(options: &toml::Table) -> Result<toml::Table, OptionProblem> {
-    match options.get("credentials") {
-        None => Ok(toml::Table::new()),
-        Some(toml::Value::Table(t)) => Ok(t.clone()),
-        Some(other) => Err(OptionProblem::new(
-            "credentials",
-            format!("expected a table, found {}", other.type_str()),
-        )),
     }
 }
 
