@@ -133,6 +133,40 @@ fn refused_then_accepted_and_remembered_across_connections() {
 }
 
 #[test]
+fn a_refusal_delay_ends_with_the_sensor() {
+    let [port] = ports();
+    let sensor = RoleProcess::sensor(
+        &bin(),
+        &telnet(port, "accept_after = [1, 1]\nfailure_delay_ms = 60000"),
+    );
+    let mut s = connect(port);
+    read_until(&mut s, b"login: ");
+    send(&mut s, b"root\r\n");
+    read_until(&mut s, b"Password: ");
+    send(&mut s, b"123456\r\n");
+    read_until(&mut s, b"\r\n");
+    let path = sensor.db().to_path_buf();
+    let refused = "SELECT count(*) FROM telnet WHERE outcome = 'refused'";
+    assert!(wait_until(TIMEOUT, || count(&db(&path), refused) == 1));
+    // SIGTERM in the middle of the 60 s delay: the session ends within the 1 s grace.
+    let started = Instant::now();
+    let (status, dir) = sensor.terminate_keeping_dir(TIMEOUT);
+    assert!(status.success(), "{status}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        rows(
+            &db(&dir.path().join("sensor.sqlite")),
+            "SELECT closeReason FROM sessions"
+        ),
+        [["sensor shutdown"]]
+    );
+}
+
+#[test]
 fn empty_password_is_refused_and_the_userdb_wins() {
     let dir = tempfile::tempdir().unwrap();
     let userdb = dir.path().join("userdb.txt");

@@ -307,7 +307,13 @@ impl TelnetPlugin {
                                 return Err(reason);
                             }
                             out.clear();
-                            tokio::time::sleep(self.credentials.failure_delay()).await;
+                            // Never past the session's end nor a shutdown's grace period.
+                            if let Err(reason) = conn.sleep(self.credentials.failure_delay()).await
+                            {
+                                Box::pin(self.finish(session, &Stage::User, editor.pending()))
+                                    .await;
+                                return Err(reason);
+                            }
                             out.extend_from_slice(LOGIN_INCORRECT);
                             if failures >= MAX_LOGIN_FAILURES {
                                 end = Some(CloseReason::Plugin("login incorrect"));
