@@ -17,15 +17,17 @@
 //! old behaviour, and a tell; tests use it.
 //!
 //! Memory is bounded: at most `max_sources` sources (IPv6 by /64, as the connection limits
-//! count them), the least recently seen evicted first (and counted), at most
-//! `max_credentials_per_source` credentials each. Credentials are kept as 64-bit keyed hashes
+//! count them), the least recently seen evicted first (and counted); per source the accepted
+//! credential and at most `max_credentials_per_source` refused ones (only those the count
+//! refused: once a source is in, everything else is refused anyway; beyond the allowance a
+//! refused credential tried again counts again). Credentials are kept as 64-bit keyed hashes
 //! (SipHash with a random key per process), never as the strings. The memory is the running
 //! instance's: a restart or a reload of the configuration forgets it.
 
 pub mod userdb;
 
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, Hasher, RandomState};
 use std::net::IpAddr;
 use std::path::Path;
@@ -189,10 +191,11 @@ struct SourceMemory {
     need: u32,
     /// Distinct credentials refused by the count so far.
     refused_count: u32,
-    /// Keyed hashes of the credentials accepted.
-    accepted: HashSet<u64>,
-    /// Keyed hashes of the credentials refused.
-    refused: HashSet<u64>,
+    /// The keyed hash of the credential accepted: one, as one password is right.
+    accepted: Option<u64>,
+    /// Keyed hashes of the credentials the count refused (a short list, searched in order;
+    /// nothing is added once the source got in, as everything else is refused then).
+    refused: Vec<u64>,
     /// When it was last seen (the policy's clock), its key in [`State::by_age`].
     seen: u64,
 }
@@ -320,31 +323,30 @@ impl CredentialPolicy {
             Entry::Vacant(e) => e.insert(SourceMemory {
                 need,
                 refused_count: 0,
-                accepted: HashSet::new(),
-                refused: HashSet::new(),
+                accepted: None,
+                refused: Vec::new(),
                 seen: now,
             }),
         };
         memory.seen = now;
         state.by_age.insert(now, source);
-        if memory.accepted.contains(&credential) {
-            return LoginOutcome::Accepted;
+        match memory.accepted {
+            Some(accepted) if accepted == credential => return LoginOutcome::Accepted,
+            // The source got in with another: this one is wrong, as on a real device.
+            Some(_) => return LoginOutcome::Refused,
+            None => {}
         }
         if memory.refused.contains(&credential) {
             return LoginOutcome::Refused;
         }
-        let room = memory.accepted.len() + memory.refused.len() < self.max_credentials_per_source;
-        if memory.refused_count < memory.need || !memory.accepted.is_empty() {
-            // Still counting, or the source already got in: another credential is wrong.
+        if memory.refused_count < memory.need {
             memory.refused_count = memory.refused_count.saturating_add(1);
-            if room {
-                memory.refused.insert(credential);
+            if memory.refused.len() < self.max_credentials_per_source {
+                memory.refused.push(credential);
             }
             return LoginOutcome::Refused;
         }
-        // Always kept, even when the refused ones fill the allowance: the right password must
-        // keep working.
-        memory.accepted.insert(credential);
+        memory.accepted = Some(credential);
         LoginOutcome::Accepted
     }
 }
@@ -392,7 +394,7 @@ mod tests {
     #[test]
     fn refuses_n_then_accepts_with_n_drawn_in_range() {
         let p = policy(3, 5);
-        let mut seen = HashSet::new();
+        let mut seen = std::collections::HashSet::new();
         for i in 0..200u32 {
             let source = IpAddr::from([10, 0, (i >> 8) as u8, i as u8]);
             let n = attempts_until_accepted(&p, source);
@@ -568,7 +570,51 @@ mod tests {
         let state = p.lock();
         let memory = state.sources.values().next().unwrap();
         assert_eq!(memory.refused.len(), 2);
-        assert_eq!(memory.accepted.len(), 1);
+        assert!(memory.accepted.is_some());
+        drop(state);
+        // Beyond the allowance, a refused credential tried again counts again.
+        let q = CredentialPolicy::new(
+            &CredentialOptions {
+                accept_after: vec![3, 3],
+                max_credentials_per_source: 1,
+                ..CredentialOptions::default()
+            },
+            None,
+        );
+        assert_eq!(q.check(a, b"root", b"a"), LoginOutcome::Refused);
+        assert_eq!(q.check(a, b"root", b"b"), LoginOutcome::Refused);
+        assert_eq!(q.check(a, b"root", b"b"), LoginOutcome::Refused);
+        assert_eq!(
+            q.check(a, b"root", b"a"),
+            LoginOutcome::Refused,
+            "remembered"
+        );
+        assert_eq!(q.check(a, b"root", b"c"), LoginOutcome::Accepted);
+    }
+
+    #[test]
+    fn a_source_costs_little() {
+        // A map entry, an age index entry and 8 bytes per refused credential: 10,000 sources
+        // in about 3 MB (docs/credentials.md).
+        let entry = std::mem::size_of::<(IpAddr, SourceMemory)>();
+        let p = policy(8, 8);
+        for i in 0..10_000u32 {
+            let source = IpAddr::from(i.to_be_bytes());
+            for pw in [b"a", b"b", b"c", b"d", b"e"] {
+                p.check(source, b"root", pw);
+            }
+        }
+        let state = p.lock();
+        let heap = state.sources.capacity() * (entry + 1)
+            + state
+                .sources
+                .values()
+                .map(|m| m.refused.capacity() * 8 + 16)
+                .sum::<usize>()
+            + state.by_age.len() * 40;
+        println!("entry {entry} B, 10,000 sources with 5 refused each: {heap} B");
+        assert!(entry <= 96, "{entry}");
+        assert!(heap < 3_000_000, "{heap}");
     }
 
     #[test]
