@@ -658,6 +658,28 @@ mod tests {
     }
 
     #[test]
+    fn the_policy_is_shared_between_sessions() {
+        fn shared<T: Send + Sync>() {}
+        shared::<CredentialPolicy>();
+        let p = std::sync::Arc::new(policy(2, 2));
+        let threads: Vec<_> = (0..4u8)
+            .map(|t| {
+                let p = p.clone();
+                std::thread::spawn(move || {
+                    let source = IpAddr::from([192, 0, 2, t]);
+                    (0..10)
+                        .map(|i| p.check(source, b"root", &[i]))
+                        .filter(|o| o.is_accepted())
+                        .count()
+                })
+            })
+            .collect();
+        for t in threads {
+            assert_eq!(t.join().unwrap(), 1, "one accepted per source");
+        }
+    }
+
+    #[test]
     fn hashes_are_keyed_per_policy() {
         let (p, q) = (policy(1, 1), policy(1, 1));
         assert_ne!(
