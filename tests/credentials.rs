@@ -58,10 +58,13 @@ fn login(user: &str, password: &str, outcome: &str) -> Vec<String> {
 
 #[test]
 fn refused_then_accepted_and_remembered_across_connections() {
-    let [port] = ports();
+    let [port, metrics] = ports();
     let sensor = RoleProcess::sensor(
         &bin(),
-        &telnet(port, "accept_after = [2, 2]\nfailure_delay_ms = 300"),
+        &format!(
+            "metrics_listen = \"127.0.0.1:{metrics}\"\n{}",
+            telnet(port, "accept_after = [2, 2]\nfailure_delay_ms = 300")
+        ),
     );
     // First connection: two refused, as BusyBox's login refuses (after its delay), then in.
     let mut s = connect(port);
@@ -105,6 +108,13 @@ fn refused_then_accepted_and_remembered_across_connections() {
     );
     let (rest, closed) = read_to_close(&mut s);
     assert!(closed && rest.is_empty(), "closed: {closed} {rest:?}");
+    let page = String::from_utf8(curl(metrics, "/metrics", &[]).body).unwrap();
+    for expected in [
+        "recce7_logins_total{plugin=\"telnet\",outcome=\"accepted\"} 2",
+        "recce7_logins_total{plugin=\"telnet\",outcome=\"refused\"} 5",
+    ] {
+        assert!(page.contains(expected), "{expected} in {page}");
+    }
 
     let (status, dir) = sensor.terminate_keeping_dir(TIMEOUT);
     assert!(status.success(), "{status}");

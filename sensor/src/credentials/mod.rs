@@ -31,7 +31,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, Hasher, RandomState};
 use std::net::IpAddr;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -62,6 +63,33 @@ impl LoginOutcome {
     /// Whether the login succeeded.
     pub fn is_accepted(self) -> bool {
         self == LoginOutcome::Accepted
+    }
+}
+
+/// Logins the policy decided, by outcome (`recce7_logins_total`).
+#[derive(Debug, Default)]
+pub struct LoginCounters {
+    accepted: AtomicU64,
+    refused: AtomicU64,
+}
+
+impl LoginCounters {
+    /// Logins accepted.
+    pub fn accepted(&self) -> u64 {
+        self.accepted.load(Ordering::Relaxed)
+    }
+
+    /// Logins refused.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
+    }
+
+    fn count(&self, outcome: LoginOutcome) {
+        let counter = match outcome {
+            LoginOutcome::Accepted => &self.accepted,
+            LoginOutcome::Refused => &self.refused,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -224,6 +252,7 @@ pub struct CredentialPolicy {
     failure_delay: Duration,
     key: RandomState,
     state: Mutex<State>,
+    counters: Arc<LoginCounters>,
 }
 
 impl CredentialPolicy {
@@ -244,12 +273,18 @@ impl CredentialPolicy {
             failure_delay: Duration::from_millis(options.failure_delay_ms),
             key: RandomState::new(),
             state: Mutex::new(State::default()),
+            counters: Arc::default(),
         }
     }
 
     /// How long a refused login waits before it says so.
     pub fn failure_delay(&self) -> Duration {
         self.failure_delay
+    }
+
+    /// Its decisions so far, by outcome.
+    pub fn counters(&self) -> Arc<LoginCounters> {
+        self.counters.clone()
     }
 
     /// Sources forgotten so far to keep within `max_sources`.
@@ -284,8 +319,14 @@ impl CredentialPolicy {
         self.min + u32::try_from(r % span).unwrap_or(0)
     }
 
-    /// Whether `user` with `password` logs in from `source`.
+    /// Whether `user` with `password` logs in from `source` (and counted).
     pub fn check(&self, source: IpAddr, user: &[u8], password: &[u8]) -> LoginOutcome {
+        let outcome = self.decide(source, user, password);
+        self.counters.count(outcome);
+        outcome
+    }
+
+    fn decide(&self, source: IpAddr, user: &[u8], password: &[u8]) -> LoginOutcome {
         if let Some(accept) = self.userdb.as_ref().and_then(|db| db.check(user, password)) {
             return if accept {
                 LoginOutcome::Accepted
@@ -740,6 +781,9 @@ mod tests {
         let p = build(&table, dir.path()).unwrap();
         assert!(p.check(ip("192.0.2.1"), b"root", b"vizxv").is_accepted());
         assert_eq!(p.failure_delay(), Duration::from_millis(3000));
+        assert!(!p.check(ip("192.0.2.1"), b"root", b"x").is_accepted());
+        let counters = p.counters();
+        assert_eq!((counters.accepted(), counters.refused()), (1, 1));
     }
 
     #[test]

@@ -406,6 +406,10 @@ impl Plugin for TelnetPlugin {
         ]
     }
 
+    fn logins(&self) -> Option<Arc<credentials::LoginCounters>> {
+        Some(self.credentials.counters())
+    }
+
     fn handle<'a>(
         &'a self,
         conn: &'a mut Connection,
