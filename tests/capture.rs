@@ -84,6 +84,9 @@ name = "telnet"
 kind = "telnet"
 port = {telnet}
 table = "telnet"
+# Any login, at once (the tests log in to check the capture, not the policy).
+[plugin.options.credentials]
+accept_after = [0, 0]
 
 [[plugin]]
 name = "web"

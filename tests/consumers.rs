@@ -12,7 +12,7 @@ use std::time::Duration;
 use sensor_common::*;
 use serde_json::{Value, json};
 use testkit::role::RoleProcess;
-use testkit::sensor::{plugin, ports};
+use testkit::sensor::{plugin, ports, telnet_any_login};
 use testkit::{Authkey, DumpedMessage, HpfeedsBroker};
 
 const EVENTS: &str = "recce7.events";
@@ -97,7 +97,7 @@ fn sensor_events_reach_the_central_store_row_by_row() {
     let [telnet_port, http_port] = ports();
     let body = format!(
         "{}{}\n[hpfeeds]\nhost = \"127.0.0.1\"\nport = {}\nident = \"sensor-1\"\nsecret = \"s3nsor\"\n",
-        plugin("telnet", "telnet", telnet_port, "telnet"),
+        telnet_any_login("telnet", telnet_port, "telnet"),
         plugin("web", "http", http_port, "http"),
         broker.port()
     );
@@ -727,7 +727,7 @@ fn a_standalone_sensor_with_a_geoip_database_fills_ip_info() {
     let body = format!(
         "geoip = \"{}\"\n{}",
         fixture("GeoLite2-City-Test.mmdb").display(),
-        plugin("t", "telnet", port, "telnet")
+        telnet_any_login("t", port, "telnet")
     );
     let sensor = RoleProcess::sensor(&bin(), &body);
     telnet_login(port, "root", "1234", &[]);

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use sensor_common::*;
 use serde_json::Value;
 use testkit::role::{Readiness, RoleProcess};
-use testkit::sensor::{plugin, ports};
+use testkit::sensor::{ports, telnet_any_login};
 use testkit::{Authkey, HpfeedsBroker};
 
 const KEY: &str = "fleet-deploy-key-0123456789";
@@ -104,7 +104,7 @@ fn the_deploy_script_registers_a_sensor_that_publishes_into_the_central_store() 
         format!(
             "[sensor]\nname = \"pi-01\"\nlisten = [\"127.0.0.1\"]\ndatabase = \"{}\"\nmetrics_listen = \"\"\n{}",
             db.display(),
-            plugin("telnet", "telnet", telnet_port, "telnet")
+            telnet_any_login("telnet", telnet_port, "telnet")
         ),
     )
     .unwrap();

@@ -14,7 +14,7 @@ use std::time::Duration;
 use sensor_common::*;
 use serde_json::Value;
 use testkit::role::RoleProcess;
-use testkit::sensor::{plugin, ports};
+use testkit::sensor::{ports, telnet_any_login};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -46,7 +46,7 @@ fn stamp(ago: i64) -> String {
 /// A sensor's database with one telnet session from 127.0.0.1, then the capture's rows.
 fn recorded_with_capture_rows() -> (tempfile::TempDir, String) {
     let [telnet_port] = ports();
-    let sensor = RoleProcess::sensor(&bin(), &plugin("telnet", "telnet", telnet_port, "telnet"));
+    let sensor = RoleProcess::sensor(&bin(), &telnet_any_login("telnet", telnet_port, "telnet"));
     telnet_login(telnet_port, "root", "xc3511", &["uname -a"]);
     let (status, dir) = sensor.terminate_keeping_dir(TIMEOUT);
     assert!(status.success(), "{}", testkit::sensor::log(dir.path()));

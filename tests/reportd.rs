@@ -15,7 +15,7 @@ use std::time::Duration;
 use sensor_common::*;
 use serde_json::Value;
 use testkit::role::RoleProcess;
-use testkit::sensor::{plugin, ports};
+use testkit::sensor::{plugin, ports, telnet_any_login};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -45,7 +45,7 @@ fn record_some_attacks() -> Recorded {
     let [telnet_port, http_port, quiet_port] = ports();
     let body = format!(
         "{}{}{}",
-        plugin("telnet", "telnet", telnet_port, "telnet"),
+        telnet_any_login("telnet", telnet_port, "telnet"),
         plugin("web", "http", http_port, "http"),
         plugin("quiet", "http", quiet_port, "http_quiet")
     );
@@ -648,7 +648,7 @@ fn reportd_started_before_the_sensor_waits_for_its_database() {
     let sensor = RoleProcess::sensor_in(
         &bin(),
         sensor_dir,
-        &plugin("telnet", "telnet", telnet_port, "telnet"),
+        &telnet_any_login("telnet", telnet_port, "telnet"),
     );
     assert_eq!(sensor.db(), db);
     telnet_login(telnet_port, "root", "xc3511", &["uname -a"]);
@@ -764,7 +764,7 @@ fn prometheus_scrapes_sensor_and_reportd_and_every_grafana_panel_has_data() {
     let [telnet_port, metrics_port] = ports();
     let body = format!(
         "metrics_listen = \"127.0.0.1:{metrics_port}\"\n{}",
-        plugin("telnet", "telnet", telnet_port, "telnet")
+        telnet_any_login("telnet", telnet_port, "telnet")
     );
     let sensor = RoleProcess::sensor(&bin(), &body);
     telnet_login(telnet_port, "root", "xc3511", &["uname -a"]);
@@ -1392,7 +1392,7 @@ fn metrics_have_no_series_for_impossible_plugin_and_type_pairs() {
     let [telnet_port, http_port, metrics_port] = ports();
     let body = format!(
         "metrics_listen = \"127.0.0.1:{metrics_port}\"\n{}{}",
-        plugin("telnet", "telnet", telnet_port, "telnet"),
+        telnet_any_login("telnet", telnet_port, "telnet"),
         plugin("web", "http", http_port, "http")
     );
     let sensor = RoleProcess::sensor(&bin(), &body);
@@ -1548,7 +1548,7 @@ impl DevTools {
 #[test]
 fn the_dashboard_fits_long_strings_shows_end_times_and_explains_an_empty_map() {
     let [telnet_port] = ports();
-    let sensor = RoleProcess::sensor(&bin(), &plugin("telnet", "telnet", telnet_port, "telnet"));
+    let sensor = RoleProcess::sensor(&bin(), &telnet_any_login("telnet", telnet_port, "telnet"));
     let long_user = "u".repeat(300);
     let long_password = "p".repeat(300);
     let long_command = format!("echo {}", "x".repeat(700));

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use sensor_common::*;
 use testkit::role::RoleProcess;
-use testkit::sensor::{plugin, ports};
+use testkit::sensor::{plugin, ports, telnet_any_login};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -15,7 +15,7 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 fn telnet_client_logs_in_and_every_command_is_recorded() {
     let telnet = require("telnet", "telnet");
     let [port] = ports();
-    let sensor = RoleProcess::sensor(&bin(), &plugin("telnet", "telnet", port, "telnet"));
+    let sensor = RoleProcess::sensor(&bin(), &telnet_any_login("telnet", port, "telnet"));
     // Debian's telnet reading a script from a pipe, as a person (or a bot) would type it.
     let script = format!(
         "(sleep 1; echo root; sleep 0.5; echo xc3511; sleep 0.5; \
@@ -88,7 +88,7 @@ fn telnet_client_logs_in_and_every_command_is_recorded() {
 #[test]
 fn telnet_negotiation_bytes_never_reach_the_recorded_input() {
     let [port] = ports();
-    let sensor = RoleProcess::sensor(&bin(), &plugin("t", "telnet", port, "telnet"));
+    let sensor = RoleProcess::sensor(&bin(), &telnet_any_login("t", port, "telnet"));
     let mut s = connect(port);
     let greeting = read_until(&mut s, b"login: ");
     assert_eq!(
@@ -292,7 +292,7 @@ fn nmap_connect_scan_and_service_detection() {
     let [t, h] = ports();
     let body = format!(
         "{}{}",
-        plugin("telnet", "telnet", t, "telnet"),
+        telnet_any_login("telnet", t, "telnet"),
         plugin("web", "http", h, "http")
     );
     let sensor = RoleProcess::sensor(&bin(), &body);
@@ -444,7 +444,7 @@ fn noise(n: usize) -> Vec<u8> {
 #[test]
 fn tls_hellos_and_binary_noise_on_the_telnet_port_are_recorded_raw() {
     let [port] = ports();
-    let sensor = RoleProcess::sensor(&bin(), &plugin("t", "telnet", port, "telnet"));
+    let sensor = RoleProcess::sensor(&bin(), &telnet_any_login("t", port, "telnet"));
     // Python's TLS client: it sends its ClientHello and gives up on the telnet greeting.
     let tls = sh(
         &format!(
@@ -519,7 +519,7 @@ except (ssl.SSLError, OSError) as e:
 #[test]
 fn telnet_input_that_is_not_utf8_is_recorded_byte_exact() {
     let [port] = ports();
-    let sensor = RoleProcess::sensor(&bin(), &plugin("t", "telnet", port, "telnet"));
+    let sensor = RoleProcess::sensor(&bin(), &telnet_any_login("t", port, "telnet"));
     let mut s = connect(port);
     read_until(&mut s, b"login: ");
     send(&mut s, b"ro\xe9t\r\n"); // Latin-1, not UTF-8
@@ -554,7 +554,7 @@ fn telnet_input_that_is_not_utf8_is_recorded_byte_exact() {
 #[test]
 fn lines_sent_with_exit_and_a_username_before_ctrl_c_are_kept() {
     let [t] = ports();
-    let sensor = RoleProcess::sensor(&bin(), &plugin("t", "telnet", t, "telnet"));
+    let sensor = RoleProcess::sensor(&bin(), &telnet_any_login("t", t, "telnet"));
     let mut s = connect(t);
     read_until(&mut s, b"login: ");
     send(&mut s, b"root\r\n");
@@ -596,7 +596,7 @@ fn a_last_line_without_newline_is_recorded_as_unterminated() {
     let [t, b] = ports();
     let body = format!(
         "{}{}",
-        plugin("t", "telnet", t, "telnet"),
+        telnet_any_login("t", t, "telnet"),
         plugin("ftp", "banner", b, "ftp")
     );
     let sensor = RoleProcess::sensor(&bin(), &body);

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use sensor_common::*;
 use testkit::role::RoleProcess;
-use testkit::sensor::{plugin, ports};
+use testkit::sensor::{plugin, ports, telnet_any_login};
 use testkit::{Authkey, HpfeedsBroker};
 
 const EVENTS: &str = "recce7.events";
@@ -69,7 +69,7 @@ fn a_session_cut_by_kill_9_is_closed_at_restart_and_its_end_reaches_the_normaliz
     let [port] = ports();
     let body = format!(
         "{}{}",
-        plugin("telnet", "telnet", port, "telnet"),
+        telnet_any_login("telnet", port, "telnet"),
         hpfeeds_table(&broker, &sensor_key(), "")
     );
     let mut sensor = RoleProcess::sensor(&bin(), &body);

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use sensor_common::*;
 use testkit::role::RoleProcess;
-use testkit::sensor::{plugin, ports};
+use testkit::sensor::{plugin, ports, telnet_any_login};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -17,7 +17,7 @@ fn a_thousand_sessions_then_sigterm_every_session_ends_and_nothing_is_lost() {
     let [port] = ports();
     let body = format!(
         "[limits]\nmax_connections = 5000\nmax_connections_per_source = 5000\nidle_timeout_secs = 300\n{}",
-        plugin("telnet", "telnet", port, "telnet")
+        telnet_any_login("telnet", port, "telnet")
     );
     let sensor = RoleProcess::sensor(&bin(), &body);
     let n = 1000;
@@ -75,7 +75,7 @@ fn per_source_cap_idle_timeout_and_oversize_line_close_and_are_recorded() {
     let [port] = ports();
     let body = format!(
         "[limits]\nmax_connections_per_source = 2\nidle_timeout_secs = 1\nmax_line_bytes = 64\n{}",
-        plugin("telnet", "telnet", port, "telnet")
+        telnet_any_login("telnet", port, "telnet")
     );
     let sensor = RoleProcess::sensor(&bin(), &body);
     let mut a = connect(port);
@@ -383,7 +383,7 @@ fn root_drops_to_an_unprivileged_user_after_binding() {
         format!(
             "[sensor]\nlisten = [\"127.0.0.1\"]\ndatabase = \"{}\"\nshutdown_grace_secs = 1\n{}",
             db_path.display(),
-            plugin("telnet", "telnet", port, "telnet")
+            telnet_any_login("telnet", port, "telnet")
         ),
     )
     .unwrap();

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use sensor_common::*;
 use testkit::role::RoleProcess;
-use testkit::sensor::{plugin, ports};
+use testkit::sensor::{plugin, ports, telnet_any_login};
 
 /// The unprivileged user the roles run as here (the packages' `recce7` user may not exist).
 const NOBODY: u32 = 65534;
@@ -80,7 +80,7 @@ fn the_sensor_and_reportd_work_inside_their_units_system_call_sandbox() {
         writable_dir(),
         &format!(
             "{}{}",
-            plugin("telnet", "telnet", telnet_port, "telnet"),
+            telnet_any_login("telnet", telnet_port, "telnet"),
             plugin("web", "http", http_port, "http")
         ),
     );

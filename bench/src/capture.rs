@@ -16,7 +16,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use testkit::role::{Readiness, RoleProcess};
-use testkit::sensor::ports;
+use testkit::sensor::{ports, telnet_any_login};
 
 use crate::median;
 use crate::sensor::{binary, limits, today};
@@ -38,7 +38,7 @@ fn start(bin: &Path, capture: bool) -> (RoleProcess, u16) {
             &crate::sensor::capture_table(),
             &format!("[capture]\nenabled = {capture}\n")
         ),
-        testkit::sensor::plugin("telnet", "telnet", telnet, "telnet"),
+        telnet_any_login("telnet", telnet, "telnet"),
     );
     let sensor = RoleProcess::start_owned(
         bin,

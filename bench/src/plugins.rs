@@ -13,7 +13,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use testkit::role::RoleProcess;
-use testkit::sensor::ports;
+use testkit::sensor::{ports, telnet_any_login};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -147,7 +147,7 @@ fn pack_instance(name: &str, port: u16) -> String {
 /// Quiet logging and limits that never refuse the load.
 fn body(kind: &Kind, port: u16) -> String {
     let instance = if kind.name == "telnet" {
-        testkit::sensor::plugin("telnet", "telnet", port, "telnet")
+        telnet_any_login("telnet", port, "telnet")
     } else {
         pack_instance(kind.name, port)
     };

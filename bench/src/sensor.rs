@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use testkit::role::RoleProcess;
-use testkit::sensor::{plugin, ports};
+use testkit::sensor::{plugin, ports, telnet_any_login};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -166,7 +166,7 @@ fn config(idle_timeout_secs: u64) -> (u16, u16, String) {
     let body = format!(
         "{}{}{}",
         limits(idle_timeout_secs),
-        plugin("telnet", "telnet", telnet, "telnet"),
+        telnet_any_login("telnet", telnet, "telnet"),
         plugin("http", "http", http, "http")
     );
     (telnet, http, body)

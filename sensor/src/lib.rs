@@ -9,6 +9,7 @@
 pub mod capture;
 pub mod config;
 pub mod connection;
+pub mod credentials;
 pub mod encoding;
 pub mod error;
 pub mod limits;

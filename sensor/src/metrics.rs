@@ -13,7 +13,16 @@ use crate::publisher::PublisherStats;
 
 /// The plug-in instances with the event types their kind can record, shared with the running
 /// sensor (a reload replaces them).
-pub type PluginEvents = Arc<std::sync::Mutex<Vec<(String, &'static [EventType])>>>;
+/// With each, its login counters when it logs users in.
+pub type PluginEvents = Arc<std::sync::Mutex<Vec<PluginMetrics>>>;
+
+/// One plug-in instance as the metrics see it: its name, the event types its kind can record,
+/// and its login counters when it logs users in.
+pub type PluginMetrics = (
+    String,
+    &'static [EventType],
+    Option<Arc<crate::credentials::LoginCounters>>,
+);
 
 /// A running sensor's counters, ready to be written as a metrics page.
 pub struct SensorMetrics {
@@ -44,7 +53,7 @@ impl MetricsSource for SensorMetrics {
         let counts = |plugin: &str| by_plugin.get(plugin).copied().unwrap_or_default();
         let mut kinds = self.plugins.lock().map(|p| p.clone()).unwrap_or_default();
         for p in by_plugin.keys() {
-            if !kinds.iter().any(|(name, _)| name == p) {
+            if !kinds.iter().any(|(name, _, _)| name == p) {
                 // Counted but no longer configured: its kind is unknown here. The packet
                 // capture's own events (scans, fingerprints of SYNs that opened no session)
                 // count under `capture`, which has no sessions.
@@ -53,13 +62,13 @@ impl MetricsSource for SensorMetrics {
                 } else {
                     &EventType::ALL
                 };
-                kinds.push((p.clone(), types));
+                kinds.push((p.clone(), types, None));
             }
         }
         // Instances have sessions; the capture has none.
         let plugins: Vec<String> = kinds
             .iter()
-            .map(|(name, _)| name.clone())
+            .map(|(name, _, _)| name.clone())
             .filter(|name| name != crate::capture::PLUGIN)
             .collect();
         out.family(
@@ -101,7 +110,7 @@ impl MetricsSource for SensorMetrics {
             "counter",
             "Events recorded (committed), by plug-in instance and type.",
         );
-        for (p, events) in &kinds {
+        for (p, events, _) in &kinds {
             let c = counts(p);
             // The kind's types (from 0), and any other type that was counted all the same: an
             // event recorded is never hidden by a kind's list that forgot it.
@@ -114,6 +123,25 @@ impl MetricsSource for SensorMetrics {
                     &[("plugin", p), ("type", kind.as_str())],
                     c.of(kind) as f64,
                 );
+            }
+        }
+        out.family(
+            "recce7_logins_total",
+            "counter",
+            "Logins decided by the credential policy, by plug-in instance and outcome (from the instance's start or last rebuild).",
+        );
+        for (p, _, logins) in &kinds {
+            if let Some(logins) = logins {
+                for (outcome, n) in [
+                    ("accepted", logins.accepted()),
+                    ("refused", logins.refused()),
+                ] {
+                    out.sample(
+                        "recce7_logins_total",
+                        &[("plugin", p), ("outcome", outcome)],
+                        n as f64,
+                    );
+                }
             }
         }
         out.family(
@@ -352,10 +380,22 @@ mod tests {
             .unwrap()
             .insert("ftp".into(), counted);
         let metrics = SensorMetrics {
-            plugins: Arc::new(std::sync::Mutex::new(vec![(
-                "ftp".to_string(),
-                &[EventType::SessionStart, EventType::ServiceInput][..],
-            )])),
+            plugins: Arc::new(std::sync::Mutex::new(vec![
+                (
+                    "ftp".to_string(),
+                    &[EventType::SessionStart, EventType::ServiceInput][..],
+                    None,
+                ),
+                // An instance that logs users in: its policy's counters.
+                ("telnet".to_string(), &[EventType::SessionStart][..], {
+                    let policy = crate::credentials::CredentialPolicy::new(
+                        &crate::credentials::CredentialOptions::default(),
+                        None,
+                    );
+                    policy.check("192.0.2.1".parse().unwrap(), b"root", b"x");
+                    Some(policy.counters())
+                }),
+            ])),
             reloads: Arc::default(),
             recorder: stats,
             queue: recorder.handle(),
@@ -369,6 +409,8 @@ mod tests {
             "recce7_events_total{plugin=\"ftp\",type=\"session.start\"} 0",
             "recce7_events_total{plugin=\"ftp\",type=\"service.input\"} 0",
             "recce7_events_total{plugin=\"ftp\",type=\"input.raw\"} 3",
+            "recce7_logins_total{plugin=\"telnet\",outcome=\"accepted\"} 0",
+            "recce7_logins_total{plugin=\"telnet\",outcome=\"refused\"} 1",
         ] {
             assert!(text.contains(expected), "{expected} in {text}");
         }

@@ -33,6 +33,12 @@ pub trait Plugin: Send + Sync + 'static {
     /// columns must include them; by default the table has exactly these.
     fn columns(&self) -> Vec<Column>;
 
+    /// The login counters of a plug-in that logs users in (its credential policy's,
+    /// [`crate::credentials`]), shown as `recce7_logins_total`; `None` for the others.
+    fn logins(&self) -> Option<Arc<crate::credentials::LoginCounters>> {
+        None
+    }
+
     /// Talks to one attacker until the conversation ends. Return `Ok(())` when the plug-in ends
     /// it (after [`Connection::close`] with a reason) or `Err(reason)` from a failed read or
     /// write; the sensor then records the session's end either way.

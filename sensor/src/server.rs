@@ -482,13 +482,13 @@ fn instance_meta(instances: &[Instance]) -> Vec<store::meta::InstanceMeta> {
 }
 
 /// Each instance with the event types its kind can record, for `/metrics`.
-fn metrics_plugins(instances: &[Instance]) -> Vec<(String, &'static [store::EventType])> {
+fn metrics_plugins(instances: &[Instance]) -> Vec<crate::metrics::PluginMetrics> {
     instances
         .iter()
         .map(|i| {
             let events =
                 crate::plugin::find_kind(i.kind).map_or(&store::EventType::ALL[..], |k| k.events);
-            (i.name.clone(), events)
+            (i.name.clone(), events, i.plugin.logins())
         })
         .collect()
 }

@@ -13,6 +13,16 @@ pub fn plugin(name: &str, kind: &str, port: u16, table: &str) -> String {
     )
 }
 
+/// The `[plugin.options.credentials]` table that lets any login in at once (the credential
+/// policy's `accept_after = [0, 0]`, docs/credentials.md), for tests that log in to telnet with
+/// whatever credentials to check something else. It must follow its `[[plugin]]` table.
+pub const ANY_LOGIN: &str = "[plugin.options.credentials]\naccept_after = [0, 0]\n";
+
+/// A telnet [`plugin`] table whose credential policy lets any login in ([`ANY_LOGIN`]).
+pub fn telnet_any_login(name: &str, port: u16, table: &str) -> String {
+    format!("{}{ANY_LOGIN}", plugin(name, "telnet", port, table))
+}
+
 /// Free ports for a test, one per name.
 pub fn ports<const N: usize>() -> [u16; N] {
     let mut out = [0u16; N];

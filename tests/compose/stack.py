@@ -41,13 +41,17 @@ def fail(message):
     sys.exit(f"compose-check: {message}")
 
 
-def read_until(sock, marker, limit=65536, timeout=15):
-    """Reads until `marker`, answering telnet option negotiation with refusals."""
+def read_until(sock, marker, limit=65536, timeout=15, closed_ok=False):
+    """Reads until `marker` (or any of a tuple of markers), answering telnet option negotiation
+    with refusals; with `closed_ok`, the peer closing ends the read too."""
+    markers = marker if isinstance(marker, tuple) else (marker,)
     sock.settimeout(timeout)
     data = b""
-    while marker not in data:
+    while not any(m in data for m in markers):
         chunk = sock.recv(4096)
         if not chunk:
+            if closed_ok:
+                return data
             fail(f"the sensor closed the telnet session before {marker!r}: {data!r}")
         i = 0
         while i < len(chunk):
@@ -226,13 +230,32 @@ def check_pipeline(compose, procs):
         fail(f"reportd is published on {api_ip}, not on the host's loopback only")
     api = f"http://{reportd}:{api_target}"
     host = {"Host": f"127.0.0.1:{api_port}"}
-    # An attacker's telnet session and HTTP request.
-    with socket.create_connection((sensor, 2323), timeout=10) as s:
-        read_until(s, b"login: ")
-        s.sendall(b"root\r\n")
-        read_until(s, b"assword: ")
-        s.sendall(b"xc3511\r\n")
-        read_until(s, b"# ")
+    # An attacker's telnet session and HTTP request. The shipped credential policy refuses each
+    # source's first 3 to 8 passwords ("Login incorrect" after 3 s, 3 tries a connection, as
+    # BusyBox's login) and then lets one in: try a list, as a bot does, until a shell answers.
+    passwords = [b"xc3511", b"vizxv", b"admin", b"888888", b"default", b"1234", b"12345",
+                 b"54321", b"root", b"password", b"user", b"support"]
+    s = None
+    while s is None:
+        conn = socket.create_connection((sensor, 2323), timeout=10)
+        read_until(conn, b"login: ")
+        for _ in range(3):
+            if not passwords:
+                fail("the telnet credential policy let none of 12 passwords in")
+            conn.sendall(b"root\r\n")
+            read_until(conn, b"assword: ")
+            conn.sendall(passwords.pop(0) + b"\r\n")
+            reply = read_until(conn, (b"# ", b"login: "), closed_ok=True)
+            if b"# " in reply:
+                s = conn
+                break
+            if b"Login incorrect" not in reply:
+                fail(f"a refused telnet login did not say so: {reply!r}")
+            if b"login: " not in reply:
+                break  # closed after the third failure
+        if s is None:
+            conn.close()
+    with s:
         s.sendall(b"uname -a\r\n")
         if b"Linux" not in read_until(s, b"# "):
             fail("no answer to uname -a over telnet")

@@ -1,7 +1,9 @@
 //! The telnet plug-in (`kind = "telnet"`): real option negotiation, `login:` and `Password:`
-//! prompts, and after any login a busybox shell of an embedded Linux device answered from a fake
-//! filesystem. Nothing is executed and nothing is downloaded; every username, password and
-//! command (split on `;`, `&&`, `||`, `|`) is recorded with its exact bytes
+//! prompts refused and accepted by the instance's credential policy ([`crate::credentials`],
+//! BusyBox `login`'s delay, `Login incorrect` and three tries a connection), and after a login
+//! a busybox shell of an embedded Linux device answered from a fake filesystem. Nothing is
+//! executed and nothing is downloaded; every username, password (with the policy's `outcome`)
+//! and command (split on `;`, `&&`, `||`, `|`) is recorded with its exact bytes
 //! ([`store::escape_text`]), a line cut off by the end of the connection too (marked
 //! `unterminated`). Input that is not telnet at all (a TLS hello, an HTTP request, binary noise)
 //! is recorded raw instead of being taken as a login ([`crate::plugins::foreign`]).
@@ -18,6 +20,7 @@ use serde_json::Value;
 use store::{Column, EventType, escape_text};
 
 use crate::connection::{CloseReason, Connection};
+use crate::credentials::{self, CredentialPolicy, LoginOutcome};
 use serde::Deserialize;
 
 use crate::plugin::{HandlerFuture, OptionProblem, Plugin, PluginSettings, integer, text};
@@ -31,23 +34,29 @@ use negotiation::{LineEditor, LineEvent, TelnetDecoder};
 #[derive(Debug, Clone)]
 pub struct TelnetPlugin {
     hostname: String,
+    /// Who logs in ([`crate::credentials`]).
+    credentials: Arc<CredentialPolicy>,
     max_line_bytes: usize,
     max_raw_bytes: usize,
 }
 
 /// `[plugin.options]` of a telnet instance; every key is optional.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TelnetOptions {
     /// The device's name, shown in the login prompt (`router login:`): 1 to 64 letters,
     /// digits, `-` or `.`. Default: `router`.
     pub hostname: String,
+    /// `[plugin.options.credentials]`: who logs in, read by
+    /// [`crate::credentials::CredentialOptions`]. Default: its defaults.
+    pub credentials: toml::Table,
 }
 
 impl Default for TelnetOptions {
     fn default() -> TelnetOptions {
         TelnetOptions {
             hostname: "router".into(),
+            credentials: toml::Table::new(),
         }
     }
 }
@@ -76,11 +85,19 @@ impl TelnetOptions {
 pub fn build(settings: &PluginSettings<'_>) -> Result<Arc<dyn Plugin>, Vec<OptionProblem>> {
     let (options, mut problems) = read_options::<TelnetOptions>(settings.options);
     problems.extend(options.validate());
-    if !problems.is_empty() {
+    let credentials = match credentials::build(&options.credentials, settings.config_dir) {
+        Ok(policy) => Some(policy),
+        Err(more) => {
+            problems.extend(more);
+            None
+        }
+    };
+    let Some(credentials) = credentials.filter(|_| problems.is_empty()) else {
         return Err(problems);
-    }
+    };
     Ok(Arc::new(TelnetPlugin {
         hostname: options.hostname,
+        credentials: Arc::new(credentials),
         max_line_bytes: settings.limits.max_line_bytes,
         max_raw_bytes: settings.limits.max_raw_bytes,
     }))
@@ -88,6 +105,12 @@ pub fn build(settings: &PluginSettings<'_>) -> Result<Arc<dyn Plugin>, Vec<Optio
 
 /// What busybox's ash prints when a login shell starts.
 const MOTD: &str = "\r\n\r\nBusyBox v1.24.1 (2017-03-09 11:08:39 CST) built-in shell (ash)\r\nEnter 'help' for a list of built-in commands.\r\n\r\n";
+
+/// Failed logins after which BusyBox's `login` exits (and telnetd closes the connection).
+const MAX_LOGIN_FAILURES: u32 = 3;
+
+/// What BusyBox's `login` prints after its delay when a login fails.
+const LOGIN_INCORRECT: &[u8] = b"Login incorrect\r\n";
 
 /// Where the conversation is.
 enum Stage {
@@ -102,12 +125,15 @@ fn is_username(line: &[u8]) -> bool {
 }
 
 impl TelnetPlugin {
+    /// Records a login attempt; `outcome` is the policy's decision, `None` for an attempt
+    /// that never submitted a password (cut off, or Ctrl-C at `Password:`).
     async fn login(
         &self,
         session: &mut Session,
         user: &[u8],
         password: Option<&[u8]>,
         unterminated: bool,
+        outcome: Option<LoginOutcome>,
     ) {
         let mut data = row([
             ("input_type", "login".into()),
@@ -117,6 +143,9 @@ impl TelnetPlugin {
                 password.map_or(Value::Null, |p| escape_text(p).into()),
             ),
         ]);
+        if let Some(outcome) = outcome {
+            data.insert("outcome".into(), outcome.as_str().into());
+        }
         if unterminated {
             data.insert("unterminated".into(), true.into());
         }
@@ -141,12 +170,12 @@ impl TelnetPlugin {
     async fn finish(&self, session: &mut Session, stage: &Stage, pending: &[u8]) {
         match stage {
             Stage::User if is_username(pending) => {
-                self.login(session, pending, None, true).await;
+                self.login(session, pending, None, true, None).await;
             }
             Stage::User => {}
             Stage::Password { user } => {
                 let password = (!pending.is_empty()).then_some(pending);
-                self.login(session, user, password, password.is_some())
+                self.login(session, user, password, password.is_some(), None)
                     .await;
             }
             Stage::Shell(_) => {
@@ -164,6 +193,8 @@ impl TelnetPlugin {
         let mut decoder = TelnetDecoder::new();
         let mut editor = LineEditor::new(self.max_line_bytes);
         let mut stage = Stage::User;
+        // Logins refused on this connection.
+        let mut failures = 0u32;
         let (mut data, mut reply, mut echo, mut events) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         // Until the login succeeds: every byte received, to tell telnet from a TLS hello or
@@ -231,7 +262,7 @@ impl TelnetPlugin {
                             }
                             // The username was sent: an attempt without a password.
                             Stage::Password { user } => {
-                                Box::pin(self.login(session, &user, None, false)).await;
+                                Box::pin(self.login(session, &user, None, false, None)).await;
                                 out.extend_from_slice(
                                     format!("{} login: ", self.hostname).as_bytes(),
                                 );
@@ -262,7 +293,44 @@ impl TelnetPlugin {
                         }
                     }
                     Stage::Password { user } => {
-                        Box::pin(self.login(session, &user, Some(&line), false)).await;
+                        let outcome = self.credentials.check(conn.peer().ip(), &user, &line);
+                        Box::pin(self.login(session, &user, Some(&line), false, Some(outcome)))
+                            .await;
+                        if !outcome.is_accepted() {
+                            failures += 1;
+                            // BusyBox ends the hidden password's line at once, sleeps, says
+                            // so, and asks again (or exits after its third failure).
+                            out.extend_from_slice(b"\r\n");
+                            if let Err(reason) = conn.write_all(&out).await {
+                                Box::pin(self.finish(session, &Stage::User, editor.pending()))
+                                    .await;
+                                return Err(reason);
+                            }
+                            out.clear();
+                            // Never past the session's end nor a shutdown's grace period.
+                            if let Err(reason) = conn.sleep(self.credentials.failure_delay()).await
+                            {
+                                Box::pin(self.finish(session, &Stage::User, editor.pending()))
+                                    .await;
+                                return Err(reason);
+                            }
+                            out.extend_from_slice(LOGIN_INCORRECT);
+                            if failures >= MAX_LOGIN_FAILURES {
+                                end = Some(CloseReason::Plugin("login incorrect"));
+                            } else {
+                                out.extend_from_slice(
+                                    format!("{} login: ", self.hostname).as_bytes(),
+                                );
+                            }
+                            stage = Stage::User;
+                            if too_long {
+                                end = Some(CloseReason::LineTooLong);
+                            }
+                            if end.is_some() {
+                                break;
+                            }
+                            continue;
+                        }
                         before_login = None;
                         let shell = Shell::new(&String::from_utf8_lossy(&user));
                         out.extend_from_slice(b"\r\n");
@@ -334,7 +402,12 @@ impl Plugin for TelnetPlugin {
             text("username"),
             text("password"),
             integer("unterminated"),
+            text("outcome"),
         ]
+    }
+
+    fn logins(&self) -> Option<Arc<credentials::LoginCounters>> {
+        Some(self.credentials.counters())
     }
 
     fn handle<'a>(
@@ -378,13 +451,26 @@ mod tests {
         assert_eq!(
             problems("hostname = 'bad host'\nother = 1"),
             [
-                "other: unknown option (known: hostname)",
+                "other: unknown option (known: hostname, credentials)",
                 "hostname: must be 1 to 64 letters, digits, '-' or '.'",
             ]
         );
         assert_eq!(
             problems("hostname = 5"),
             ["hostname: expected a string, found integer"]
+        );
+        assert!(problems("[credentials]\naccept_after = [0, 0]").is_empty());
+        assert_eq!(
+            problems("hostname = ''\n[credentials]\naccept_after = [2, 1]\nmax_sources = -1"),
+            [
+                "hostname: must be 1 to 64 letters, digits, '-' or '.'",
+                "credentials.max_sources: invalid value: integer `-1`, expected usize in `max_sources`",
+                "credentials.accept_after: min (2) is greater than max (1)",
+            ]
+        );
+        assert_eq!(
+            problems("credentials = 3"),
+            ["credentials: expected a map, found integer"]
         );
     }
 }
