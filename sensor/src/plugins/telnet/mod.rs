@@ -124,21 +124,19 @@ impl TelnetPlugin {
     }
 
     async fn commands(&self, session: &mut Session, commands: &[&[u8]], unterminated: bool) {
-        for command in commands {
-            let mut data = row([
-                ("input_type", "command".into()),
-                ("user_input", escape_text(command).into()),
-            ]);
-            if unterminated {
-                data.insert("unterminated".into(), true.into());
-            }
-            session.record(EventType::TelnetCommand, data).await;
-        }
+        shell::record::record_commands(
+            session,
+            EventType::TelnetCommand,
+            "command",
+            commands,
+            unterminated,
+        )
+        .await;
     }
 
     /// Records what the session leaves behind when it ends: `pending`, a line typed without
     /// Enter (marked unterminated), and a username still waiting for its password.
-    async fn finish(&self, session: &mut Session, stage: &Stage, pending: &[u8]) {
+    async fn finish(&self, session: &mut Session, stage: &mut Stage, pending: &[u8]) {
         match stage {
             Stage::User if is_username(pending) => {
                 self.login(session, pending, None, true).await;
@@ -149,9 +147,12 @@ impl TelnetPlugin {
                 self.login(session, user, password, password.is_some())
                     .await;
             }
-            Stage::Shell(_) => {
+            Stage::Shell(shell) => {
                 let commands = shell::split_command_bytes(pending);
                 self.commands(session, &commands, true).await;
+                // What the session wrote and never settled is recorded now.
+                let files = shell.finish();
+                shell::record::record_files(session, &files).await;
             }
         }
     }
@@ -177,7 +178,7 @@ impl TelnetPlugin {
         conn.write_all(&out).await?;
         loop {
             if let Err(reason) = conn.read_more().await {
-                Box::pin(self.finish(session, &stage, editor.pending())).await;
+                Box::pin(self.finish(session, &mut stage, editor.pending())).await;
                 return Err(reason);
             }
             let input = conn.take_buffer();
@@ -272,10 +273,27 @@ impl TelnetPlugin {
                     }
                     Stage::Shell(mut shell) => {
                         let result = shell.run_input(&line);
-                        let commands: Vec<&[u8]> =
-                            result.commands.iter().map(Vec::as_slice).collect();
-                        Box::pin(self.commands(session, &commands, false)).await;
-                        negotiation::escape_iac(&result.text, &mut out);
+                        Box::pin(shell::record::record_output(
+                            session,
+                            EventType::TelnetCommand,
+                            "command",
+                            &result,
+                        ))
+                        .await;
+                        // The answer as the device gives it: up to each pause, then a wait.
+                        for (text, wait) in result.segments() {
+                            negotiation::escape_iac(text, &mut out);
+                            if wait.is_zero() {
+                                continue;
+                            }
+                            if let Err(reason) = conn.write_all(&out).await {
+                                let mut stage = Stage::Shell(shell);
+                                Box::pin(self.finish(session, &mut stage, &[])).await;
+                                return Err(reason);
+                            }
+                            out.clear();
+                            tokio::time::sleep(wait).await;
+                        }
                         if result.exit {
                             end = Some(CloseReason::Plugin("logout"));
                         } else {
@@ -311,11 +329,11 @@ impl TelnetPlugin {
                 && let Err(reason) = conn.write_all(&out).await
             {
                 // The peer is gone: keep what it typed all the same.
-                Box::pin(self.finish(session, &stage, editor.pending())).await;
+                Box::pin(self.finish(session, &mut stage, editor.pending())).await;
                 return Err(reason);
             }
             if let Some(reason) = end {
-                Box::pin(self.finish(session, &stage, &[])).await;
+                Box::pin(self.finish(session, &mut stage, &[])).await;
                 return Err(conn.close(reason));
             }
         }

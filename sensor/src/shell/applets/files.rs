@@ -4,8 +4,8 @@
 use std::fmt::Write as _;
 
 use crate::shell::fs::{Found, SessionEntry, basename, join, parent};
-use crate::shell::image::{BUSYBOX_VERSION, D, F, FIRMWARE_DATE, L, Node};
-use crate::shell::time::{format_date_custom, now};
+use crate::shell::image::{D, F, L, Node};
+use crate::shell::time::format_date_custom;
 use crate::shell::{MAX_FILES, MAX_OUTPUT, Res, Shell, push_capped};
 
 impl Shell {
@@ -90,7 +90,7 @@ impl Shell {
                     mode.to_string(),
                     nlink,
                     size,
-                    FIRMWARE_DATE.to_string(),
+                    self.firmware_ls_date(),
                     link,
                     owner(false),
                 )
@@ -107,7 +107,7 @@ impl Shell {
                     L.to_string(),
                     1,
                     format!("{:>9}", target.len()),
-                    FIRMWARE_DATE.to_string(),
+                    self.firmware_ls_date(),
                     Some(target.to_string()),
                     owner(false),
                 )
@@ -116,11 +116,13 @@ impl Shell {
                 D.to_string(),
                 2,
                 format!("{:>9}", 0),
-                FIRMWARE_DATE.to_string(),
+                self.firmware_ls_date(),
                 None,
                 owner(true),
             ),
-            Some(Found::Session(SessionEntry::File { data, exec, mtime })) => {
+            Some(Found::Session(SessionEntry::File {
+                data, exec, mtime, ..
+            })) => {
                 let mode = if *exec { "-rwxrwxrwx" } else { F };
                 (
                     mode.to_string(),
@@ -260,6 +262,34 @@ impl Shell {
         res
     }
 
+    /// `readlink [-f] FILE`: a symlink's target, or with `-f` the path with every link
+    /// followed.
+    pub(super) fn readlink(&self, args: &[String]) -> Res {
+        let canonical = args.iter().any(|a| a.starts_with('-') && a.contains('f'));
+        let Some(f) = args.iter().find(|a| !a.starts_with('-')) else {
+            return Res::fail(
+                format!(
+                    "{} multi-call binary.\n\nUsage: readlink [-fnv] FILE\n",
+                    self.busybox_version()
+                ),
+                1,
+            );
+        };
+        let path = self.resolve(f);
+        if canonical {
+            return if self.exists(&self.follow(&path)) {
+                Res::ok(format!("{}\n", self.follow(&path)))
+            } else {
+                Res::fail("", 1)
+            };
+        }
+        match self.find(&path) {
+            Some(Found::Static(_, Node::Link(t))) => Res::ok(format!("{t}\n")),
+            Some(Found::Applet(_)) => Res::ok("busybox\n"),
+            _ => Res::fail("", 1),
+        }
+    }
+
     pub(super) fn chmod(&mut self, args: &[String]) -> Res {
         let mut pos = args.iter().filter(|a| {
             !a.starts_with('-') || a.len() > 1 && a.chars().skip(1).all(|c| "rwxXst".contains(c))
@@ -267,7 +297,8 @@ impl Shell {
         let Some(mode) = pos.next() else {
             return Res::fail(
                 format!(
-                    "{BUSYBOX_VERSION} multi-call binary.\n\nUsage: chmod [-Rcvf] MODE[,MODE]... FILE...\n"
+                    "{} multi-call binary.\n\nUsage: chmod [-Rcvf] MODE[,MODE]... FILE...\n",
+                    self.busybox_version()
                 ),
                 1,
             );
@@ -277,6 +308,7 @@ impl Shell {
         for f in pos {
             let path = self.resolve(f);
             let exists = self.exists(&path);
+            self.report_file(&path);
             match self.files.get_mut(&path) {
                 Some(SessionEntry::File { exec: e, .. }) => {
                     *e = exec || (*e && !mode.contains('-'))
@@ -324,8 +356,15 @@ impl Shell {
                 Some("Read-only file system")
             } else {
                 let prefix = format!("{path}/");
-                self.files
-                    .retain(|p, _| p != &path && !p.starts_with(&prefix));
+                let doomed: Vec<String> = self
+                    .files
+                    .keys()
+                    .filter(|p| **p == path || p.starts_with(&prefix))
+                    .cloned()
+                    .collect();
+                for p in doomed {
+                    self.remove_entry(&p);
+                }
                 None
             };
             if let Some(e) = err {
@@ -362,8 +401,12 @@ impl Shell {
                 } else if self.files.len() >= MAX_FILES {
                     Some("No space left on device")
                 } else {
-                    self.files
-                        .insert(dir.clone(), SessionEntry::Dir { mtime: now() });
+                    self.files.insert(
+                        dir.clone(),
+                        SessionEntry::Dir {
+                            mtime: self.clock(),
+                        },
+                    );
                     None
                 };
                 if let Some(e) = err {
@@ -400,7 +443,8 @@ impl Shell {
         let Some((dest, sources)) = pos.split_last().filter(|(_, s)| !s.is_empty()) else {
             return Res::fail(
                 format!(
-                    "{BUSYBOX_VERSION} multi-call binary.\n\nUsage: {tool} [OPTIONS] SOURCE... DEST\n"
+                    "{} multi-call binary.\n\nUsage: {tool} [OPTIONS] SOURCE... DEST\n",
+                    self.busybox_version()
                 ),
                 1,
             );
@@ -410,6 +454,7 @@ impl Shell {
         let mut res = Res::default();
         for src in sources {
             let src_path = self.resolve(src);
+            self.report_file(&src_path);
             let data = match self.read(&src_path) {
                 Ok(d) => d,
                 Err(e) => {
@@ -433,13 +478,13 @@ impl Shell {
             } else {
                 dest_path.clone()
             };
-            match self.write(&target, &data, false) {
+            match self.write_via(&target, &data, false, tool) {
                 Ok(()) => {
                     if let Some(SessionEntry::File { exec: e, .. }) = self.files.get_mut(&target) {
                         *e = exec;
                     }
                     if mv && target != src_path && Self::writable(&src_path) {
-                        self.files.remove(&src_path);
+                        self.remove_entry(&src_path);
                     }
                 }
                 Err(e) => {
