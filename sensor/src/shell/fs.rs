@@ -357,6 +357,16 @@ impl Shell {
         names.into_iter().collect()
     }
 
+    /// Is the file at `path` (followed) executable?
+    pub(super) fn which_path_exec(&self, path: &str) -> bool {
+        match self.find(path) {
+            Some(Found::Applet(_) | Found::Static(_, Node::Bin(..))) => true,
+            Some(Found::Static(mode, Node::File(_))) => mode.contains('x'),
+            Some(Found::Session(SessionEntry::File { exec, .. })) => *exec,
+            _ => false,
+        }
+    }
+
     /// Is `name` a command found in `$PATH`? Returns its full path.
     pub(super) fn which(&self, name: &str) -> Option<String> {
         if name.is_empty() || name.contains('/') {

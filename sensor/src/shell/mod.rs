@@ -26,6 +26,7 @@
 mod applets;
 mod device;
 mod fs;
+mod grammar;
 mod image;
 mod lexer;
 mod overlay;
@@ -40,7 +41,7 @@ use std::time::Duration;
 use crate::persona::Persona;
 use fs::{Found, SessionEntry, basename, wildcard};
 use image::{BOOT_UPTIME, Node, PATH_VAR, SHELL_PID};
-use lexer::{Lexer, Sep, split_pieces};
+use lexer::Lexer;
 use time::now;
 
 pub use lexer::{split_command_bytes, split_commands};
@@ -426,59 +427,18 @@ impl Shell {
         }
     }
 
-    /// Runs a line or script; returns whether `exit` ran. Output goes to `term`.
-    fn run_script(&mut self, text: &str, depth: u8, term: &mut Term) -> bool {
-        let mut pipeline: Vec<&str> = Vec::new();
-        let mut connector = Sep::Seq;
-        let pieces = split_pieces(text);
-        let count = pieces.len();
-        for (i, (cmd, sep)) in pieces.into_iter().enumerate() {
-            pipeline.push(cmd);
-            if sep == Sep::Pipe && i + 1 < count {
-                continue;
-            }
-            let run = match connector {
-                Sep::And => self.status == 0,
-                Sep::Or => self.status != 0,
-                _ => true,
-            };
-            if run && self.run_pipeline(&pipeline, depth, term) {
-                return true;
-            }
-            pipeline.clear();
-            connector = sep;
-        }
-        false
-    }
-
-    fn run_pipeline(&mut self, cmds: &[&str], depth: u8, term: &mut Term) -> bool {
-        let mut stdin: Option<Vec<u8>> = None;
-        let last = cmds.len().saturating_sub(1);
-        for (i, cmd) in cmds.iter().enumerate() {
-            if self.steps_left == 0 {
-                return false;
-            }
-            self.steps_left -= 1;
-            let res = self.run_simple(cmd, stdin.take(), depth);
-            self.status = res.status;
-            if i == last {
-                term.push_res(&res.err, &res.out, &res.pauses);
-            } else {
-                // Piped output is not shown: its waits happen before what is shown next.
-                let at = res.err.len();
-                let pauses: Vec<_> = res.pauses.iter().map(|&(_, w)| (at, w)).collect();
-                term.push_res(&res.err, b"", &pauses);
-                stdin = Some(res.out);
-            }
-            if res.exit {
-                return true;
-            }
-        }
-        false
-    }
-
     /// Runs one simple command with its redirections applied.
     fn run_simple(&mut self, text: &str, stdin: Option<Vec<u8>>, depth: u8) -> Res {
+        let (text, waited) = self.substitute(text, depth);
+        let mut res = self.run_substituted(&text, stdin, depth);
+        if !waited.is_empty() {
+            res.pauses.splice(0..0, waited);
+        }
+        res
+    }
+
+    /// [`Shell::run_simple`] once command substitutions are done.
+    fn run_substituted(&mut self, text: &str, stdin: Option<Vec<u8>>, depth: u8) -> Res {
         let (words, globs, redirs) = Lexer::new(self).lex(text);
         let mut words = self.expand_globs(words, &globs);
         // Leading NAME=value assignments.

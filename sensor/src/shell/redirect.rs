@@ -48,6 +48,11 @@ impl Shell {
                         ));
                     }
                 },
+                RedirOp::HereString => {
+                    let mut data = r.target.clone().into_bytes();
+                    data.push(b'\n');
+                    stdin = Some(data);
+                }
                 RedirOp::Dup => {
                     let to = match r.target.as_str() {
                         "1" => out_sink.clone(),

@@ -328,3 +328,113 @@ fn errors_are_worded_per_applet() {
     }
     assert!(seen.len() >= 7);
 }
+
+#[test]
+fn command_substitution_runs_the_command() {
+    let mut sh = root();
+    assert_eq!(
+        run(&mut sh, "echo `id`"),
+        "uid=0(root) gid=0(root) groups=0(root)\r\n"
+    );
+    assert_eq!(run(&mut sh, "echo $(uname)"), "Linux\r\n");
+    assert_eq!(
+        run(&mut sh, "echo \"[$(uname -s; uname -m)]\""),
+        "[Linux\r\nmips]\r\n"
+    );
+    assert_eq!(run(&mut sh, "echo $(echo $(echo deep))"), "deep\r\n");
+    assert_eq!(
+        run(&mut sh, "A=$(whoami); echo $A; echo `echo \\`whoami\\``"),
+        "root\r\nroot\r\n"
+    );
+    assert_eq!(run(&mut sh, "echo '$(uname)'"), "$(uname)\r\n");
+    assert_eq!(run(&mut sh, "cd $(echo /tmp); pwd"), "/tmp\r\n");
+    let out = sh.run_line("echo $(sleep 2; echo x)");
+    assert_eq!(out.text, b"x\r\n");
+    assert_eq!(total_wait(&out), Duration::from_secs(2));
+    assert_eq!(
+        sh.run_line("echo $(uname; id)").commands,
+        [b"echo $(uname; id)".to_vec()]
+    );
+}
+
+#[test]
+fn loops_conditions_and_groups() {
+    let mut sh = root();
+    assert_eq!(
+        run(&mut sh, "for i in a b c; do echo $i; done"),
+        "a\r\nb\r\nc\r\n"
+    );
+    assert_eq!(
+        run(&mut sh, "for f in /var/run/*.pid; do cat $f; done"),
+        "402\r\n415\r\n"
+    );
+    run(&mut sh, "printf 'one\\ntwo 2\\n' > /tmp/l");
+    assert_eq!(
+        run(
+            &mut sh,
+            "while read a b; do echo \"<$a|$b>\"; done < /tmp/l"
+        ),
+        "<one|>\r\n<two|2>\r\n"
+    );
+    assert_eq!(
+        run(
+            &mut sh,
+            "cat /tmp/l | while read line; do echo x$line; done | wc -l"
+        ),
+        "2\r\n"
+    );
+    assert_eq!(
+        run(&mut sh, "read x y <<< 'hi there you'; echo $y"),
+        "there you\r\n"
+    );
+    assert_eq!(
+        run(
+            &mut sh,
+            "if [ -f /etc/passwd ]; then echo yes; else echo no; fi"
+        ),
+        "yes\r\n"
+    );
+    assert_eq!(
+        run(
+            &mut sh,
+            "if test -d /nope; then echo a; elif [ 1 -lt 2 ]; then echo b; fi"
+        ),
+        "b\r\n"
+    );
+    assert_eq!(
+        run(&mut sh, "{ echo a; echo b; } > /tmp/g; cat /tmp/g"),
+        "a\r\nb\r\n"
+    );
+    assert_eq!(
+        run(
+            &mut sh,
+            "n=0; until [ $n = 3 ]; do n=$n$n; echo $n; [ ${#n} ]; n=3; done"
+        ),
+        "00\r\n"
+    );
+    assert_eq!(run(&mut sh, "cat <<< 'here string'"), "here string\r\n");
+    assert_eq!(
+        run(&mut sh, "done"),
+        "-sh: syntax error: unexpected \"done\"\r\n"
+    );
+    assert_eq!(
+        run(&mut sh, "while true; do echo x"),
+        "-sh: syntax error: unexpected end of file (expecting \"done\")\r\n"
+    );
+    // Bounded: these end, their output capped.
+    let out = sh.run_line("while true; do echo spam; done");
+    assert!(out.text.len() <= super::MAX_OUTPUT && !out.text.is_empty());
+    let out = sh.run_line("while :; do sleep 1; done");
+    assert_eq!(total_wait(&out), Duration::from_secs(60));
+    let out = sh.run_line("while true; do while true; do :; done; done; echo end");
+    assert!(out.text.len() <= super::MAX_OUTPUT);
+    let nested = format!("{}{}", "while do ".repeat(15), "done ".repeat(15));
+    let started = std::time::Instant::now();
+    let _ = sh.run_line(
+        &nested
+            .replace("do done", "do\ndone")
+            .replace("done ", "done\n"),
+    );
+    let _ = sh.run_line("while do while do while do done; done; done");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}

@@ -57,6 +57,7 @@ impl Shell {
                 return Res::default();
             }
             "kill" => return Res::default(),
+            "test" | "[" | "[[" => return self.test(name, args),
             _ => {}
         }
         if self.which(name).is_none() {
@@ -159,6 +160,7 @@ impl Shell {
                 u = self.user
             )),
             "printf" => Res::ok(text::printf(args)),
+            "test" | "[" | "[[" => self.test(name, args),
             "wget" => self.wget(args),
             "curl" => self.curl(args),
             "tftp" => self.tftp(args),

@@ -124,6 +124,77 @@ impl Shell {
         }
     }
 
+    /// `test EXPR` and `[ EXPR ]`: strings, integers and files (`-e -f -d -x -s -r -w`),
+    /// with `!`; status 0 true, 1 false, 2 on an error.
+    pub(super) fn test(&self, name: &str, args: &[String]) -> Res {
+        let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let close = match name {
+            "[" => Some("]"),
+            "[[" => Some("]]"),
+            _ => None,
+        };
+        if let Some(close) = close {
+            if args.last() != Some(&close) {
+                return Res::fail(format!("-sh: {name}: missing {close}\n"), 2);
+            }
+            args.pop();
+        }
+        let mut negate = false;
+        while args.len() > 1 && args.first() == Some(&"!") {
+            negate = !negate;
+            args.remove(0);
+        }
+        let number = |s: &str| s.trim().parse::<i64>().map_err(|_| s.to_string());
+        let truth: Result<bool, String> = match args.as_slice() {
+            [] => Ok(false),
+            [s] => Ok(!s.is_empty()),
+            ["-n", s] => Ok(!s.is_empty()),
+            ["-z", s] => Ok(s.is_empty()),
+            [op, path] if op.len() == 2 && op.starts_with('-') => {
+                let p = self.resolve(path);
+                let real = self.follow(&p);
+                Ok(match *op {
+                    "-e" | "-r" => self.exists(&real),
+                    "-f" => self.exists(&real) && !self.is_dir(&real),
+                    "-d" => self.is_dir(&real),
+                    "-h" | "-L" => matches!(
+                        self.find(&p),
+                        Some(crate::shell::fs::Found::Static(
+                            _,
+                            crate::shell::image::Node::Link(_)
+                        ))
+                    ),
+                    "-w" => self.exists(&real) && Self::writable(&real),
+                    "-s" => self.read(&real).is_ok_and(|d| !d.is_empty()),
+                    "-x" => {
+                        self.exists(&real) && (self.is_dir(&real) || self.which_path_exec(&real))
+                    }
+                    _ => false,
+                })
+            }
+            [a, "=" | "==", b] => Ok(a == b),
+            [a, "!=", b] => Ok(a != b),
+            [a, op, b] if matches!(*op, "-eq" | "-ne" | "-lt" | "-le" | "-gt" | "-ge") => {
+                match (number(a), number(b)) {
+                    (Ok(x), Ok(y)) => Ok(match *op {
+                        "-eq" => x == y,
+                        "-ne" => x != y,
+                        "-lt" => x < y,
+                        "-le" => x <= y,
+                        "-gt" => x > y,
+                        _ => x >= y,
+                    }),
+                    (Err(bad), _) | (_, Err(bad)) => Err(format!("invalid number '{bad}'")),
+                }
+            }
+            _ => Err("syntax error".to_string()),
+        };
+        match truth {
+            Ok(t) => Res::fail("", i32::from(t == negate)),
+            Err(e) => Res::fail(format!("-sh: {name}: {e}\n"), 2),
+        }
+    }
+
     pub(super) fn id(&self) -> String {
         let group = match self.uid {
             0 => "root",
