@@ -144,11 +144,36 @@ impl Shell {
         }
     }
 
+    /// The firmware's path for `path`: the image names the web server `goahead`; a persona
+    /// with another server has its binary and pid file under that server's name instead.
+    fn image_path<'p>(&self, path: &'p str) -> Option<std::borrow::Cow<'p, str>> {
+        use std::borrow::Cow;
+        let (dir, name) = match path {
+            p if p.starts_with("/bin/") => ("/bin/", p.get(5..)?),
+            p if p.starts_with("/var/run/") => ("/var/run/", p.get(9..)?.strip_suffix(".pid")?),
+            p => return Some(Cow::Borrowed(p)),
+        };
+        let web = self.web_server();
+        if web == "goahead" {
+            return Some(Cow::Borrowed(path));
+        }
+        let suffix = if dir == "/bin/" { "" } else { ".pid" };
+        if name == "goahead" {
+            None
+        } else if name == web {
+            Some(Cow::Owned(format!("{dir}goahead{suffix}")))
+        } else {
+            Some(Cow::Borrowed(path))
+        }
+    }
+
     /// Looks a normalized path up as it is.
     fn find_direct(&self, path: &str) -> Option<Found<'_>> {
         if let Some(entry) = self.files.get(path) {
             return Some(Found::Session(entry));
         }
+        let image = self.image_path(path)?;
+        let path = image.as_ref();
         if let Some(&(_, mode, node)) = FS.iter().find(|(p, _, _)| *p == path) {
             return Some(Found::Static(mode, node));
         }
@@ -336,9 +361,15 @@ impl Shell {
     /// Names in a directory (without `.` and `..`), sorted.
     pub(super) fn children(&self, dir: &str) -> Vec<String> {
         let mut names = BTreeSet::new();
+        let web = self.web_server();
         for (p, _, _) in FS {
             if parent(p) == Some(dir) {
-                names.insert(basename(p).to_string());
+                let name = match basename(p) {
+                    "goahead" => web.clone(),
+                    "goahead.pid" => format!("{web}.pid"),
+                    other => other.to_string(),
+                };
+                names.insert(name);
             }
         }
         for (name, d) in APPLETS {

@@ -154,6 +154,7 @@ pub(super) static FS: &[(&str, &str, Node)] = &[
     ("/dev/pts/0", "crw--w----", Node::Dev(136, 0)),
     ("/dev/tty", C, Node::Dev(5, 0)),
     ("/dev/random", C, Node::Dev(1, 8)),
+    ("/dev/shm", "drwxrwxrwt", Node::Dir),
     ("/dev/ttyS0", "crw-rw----", Node::Dev(4, 64)),
     ("/dev/ttyS1", "crw-rw----", Node::Dev(4, 65)),
     ("/dev/urandom", C, Node::Dev(1, 9)),

@@ -272,9 +272,12 @@ impl Term {
 }
 
 impl Shell {
-    /// Starts a shell for a logged-in user on the default persona ([`Shell::with_persona`]).
+    /// Starts a shell for a logged-in user on the default persona ([`Shell::with_persona`]),
+    /// one shared by all such shells.
     pub fn new(user: &str) -> Self {
-        Self::with_persona(user, Arc::new(Persona::default()))
+        static DEFAULT: std::sync::LazyLock<Arc<Persona>> =
+            std::sync::LazyLock::new(|| Arc::new(Persona::default()));
+        Self::with_persona(user, Arc::clone(&DEFAULT))
     }
 
     /// Starts a shell for a logged-in user of the device `persona`: root gets uid 0, `/root`
