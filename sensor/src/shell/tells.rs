@@ -270,6 +270,11 @@ fn an_echo_drop_is_reassembled_and_reported_once() {
         let mut sh = root();
         let mut reported = Vec::new();
         sh.run_line("cd /tmp; >/tmp/.d");
+        if octal {
+            // printf's octal form builds the same bytes.
+            run(&mut sh, "printf '\\177ELF\\001' > /tmp/pf");
+            assert_eq!(sh.read("/tmp/pf").unwrap(), b"\x7fELF\x01");
+        }
         for line in echo_chunks(DROPPED, octal) {
             let out = sh.run_line(&line);
             assert!(out.text.is_empty());
@@ -296,8 +301,29 @@ fn an_echo_drop_is_reassembled_and_reported_once() {
             out.text,
             b"./.d: line 1: syntax error: unexpected \"(\"\r\n./.d: line 1: syntax error: unexpected \"(\"\r\n"
         );
-        assert!(sh.finish().is_empty(), "already reported");
+        assert!(
+            sh.finish().iter().all(|f| f.path != "/tmp/.d"),
+            "already reported"
+        );
     }
+    // Mirai's way: copy busybox for an executable file, empty it, fill it, run it. The copy
+    // of the firmware's busybox is not reported, the dropped bytes are.
+    let mut sh = root();
+    let mut lines = vec!["cd /tmp; cp /bin/busybox .x; >.x; chmod 777 .x".to_string()];
+    lines.extend(
+        echo_chunks(DROPPED, false)
+            .iter()
+            .map(|l| l.replace(".d", ".x")),
+    );
+    lines.push("./.x; rm .x".into());
+    let files: Vec<_> = lines.iter().flat_map(|l| sh.run_line(l).files).collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(files[0].sha256, sha256_hex(DROPPED));
+    assert_eq!(files[0].path, "/tmp/.x");
+    assert!(sh.finish().is_empty());
+    let mut sh = root();
+    assert_eq!(run(&mut sh, "echo hi | tee /tmp/t"), "hi\r\n");
+    assert_eq!(sh.finish()[0].via, "tee");
     let mut sh = root();
     run(&mut sh, "printf 'abc' > /tmp/p; echo def >> /tmp/p");
     let left = sh.finish();

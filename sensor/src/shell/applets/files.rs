@@ -290,6 +290,21 @@ impl Shell {
         }
     }
 
+    /// `tee [-a] FILE...`: its input to each file and to its output.
+    pub(super) fn tee(&mut self, args: &[String], stdin: Option<Vec<u8>>) -> Res {
+        let append = args.iter().any(|a| a.starts_with('-') && a.contains('a'));
+        let data = stdin.unwrap_or_default();
+        let mut res = Res::ok(data.clone());
+        for f in args.iter().filter(|a| !a.starts_with('-')) {
+            let path = self.resolve(f);
+            if let Err(e) = self.write_via(&path, &data, append, "tee") {
+                push_capped(&mut res.err, format!("tee: {f}: {e}\n").as_bytes());
+                res.status = 1;
+            }
+        }
+        res
+    }
+
     pub(super) fn chmod(&mut self, args: &[String]) -> Res {
         let mut pos = args.iter().filter(|a| {
             !a.starts_with('-') || a.len() > 1 && a.chars().skip(1).all(|c| "rwxXst".contains(c))
@@ -478,10 +493,17 @@ impl Shell {
             } else {
                 dest_path.clone()
             };
+            // A copy of the firmware's own file (Mirai's `cp /bin/busybox .x` to get an
+            // executable to fill) is not the attacker's content: nothing to report.
+            let from_session =
+                matches!(self.find(&self.follow(&src_path)), Some(Found::Session(_)));
             match self.write_via(&target, &data, false, tool) {
                 Ok(()) => {
-                    if let Some(SessionEntry::File { exec: e, .. }) = self.files.get_mut(&target) {
+                    if let Some(SessionEntry::File { exec: e, dirty, .. }) =
+                        self.files.get_mut(&target)
+                    {
                         *e = exec;
+                        *dirty &= from_session;
                     }
                     if mv && target != src_path && Self::writable(&src_path) {
                         self.remove_entry(&src_path);

@@ -160,6 +160,7 @@ impl Shell {
                 u = self.user
             )),
             "printf" => Res::ok(text::printf(args)),
+            "tee" => self.tee(args, stdin),
             "test" | "[" | "[[" => self.test(name, args),
             "wget" => self.wget(args),
             "curl" => self.curl(args),
