@@ -292,9 +292,12 @@ impl Shell {
             "nobody" => (65534, "/".to_string()),
             other => (1001, format!("/home/{other}")),
         };
-        let started = now();
-        let boot = if persona.boot_time == 0 || persona.boot_time > started {
-            started.saturating_sub(BOOT_UPTIME)
+        // A persona without a boot time: one boot for the whole process, so that sessions
+        // agree with each other.
+        static FALLBACK_BOOT: std::sync::LazyLock<u64> =
+            std::sync::LazyLock::new(|| now().saturating_sub(BOOT_UPTIME));
+        let boot = if persona.boot_time == 0 || persona.boot_time > now() {
+            *FALLBACK_BOOT
         } else {
             persona.boot_time
         };

@@ -386,6 +386,18 @@ fn command_substitution_runs_the_command() {
     );
     assert_eq!(run(&mut sh, "echo '$(uname)'"), "$(uname)\r\n");
     assert_eq!(run(&mut sh, "cd $(echo /tmp); pwd"), "/tmp\r\n");
+    let header = sh
+        .run_line("dd bs=52 count=1 if=/bin/echo 2>/dev/null")
+        .text;
+    assert_eq!(header.len(), 52);
+    assert!(header.starts_with(b"\x7fELF"));
+    assert_eq!(
+        run(
+            &mut sh,
+            "dd if=/bin/echo of=/tmp/h bs=20 count=2; wc -c /tmp/h"
+        ),
+        "2+0 records in\r\n2+0 records out\r\n     40 /tmp/h\r\n"
+    );
     let out = sh.run_line("echo $(sleep 2; echo x)");
     assert_eq!(out.text, b"x\r\n");
     assert_eq!(total_wait(&out), Duration::from_secs(2));

@@ -290,6 +290,65 @@ impl Shell {
         }
     }
 
+    /// `dd if= of= bs= count= skip=`: copies (part of) a file or its input, and reports the
+    /// records on its error output as BusyBox does. Loaders use it to read an ELF header
+    /// (`dd bs=52 count=1 if=/bin/echo`).
+    pub(super) fn dd(&mut self, args: &[String], stdin: Option<Vec<u8>>) -> Res {
+        let mut opts = std::collections::BTreeMap::new();
+        for a in args {
+            match a.split_once('=') {
+                Some((k, v)) => {
+                    opts.insert(k, v);
+                }
+                None => return Res::fail(format!("dd: invalid argument '{a}'\n"), 1),
+            }
+        }
+        let num = |k: &str, default: usize| -> Result<usize, String> {
+            match opts.get(k) {
+                None => Ok(default),
+                Some(v) => {
+                    let (n, mult) = match v.strip_suffix('k') {
+                        Some(n) => (n, 1024),
+                        None => (*v, 1),
+                    };
+                    n.parse::<usize>()
+                        .map(|n| n.saturating_mul(mult))
+                        .map_err(|_| format!("dd: invalid number '{v}'\n"))
+                }
+            }
+        };
+        let (bs, count, skip) = match (num("bs", 512), num("count", usize::MAX), num("skip", 0)) {
+            (Ok(b), Ok(c), Ok(s)) => (b.clamp(1, 1 << 20), c, s),
+            (Err(e), ..) | (_, Err(e), _) | (.., Err(e)) => return Res::fail(e, 1),
+        };
+        let data = match opts.get("if") {
+            Some(f) => match self.read(&self.resolve(f)) {
+                Ok(d) => d,
+                Err(e) => return Res::fail(format!("dd: can't open '{f}': {e}\n"), 1),
+            },
+            None => stdin.unwrap_or_default(),
+        };
+        let start = skip.saturating_mul(bs).min(data.len());
+        let end = start
+            .saturating_add(count.saturating_mul(bs))
+            .min(data.len());
+        let copied = data.get(start..end).unwrap_or_default().to_vec();
+        let (full, partial) = (copied.len() / bs, usize::from(copied.len() % bs != 0));
+        let mut res = Res::default();
+        match opts.get("of") {
+            Some(f) => {
+                let path = self.resolve(f);
+                if let Err(e) = self.write_via(&path, &copied, false, "dd") {
+                    return Res::fail(format!("dd: can't open '{f}': {e}\n"), 1);
+                }
+            }
+            None => res.out = copied,
+        }
+        res.err =
+            format!("{full}+{partial} records in\n{full}+{partial} records out\n").into_bytes();
+        res
+    }
+
     /// `tee [-a] FILE...`: its input to each file and to its output.
     pub(super) fn tee(&mut self, args: &[String], stdin: Option<Vec<u8>>) -> Res {
         let append = args.iter().any(|a| a.starts_with('-') && a.contains('a'));

@@ -161,6 +161,7 @@ impl Shell {
             )),
             "printf" => Res::ok(text::printf(args)),
             "tee" => self.tee(args, stdin),
+            "dd" => self.dd(args, stdin),
             "test" | "[" | "[[" => self.test(name, args),
             "wget" => self.wget(args),
             "curl" => self.curl(args),
