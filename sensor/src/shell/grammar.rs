@@ -304,7 +304,10 @@ impl Shell {
             }
             Err(e) => return self.syntax_error(&e, term),
         };
-        self.run_list(&list, depth, None, term)
+        let exit = self.run_list(&list, depth, None, term);
+        // `break` outside a loop does nothing more.
+        self.jump = 0;
+        exit
     }
 
     fn syntax_error(&mut self, what: &str, term: &mut Term) -> bool {
@@ -330,6 +333,9 @@ impl Shell {
             };
             if run && self.run_items(pipeline, depth, input.as_deref_mut(), term) {
                 return true;
+            }
+            if self.jump != 0 {
+                break;
             }
         }
         false
@@ -419,6 +425,9 @@ impl Shell {
                         return true;
                     }
                     status = self.status;
+                    if self.leave_loop() {
+                        break;
+                    }
                 }
                 self.status = status;
                 false
@@ -442,6 +451,9 @@ impl Shell {
                     if self.run_list(body, depth, Some(input), term) {
                         return true;
                     }
+                    if self.leave_loop() {
+                        break;
+                    }
                 }
                 false
             }
@@ -461,6 +473,30 @@ impl Shell {
                         false
                     }
                 }
+            }
+        }
+    }
+
+    /// After a loop's body: whether a `break` or `continue` ends this loop (a `continue 1`
+    /// only ends the round); the jump is used up or passed to the enclosing loop.
+    fn leave_loop(&mut self) -> bool {
+        match self.jump {
+            0 => false,
+            -1 => {
+                self.jump = 0;
+                false
+            }
+            1 => {
+                self.jump = 0;
+                true
+            }
+            n if n > 1 => {
+                self.jump = n - 1;
+                true
+            }
+            n => {
+                self.jump = n + 1;
+                true
             }
         }
     }

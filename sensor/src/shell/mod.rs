@@ -148,6 +148,8 @@ pub struct Shell {
     files: BTreeMap<String, SessionEntry>,
     vars: BTreeMap<String, String>,
     steps_left: u32,
+    /// A pending `break N` (positive) or `continue N` (negative) leaving loops.
+    jump: i32,
 }
 
 /// What a simple command produced.
@@ -320,6 +322,7 @@ impl Shell {
             files: BTreeMap::new(),
             vars: BTreeMap::new(),
             steps_left: MAX_STEPS,
+            jump: 0,
         }
     }
 

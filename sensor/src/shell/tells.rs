@@ -464,6 +464,20 @@ fn loops_conditions_and_groups() {
     );
     assert_eq!(run(&mut sh, "cat <<< 'here string'"), "here string\r\n");
     assert_eq!(
+        run(
+            &mut sh,
+            "for i in 1 2 3; do [ $i = 2 ] && continue; echo $i; done"
+        ),
+        "1\r\n3\r\n"
+    );
+    assert_eq!(
+        run(
+            &mut sh,
+            "while true; do for i in a b; do echo $i; break 2; done; done; echo out"
+        ),
+        "a\r\nout\r\n"
+    );
+    assert_eq!(
         run(&mut sh, "done"),
         "-sh: syntax error: unexpected \"done\"\r\n"
     );
@@ -487,4 +501,47 @@ fn loops_conditions_and_groups() {
     );
     let _ = sh.run_line("while do while do while do done; done; done");
     assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn random_grammar_never_panics_or_hangs() {
+    const WORDS: [&str; 22] = [
+        "while ",
+        "until ",
+        "do ",
+        "done ",
+        "for x in a b ",
+        "if ",
+        "then ",
+        "else ",
+        "elif ",
+        "fi ",
+        "{ ",
+        "} ",
+        "$(",
+        "`",
+        ") ",
+        "; ",
+        "&& ",
+        "| ",
+        "echo x ",
+        "read a ",
+        "<<< y ",
+        "true ",
+    ];
+    let mut sh = root();
+    let mut x: u32 = 99;
+    let started = std::time::Instant::now();
+    for _ in 0..2000 {
+        let line: String = (0..24)
+            .map(|_| {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                WORDS[(x >> 16) as usize % WORDS.len()]
+            })
+            .collect();
+        let out = sh.run_line(&line);
+        assert!(out.text.len() <= super::MAX_OUTPUT);
+        assert!(total_wait(&out) <= Duration::from_secs(60));
+    }
+    assert!(started.elapsed() < Duration::from_secs(60));
 }

@@ -57,6 +57,15 @@ impl Shell {
                 return Res::default();
             }
             "kill" => return Res::default(),
+            "break" | "continue" => {
+                let n = args
+                    .first()
+                    .and_then(|a| a.parse::<i32>().ok())
+                    .unwrap_or(1)
+                    .clamp(1, 64);
+                self.jump = if name == "break" { n } else { -n };
+                return Res::default();
+            }
             "test" | "[" | "[[" => return self.test(name, args),
             _ => {}
         }
