@@ -2,20 +2,25 @@
 //!
 //! After a login, bots and people type shell commands; to keep them talking (and to learn what
 //! they want) the honeypot must answer like the device it claims to be: a MIPS (MediaTek
-//! MT7621) home router running BusyBox v1.24.1 on Linux 3.10.14. Everything here is simulated
-//! from static data: nothing is executed, the real filesystem and network are never touched,
-//! and files "created" by the session live in a small bounded in-memory map.
+//! MT7621) home router running BusyBox v1.24.1 on Linux 3.10.14, with the install's identity
+//! ([`Persona`]). Everything here is simulated: nothing is executed or fetched, the real
+//! filesystem and network are never touched, and files "created" by the session live in a
+//! small in-memory overlay, bounded per session and across sessions ([`OverlayBudget`]).
 //!
 //! The module is pure and panic-free on arbitrary input: there is no I/O (the only outside
-//! value read is the clock, for `date` and `uptime`), every buffer is bounded, and the work a
-//! single line can cause is bounded too (commands per line, script nesting, total steps).
+//! value read is the clock), every buffer is bounded, and the work a single line can cause is
+//! bounded too (commands per line, script nesting, loop rounds, total steps, 60 s of waits).
+//! Time is real but not spent here: a line's answer carries its pauses ([`ShellOutput::pauses`])
+//! and the front door sleeps. What the attacker reveals (written files, URLs) comes back in the
+//! [`ShellOutput`] and from [`Shell::finish`]; [`record`] (the one async file) records it.
 //!
-//! This module is the [`Shell`] itself: its state, running a line (lists, pipelines,
-//! redirections) and finding what a command word names. The rest is by concern:
-//! `lexer` splits lines and lexes words, `redirect` applies redirections, `image` is the
-//! device's static firmware,
-//! `fs` the fake filesystem over it, `time` the clock and `date` formats, and
-//! `applets` the builtins and programs, by family.
+//! This module is the [`Shell`] itself: its state, running a simple command and finding what a
+//! command word names. The rest is by concern: `lexer` splits lines and lexes words, `grammar`
+//! parses and runs compound commands and `$(...)`, `redirect` applies redirections, `image` is
+//! the device's static firmware, `device` the text built from the persona and the clock, `fs`
+//! the fake filesystem over the image, `overlay` the accounting and reporting of what a session
+//! writes, `time` the clock and `date` formats, and `applets` the builtins and programs, by
+//! family.
 #![deny(
     clippy::indexing_slicing,
     clippy::unwrap_used,
@@ -45,7 +50,9 @@ use lexer::Lexer;
 use time::now;
 
 pub use lexer::{split_command_bytes, split_commands};
-pub use overlay::{DownloadAttempt, OverlayBudget, WrittenFile};
+pub use overlay::{
+    DEFAULT_BUDGET, DownloadAttempt, MAX_RECORDED_BYTES, OverlayBudget, WrittenFile,
+};
 
 /// Most bytes one `run_line` may send back, so a line cannot make us flood the peer.
 const MAX_OUTPUT: usize = 16 * 1024;
