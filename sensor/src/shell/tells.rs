@@ -545,3 +545,15 @@ fn random_grammar_never_panics_or_hangs() {
     }
     assert!(started.elapsed() < Duration::from_secs(60));
 }
+
+#[test]
+fn a_shell_stays_small_until_used() {
+    // The struct itself (boxed in the front door's state); its maps and lists allocate only
+    // when the session writes or sets something.
+    let size = std::mem::size_of::<Shell>();
+    println!("size_of::<Shell>() = {size}");
+    assert!(size <= 512, "{size}");
+    let sh = root();
+    assert!(sh.files.is_empty() && sh.vars.is_empty() && sh.seen.capacity() == 0);
+    assert_eq!(sh.found_files.capacity() + sh.found_downloads.capacity(), 0);
+}
