@@ -39,7 +39,10 @@ fn two_installs_differ_and_a_restart_keeps_the_device() {
     let b_persona = persona_file(b.dir());
     assert_ne!(a_persona, b_persona, "two installs, two devices");
     for key in ["hostname", "mac", "wan_ip", "serial", "boot_time"] {
-        assert!(a_persona.contains(&format!("\n{key} = ")), "{key} in {a_persona}");
+        assert!(
+            a_persona.contains(&format!("\n{key} = ")),
+            "{key} in {a_persona}"
+        );
     }
     assert_ne!(
         a_persona.lines().find(|l| l.starts_with("mac")),
@@ -93,5 +96,62 @@ fn a_broken_persona_file_stops_the_sensor_with_its_name() {
     assert!(
         err.contains("sensor.persona.toml") && err.contains("persona"),
         "{err}"
+    );
+}
+
+/// The value of `key` in a persona file (`key = "value"` or `key = 123`).
+fn persona_value(file: &str, key: &str) -> String {
+    file.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key} = ")))
+        .unwrap_or_else(|| panic!("{key} in {file}"))
+        .trim_matches('"')
+        .to_string()
+}
+
+#[test]
+fn telnet_and_the_shell_show_the_persona() {
+    let [port] = ports();
+    let sensor = RoleProcess::sensor(
+        &bin(),
+        &testkit::sensor::telnet_any_login("telnet", port, "telnet"),
+    );
+    let file = persona_file(sensor.dir());
+    let hostname = persona_value(&file, "hostname");
+    let mac = persona_value(&file, "mac");
+    let wan_ip = persona_value(&file, "wan_ip");
+    let mut s = connect(port);
+    let greeting = read_until(&mut s, b"login: ");
+    let greeting = String::from_utf8_lossy(&greeting);
+    assert!(
+        greeting.ends_with(&format!("\r\r\n{hostname} login: ")),
+        "{greeting:?}"
+    );
+    send(&mut s, b"root\r\n");
+    read_until(&mut s, b"Password: ");
+    send(&mut s, b"xc3511\r\n");
+    let motd = String::from_utf8_lossy(&read_until(&mut s, b"# ")).into_owned();
+    assert!(motd.contains("BusyBox v1.24.1 (2021-06-18"), "{motd:?}");
+    send(&mut s, b"hostname; ifconfig eth0.2; cat /proc/uptime\r\n");
+    let out = String::from_utf8_lossy(&read_until(&mut s, b"\r\n~ # ")).into_owned();
+    assert!(out.contains(&format!("{hostname}\r\n")), "{out}");
+    assert!(out.contains(&format!("inet addr:{wan_ip} ")), "{out}");
+    // The WAN side has the MAC after the LAN side's.
+    let lan_last = u8::from_str_radix(&mac[15..], 16).unwrap();
+    let wan_mac = format!("{}{:02X}", &mac[..15], lan_last.wrapping_add(1));
+    assert!(out.contains(&format!("HWaddr {wan_mac}")), "{out}");
+    let boot: u64 = persona_value(&file, "boot_time").parse().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let uptime: f64 = out
+        .lines()
+        .find(|l| l.split(' ').count() == 2 && l.contains('.'))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no /proc/uptime line in {out}"));
+    assert!(
+        (uptime - (now - boot) as f64).abs() < 5.0,
+        "uptime {uptime} against the boot time {boot} (now {now})"
     );
 }

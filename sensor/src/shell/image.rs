@@ -2,18 +2,16 @@
 //! v1.24.1 on Linux 3.10.14. Its identity, its read-only firmware filesystem and the BusyBox
 //! applets compiled into it, all static data.
 
-pub(super) const BUSYBOX_VERSION: &str = "BusyBox v1.24.1 (2017-03-09 11:08:39 CST)";
 pub(super) const KERNEL_RELEASE: &str = "3.10.14";
-pub(super) const KERNEL_VERSION: &str = "#1 SMP PREEMPT Thu Mar 9 11:02:13 CST 2017";
 pub(super) const PATH_VAR: &str = "/bin:/sbin:/usr/bin:/usr/sbin";
 /// PID of the login shell, as shown by `ps` and `$$`.
 pub(super) const SHELL_PID: u32 = 1342;
-/// Seconds the device had been up when the session started.
+/// Seconds the device had been up when the session started, for a persona without a boot
+/// time.
 pub(super) const BOOT_UPTIME: u64 = 1_047_263;
-/// Timestamp shown by `ls -l` for everything from the firmware image.
-pub(super) const FIRMWARE_DATE: &str = "Mar  9  2017";
 /// Directories on writable mounts (tmpfs, jffs2); the rest of the rootfs is read-only squashfs.
-pub(super) const WRITABLE: &[&str] = &["/tmp", "/var", "/dev", "/mnt"];
+/// `/root` and `/home` are on the jffs2 overlay, as on firmwares that keep users' files.
+pub(super) const WRITABLE: &[&str] = &["/tmp", "/var", "/dev", "/mnt", "/root", "/home"];
 /// Directories searched for commands, in `$PATH` order.
 pub(super) const PATH_DIRS: &[&str] = &["/bin", "/sbin", "/usr/bin", "/usr/sbin"];
 
@@ -90,8 +88,32 @@ tmpfs /dev tmpfs rw,relatime,size=63036k,mode=755 0 0\n\
 devpts /dev/pts devpts rw,relatime,mode=600 0 0\ntmpfs /tmp tmpfs rw,relatime 0 0\n\
 tmpfs /var tmpfs rw,relatime 0 0\n/dev/mtdblock5 /mnt jffs2 rw,relatime 0 0\n";
 
-pub(super) const PROC_VERSION: &str = "Linux version 3.10.14 (root@buildserver) (gcc version 4.6.3 \
-(Buildroot 2012.11.1) ) #1 SMP PREEMPT Thu Mar 9 11:02:13 CST 2017\n";
+/// `/proc/self/status` of the login shell.
+pub(super) const PROC_STATUS: &str = "Name:\tsh\nState:\tS (sleeping)\nTgid:\t1342\nPid:\t1342\n\
+PPid:\t401\nTracerPid:\t0\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nFDSize:\t32\nGroups:\t\n\
+VmPeak:\t    1524 kB\nVmSize:\t    1520 kB\nVmLck:\t       0 kB\nVmPin:\t       0 kB\n\
+VmHWM:\t     312 kB\nVmRSS:\t     312 kB\nVmData:\t     176 kB\nVmStk:\t     136 kB\n\
+VmExe:\t     868 kB\nVmLib:\t     316 kB\nVmPTE:\t      12 kB\nVmSwap:\t       0 kB\n\
+Threads:\t1\nSigQ:\t0/1008\nSigPnd:\t00000000000000000000000000000000\n\
+ShdPnd:\t00000000000000000000000000000000\nSigBlk:\t00000000000000000000000000000000\n\
+SigIgn:\t00000000000000000000000000380004\nSigCgt:\t00000000000000000000000008080002\n\
+CapInh:\t0000000000000000\nCapPrm:\tffffffffffffffff\nCapEff:\tffffffffffffffff\n\
+CapBnd:\tffffffffffffffff\nCpus_allowed:\tf\nCpus_allowed_list:\t0-3\n\
+voluntary_ctxt_switches:\t41\nnonvoluntary_ctxt_switches:\t7\n";
+
+/// `/proc/self/maps` of the login shell: BusyBox and uClibc mapped as on MIPS.
+pub(super) const PROC_MAPS: &str = "00400000-004d9000 r-xp 00000000 1f:03 211        /bin/busybox\n\
+004e9000-004ea000 rw-p 000d9000 1f:03 211        /bin/busybox\n\
+004ea000-004ec000 rwxp 00000000 00:00 0          [heap]\n\
+77e54000-77e69000 r-xp 00000000 1f:03 317        /lib/libgcc_s.so.1\n\
+77ed2000-77f2f000 r-xp 00000000 1f:03 324        /lib/libuClibc-0.9.33.2.so\n\
+77f3e000-77f3f000 r--p 0005c000 1f:03 324        /lib/libuClibc-0.9.33.2.so\n\
+77f3f000-77f40000 rw-p 0005d000 1f:03 324        /lib/libuClibc-0.9.33.2.so\n\
+77f45000-77f4c000 r-xp 00000000 1f:03 301        /lib/ld-uClibc-0.9.33.2.so\n\
+77f5b000-77f5c000 r--p 00006000 1f:03 301        /lib/ld-uClibc-0.9.33.2.so\n\
+77f5c000-77f5d000 rw-p 00007000 1f:03 301        /lib/ld-uClibc-0.9.33.2.so\n\
+7fc1e000-7fc3f000 rwxp 00000000 00:00 0          [stack]\n\
+7fff7000-7fff8000 r-xp 00000000 00:00 0          [vdso]\n";
 
 pub(super) const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\ndaemon:x:1:1:daemon:/usr/sbin:/bin/false\n\
 admin:x:1000:1000:admin:/home/admin:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n";
@@ -129,7 +151,10 @@ pub(super) static FS: &[(&str, &str, Node)] = &[
     ("/dev/null", C, Node::Dev(1, 3)),
     ("/dev/ptmx", C, Node::Dev(5, 2)),
     ("/dev/pts", D, Node::Dir),
+    ("/dev/pts/0", "crw--w----", Node::Dev(136, 0)),
+    ("/dev/tty", C, Node::Dev(5, 0)),
     ("/dev/random", C, Node::Dev(1, 8)),
+    ("/dev/shm", "drwxrwxrwt", Node::Dir),
     ("/dev/ttyS0", "crw-rw----", Node::Dev(4, 64)),
     ("/dev/ttyS1", "crw-rw----", Node::Dev(4, 65)),
     ("/dev/urandom", C, Node::Dev(1, 9)),
@@ -195,18 +220,30 @@ pub(super) static FS: &[(&str, &str, Node)] = &[
     ("/proc", "dr-xr-xr-x", Node::Dir),
     ("/proc/1", "dr-xr-xr-x", Node::Dir),
     ("/proc/1342", "dr-xr-xr-x", Node::Dir),
+    ("/proc/1342/cmdline", R, Node::File("-sh\0")),
+    ("/proc/1342/cwd", L, Node::Link("/")),
+    ("/proc/1342/exe", L, Node::Link("/bin/busybox")),
+    ("/proc/1342/fd", "dr-x------", Node::Dir),
+    ("/proc/1342/fd/0", "lrwx------", Node::Link("/dev/pts/0")),
+    ("/proc/1342/fd/1", "lrwx------", Node::Link("/dev/pts/0")),
+    ("/proc/1342/fd/10", "lrwx------", Node::Link("/dev/tty")),
+    ("/proc/1342/fd/2", "lrwx------", Node::Link("/dev/pts/0")),
+    ("/proc/1342/maps", R, Node::File(PROC_MAPS)),
+    ("/proc/1342/status", R, Node::File(PROC_STATUS)),
     (
         "/proc/cmdline",
         R,
         Node::File("console=ttyS1,57600n8 rootfstype=squashfs,jffs2\n"),
     ),
     ("/proc/cpuinfo", R, Node::File(CPUINFO)),
+    ("/proc/loadavg", R, Node::File("")),
     ("/proc/meminfo", R, Node::File(MEMINFO)),
     ("/proc/mounts", R, Node::File(MOUNTS)),
     ("/proc/net", "dr-xr-xr-x", Node::Dir),
     ("/proc/self", L, Node::Link("1342")),
     ("/proc/sys", "dr-xr-xr-x", Node::Dir),
-    ("/proc/version", R, Node::File(PROC_VERSION)),
+    ("/proc/uptime", R, Node::File("")),
+    ("/proc/version", R, Node::File("")),
     ("/root", "drwx------", Node::Dir),
     ("/sbin", D, Node::Dir),
     ("/sys", D, Node::Dir),
@@ -248,10 +285,10 @@ pub(super) static APPLETS: &[(&str, &str)] = &[
     ("mount", "/bin"), ("mv", "/bin"), ("nc", "/usr/bin"), ("netstat", "/bin"),
     ("nproc", "/usr/bin"), ("passwd", "/usr/bin"), ("pidof", "/bin"), ("ping", "/bin"),
     ("poweroff", "/sbin"), ("printf", "/usr/bin"), ("ps", "/bin"), ("pwd", "/bin"),
-    ("reboot", "/sbin"), ("rm", "/bin"), ("rmdir", "/bin"), ("rmmod", "/sbin"),
+    ("readlink", "/usr/bin"), ("reboot", "/sbin"), ("rm", "/bin"), ("rmdir", "/bin"), ("rmmod", "/sbin"),
     ("route", "/sbin"), ("sed", "/bin"), ("sh", "/bin"), ("sleep", "/bin"),
     ("sort", "/usr/bin"), ("sync", "/bin"), ("syslogd", "/sbin"), ("tail", "/usr/bin"),
-    ("tar", "/bin"), ("tee", "/usr/bin"), ("telnetd", "/usr/sbin"), ("test", "/usr/bin"),
+    ("tar", "/bin"), ("tee", "/usr/bin"), ("telnet", "/usr/bin"), ("telnetd", "/usr/sbin"), ("test", "/usr/bin"),
     ("tftp", "/usr/bin"), ("top", "/usr/bin"), ("touch", "/bin"), ("tr", "/usr/bin"),
     ("true", "/bin"), ("udhcpc", "/sbin"), ("umount", "/bin"), ("uname", "/bin"),
     ("uniq", "/usr/bin"), ("uptime", "/usr/bin"), ("vi", "/bin"), ("w", "/usr/bin"),

@@ -71,6 +71,8 @@ pub(super) fn split_spans(line: &[u8]) -> Vec<(std::ops::Range<usize>, Sep)> {
     let mut pieces = Vec::new();
     let mut start = 0;
     let (mut single, mut double, mut escaped) = (false, false, false);
+    // Inside `$(...)` (its depth) or backticks, separators belong to the substitution.
+    let (mut parens, mut backtick) = (0u32, false);
     let mut bytes = line.iter().copied().enumerate().peekable();
     while let Some((i, c)) = bytes.next() {
         if escaped {
@@ -83,6 +85,14 @@ pub(super) fn split_spans(line: &[u8]) -> Vec<(std::ops::Range<usize>, Sep)> {
         }
         match c {
             b'\\' => escaped = true,
+            b'`' => backtick = !backtick,
+            b'$' if bytes.peek().map(|&(_, n)| n) == Some(b'(') => {
+                bytes.next();
+                parens += 1;
+            }
+            b'(' if parens > 0 && !double => parens += 1,
+            b')' if parens > 0 && !double => parens -= 1,
+            _ if parens > 0 || backtick => {}
             b'"' => double = !double,
             b'\'' if !double => single = true,
             _ if double => {}
@@ -122,6 +132,8 @@ pub(super) enum RedirOp {
     Append,
     In,
     Dup,
+    /// `<<< word`: the word and a newline as input.
+    HereString,
 }
 
 /// Lexes one simple command into words and redirections, removing quotes and expanding
@@ -278,7 +290,15 @@ impl<'a> Lexer<'a> {
                         }
                     };
                     let op = if c == '<' {
-                        RedirOp::In
+                        if chars.peek() == Some(&'<') {
+                            chars.next();
+                            if chars.peek() == Some(&'<') {
+                                chars.next();
+                            }
+                            RedirOp::HereString
+                        } else {
+                            RedirOp::In
+                        }
                     } else {
                         match chars.peek().copied() {
                             Some('>') => {

@@ -2,20 +2,25 @@
 //!
 //! After a login, bots and people type shell commands; to keep them talking (and to learn what
 //! they want) the honeypot must answer like the device it claims to be: a MIPS (MediaTek
-//! MT7621) home router running BusyBox v1.24.1 on Linux 3.10.14. Everything here is simulated
-//! from static data: nothing is executed, the real filesystem and network are never touched,
-//! and files "created" by the session live in a small bounded in-memory map.
+//! MT7621) home router running BusyBox v1.24.1 on Linux 3.10.14, with the install's identity
+//! ([`Persona`]). Everything here is simulated: nothing is executed or fetched, the real
+//! filesystem and network are never touched, and files "created" by the session live in a
+//! small in-memory overlay, bounded per session and across sessions ([`OverlayBudget`]).
 //!
 //! The module is pure and panic-free on arbitrary input: there is no I/O (the only outside
-//! value read is the clock, for `date` and `uptime`), every buffer is bounded, and the work a
-//! single line can cause is bounded too (commands per line, script nesting, total steps).
+//! value read is the clock), every buffer is bounded, and the work a single line can cause is
+//! bounded too (commands per line, script nesting, loop rounds, total steps, 60 s of waits).
+//! Time is real but not spent here: a line's answer carries its pauses ([`ShellOutput::pauses`])
+//! and the front door sleeps. What the attacker reveals (written files, URLs) comes back in the
+//! [`ShellOutput`] and from [`Shell::finish`]; [`record`] (the one async file) records it.
 //!
-//! This module is the [`Shell`] itself: its state, running a line (lists, pipelines,
-//! redirections) and finding what a command word names. The rest is by concern:
-//! `lexer` splits lines and lexes words, `redirect` applies redirections, `image` is the
-//! device's static firmware,
-//! `fs` the fake filesystem over it, `time` the clock and `date` formats, and
-//! `applets` the builtins and programs, by family.
+//! This module is the [`Shell`] itself: its state, running a simple command and finding what a
+//! command word names. The rest is by concern: `lexer` splits lines and lexes words, `grammar`
+//! parses and runs compound commands and `$(...)`, `redirect` applies redirections, `image` is
+//! the device's static firmware, `device` the text built from the persona and the clock, `fs`
+//! the fake filesystem over the image, `overlay` the accounting and reporting of what a session
+//! writes, `time` the clock and `date` formats, and `applets` the builtins and programs, by
+//! family.
 #![deny(
     clippy::indexing_slicing,
     clippy::unwrap_used,
@@ -24,27 +29,39 @@
 )]
 
 mod applets;
+mod device;
 mod fs;
+mod grammar;
 mod image;
 mod lexer;
+mod overlay;
+pub mod record;
 mod redirect;
 mod time;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
 
+use crate::persona::Persona;
 use fs::{Found, SessionEntry, basename, wildcard};
-use image::{Node, PATH_VAR, SHELL_PID};
-use lexer::{Lexer, Sep, split_pieces};
+use image::{BOOT_UPTIME, Node, PATH_VAR, SHELL_PID};
+use lexer::Lexer;
 use time::now;
 
 pub use lexer::{split_command_bytes, split_commands};
+pub use overlay::{
+    DEFAULT_BUDGET, DownloadAttempt, MAX_RECORDED_BYTES, OverlayBudget, WrittenFile,
+};
 
 /// Most bytes one `run_line` may send back, so a line cannot make us flood the peer.
 const MAX_OUTPUT: usize = 16 * 1024;
 /// Most session files and directories, so a session cannot grow our memory without bound.
 const MAX_FILES: usize = 64;
-/// Most bytes in one session file.
-const MAX_FILE_SIZE: usize = 4 * 1024;
+/// Most bytes in one session file, and in all of a session's files together (a small tmpfs).
+const MAX_FILE_SIZE: usize = 512 * 1024;
+/// Most seconds one line may make the front door wait (`sleep`, timeouts, `ping`).
+const MAX_LINE_WAIT: Duration = Duration::from_secs(60);
 /// Most simple commands taken from one line (or one script).
 const MAX_COMMANDS: usize = 128;
 /// Most simple commands executed per `run_line`, counting `sh -c` and scripts run by it.
@@ -60,11 +77,30 @@ const MAX_VARS: usize = 32;
 /// Longest variable value kept.
 const MAX_VAR_LEN: usize = 256;
 
+/// A wait inside a line's answer: the device is busy (`sleep`, a download timing out, `ping`
+/// waiting for the next reply) before it prints what follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pause {
+    /// Byte offset in [`ShellOutput::text`]: send `text[..at]`, then wait.
+    pub at: usize,
+    /// How long to wait there.
+    pub wait: Duration,
+}
+
 /// The result of one [`Shell::run_line`]: what to send, what to log, and whether to hang up.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ShellOutput {
     /// Bytes to send back; lines end in `\r\n` as a telnet terminal expects. At most 16 KiB.
     pub text: Vec<u8>,
+    /// Where the front door must wait while sending `text`, in order of `at` (offsets never
+    /// decrease and never exceed `text.len()`); the waits of one line total at most 60 s.
+    /// A front door writes `text` up to each pause, sleeps, and goes on ([`ShellOutput::segments`]).
+    pub pauses: Vec<Pause>,
+    /// Files whose content the session settled on in this line (run, `chmod`ed, copied,
+    /// moved, removed or overwritten), once per distinct content: intelligence to record.
+    pub files: Vec<WrittenFile>,
+    /// Every URL named to a download tool in this line (nothing is fetched).
+    pub downloads: Vec<DownloadAttempt>,
     /// Each simple command of the line with its exact bytes as typed (see
     /// [`split_command_bytes`]), for the event log.
     pub commands: Vec<Vec<u8>>,
@@ -72,12 +108,43 @@ pub struct ShellOutput {
     pub exit: bool,
 }
 
+impl ShellOutput {
+    /// `text` cut at the pauses: each piece of text with the wait that follows it
+    /// ([`Duration::ZERO`] after the last).
+    pub fn segments(&self) -> Vec<(&[u8], Duration)> {
+        let mut out = Vec::with_capacity(self.pauses.len() + 1);
+        let mut start = 0;
+        for p in &self.pauses {
+            let at = p.at.clamp(start, self.text.len());
+            out.push((self.text.get(start..at).unwrap_or_default(), p.wait));
+            start = at;
+        }
+        out.push((self.text.get(start..).unwrap_or_default(), Duration::ZERO));
+        out
+    }
+}
+
 /// One login session's shell state: working directory, identity and the files it "created".
 ///
 /// Keeps the fake consistent across lines (a file written with `echo >` can be `cat` back,
 /// `cd` changes the prompt) without ever touching the real disk.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Shell {
+    persona: Arc<Persona>,
+    /// When the device booted (seconds since the epoch): the persona's, or for a persona
+    /// without one, a plausible uptime before the session started.
+    boot: u64,
+    /// How long this line has made the front door wait so far: the shell's clock runs ahead
+    /// by it, so `date; sleep 2; date` differ by 2 s.
+    waited: Duration,
+    /// Bytes of all session files, charged to `budget` too.
+    used: usize,
+    budget: Arc<OverlayBudget>,
+    /// What this line found worth recording, handed out with its [`ShellOutput`].
+    found_files: Vec<WrittenFile>,
+    found_downloads: Vec<DownloadAttempt>,
+    /// SHA-256s already reported, so content copied around is reported once.
+    seen: Vec<String>,
     user: String,
     uid: u32,
     home: String,
@@ -85,10 +152,11 @@ pub struct Shell {
     oldpwd: String,
     hostname: String,
     status: i32,
-    started: u64,
     files: BTreeMap<String, SessionEntry>,
     vars: BTreeMap<String, String>,
     steps_left: u32,
+    /// A pending `break N` (positive) or `continue N` (negative) leaving loops.
+    jump: i32,
 }
 
 /// What a simple command produced.
@@ -98,6 +166,8 @@ struct Res {
     err: Vec<u8>,
     status: i32,
     exit: bool,
+    /// Waits while printing, as (offset in `err` then `out` concatenated, wait).
+    pauses: Vec<(usize, Duration)>,
 }
 
 impl Res {
@@ -136,16 +206,37 @@ fn sanitize_user(user: &str) -> String {
     }
 }
 
-/// Turns `\n` into `\r\n` (as a telnet pty with ONLCR does) and caps the result.
-fn to_crlf(data: &[u8]) -> Vec<u8> {
+/// Turns `\n` into `\r\n` (as a telnet pty with ONLCR does) and caps the result, moving the
+/// pauses' offsets with the text; pauses of zero length are dropped.
+fn to_crlf(data: &[u8], pauses: &[(usize, Duration)]) -> (Vec<u8>, Vec<Pause>) {
+    let mut sorted: Vec<(usize, Duration)> = pauses
+        .iter()
+        .copied()
+        .filter(|(_, w)| !w.is_zero())
+        .collect();
+    sorted.sort_by_key(|p| p.0);
+    let mut next = sorted.into_iter().peekable();
+    let mut moved = Vec::new();
     let mut out = Vec::with_capacity(data.len() + data.len() / 8);
     let mut prev = 0u8;
-    for &b in data {
+    for (i, &b) in data.iter().enumerate() {
+        while let Some((_, wait)) = next.next_if(|p| p.0 <= i) {
+            moved.push(Pause {
+                at: out.len(),
+                wait,
+            });
+        }
         if b == b'\n' && prev != b'\r' {
             out.push(b'\r');
         }
         out.push(b);
         prev = b;
+    }
+    for (_, wait) in next {
+        moved.push(Pause {
+            at: out.len(),
+            wait,
+        });
     }
     if out.len() > MAX_OUTPUT {
         out.truncate(MAX_OUTPUT - 2);
@@ -154,13 +245,55 @@ fn to_crlf(data: &[u8]) -> Vec<u8> {
         }
         out.extend_from_slice(b"\r\n");
     }
-    out
+    for p in &mut moved {
+        p.at = p.at.min(out.len());
+    }
+    (out, moved)
+}
+
+/// What a line printed, with the pauses at their offsets.
+#[derive(Debug, Default)]
+struct Term {
+    text: Vec<u8>,
+    pauses: Vec<(usize, Duration)>,
+}
+
+impl Term {
+    /// Appends a command's errors then its output, with its pauses.
+    fn push_res(&mut self, err: &[u8], out: &[u8], pauses: &[(usize, Duration)]) {
+        let base = self.text.len();
+        push_capped(&mut self.text, err);
+        push_capped(&mut self.text, out);
+        for &(at, wait) in pauses {
+            let at = (base + at).min(self.text.len());
+            self.pauses.push((at, wait));
+        }
+    }
+
+    fn into_res(self, status: i32) -> Res {
+        Res {
+            out: self.text,
+            status,
+            pauses: self.pauses,
+            ..Res::default()
+        }
+    }
 }
 
 impl Shell {
-    /// Starts a shell for a logged-in user: root gets uid 0, `/root` and a `#` prompt, anyone
-    /// else a home under `/home` and a `$` prompt, as the device's `/etc/passwd` implies.
+    /// Starts a shell for a logged-in user on the default persona ([`Shell::with_persona`]),
+    /// one shared by all such shells.
     pub fn new(user: &str) -> Self {
+        static DEFAULT: std::sync::LazyLock<Arc<Persona>> =
+            std::sync::LazyLock::new(|| Arc::new(Persona::default()));
+        Self::with_persona(user, Arc::clone(&DEFAULT))
+    }
+
+    /// Starts a shell for a logged-in user of the device `persona`: root gets uid 0, `/root`
+    /// and a `#` prompt, anyone else a home under `/home` and a `$` prompt, as the device's
+    /// `/etc/passwd` implies. Session files count against the process-wide default budget
+    /// ([`OverlayBudget::shared`], see [`Shell::with_budget`]).
+    pub fn with_persona(user: &str, persona: Arc<Persona>) -> Self {
         let name = sanitize_user(user);
         let (uid, home) = match name.as_str() {
             "root" => (0, "/root".to_string()),
@@ -168,19 +301,58 @@ impl Shell {
             "nobody" => (65534, "/".to_string()),
             other => (1001, format!("/home/{other}")),
         };
+        // A persona without a boot time: one boot for the whole process, so that sessions
+        // agree with each other.
+        static FALLBACK_BOOT: std::sync::LazyLock<u64> =
+            std::sync::LazyLock::new(|| now().saturating_sub(BOOT_UPTIME));
+        let boot = if persona.boot_time == 0 || persona.boot_time > now() {
+            *FALLBACK_BOOT
+        } else {
+            persona.boot_time
+        };
         Self {
+            hostname: persona.hostname.clone(),
+            persona,
+            boot,
+            waited: Duration::ZERO,
+            used: 0,
+            budget: OverlayBudget::shared(),
+            found_files: Vec::new(),
+            found_downloads: Vec::new(),
+            seen: Vec::new(),
             user: name,
             uid,
             cwd: home.clone(),
             oldpwd: home.clone(),
             home,
-            hostname: "router".to_string(),
             status: 0,
-            started: now(),
             files: BTreeMap::new(),
             vars: BTreeMap::new(),
             steps_left: MAX_STEPS,
+            jump: 0,
         }
+    }
+
+    /// Counts this shell's files against `budget` instead of the process-wide one (a plug-in
+    /// instance's own budget; tests).
+    #[must_use]
+    pub fn with_budget(mut self, budget: Arc<OverlayBudget>) -> Self {
+        self.release_all();
+        self.budget = budget;
+        self
+    }
+
+    /// The shell's clock: the wall clock plus the pauses this line has asked for so far.
+    fn clock(&self) -> u64 {
+        now() + self.waited.as_secs()
+    }
+
+    /// Asks the front door to wait `want` (less if the line's 60 s are used up); returns the
+    /// wait granted, to place in a [`Res`]'s pauses.
+    fn wait(&mut self, want: Duration) -> Duration {
+        let granted = want.min(MAX_LINE_WAIT.saturating_sub(self.waited));
+        self.waited += granted;
+        granted
     }
 
     /// The ash prompt (`PS1='\w \$ '`): `~ # ` at home, else the directory, then `#` or `$`.
@@ -202,18 +374,31 @@ impl Shell {
     /// (an invalid byte reads as U+FFFD), which is all a fake shell needs.
     pub fn run_input(&mut self, line: &[u8]) -> ShellOutput {
         self.steps_left = MAX_STEPS;
+        self.waited = Duration::ZERO;
         let commands = split_command_bytes(line)
             .into_iter()
             .map(<[u8]>::to_vec)
             .collect();
         let text = String::from_utf8_lossy(line);
-        let mut term = Vec::new();
+        let mut term = Term::default();
         let exit = self.run_script(&text, 0, &mut term);
+        let (text, pauses) = to_crlf(&term.text, &term.pauses);
         ShellOutput {
-            text: to_crlf(&term),
+            text,
+            pauses,
+            files: std::mem::take(&mut self.found_files),
+            downloads: std::mem::take(&mut self.found_downloads),
             commands,
             exit,
         }
+    }
+
+    /// Ends the session: the files it wrote and never settled (run, copied, removed...) are
+    /// reported now, once each, and its share of the global budget is given back.
+    pub fn finish(&mut self) -> Vec<WrittenFile> {
+        self.report_all("session end");
+        self.release_all();
+        std::mem::take(&mut self.found_files)
     }
 
     fn display_cwd(&self) -> String {
@@ -258,56 +443,18 @@ impl Shell {
         }
     }
 
-    /// Runs a line or script; returns whether `exit` ran. Output goes to `term`.
-    fn run_script(&mut self, text: &str, depth: u8, term: &mut Vec<u8>) -> bool {
-        let mut pipeline: Vec<&str> = Vec::new();
-        let mut connector = Sep::Seq;
-        let pieces = split_pieces(text);
-        let count = pieces.len();
-        for (i, (cmd, sep)) in pieces.into_iter().enumerate() {
-            pipeline.push(cmd);
-            if sep == Sep::Pipe && i + 1 < count {
-                continue;
-            }
-            let run = match connector {
-                Sep::And => self.status == 0,
-                Sep::Or => self.status != 0,
-                _ => true,
-            };
-            if run && self.run_pipeline(&pipeline, depth, term) {
-                return true;
-            }
-            pipeline.clear();
-            connector = sep;
-        }
-        false
-    }
-
-    fn run_pipeline(&mut self, cmds: &[&str], depth: u8, term: &mut Vec<u8>) -> bool {
-        let mut stdin: Option<Vec<u8>> = None;
-        let last = cmds.len().saturating_sub(1);
-        for (i, cmd) in cmds.iter().enumerate() {
-            if self.steps_left == 0 {
-                return false;
-            }
-            self.steps_left -= 1;
-            let res = self.run_simple(cmd, stdin.take(), depth);
-            self.status = res.status;
-            push_capped(term, &res.err);
-            if i == last {
-                push_capped(term, &res.out);
-            } else {
-                stdin = Some(res.out);
-            }
-            if res.exit {
-                return true;
-            }
-        }
-        false
-    }
-
     /// Runs one simple command with its redirections applied.
     fn run_simple(&mut self, text: &str, stdin: Option<Vec<u8>>, depth: u8) -> Res {
+        let (text, waited) = self.substitute(text, depth);
+        let mut res = self.run_substituted(&text, stdin, depth);
+        if !waited.is_empty() {
+            res.pauses.splice(0..0, waited);
+        }
+        res
+    }
+
+    /// [`Shell::run_simple`] once command substitutions are done.
+    fn run_substituted(&mut self, text: &str, stdin: Option<Vec<u8>>, depth: u8) -> Res {
         let (words, globs, redirs) = Lexer::new(self).lex(text);
         let mut words = self.expand_globs(words, &globs);
         // Leading NAME=value assignments.
@@ -340,7 +487,8 @@ impl Shell {
         } else {
             self.dispatch(&words, streams.stdin.take(), depth)
         };
-        self.route(res, &streams)
+        let name = words.first().map_or("", String::as_str);
+        self.route(res, &streams, name)
     }
 
     /// Expands unquoted `*`/`?` in the last path component against the fake filesystem, as
@@ -387,11 +535,10 @@ impl Shell {
             let real = self.follow(&path);
             return match self.find(&real) {
                 None => Res::fail(format!("-sh: {first}: not found\n"), 127),
-                Some(Found::Session(SessionEntry::File {
-                    exec: true, data, ..
-                })) => {
-                    let data = data.clone();
-                    self.exec_data(&data, depth)
+                Some(Found::Session(SessionEntry::File { exec: true, .. })) => {
+                    self.report_file(&real);
+                    let data = self.read(&real).unwrap_or_default();
+                    self.exec_data(first, &data, depth)
                 }
                 Some(Found::Static(_, Node::Bin(..))) => {
                     self.run_named(basename(&path), args, stdin, depth)
@@ -403,22 +550,65 @@ impl Shell {
         self.run_named(first, args, stdin, depth)
     }
 
-    /// Runs a session file that was made executable: scripts run, binaries "run" silently.
-    fn exec_data(&mut self, data: &[u8], depth: u8) -> Res {
-        if data.starts_with(b"\x7fELF") || depth >= MAX_DEPTH {
+    /// Runs a session file that was made executable: scripts run; anything else is what
+    /// the kernel refuses with ENOEXEC ([`not_a_script`]).
+    fn exec_data(&mut self, name: &str, data: &[u8], depth: u8) -> Res {
+        if depth >= MAX_DEPTH {
             return Res::default();
         }
+        if !data.starts_with(b"#!") && data.iter().take(512).any(|&b| b == 0 || b == 0x7f) {
+            return not_a_script(name, data);
+        }
         let script = String::from_utf8_lossy(data).into_owned();
-        let mut term = Vec::new();
+        let mut term = Term::default();
         // `exit` in a script ends only that script.
         self.run_script(&script, depth + 1, &mut term);
-        Res {
-            out: term,
-            status: self.status,
-            ..Res::default()
-        }
+        term.into_res(self.status)
     }
 }
+
+/// What BusyBox ash 1.24 prints when it runs a file the kernel cannot execute: a binary for
+/// another architecture (the MIPS kernel's `binfmt_elf` rejects a foreign `e_machine` with
+/// ENOEXEC), or bytes no loader knows. ash's `tryexec` answers ENOEXEC as POSIX asks, by
+/// running the file as a shell script (`execve(bb_busybox_exec_path, {"ash", file, ...})`),
+/// and that ash then chokes on the binary's first line (it drops NUL bytes, as its input
+/// reader does): at the first shell metacharacter a word before `(` or `)` is a syntax
+/// error, else the first word is a command that is `not found`. So an ARM Mirai build on this
+/// "MIPS" box answers `./x: line 1: syntax error: unexpected "("` or `./x: line 1: \x7fELF...:
+/// not found`, as real routers do in captured sessions.
+fn not_a_script(name: &str, data: &[u8]) -> Res {
+    let line: Vec<u8> = data
+        .iter()
+        .copied()
+        .take_while(|&b| b != b'\n')
+        .filter(|&b| b != 0)
+        .take(4096)
+        .collect();
+    let mut word: Vec<u8> = Vec::new();
+    for &b in &line {
+        match b {
+            b'(' | b')' | b';' | b'&' | b'|' => {
+                return Res::fail(
+                    format!(
+                        "{name}: line 1: syntax error: unexpected \"{}\"\n",
+                        char::from(b)
+                    ),
+                    2,
+                );
+            }
+            b' ' | b'\t' | b'<' | b'>' if !word.is_empty() => break,
+            b' ' | b'\t' => {}
+            _ => word.push(b),
+        }
+    }
+    let mut err = format!("{name}: line 1: ").into_bytes();
+    err.extend_from_slice(&word);
+    err.extend_from_slice(b": not found\n");
+    Res::fail(err, 127)
+}
+
+#[cfg(test)]
+mod tells;
 
 /// What the tests of every shell module share.
 #[cfg(test)]

@@ -4,6 +4,9 @@
 use super::lexer::{Redir, RedirOp};
 use super::{Res, Shell, push_capped};
 
+/// Offsets above this mark a pause in `out` while the final length of `err` is unknown.
+const MAX_MARK: usize = usize::MAX / 2;
+
 /// Where one output stream of a command goes after its redirections.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Sink {
@@ -45,6 +48,11 @@ impl Shell {
                         ));
                     }
                 },
+                RedirOp::HereString => {
+                    let mut data = r.target.clone().into_bytes();
+                    data.push(b'\n');
+                    stdin = Some(data);
+                }
                 RedirOp::Dup => {
                     let to = match r.target.as_str() {
                         "1" => out_sink.clone(),
@@ -90,24 +98,69 @@ impl Shell {
     }
 
     /// Sends a command's output and errors where its redirections said; its status stays.
-    pub(super) fn route(&mut self, res: Res, streams: &Streams) -> Res {
+    ///
+    /// Pauses stay where their stream lands: on the terminal, at their place in it; in a file,
+    /// where that stream would have started.
+    pub(super) fn route(&mut self, res: Res, streams: &Streams, name: &str) -> Res {
         let mut routed = Res {
             status: res.status,
             exit: res.exit,
             ..Res::default()
         };
-        for (bytes, sink) in [(res.out, &streams.out), (res.err, &streams.err)] {
+        let err_len = res.err.len();
+        let (mut err_pauses, mut out_pauses) = (Vec::new(), Vec::new());
+        for &(at, wait) in &res.pauses {
+            if at < err_len || (at == err_len && res.out.is_empty()) {
+                err_pauses.push((at, wait));
+            } else {
+                out_pauses.push((at - err_len, wait));
+            }
+        }
+        // Errors first, as the terminal shows them.
+        for (bytes, sink, pauses) in [
+            (res.err, &streams.err, err_pauses),
+            (res.out, &streams.out, out_pauses),
+        ] {
+            let (to_err, base) = match sink {
+                Sink::Stdout => (false, routed.out.len()),
+                Sink::Stderr => (true, routed.err.len()),
+                Sink::File(_) => (true, routed.err.len()),
+            };
+            for (at, wait) in pauses {
+                let at = if matches!(sink, Sink::File(_)) {
+                    base
+                } else {
+                    base + at
+                };
+                routed
+                    .pauses
+                    .push((if to_err { at } else { usize::MAX - at }, wait));
+            }
             match sink {
                 Sink::Stdout => push_capped(&mut routed.out, &bytes),
                 Sink::Stderr => push_capped(&mut routed.err, &bytes),
                 Sink::File(path) => {
                     if let Err(e) = self.write(path, &bytes, true) {
-                        push_capped(
-                            &mut routed.err,
-                            format!("-sh: can't create {path}: {e}\n").as_bytes(),
-                        );
+                        let msg = if e == "No space left on device" {
+                            let who = if name == "echo" || name == "printf" {
+                                format!("-sh: {name}")
+                            } else {
+                                name.to_string()
+                            };
+                            format!("{who}: write error: {e}\n")
+                        } else {
+                            format!("-sh: can't create {path}: {e}\n")
+                        };
+                        push_capped(&mut routed.err, msg.as_bytes());
                     }
                 }
+            }
+        }
+        // Offsets into `out` were marked from the top; they follow the final `err`.
+        let err_len = routed.err.len();
+        for (at, _) in &mut routed.pauses {
+            if *at > MAX_MARK {
+                *at = err_len + (usize::MAX - *at);
             }
         }
         routed

@@ -33,7 +33,8 @@ use negotiation::{LineEditor, LineEvent, TelnetDecoder};
 /// The telnet plug-in and its options.
 #[derive(Debug, Clone)]
 pub struct TelnetPlugin {
-    hostname: String,
+    /// The `hostname` option; none: the persona's.
+    hostname: Option<String>,
     /// Who logs in ([`crate::credentials`]).
     credentials: Arc<CredentialPolicy>,
     max_line_bytes: usize,
@@ -44,9 +45,10 @@ pub struct TelnetPlugin {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TelnetOptions {
-    /// The device's name, shown in the login prompt (`router login:`): 1 to 64 letters,
-    /// digits, `-` or `.`. Default: `router`.
-    pub hostname: String,
+    /// The device's name, shown in the login prompt (`router login:`) and by the shell: 1 to
+    /// 64 letters, digits, `-` or `.`. Default: the persona's (`[persona] hostname`, generated
+    /// per install; docs/deception.md).
+    pub hostname: Option<String>,
     /// `[plugin.options.credentials]`: who logs in, read by
     /// [`crate::credentials::CredentialOptions`]. Default: its defaults.
     pub credentials: toml::Table,
@@ -55,7 +57,7 @@ pub struct TelnetOptions {
 impl Default for TelnetOptions {
     fn default() -> TelnetOptions {
         TelnetOptions {
-            hostname: "router".into(),
+            hostname: None,
             credentials: toml::Table::new(),
         }
     }
@@ -65,12 +67,8 @@ impl TelnetOptions {
     /// Checks the values; every problem, by key.
     pub fn validate(&self) -> Vec<OptionProblem> {
         let mut problems = Vec::new();
-        let hostname = &self.hostname;
-        if hostname.is_empty()
-            || hostname.len() > 64
-            || !hostname
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        if let Some(hostname) = &self.hostname
+            && !crate::persona::valid_hostname(hostname)
         {
             problems.push(OptionProblem::new(
                 "hostname",
@@ -104,7 +102,6 @@ pub fn build(settings: &PluginSettings<'_>) -> Result<Arc<dyn Plugin>, Vec<Optio
 }
 
 /// What busybox's ash prints when a login shell starts.
-const MOTD: &str = "\r\n\r\nBusyBox v1.24.1 (2017-03-09 11:08:39 CST) built-in shell (ash)\r\nEnter 'help' for a list of built-in commands.\r\n\r\n";
 
 /// Failed logins after which BusyBox's `login` exits (and telnetd closes the connection).
 const MAX_LOGIN_FAILURES: u32 = 3;
@@ -153,21 +150,19 @@ impl TelnetPlugin {
     }
 
     async fn commands(&self, session: &mut Session, commands: &[&[u8]], unterminated: bool) {
-        for command in commands {
-            let mut data = row([
-                ("input_type", "command".into()),
-                ("user_input", escape_text(command).into()),
-            ]);
-            if unterminated {
-                data.insert("unterminated".into(), true.into());
-            }
-            session.record(EventType::TelnetCommand, data).await;
-        }
+        shell::record::record_commands(
+            session,
+            EventType::TelnetCommand,
+            "command",
+            commands,
+            unterminated,
+        )
+        .await;
     }
 
     /// Records what the session leaves behind when it ends: `pending`, a line typed without
     /// Enter (marked unterminated), and a username still waiting for its password.
-    async fn finish(&self, session: &mut Session, stage: &Stage, pending: &[u8]) {
+    async fn finish(&self, session: &mut Session, stage: &mut Stage, pending: &[u8]) {
         match stage {
             Stage::User if is_username(pending) => {
                 self.login(session, pending, None, true, None).await;
@@ -178,9 +173,12 @@ impl TelnetPlugin {
                 self.login(session, user, password, password.is_some(), None)
                     .await;
             }
-            Stage::Shell(_) => {
+            Stage::Shell(shell) => {
                 let commands = shell::split_command_bytes(pending);
                 self.commands(session, &commands, true).await;
+                // What the session wrote and never settled is recorded now.
+                let files = shell.finish();
+                shell::record::record_files(session, &files).await;
             }
         }
     }
@@ -193,6 +191,11 @@ impl TelnetPlugin {
         let mut decoder = TelnetDecoder::new();
         let mut editor = LineEditor::new(self.max_line_bytes);
         let mut stage = Stage::User;
+        // The device's name: the option's, or the persona's.
+        let hostname = self
+            .hostname
+            .clone()
+            .unwrap_or_else(|| session.persona().hostname.clone());
         // Logins refused on this connection.
         let mut failures = 0u32;
         let (mut data, mut reply, mut echo, mut events) =
@@ -204,11 +207,11 @@ impl TelnetPlugin {
         let mut out = Vec::new();
         out.extend_from_slice(negotiation::greeting());
         // Busybox telnetd sends "\r\r\n" before the first prompt: scanners match on it.
-        out.extend_from_slice(format!("\r\r\n{} login: ", self.hostname).as_bytes());
+        out.extend_from_slice(format!("\r\r\n{} login: ", hostname).as_bytes());
         conn.write_all(&out).await?;
         loop {
             if let Err(reason) = conn.read_more().await {
-                Box::pin(self.finish(session, &stage, editor.pending())).await;
+                Box::pin(self.finish(session, &mut stage, editor.pending())).await;
                 return Err(reason);
             }
             let input = conn.take_buffer();
@@ -263,15 +266,11 @@ impl TelnetPlugin {
                             // The username was sent: an attempt without a password.
                             Stage::Password { user } => {
                                 Box::pin(self.login(session, &user, None, false, None)).await;
-                                out.extend_from_slice(
-                                    format!("{} login: ", self.hostname).as_bytes(),
-                                );
+                                out.extend_from_slice(format!("{} login: ", hostname).as_bytes());
                                 Stage::User
                             }
                             Stage::User => {
-                                out.extend_from_slice(
-                                    format!("{} login: ", self.hostname).as_bytes(),
-                                );
+                                out.extend_from_slice(format!("{} login: ", hostname).as_bytes());
                                 Stage::User
                             }
                         };
@@ -288,7 +287,7 @@ impl TelnetPlugin {
                             out.extend_from_slice(b"Password: ");
                             Stage::Password { user: line }
                         } else {
-                            out.extend_from_slice(format!("{} login: ", self.hostname).as_bytes());
+                            out.extend_from_slice(format!("{} login: ", hostname).as_bytes());
                             Stage::User
                         }
                     }
@@ -302,7 +301,7 @@ impl TelnetPlugin {
                             // so, and asks again (or exits after its third failure).
                             out.extend_from_slice(b"\r\n");
                             if let Err(reason) = conn.write_all(&out).await {
-                                Box::pin(self.finish(session, &Stage::User, editor.pending()))
+                                Box::pin(self.finish(session, &mut Stage::User, editor.pending()))
                                     .await;
                                 return Err(reason);
                             }
@@ -310,7 +309,7 @@ impl TelnetPlugin {
                             // Never past the session's end nor a shutdown's grace period.
                             if let Err(reason) = conn.sleep(self.credentials.failure_delay()).await
                             {
-                                Box::pin(self.finish(session, &Stage::User, editor.pending()))
+                                Box::pin(self.finish(session, &mut Stage::User, editor.pending()))
                                     .await;
                                 return Err(reason);
                             }
@@ -318,9 +317,7 @@ impl TelnetPlugin {
                             if failures >= MAX_LOGIN_FAILURES {
                                 end = Some(CloseReason::Plugin("login incorrect"));
                             } else {
-                                out.extend_from_slice(
-                                    format!("{} login: ", self.hostname).as_bytes(),
-                                );
+                                out.extend_from_slice(format!("{} login: ", hostname).as_bytes());
                             }
                             stage = Stage::User;
                             if too_long {
@@ -332,18 +329,44 @@ impl TelnetPlugin {
                             continue;
                         }
                         before_login = None;
-                        let shell = Shell::new(&String::from_utf8_lossy(&user));
+                        let persona = match &self.hostname {
+                            Some(name) if *name != session.persona().hostname => {
+                                Arc::new(crate::persona::Persona {
+                                    hostname: name.clone(),
+                                    ..(**session.persona()).clone()
+                                })
+                            }
+                            _ => session.persona().clone(),
+                        };
+                        let shell = Shell::with_persona(&String::from_utf8_lossy(&user), persona);
                         out.extend_from_slice(b"\r\n");
-                        out.extend_from_slice(MOTD.as_bytes());
+                        out.extend_from_slice(shell.banner().as_bytes());
                         out.extend_from_slice(shell.prompt().as_bytes());
                         Stage::Shell(Box::new(shell))
                     }
                     Stage::Shell(mut shell) => {
                         let result = shell.run_input(&line);
-                        let commands: Vec<&[u8]> =
-                            result.commands.iter().map(Vec::as_slice).collect();
-                        Box::pin(self.commands(session, &commands, false)).await;
-                        negotiation::escape_iac(&result.text, &mut out);
+                        Box::pin(shell::record::record_output(
+                            session,
+                            EventType::TelnetCommand,
+                            "command",
+                            &result,
+                        ))
+                        .await;
+                        // The answer as the device gives it: up to each pause, then a wait.
+                        for (text, wait) in result.segments() {
+                            negotiation::escape_iac(text, &mut out);
+                            if wait.is_zero() {
+                                continue;
+                            }
+                            if let Err(reason) = conn.write_all(&out).await {
+                                let mut stage = Stage::Shell(shell);
+                                Box::pin(self.finish(session, &mut stage, &[])).await;
+                                return Err(reason);
+                            }
+                            out.clear();
+                            tokio::time::sleep(wait).await;
+                        }
                         if result.exit {
                             end = Some(CloseReason::Plugin("logout"));
                         } else {
@@ -379,11 +402,11 @@ impl TelnetPlugin {
                 && let Err(reason) = conn.write_all(&out).await
             {
                 // The peer is gone: keep what it typed all the same.
-                Box::pin(self.finish(session, &stage, editor.pending())).await;
+                Box::pin(self.finish(session, &mut stage, editor.pending())).await;
                 return Err(reason);
             }
             if let Some(reason) = end {
-                Box::pin(self.finish(session, &stage, &[])).await;
+                Box::pin(self.finish(session, &mut stage, &[])).await;
                 return Err(conn.close(reason));
             }
         }

@@ -2,8 +2,8 @@
 //! command string or a script.
 
 use crate::shell::fs::basename;
-use crate::shell::image::{APPLETS, BUSYBOX_VERSION};
-use crate::shell::{MAX_DEPTH, Res, Shell};
+use crate::shell::image::APPLETS;
+use crate::shell::{MAX_DEPTH, Res, Shell, Term, not_a_script};
 
 pub(super) const BUSYBOX_HELP: &str = " multi-call binary.\nBusyBox is copyrighted by many authors between 1998-2015.\n\
 Licensed under GPLv2. See source distribution for detailed\ncopyright notices.\n\n\
@@ -17,13 +17,13 @@ Usage: busybox [function [arguments]...]\n   or: busybox --list[-full]\n\
 impl Shell {
     pub(super) fn busybox(&mut self, args: &[String], stdin: Option<Vec<u8>>, depth: u8) -> Res {
         let Some((applet, rest)) = args.split_first() else {
-            return Res::ok(Self::busybox_help());
+            return Res::ok(self.busybox_help());
         };
         match applet.as_str() {
             "--list" => {
                 return Res::ok(APPLETS.iter().fold(String::new(), |s, (n, _)| s + n + "\n"));
             }
-            "--help" => return Res::ok(Self::busybox_help()),
+            "--help" => return Res::ok(self.busybox_help()),
             _ => {}
         }
         let applet = basename(applet);
@@ -36,8 +36,8 @@ impl Shell {
 
     /// `busybox` with no arguments: the help header and the applet list, wrapped like
     /// BusyBox's own `busybox_main` at 80 columns.
-    pub(super) fn busybox_help() -> String {
-        let mut s = format!("{BUSYBOX_VERSION}{BUSYBOX_HELP}");
+    pub(super) fn busybox_help(&self) -> String {
+        let mut s = format!("{}{BUSYBOX_HELP}", self.busybox_version());
         let mut col = 0;
         for (name, _) in APPLETS {
             let len = name.len() + 2;
@@ -65,32 +65,28 @@ impl Shell {
         match args.first().map(String::as_str) {
             Some("-c") => {
                 let script = args.get(1).cloned().unwrap_or_default();
-                let mut term = Vec::new();
+                let mut term = Term::default();
                 self.run_script(&script, depth + 1, &mut term);
-                Res {
-                    out: term,
-                    status: self.status,
-                    ..Res::default()
-                }
+                term.into_res(self.status)
             }
-            Some(file) if !file.starts_with('-') => match self.read(&self.resolve(file)) {
-                Ok(data) if !data.starts_with(b"\x7fELF") => {
-                    let script = String::from_utf8_lossy(&data).into_owned();
-                    let mut term = Vec::new();
-                    self.run_script(&script, depth + 1, &mut term);
-                    Res {
-                        out: term,
-                        status: self.status,
-                        ..Res::default()
-                    }
-                }
-                Ok(_) => Res::fail(
-                    format!("{file}: line 1: syntax error: unexpected \")\"\n"),
-                    2,
-                ),
-                Err(e) => Res::fail(format!("sh: can't open '{file}': {e}\n"), 2),
-            },
+            Some(file) if !file.starts_with('-') => self.sh_file(file, depth),
             _ => Res::default(),
+        }
+    }
+
+    /// `sh FILE`: the file run as a script (a session file is reported first).
+    fn sh_file(&mut self, file: &str, depth: u8) -> Res {
+        let path = self.resolve(file);
+        self.report_file(&path);
+        match self.read(&path) {
+            Ok(data) if !data.starts_with(b"\x7fELF") => {
+                let script = String::from_utf8_lossy(&data).into_owned();
+                let mut term = Term::default();
+                self.run_script(&script, depth + 1, &mut term);
+                term.into_res(self.status)
+            }
+            Ok(data) => not_a_script(file, &data),
+            Err(e) => Res::fail(format!("sh: can't open '{file}': {e}\n"), 2),
         }
     }
 }

@@ -4,8 +4,8 @@
 use std::fmt::Write as _;
 
 use crate::shell::fs::{Found, SessionEntry, basename, join, parent};
-use crate::shell::image::{BUSYBOX_VERSION, D, F, FIRMWARE_DATE, L, Node};
-use crate::shell::time::{format_date_custom, now};
+use crate::shell::image::{D, F, L, Node};
+use crate::shell::time::format_date_custom;
 use crate::shell::{MAX_FILES, MAX_OUTPUT, Res, Shell, push_capped};
 
 impl Shell {
@@ -90,7 +90,7 @@ impl Shell {
                     mode.to_string(),
                     nlink,
                     size,
-                    FIRMWARE_DATE.to_string(),
+                    self.firmware_ls_date(),
                     link,
                     owner(false),
                 )
@@ -107,7 +107,7 @@ impl Shell {
                     L.to_string(),
                     1,
                     format!("{:>9}", target.len()),
-                    FIRMWARE_DATE.to_string(),
+                    self.firmware_ls_date(),
                     Some(target.to_string()),
                     owner(false),
                 )
@@ -116,11 +116,13 @@ impl Shell {
                 D.to_string(),
                 2,
                 format!("{:>9}", 0),
-                FIRMWARE_DATE.to_string(),
+                self.firmware_ls_date(),
                 None,
                 owner(true),
             ),
-            Some(Found::Session(SessionEntry::File { data, exec, mtime })) => {
+            Some(Found::Session(SessionEntry::File {
+                data, exec, mtime, ..
+            })) => {
                 let mode = if *exec { "-rwxrwxrwx" } else { F };
                 (
                     mode.to_string(),
@@ -260,6 +262,108 @@ impl Shell {
         res
     }
 
+    /// `readlink [-f] FILE`: a symlink's target, or with `-f` the path with every link
+    /// followed.
+    pub(super) fn readlink(&self, args: &[String]) -> Res {
+        let canonical = args.iter().any(|a| a.starts_with('-') && a.contains('f'));
+        let Some(f) = args.iter().find(|a| !a.starts_with('-')) else {
+            return Res::fail(
+                format!(
+                    "{} multi-call binary.\n\nUsage: readlink [-fnv] FILE\n",
+                    self.busybox_version()
+                ),
+                1,
+            );
+        };
+        let path = self.resolve(f);
+        if canonical {
+            return if self.exists(&self.follow(&path)) {
+                Res::ok(format!("{}\n", self.follow(&path)))
+            } else {
+                Res::fail("", 1)
+            };
+        }
+        match self.find(&path) {
+            Some(Found::Static(_, Node::Link(t))) => Res::ok(format!("{t}\n")),
+            Some(Found::Applet(_)) => Res::ok("busybox\n"),
+            _ => Res::fail("", 1),
+        }
+    }
+
+    /// `dd if= of= bs= count= skip=`: copies (part of) a file or its input, and reports the
+    /// records on its error output as BusyBox does. Loaders use it to read an ELF header
+    /// (`dd bs=52 count=1 if=/bin/echo`).
+    pub(super) fn dd(&mut self, args: &[String], stdin: Option<Vec<u8>>) -> Res {
+        let mut opts = std::collections::BTreeMap::new();
+        for a in args {
+            match a.split_once('=') {
+                Some((k, v)) => {
+                    opts.insert(k, v);
+                }
+                None => return Res::fail(format!("dd: invalid argument '{a}'\n"), 1),
+            }
+        }
+        let num = |k: &str, default: usize| -> Result<usize, String> {
+            match opts.get(k) {
+                None => Ok(default),
+                Some(v) => {
+                    let (n, mult) = match v.strip_suffix('k') {
+                        Some(n) => (n, 1024),
+                        None => (*v, 1),
+                    };
+                    n.parse::<usize>()
+                        .map(|n| n.saturating_mul(mult))
+                        .map_err(|_| format!("dd: invalid number '{v}'\n"))
+                }
+            }
+        };
+        let (bs, count, skip) = match (num("bs", 512), num("count", usize::MAX), num("skip", 0)) {
+            (Ok(b), Ok(c), Ok(s)) => (b.clamp(1, 1 << 20), c, s),
+            (Err(e), ..) | (_, Err(e), _) | (.., Err(e)) => return Res::fail(e, 1),
+        };
+        let data = match opts.get("if") {
+            Some(f) => match self.read(&self.resolve(f)) {
+                Ok(d) => d,
+                Err(e) => return Res::fail(format!("dd: can't open '{f}': {e}\n"), 1),
+            },
+            None => stdin.unwrap_or_default(),
+        };
+        let start = skip.saturating_mul(bs).min(data.len());
+        let end = start
+            .saturating_add(count.saturating_mul(bs))
+            .min(data.len());
+        let copied = data.get(start..end).unwrap_or_default().to_vec();
+        let (full, partial) = (copied.len() / bs, usize::from(copied.len() % bs != 0));
+        let mut res = Res::default();
+        match opts.get("of") {
+            Some(f) => {
+                let path = self.resolve(f);
+                if let Err(e) = self.write_via(&path, &copied, false, "dd") {
+                    return Res::fail(format!("dd: can't open '{f}': {e}\n"), 1);
+                }
+            }
+            None => res.out = copied,
+        }
+        res.err =
+            format!("{full}+{partial} records in\n{full}+{partial} records out\n").into_bytes();
+        res
+    }
+
+    /// `tee [-a] FILE...`: its input to each file and to its output.
+    pub(super) fn tee(&mut self, args: &[String], stdin: Option<Vec<u8>>) -> Res {
+        let append = args.iter().any(|a| a.starts_with('-') && a.contains('a'));
+        let data = stdin.unwrap_or_default();
+        let mut res = Res::ok(data.clone());
+        for f in args.iter().filter(|a| !a.starts_with('-')) {
+            let path = self.resolve(f);
+            if let Err(e) = self.write_via(&path, &data, append, "tee") {
+                push_capped(&mut res.err, format!("tee: {f}: {e}\n").as_bytes());
+                res.status = 1;
+            }
+        }
+        res
+    }
+
     pub(super) fn chmod(&mut self, args: &[String]) -> Res {
         let mut pos = args.iter().filter(|a| {
             !a.starts_with('-') || a.len() > 1 && a.chars().skip(1).all(|c| "rwxXst".contains(c))
@@ -267,7 +371,8 @@ impl Shell {
         let Some(mode) = pos.next() else {
             return Res::fail(
                 format!(
-                    "{BUSYBOX_VERSION} multi-call binary.\n\nUsage: chmod [-Rcvf] MODE[,MODE]... FILE...\n"
+                    "{} multi-call binary.\n\nUsage: chmod [-Rcvf] MODE[,MODE]... FILE...\n",
+                    self.busybox_version()
                 ),
                 1,
             );
@@ -277,6 +382,7 @@ impl Shell {
         for f in pos {
             let path = self.resolve(f);
             let exists = self.exists(&path);
+            self.report_file(&path);
             match self.files.get_mut(&path) {
                 Some(SessionEntry::File { exec: e, .. }) => {
                     *e = exec || (*e && !mode.contains('-'))
@@ -324,8 +430,15 @@ impl Shell {
                 Some("Read-only file system")
             } else {
                 let prefix = format!("{path}/");
-                self.files
-                    .retain(|p, _| p != &path && !p.starts_with(&prefix));
+                let doomed: Vec<String> = self
+                    .files
+                    .keys()
+                    .filter(|p| **p == path || p.starts_with(&prefix))
+                    .cloned()
+                    .collect();
+                for p in doomed {
+                    self.remove_entry(&p);
+                }
                 None
             };
             if let Some(e) = err {
@@ -362,8 +475,12 @@ impl Shell {
                 } else if self.files.len() >= MAX_FILES {
                     Some("No space left on device")
                 } else {
-                    self.files
-                        .insert(dir.clone(), SessionEntry::Dir { mtime: now() });
+                    self.files.insert(
+                        dir.clone(),
+                        SessionEntry::Dir {
+                            mtime: self.clock(),
+                        },
+                    );
                     None
                 };
                 if let Some(e) = err {
@@ -400,7 +517,8 @@ impl Shell {
         let Some((dest, sources)) = pos.split_last().filter(|(_, s)| !s.is_empty()) else {
             return Res::fail(
                 format!(
-                    "{BUSYBOX_VERSION} multi-call binary.\n\nUsage: {tool} [OPTIONS] SOURCE... DEST\n"
+                    "{} multi-call binary.\n\nUsage: {tool} [OPTIONS] SOURCE... DEST\n",
+                    self.busybox_version()
                 ),
                 1,
             );
@@ -410,6 +528,7 @@ impl Shell {
         let mut res = Res::default();
         for src in sources {
             let src_path = self.resolve(src);
+            self.report_file(&src_path);
             let data = match self.read(&src_path) {
                 Ok(d) => d,
                 Err(e) => {
@@ -433,13 +552,20 @@ impl Shell {
             } else {
                 dest_path.clone()
             };
-            match self.write(&target, &data, false) {
+            // A copy of the firmware's own file (Mirai's `cp /bin/busybox .x` to get an
+            // executable to fill) is not the attacker's content: nothing to report.
+            let from_session =
+                matches!(self.find(&self.follow(&src_path)), Some(Found::Session(_)));
+            match self.write_via(&target, &data, false, tool) {
                 Ok(()) => {
-                    if let Some(SessionEntry::File { exec: e, .. }) = self.files.get_mut(&target) {
+                    if let Some(SessionEntry::File { exec: e, dirty, .. }) =
+                        self.files.get_mut(&target)
+                    {
                         *e = exec;
+                        *dirty &= from_session;
                     }
                     if mv && target != src_path && Self::writable(&src_path) {
-                        self.files.remove(&src_path);
+                        self.remove_entry(&src_path);
                     }
                 }
                 Err(e) => {

@@ -10,10 +10,10 @@ mod system;
 mod text;
 
 use super::image::MOUNTS;
-use super::image::{BUSYBOX_VERSION, PATH_VAR};
-use super::time::{format_date, format_date_custom, now};
+use super::image::PATH_VAR;
+use super::time::{format_date, format_date_custom};
 use super::{Res, Shell};
-use network::{IFCONFIG, IP_ADDR, IP_ROUTE, NETSTAT_SERVERS, ROUTE};
+use network::NETSTAT_SERVERS;
 use system::{DF, FREE};
 
 pub(super) const ASH_HELP: &str = "\nBuilt-in commands:\n------------------\n\
@@ -57,6 +57,16 @@ impl Shell {
                 return Res::default();
             }
             "kill" => return Res::default(),
+            "break" | "continue" => {
+                let n = args
+                    .first()
+                    .and_then(|a| a.parse::<i32>().ok())
+                    .unwrap_or(1)
+                    .clamp(1, 64);
+                self.jump = if name == "break" { n } else { -n };
+                return Res::default();
+            }
+            "test" | "[" | "[[" => return self.test(name, args),
             _ => {}
         }
         if self.which(name).is_none() {
@@ -95,20 +105,26 @@ impl Shell {
             "ps" => Res::ok(self.ps()),
             "free" => Res::ok(FREE),
             "df" => Res::ok(DF),
-            "ifconfig" => Res::ok(IFCONFIG),
-            "route" => Res::ok(ROUTE),
+            "ifconfig" => Res::ok(self.ifconfig()),
+            "route" => Res::ok(self.route_table()),
+            "dmesg" => Res::ok(self.dmesg()),
+            "sleep" => self.sleep(args),
+            "ping" => self.ping(args),
+            "nc" | "telnet" => self.connect_tool(name, args),
+            "readlink" => self.readlink(args),
             "ip" => match arg(0).unwrap_or("") {
-                a if "address".starts_with(a) && !a.is_empty() => Res::ok(IP_ADDR),
-                a if "route".starts_with(a) && !a.is_empty() => Res::ok(IP_ROUTE),
+                a if "address".starts_with(a) && !a.is_empty() => Res::ok(self.ip_addr()),
+                a if "route".starts_with(a) && !a.is_empty() => Res::ok(self.ip_route()),
                 a if "link".starts_with(a) && !a.is_empty() => Res::ok(
-                    IP_ADDR
+                    self.ip_addr()
                         .lines()
                         .filter(|l| !l.contains("inet "))
                         .fold(String::new(), |s, l| s + l + "\n"),
                 ),
                 _ => Res::fail(
                     format!(
-                        "{BUSYBOX_VERSION} multi-call binary.\n\nUsage: ip [OPTIONS] address|route|link|tunnel|neigh|rule [ARGS]\n"
+                        "{} multi-call binary.\n\nUsage: ip [OPTIONS] address|route|link|tunnel|neigh|rule [ARGS]\n",
+                        self.busybox_version()
                     ),
                     1,
                 ),
@@ -130,11 +146,11 @@ impl Shell {
                 "{}\nUSER       TTY      IDLE      TIME            HOST\n{:<10} pts/0    00:00     {}\n",
                 self.uptime(),
                 self.user,
-                format_date_custom(now(), "%b %e %H:%M"),
+                format_date_custom(self.clock(), "%b %e %H:%M"),
             )),
             "date" => match arg(0).and_then(|a| a.strip_prefix('+')) {
-                Some(fmt) => Res::ok(format!("{}\n", format_date_custom(now(), fmt))),
-                None => Res::ok(format!("{}\n", format_date(now()))),
+                Some(fmt) => Res::ok(format!("{}\n", format_date_custom(self.clock(), fmt))),
+                None => Res::ok(format!("{}\n", format_date(self.clock()))),
             },
             "nproc" => Res::ok("4\n"),
             "mount" if args.is_empty() => Res::ok(MOUNTS),
@@ -152,10 +168,14 @@ impl Shell {
                 self.cwd,
                 u = self.user
             )),
+            "printf" => Res::ok(text::printf(args)),
+            "tee" => self.tee(args, stdin),
+            "dd" => self.dd(args, stdin),
+            "test" | "[" | "[[" => self.test(name, args),
             "wget" => self.wget(args),
-            "curl" => Self::curl(args),
-            "tftp" => Self::tftp(args),
-            "ftpget" | "ftpput" => Self::ftpget(name, args),
+            "curl" => self.curl(args),
+            "tftp" => self.tftp(args),
+            "ftpget" | "ftpput" => self.ftpget(name, args),
             "chmod" => self.chmod(args),
             "rm" => self.rm(args),
             "mkdir" => self.mkdir(args),

@@ -3,59 +3,30 @@
 
 use std::fmt::Write as _;
 
-use crate::shell::image::BUSYBOX_VERSION;
+use std::time::Duration;
+
 use crate::shell::{Res, Shell};
 
-pub(super) const IFCONFIG: &str = "br0       Link encap:Ethernet  HWaddr 00:0C:43:76:21:01  \n\
-\x20         inet addr:192.168.1.1  Bcast:192.168.1.255  Mask:255.255.255.0\n\
-\x20         UP BROADCAST RUNNING MULTICAST  MTU:1500  Metric:1\n\
-\x20         RX packets:184214 errors:0 dropped:0 overruns:0 frame:0\n\
-\x20         TX packets:201377 errors:0 dropped:0 overruns:0 carrier:0\n\
-\x20         collisions:0 txqueuelen:0 \n\
-\x20         RX bytes:23410977 (22.3 MiB)  TX bytes:187212034 (178.5 MiB)\n\n\
-eth0      Link encap:Ethernet  HWaddr 00:0C:43:76:21:01  \n\
-\x20         UP BROADCAST RUNNING MULTICAST  MTU:1500  Metric:1\n\
-\x20         RX packets:2061830 errors:0 dropped:0 overruns:0 frame:0\n\
-\x20         TX packets:1893315 errors:0 dropped:0 overruns:0 carrier:0\n\
-\x20         collisions:0 txqueuelen:1000 \n\
-\x20         RX bytes:1941223587 (1.8 GiB)  TX bytes:312478114 (298.0 MiB)\n\
-\x20         Interrupt:3 \n\n\
-eth0.2    Link encap:Ethernet  HWaddr 00:0C:43:76:21:02  \n\
-\x20         inet addr:100.72.14.203  Bcast:100.72.15.255  Mask:255.255.240.0\n\
-\x20         UP BROADCAST RUNNING MULTICAST  MTU:1500  Metric:1\n\
-\x20         RX packets:1877616 errors:0 dropped:0 overruns:0 frame:0\n\
-\x20         TX packets:1691938 errors:0 dropped:0 overruns:0 carrier:0\n\
-\x20         collisions:0 txqueuelen:0 \n\
-\x20         RX bytes:1886310922 (1.7 GiB)  TX bytes:118766324 (113.2 MiB)\n\n\
-lo        Link encap:Local Loopback  \n\
-\x20         inet addr:127.0.0.1  Mask:255.0.0.0\n\
-\x20         UP LOOPBACK RUNNING  MTU:65536  Metric:1\n\
-\x20         RX packets:1204 errors:0 dropped:0 overruns:0 frame:0\n\
-\x20         TX packets:1204 errors:0 dropped:0 overruns:0 carrier:0\n\
-\x20         collisions:0 txqueuelen:0 \n\
-\x20         RX bytes:98312 (96.0 KiB)  TX bytes:98312 (96.0 KiB)\n\n";
+/// How long a TCP connect to a silent address takes to fail here (the honeypot never
+/// connects: every remote host is "silent").
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a name lookup takes to fail (the device's resolvers do not answer).
+const DNS_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long BusyBox `tftp` retries before `timeout`.
+const TFTP_TIMEOUT: Duration = Duration::from_secs(8);
 
-pub(super) const IP_ADDR: &str = "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue \n\
-\x20   link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00\n\
-\x20   inet 127.0.0.1/8 scope host lo\n\
-2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc pfifo_fast qlen 1000\n\
-\x20   link/ether 00:0c:43:76:21:01 brd ff:ff:ff:ff:ff:ff\n\
-3: br0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue \n\
-\x20   link/ether 00:0c:43:76:21:01 brd ff:ff:ff:ff:ff:ff\n\
-\x20   inet 192.168.1.1/24 brd 192.168.1.255 scope global br0\n\
-4: eth0.2@eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue \n\
-\x20   link/ether 00:0c:43:76:21:02 brd ff:ff:ff:ff:ff:ff\n\
-\x20   inet 100.72.14.203/20 brd 100.72.15.255 scope global eth0.2\n";
-
-pub(super) const IP_ROUTE: &str = "default via 100.72.0.1 dev eth0.2 \n\
-100.72.0.0/20 dev eth0.2  proto kernel  scope link  src 100.72.14.203 \n\
-192.168.1.0/24 dev br0  proto kernel  scope link  src 192.168.1.1 \n";
-
-pub(super) const ROUTE: &str = "Kernel IP routing table\n\
-Destination     Gateway         Genmask         Flags Metric Ref    Use Iface\n\
-0.0.0.0         100.72.0.1      0.0.0.0         UG    0      0        0 eth0.2\n\
-100.72.0.0      0.0.0.0         255.255.240.0   U     0      0        0 eth0.2\n\
-192.168.1.0     0.0.0.0         255.255.255.0   U     0      0        0 br0\n";
+/// A failure after a wait: `before` printed at once, then the wait, then `after`.
+fn after_wait(before: String, wait: Duration, after: String, status: i32) -> Res {
+    let at = before.len();
+    let mut err = before;
+    err.push_str(&after);
+    Res {
+        err: err.into_bytes(),
+        status,
+        pauses: vec![(at, wait)],
+        ..Res::default()
+    }
+}
 
 pub(super) const NETSTAT_SERVERS: &str = "Active Internet connections (servers and established)\n\
 Proto Recv-Q Send-Q Local Address           Foreign Address         State       \n\
@@ -106,7 +77,7 @@ impl Shell {
         out
     }
 
-    pub(super) fn wget(&self, args: &[String]) -> Res {
+    pub(super) fn wget(&mut self, args: &[String]) -> Res {
         let pos = Self::positionals(
             args,
             &[
@@ -124,15 +95,25 @@ impl Shell {
         let Some(url) = pos.first() else {
             return Res::fail(
                 format!(
-                    "{BUSYBOX_VERSION} multi-call binary.\n\nUsage: wget [-c|--continue] [-s|--spider] [-q|--quiet] [-O|--output-document FILE]\n\t[--header 'header: value'] [-Y|--proxy on/off] [-P DIR]\n\t[-U|--user-agent AGENT] [-T SEC] URL...\n"
+                    "{} multi-call binary.\n\nUsage: wget [-c|--continue] [-s|--spider] [-q|--quiet] [-O|--output-document FILE]\n\t[--header 'header: value'] [-Y|--proxy on/off] [-P DIR]\n\t[-U|--user-agent AGENT] [-T SEC] URL...\n",
+                    self.busybox_version()
                 ),
                 1,
             );
         };
+        for u in &pos {
+            self.note_download("wget", u);
+        }
         let quiet = args.iter().any(|a| a == "-q" || a == "--quiet");
         let (host, port) = parse_url(url);
         if !is_ipv4(&host) {
-            return Res::fail(format!("wget: bad address '{host}'\n"), 1);
+            let wait = self.wait(DNS_TIMEOUT);
+            return after_wait(
+                String::new(),
+                wait,
+                format!("wget: bad address '{host}'\n"),
+                1,
+            );
         }
         let mut err = String::new();
         if !quiet {
@@ -146,14 +127,16 @@ impl Shell {
             let shown = shown.rsplit_once('@').map_or(shown, |(_, h)| h);
             let _ = writeln!(err, "Connecting to {shown} ({host}:{port})");
         }
-        let _ = writeln!(
+        let wait = self.wait(CONNECT_TIMEOUT);
+        after_wait(
             err,
-            "wget: can't connect to remote host ({host}): Connection timed out"
-        );
-        Res::fail(err, 1)
+            wait,
+            format!("wget: can't connect to remote host ({host}): Connection timed out\n"),
+            1,
+        )
     }
 
-    pub(super) fn curl(args: &[String]) -> Res {
+    pub(super) fn curl(&mut self, args: &[String]) -> Res {
         let pos = Self::positionals(
             args,
             &[
@@ -172,37 +155,69 @@ impl Shell {
         let Some(url) = pos.first() else {
             return Res::fail("curl: try 'curl --help' for more information\n", 2);
         };
+        for u in &pos {
+            self.note_download("curl", u);
+        }
         let (host, port) = parse_url(url);
         if is_ipv4(&host) {
-            Res::fail(
+            let wait = self.wait(CONNECT_TIMEOUT);
+            after_wait(
+                String::new(),
+                wait,
                 format!(
                     "curl: (7) Failed to connect to {host} port {port}: Connection timed out\n"
                 ),
                 7,
             )
         } else {
-            Res::fail(format!("curl: (6) Couldn't resolve host '{host}'\n"), 6)
+            let wait = self.wait(DNS_TIMEOUT);
+            after_wait(
+                String::new(),
+                wait,
+                format!("curl: (6) Couldn't resolve host '{host}'\n"),
+                6,
+            )
         }
     }
 
-    pub(super) fn tftp(args: &[String]) -> Res {
+    pub(super) fn tftp(&mut self, args: &[String]) -> Res {
         let pos = Self::positionals(args, &["-l", "-r", "-b"]);
         let Some(host) = pos.first() else {
             return Res::fail(
                 format!(
-                    "{BUSYBOX_VERSION} multi-call binary.\n\nUsage: tftp [OPTIONS] HOST [PORT]\n\nTransfer a file from/to tftp server\n\n\t-l FILE\tLocal FILE\n\t-r FILE\tRemote FILE\n\t-g\tGet file\n\t-p\tPut file\n\t-b SIZE\tTransfer blocks of SIZE octets\n"
+                    "{} multi-call binary.\n\nUsage: tftp [OPTIONS] HOST [PORT]\n\nTransfer a file from/to tftp server\n\n\t-l FILE\tLocal FILE\n\t-r FILE\tRemote FILE\n\t-g\tGet file\n\t-p\tPut file\n\t-b SIZE\tTransfer blocks of SIZE octets\n",
+                    self.busybox_version()
                 ),
                 1,
             );
         };
+        let remote = args
+            .iter()
+            .position(|a| a == "-r")
+            .and_then(|i| args.get(i + 1))
+            .or_else(|| {
+                args.iter()
+                    .position(|a| a == "-l")
+                    .and_then(|i| args.get(i + 1))
+            })
+            .map_or("", String::as_str);
+        let port = pos.get(1).map_or(String::new(), |p| format!(":{p}"));
+        self.note_download("tftp", &format!("tftp://{host}{port}/{remote}"));
         if is_ipv4(host) {
-            Res::fail("tftp: timeout\n", 1)
+            let wait = self.wait(TFTP_TIMEOUT);
+            after_wait(String::new(), wait, "tftp: timeout\n".into(), 1)
         } else {
-            Res::fail(format!("tftp: bad address '{host}'\n"), 1)
+            let wait = self.wait(DNS_TIMEOUT);
+            after_wait(
+                String::new(),
+                wait,
+                format!("tftp: bad address '{host}'\n"),
+                1,
+            )
         }
     }
 
-    pub(super) fn ftpget(name: &str, args: &[String]) -> Res {
+    pub(super) fn ftpget(&mut self, name: &str, args: &[String]) -> Res {
         let pos = Self::positionals(
             args,
             &["-u", "-p", "-P", "--username", "--password", "--port"],
@@ -210,18 +225,155 @@ impl Shell {
         let Some(host) = pos.first() else {
             return Res::fail(
                 format!(
-                    "{BUSYBOX_VERSION} multi-call binary.\n\nUsage: {name} [OPTIONS] HOST [LOCAL_FILE] REMOTE_FILE\n"
+                    "{} multi-call binary.\n\nUsage: {name} [OPTIONS] HOST [LOCAL_FILE] REMOTE_FILE\n",
+                    self.busybox_version()
                 ),
                 1,
             );
         };
+        if name == "ftpget" {
+            // ftpget HOST [LOCAL_FILE] REMOTE_FILE
+            let remote = pos.get(2).or(pos.get(1)).copied().unwrap_or("");
+            let port = args
+                .iter()
+                .position(|a| a == "-P" || a == "--port")
+                .and_then(|i| args.get(i + 1))
+                .map_or(String::new(), |p| format!(":{p}"));
+            let remote = remote.trim_start_matches('/');
+            self.note_download(name, &format!("ftp://{host}{port}/{remote}"));
+        }
         if is_ipv4(host) {
-            Res::fail(
+            let wait = self.wait(CONNECT_TIMEOUT);
+            after_wait(
+                String::new(),
+                wait,
                 format!("{name}: can't connect to remote host ({host}): Connection timed out\n"),
                 1,
             )
         } else {
-            Res::fail(format!("{name}: bad address '{host}'\n"), 1)
+            let wait = self.wait(DNS_TIMEOUT);
+            after_wait(
+                String::new(),
+                wait,
+                format!("{name}: bad address '{host}'\n"),
+                1,
+            )
+        }
+    }
+
+    /// `nc HOST PORT` and `telnet HOST [PORT]`: a connect that times out.
+    pub(super) fn connect_tool(&mut self, name: &str, args: &[String]) -> Res {
+        let pos = Self::positionals(args, &["-p", "-w", "-s", "-e"]);
+        let listen = args.iter().any(|a| a.starts_with('-') && a.contains('l'));
+        let Some(host) = pos.first().filter(|_| !listen) else {
+            if listen {
+                // A listener nobody calls: it waits as long as the line may, then the line
+                // ends as if interrupted.
+                let wait = self.wait(Duration::from_secs(30));
+                return Res {
+                    pauses: vec![(0, wait)],
+                    status: 1,
+                    ..Res::default()
+                };
+            }
+            let usage = if name == "nc" {
+                "Usage: nc [OPTIONS] HOST PORT  - connect\n"
+            } else {
+                "Usage: telnet [-a] [-l USER] HOST [PORT]\n"
+            };
+            return Res::fail(
+                format!("{} multi-call binary.\n\n{usage}", self.busybox_version()),
+                1,
+            );
+        };
+        if !is_ipv4(host) {
+            let wait = self.wait(DNS_TIMEOUT);
+            return after_wait(
+                String::new(),
+                wait,
+                format!("{name}: bad address '{host}'\n"),
+                1,
+            );
+        }
+        let wait = self.wait(CONNECT_TIMEOUT);
+        after_wait(
+            String::new(),
+            wait,
+            format!("{name}: can't connect to remote host ({host}): Connection timed out\n"),
+            1,
+        )
+    }
+
+    /// `ping [-c N] HOST`: a reply a second, then the statistics. Without `-c` it stops
+    /// after a few replies, as if interrupted (`^C`).
+    pub(super) fn ping(&mut self, args: &[String]) -> Res {
+        let pos = Self::positionals(args, &["-c", "-s", "-W", "-w", "-I", "-i", "-t"]);
+        let Some(host) = pos.first() else {
+            return Res::fail(
+                format!(
+                    "{} multi-call binary.\n\nUsage: ping [OPTIONS] HOST\n",
+                    self.busybox_version()
+                ),
+                1,
+            );
+        };
+        if !is_ipv4(host) {
+            let wait = self.wait(DNS_TIMEOUT);
+            return after_wait(
+                String::new(),
+                wait,
+                format!("ping: bad address '{host}'\n"),
+                1,
+            );
+        }
+        let count: u32 = args
+            .iter()
+            .position(|a| a == "-c")
+            .and_then(|i| args.get(i + 1))
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(4)
+            .clamp(1, 30);
+        let mut out = format!("PING {host} ({host}): 56 data bytes\n");
+        let mut pauses = Vec::new();
+        let seed = host
+            .bytes()
+            .fold(7u32, |a, b| a.wrapping_mul(31).wrapping_add(u32::from(b)));
+        let mut times = Vec::new();
+        for seq in 0..count {
+            if seq > 0 {
+                let wait = self.wait(Duration::from_secs(1));
+                if wait.is_zero() {
+                    break;
+                }
+                pauses.push((out.len(), wait));
+            }
+            let micros = 18_000 + (seed.wrapping_mul(seq + 3) % 9_000);
+            times.push(micros);
+            let _ = writeln!(
+                out,
+                "64 bytes from {host}: seq={seq} ttl=52 time={}.{:03} ms",
+                micros / 1000,
+                micros % 1000
+            );
+        }
+        let sent = times.len();
+        let min = times.iter().min().copied().unwrap_or(0);
+        let max = times.iter().max().copied().unwrap_or(0);
+        let avg = times.iter().sum::<u32>() / u32::try_from(sent.max(1)).unwrap_or(1);
+        let _ = write!(
+            out,
+            "\n--- {host} ping statistics ---\n{sent} packets transmitted, {sent} packets received, 0% packet loss\nround-trip min/avg/max = {}.{:03}/{}.{:03}/{}.{:03} ms\n",
+            min / 1000,
+            min % 1000,
+            avg / 1000,
+            avg % 1000,
+            max / 1000,
+            max % 1000
+        );
+        Res {
+            out: out.into_bytes(),
+            pauses,
+            ..Res::default()
         }
     }
 }

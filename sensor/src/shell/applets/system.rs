@@ -1,11 +1,9 @@
 //! What the device says about itself: `uname`, `id`, `ps`, `uptime`, `free`, `df`, `mount`.
 
 use std::fmt::Write as _;
+use std::time::Duration;
 
-use crate::shell::image::{
-    BOOT_UPTIME, BUSYBOX_VERSION, KERNEL_RELEASE, KERNEL_VERSION, SHELL_PID,
-};
-use crate::shell::time::{civil, now};
+use crate::shell::image::{KERNEL_RELEASE, SHELL_PID};
 use crate::shell::{Res, Shell};
 
 /// What `ps` shows: (pid, user, vsz, stat, command). The login shell and `ps` are appended.
@@ -25,7 +23,6 @@ pub(super) static PROCESSES: &[(u32, &str, &str, &str, &str)] = &[
     (248, "root", "1508", "S", "klogd"),
     (312, "nobody", "1904", "S", "dnsmasq -C /var/dnsmasq.conf"),
     (401, "root", "1512", "S", "telnetd -l /bin/login"),
-    (402, "root", "3020", "S", "goahead"),
     (
         415,
         "root",
@@ -57,7 +54,8 @@ impl Shell {
                 _ => {
                     return Res::fail(
                         format!(
-                            "{BUSYBOX_VERSION} multi-call binary.\n\nUsage: uname [-amnrspvio]\n"
+                            "{} multi-call binary.\n\nUsage: uname [-amnrspvio]\n",
+                            self.busybox_version()
                         ),
                         1,
                     );
@@ -71,11 +69,12 @@ impl Shell {
             flags.push('s');
         }
         let mut parts = Vec::new();
+        let kernel_version = self.kernel_version();
         for (flag, value) in [
             ('s', "Linux"),
             ('n', self.hostname.as_str()),
             ('r', KERNEL_RELEASE),
-            ('v', KERNEL_VERSION),
+            ('v', kernel_version.as_str()),
             ('m', "mips"),
             ('p', "unknown"),
             ('i', "unknown"),
@@ -86,6 +85,114 @@ impl Shell {
             }
         }
         Res::ok(format!("{}\n", parts.join(" ")))
+    }
+
+    /// `sleep N` (`s`, `m`, `h`, `d` suffixes, fractions): the front door waits, bounded by
+    /// the line's 60 s.
+    pub(super) fn sleep(&mut self, args: &[String]) -> Res {
+        let Some(first) = args.first() else {
+            return Res::fail(
+                format!(
+                    "{} multi-call binary.\n\nUsage: sleep [N]...\n",
+                    self.busybox_version()
+                ),
+                1,
+            );
+        };
+        let mut total = 0f64;
+        for a in args {
+            let (num, mult) = match a.char_indices().last() {
+                Some((i, 's')) => (a.get(..i).unwrap_or(""), 1.0),
+                Some((i, 'm')) => (a.get(..i).unwrap_or(""), 60.0),
+                Some((i, 'h')) => (a.get(..i).unwrap_or(""), 3600.0),
+                Some((i, 'd')) => (a.get(..i).unwrap_or(""), 86_400.0),
+                _ => (a.as_str(), 1.0),
+            };
+            match num.parse::<f64>() {
+                Ok(n) if n.is_finite() && n >= 0.0 && !num.starts_with(['+', '-']) => {
+                    total += n * mult;
+                }
+                _ => return Res::fail(format!("sleep: invalid number '{a}'\n"), 1),
+            }
+        }
+        let _ = first;
+        let want = Duration::from_secs_f64(total.min(86_400.0));
+        let wait = self.wait(want);
+        Res {
+            pauses: vec![(0, wait)],
+            ..Res::default()
+        }
+    }
+
+    /// `test EXPR` and `[ EXPR ]`: strings, integers and files (`-e -f -d -x -s -r -w`),
+    /// with `!`; status 0 true, 1 false, 2 on an error.
+    pub(super) fn test(&self, name: &str, args: &[String]) -> Res {
+        let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let close = match name {
+            "[" => Some("]"),
+            "[[" => Some("]]"),
+            _ => None,
+        };
+        if let Some(close) = close {
+            if args.last() != Some(&close) {
+                return Res::fail(format!("-sh: {name}: missing {close}\n"), 2);
+            }
+            args.pop();
+        }
+        let mut negate = false;
+        while args.len() > 1 && args.first() == Some(&"!") {
+            negate = !negate;
+            args.remove(0);
+        }
+        let number = |s: &str| s.trim().parse::<i64>().map_err(|_| s.to_string());
+        let truth: Result<bool, String> = match args.as_slice() {
+            [] => Ok(false),
+            [s] => Ok(!s.is_empty()),
+            ["-n", s] => Ok(!s.is_empty()),
+            ["-z", s] => Ok(s.is_empty()),
+            [op, path] if op.len() == 2 && op.starts_with('-') => {
+                let p = self.resolve(path);
+                let real = self.follow(&p);
+                Ok(match *op {
+                    "-e" | "-r" => self.exists(&real),
+                    "-f" => self.exists(&real) && !self.is_dir(&real),
+                    "-d" => self.is_dir(&real),
+                    "-h" | "-L" => matches!(
+                        self.find(&p),
+                        Some(crate::shell::fs::Found::Static(
+                            _,
+                            crate::shell::image::Node::Link(_)
+                        ))
+                    ),
+                    "-w" => self.exists(&real) && Self::writable(&real),
+                    "-s" => self.read(&real).is_ok_and(|d| !d.is_empty()),
+                    "-x" => {
+                        self.exists(&real) && (self.is_dir(&real) || self.which_path_exec(&real))
+                    }
+                    _ => false,
+                })
+            }
+            [a, "=" | "==", b] => Ok(a == b),
+            [a, "!=", b] => Ok(a != b),
+            [a, op, b] if matches!(*op, "-eq" | "-ne" | "-lt" | "-le" | "-gt" | "-ge") => {
+                match (number(a), number(b)) {
+                    (Ok(x), Ok(y)) => Ok(match *op {
+                        "-eq" => x == y,
+                        "-ne" => x != y,
+                        "-lt" => x < y,
+                        "-le" => x <= y,
+                        "-gt" => x > y,
+                        _ => x >= y,
+                    }),
+                    (Err(bad), _) | (_, Err(bad)) => Err(format!("invalid number '{bad}'")),
+                }
+            }
+            _ => Err("syntax error".to_string()),
+        };
+        match truth {
+            Ok(t) => Res::fail("", i32::from(t == negate)),
+            Err(e) => Res::fail(format!("-sh: {name}: {e}\n"), 2),
+        }
     }
 
     pub(super) fn id(&self) -> String {
@@ -108,25 +215,17 @@ impl Shell {
             let user: String = user.chars().take(8).collect();
             let _ = writeln!(s, "{pid:>5} {user:<8} {vsz:>5} {stat:<4} {cmd}");
         };
+        let web = self.web_server();
         for &(pid, user, vsz, stat, cmd) in PROCESSES {
+            if pid == 415 {
+                // The web server, named as the persona's `Server` header says.
+                row(&mut s, 402, "root", "3020", "S", &web);
+            }
             row(&mut s, pid, user, vsz, stat, cmd);
         }
         row(&mut s, SHELL_PID, &self.user, "1520", "S", "-sh");
         row(&mut s, SHELL_PID + 29, &self.user, "1516", "R", "ps");
         s
-    }
-
-    pub(super) fn uptime(&self) -> String {
-        let now = now();
-        let up = BOOT_UPTIME + now.saturating_sub(self.started);
-        let (_, _, _, h, m, s, _) = civil(now);
-        let days = up / 86_400;
-        let hours = up % 86_400 / 3600;
-        let mins = up % 3600 / 60;
-        format!(
-            " {h:02}:{m:02}:{s:02} up {days} day{}, {hours:2}:{mins:02},  load average: 0.08, 0.03, 0.01",
-            if days == 1 { "" } else { "s" }
-        )
     }
 }
 

@@ -2,7 +2,6 @@
 
 use std::fmt::Write as _;
 
-use crate::shell::image::BUSYBOX_VERSION;
 use crate::shell::{Res, Shell, push_capped};
 
 /// Interprets `echo -e` escapes (`\n`, `\t`, `\xHH`, `\0NNN`, `\c`, ...). The flag says
@@ -70,6 +69,99 @@ pub(super) fn echo_escapes(s: &str) -> (Vec<u8>, bool) {
         out.push(byte);
     }
     (out, false)
+}
+
+/// `printf FORMAT [ARG]...`: `%s`, `%b`, `%d`/`%i`/`%u`, `%x`, `%o`, `%c`, `%%` and the
+/// escapes of the format (`\n`, `\xHH`, `\NNN` octal); the format is reused while
+/// arguments remain, as POSIX says (bounded).
+pub(super) fn printf(args: &[String]) -> Vec<u8> {
+    let Some((format, mut rest)) = args.split_first() else {
+        return Vec::new();
+    };
+    // `\NNN` is octal in printf's format; echo -e wants `\0NNN`.
+    let mut fmt = String::with_capacity(format.len());
+    let mut chars = format.chars().peekable();
+    while let Some(c) = chars.next() {
+        fmt.push(c);
+        if c == '\\' {
+            match chars.peek().copied() {
+                Some(d) if ('1'..='7').contains(&d) => fmt.push('0'),
+                Some('\\') => {
+                    chars.next();
+                    fmt.push('\\');
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for _ in 0..64 {
+        let mut used = false;
+        let mut it = fmt.chars().peekable();
+        let mut literal = String::new();
+        while let Some(c) = it.next() {
+            if c != '%' {
+                literal.push(c);
+                continue;
+            }
+            let mut spec = String::new();
+            while let Some(&d) = it.peek() {
+                if d.is_ascii_digit() || matches!(d, '-' | '.' | '#' | '+' | ' ') {
+                    spec.push(d);
+                    it.next();
+                } else {
+                    break;
+                }
+            }
+            out.extend_from_slice(&echo_escapes(&literal).0);
+            literal.clear();
+            let conv = it.next().unwrap_or('%');
+            let arg = if conv == '%' {
+                None
+            } else {
+                let a = rest.first().map(String::as_str);
+                rest = rest.get(1..).unwrap_or_default();
+                used = true;
+                a
+            };
+            let a = arg.unwrap_or("");
+            let width: usize = spec
+                .trim_start_matches(['-', '+', ' ', '#', '0'])
+                .split('.')
+                .next()
+                .and_then(|w| w.parse().ok())
+                .unwrap_or(0)
+                .min(256);
+            let number = || a.parse::<i64>().unwrap_or(0);
+            let text = match conv {
+                '%' => "%".to_string(),
+                's' => a.to_string(),
+                'b' => {
+                    out.extend_from_slice(&echo_escapes(a).0);
+                    String::new()
+                }
+                'd' | 'i' | 'u' => number().to_string(),
+                'x' => format!("{:x}", number()),
+                'X' => format!("{:X}", number()),
+                'o' => format!("{:o}", number()),
+                'c' => a.chars().next().map(String::from).unwrap_or_default(),
+                other => format!("%{spec}{other}"),
+            };
+            if spec.starts_with('-') {
+                out.extend_from_slice(format!("{text:<width$}").as_bytes());
+            } else if spec.starts_with('0') && conv != 's' {
+                out.extend_from_slice(format!("{text:0>width$}").as_bytes());
+            } else {
+                out.extend_from_slice(format!("{text:>width$}").as_bytes());
+            }
+        }
+        let (bytes, stop) = echo_escapes(&literal);
+        out.extend_from_slice(&bytes);
+        if stop || !used || rest.is_empty() || out.len() > super::super::MAX_OUTPUT {
+            break;
+        }
+    }
+    out
 }
 
 /// Splits text into lines keeping their `\n`, for `head`, `tail` and `grep`.
@@ -203,7 +295,8 @@ impl Shell {
         let Some(pattern) = rest.next() else {
             return Res::fail(
                 format!(
-                    "{BUSYBOX_VERSION} multi-call binary.\n\nUsage: grep [-HhnlLoqvsriwFEz] [-m N] [-A/B/C N] PATTERN/-e PATTERN.../-f FILE [FILE]...\n"
+                    "{} multi-call binary.\n\nUsage: grep [-HhnlLoqvsriwFEz] [-m N] [-A/B/C N] PATTERN/-e PATTERN.../-f FILE [FILE]...\n",
+                    self.busybox_version()
                 ),
                 2,
             );
