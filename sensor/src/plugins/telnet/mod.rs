@@ -101,8 +101,6 @@ pub fn build(settings: &PluginSettings<'_>) -> Result<Arc<dyn Plugin>, Vec<Optio
     }))
 }
 
-/// What busybox's ash prints when a login shell starts.
-
 /// Failed logins after which BusyBox's `login` exits (and telnetd closes the connection).
 const MAX_LOGIN_FAILURES: u32 = 3;
 
