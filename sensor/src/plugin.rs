@@ -126,6 +126,8 @@ pub fn registry() -> &'static [PluginKind] {
                 EventType::SshLogin,
                 EventType::SshCommand,
                 EventType::SshForward,
+                // scp uploads.
+                EventType::FileWritten,
             ],
         },
         PluginKind {

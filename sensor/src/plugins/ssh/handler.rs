@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 
 use super::Queued;
 use super::login::{LoginDecision, Method};
+use super::scp::{ScpSink, Written};
 use crate::plugins::telnet::negotiation::{LineEditor, LineEvent};
 use crate::session::row;
 use crate::shell::Shell;
@@ -23,6 +24,9 @@ use crate::shell::Shell;
 /// Session channels one connection may have open at once (OpenSSH's default MaxSessions is
 /// 10; Dropbear's is 100, but no bot uses more than one or two).
 const MAX_CHANNELS: usize = 8;
+
+/// Bytes kept of each file an attacker uploads (its size and SHA-256 cover all of it).
+pub const FILE_BYTES_KEPT: usize = 64 * 1024;
 
 /// What busybox's ash prints when a login shell starts (as telnet's).
 const MOTD: &str = "\r\n\r\nBusyBox v1.24.1 (2017-03-09 11:08:39 CST) built-in shell (ash)\r\nEnter 'help' for a list of built-in commands.\r\n\r\n";
@@ -34,6 +38,8 @@ struct ChannelState {
     editor: LineEditor,
     /// Set by a `shell` request; `exec` runs its command and closes.
     shell: Option<Box<Shell>>,
+    /// Set by an `exec` of `scp -t`: the upload's receiver.
+    scp: Option<Box<ScpSink>>,
 }
 
 /// The handler of one SSH connection.
@@ -42,23 +48,29 @@ pub struct SshHandler {
     decision: Arc<dyn LoginDecision>,
     peer: IpAddr,
     max_line_bytes: usize,
+    /// Public keys a client may still offer: each is recorded, so offers are bounded here
+    /// whatever russh counts as an attempt (it counts refused offers today).
+    key_offers_left: usize,
     user: String,
     channels: HashMap<ChannelId, ChannelState>,
 }
 
 impl SshHandler {
-    /// A handler recording through `events`, deciding logins with `decision`.
+    /// A handler recording through `events`, deciding logins with `decision`; a client may
+    /// offer `max_key_offers` public keys, then it is disconnected.
     pub fn new(
         events: mpsc::Sender<Queued>,
         decision: Arc<dyn LoginDecision>,
         peer: IpAddr,
         max_line_bytes: usize,
+        max_key_offers: usize,
     ) -> SshHandler {
         SshHandler {
             events,
             decision,
             peer,
             max_line_bytes,
+            key_offers_left: max_key_offers,
             user: String::new(),
             channels: HashMap::new(),
         }
@@ -111,6 +123,27 @@ impl SshHandler {
             ("refused", true.into()),
         ]);
         self.record(EventType::SshForward, data).await;
+    }
+
+    /// Records each uploaded file as `file.written`.
+    async fn files(&self, written: &[Written]) {
+        use base64::Engine;
+        for file in written {
+            let data = row([
+                ("path", escape_text(&file.path).into()),
+                ("size", file.size.into()),
+                ("sha256", file.sha256.clone().into()),
+                (
+                    "data",
+                    base64::engine::general_purpose::STANDARD
+                        .encode(&file.data)
+                        .into(),
+                ),
+                ("truncated", file.truncated.into()),
+                ("via", "scp".into()),
+            ]);
+            self.record(EventType::FileWritten, data).await;
+        }
     }
 
     fn new_shell(&self) -> Box<Shell> {
@@ -180,6 +213,10 @@ impl russh::server::Handler for SshHandler {
         user: &str,
         offer: PublicKeyOffer<'_>,
     ) -> Result<Auth, Self::Error> {
+        let Some(left) = self.key_offers_left.checked_sub(1) else {
+            return Err(russh::Error::Disconnect);
+        };
+        self.key_offers_left = left;
         let key = offer.public_key;
         let data = row([
             ("method", Method::PublicKey.as_str().into()),
@@ -235,6 +272,7 @@ impl russh::server::Handler for SshHandler {
                 pty: false,
                 editor: LineEditor::new(self.max_line_bytes),
                 shell: None,
+                scp: None,
             },
         );
         reply.accept().await;
@@ -322,8 +360,16 @@ impl russh::server::Handler for SshHandler {
         let Some(pty) = self.channels.get(&channel).map(|s| s.pty) else {
             return session.channel_failure(channel);
         };
-        let mut shell = self.new_shell();
         let command = data.get(..self.max_line_bytes).unwrap_or(data);
+        if let Some(sink) = ScpSink::for_command(command, FILE_BYTES_KEPT) {
+            self.commands(&[command.to_vec()], "exec", false).await;
+            if let Some(state) = self.channels.get_mut(&channel) {
+                state.scp = Some(Box::new(sink));
+            }
+            session.channel_success(channel)?;
+            return session.data(channel, ScpSink::greeting().to_vec());
+        }
+        let mut shell = self.new_shell();
         let result = shell.run_input(command);
         self.commands(&result.commands, "exec", false).await;
         session.channel_success(channel)?;
@@ -363,6 +409,19 @@ impl russh::server::Handler for SshHandler {
         let Some(state) = self.channels.get_mut(&channel) else {
             return Ok(());
         };
+        if let Some(sink) = state.scp.as_mut() {
+            let (mut out, mut written) = (Vec::new(), Vec::new());
+            sink.push(data, &mut out, &mut written);
+            let failed = sink.done();
+            self.files(&written).await;
+            if !out.is_empty() {
+                session.data(channel, out)?;
+            }
+            if failed {
+                self.finish(channel, 1, session);
+            }
+            return Ok(());
+        }
         let Some(shell) = state.shell.as_mut() else {
             // Input to an exec channel after its command ran: nothing reads it.
             return Ok(());
@@ -413,6 +472,11 @@ impl russh::server::Handler for SshHandler {
         let Some(state) = self.channels.get_mut(&channel) else {
             return Ok(());
         };
+        if state.scp.is_some() {
+            // The upload is complete: scp closes its stdin after the last file.
+            self.finish(channel, 0, session);
+            return Ok(());
+        }
         let Some(shell) = state.shell.as_mut() else {
             return Ok(());
         };

@@ -14,6 +14,7 @@
 pub mod handler;
 pub mod hostkey;
 pub mod login;
+pub mod scp;
 pub mod wire;
 
 use std::borrow::Cow;
@@ -54,7 +55,8 @@ const AUTH_REJECTION: Duration = Duration::from_millis(300);
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SshOptions {
-    /// Login attempts allowed per connection before the server disconnects (Dropbear: 10).
+    /// Login attempts allowed per connection before the server disconnects (Dropbear: 10);
+    /// public keys offered are bounded by the same number.
     pub max_auth_attempts: usize,
 }
 
@@ -191,6 +193,7 @@ impl SshPlugin {
             Arc::clone(&self.decision),
             conn.peer().ip(),
             self.max_line_bytes,
+            self.max_auth_attempts,
         );
         let server = tokio::spawn(async move {
             match russh::server::run_stream(config, theirs, handler).await {
@@ -322,6 +325,13 @@ impl Plugin for SshPlugin {
             integer("port"),
             text("originator"),
             integer("refused"),
+            // file.written (scp uploads), until the store gives it a table of its own
+            text("path"),
+            integer("size"),
+            text("sha256"),
+            text("data"),
+            integer("truncated"),
+            text("via"),
         ]
     }
 
