@@ -397,3 +397,32 @@ fn public_key_offers_are_bounded_per_connection() {
         "three attempts (the client's first `none` request is one), then the client is cut off"
     );
 }
+
+#[test]
+fn the_sensor_limits_hold_over_ssh() {
+    require("ssh", "openssh-client");
+    require("sshpass", "sshpass");
+    let [port] = ports();
+    let body = format!(
+        "[limits]\nidle_timeout_secs = 2\nmax_session_bytes = 16384\n{}",
+        plugin("ssh", "ssh", port, "ssh")
+    );
+    let sensor = RoleProcess::sensor(&bin(), &body);
+    let opts = ssh_options(port);
+    // A shell left idle is closed by the sensor, not by the client.
+    let (_, out) = run(&format!(
+        "sleep 6 | sshpass -p root ssh -tt {opts} -o PreferredAuthentications=password root@127.0.0.1"
+    ));
+    assert!(out.contains("~ # "), "{out}");
+    assert!(out.contains("closed by remote host"), "{out}");
+    // More than the session's byte budget on a shell's stdin.
+    let (_, _) = run(&format!(
+        "head -c 40000 /dev/zero | tr '\\0' 'a' | sshpass -p root ssh -T {opts} \
+         -o PreferredAuthentications=password root@127.0.0.1"
+    ));
+    let (conn, _dir) = stop(sensor);
+    assert_eq!(
+        rows(&conn, "SELECT closeReason FROM sessions ORDER BY rowid"),
+        [["idle timeout"], ["session byte limit"]]
+    );
+}
