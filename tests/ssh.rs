@@ -426,3 +426,45 @@ fn the_sensor_limits_hold_over_ssh() {
         [["idle timeout"], ["session byte limit"]]
     );
 }
+
+#[test]
+fn sftp_uploads_are_recorded_as_written_files() {
+    require("scp", "openssh-client");
+    let sftp = require("sftp", "openssh-client");
+    require("sshpass", "sshpass");
+    let (sensor, port) = ssh_sensor();
+    let files = tempfile::tempdir().unwrap();
+    let payload = files.path().join("bot");
+    let bytes: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&payload, &bytes).unwrap();
+    let opts = ssh_options(port).replace("-p ", "-P ");
+    // OpenSSH 9's scp speaks SFTP unless told -O.
+    let (code, out) = run(&format!(
+        "sshpass -p root scp {opts} -o PreferredAuthentications=password {} root@127.0.0.1:/tmp/",
+        payload.display()
+    ));
+    assert_eq!(code, Some(0), "{out}");
+    let batch = files.path().join("batch");
+    std::fs::write(&batch, format!("put {} /var/tmp/b2\n", payload.display())).unwrap();
+    let (code, out) = run(&format!(
+        // -b implies BatchMode (no password prompt) unless told otherwise.
+        "sshpass -p root {} {opts} -o PreferredAuthentications=password -o BatchMode=no -b {} root@127.0.0.1",
+        sftp.display(),
+        batch.display()
+    ));
+    assert_eq!(code, Some(0), "{out}");
+    let (conn, _dir) = stop(sensor);
+    let (_, sha) = run(&format!("sha256sum {}", payload.display()));
+    let sha = sha.split_whitespace().next().unwrap().to_owned();
+    assert_eq!(
+        rows(
+            &conn,
+            "SELECT path, size, sha256, truncated, via, length(data) FROM ssh \
+             WHERE eventType = 'file.written' ORDER BY ID"
+        ),
+        [
+            ["/tmp/bot", "100000", &sha, "1", "sftp", "87384"],
+            ["/var/tmp/b2", "100000", &sha, "1", "sftp", "87384"],
+        ]
+    );
+}

@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 use super::Queued;
 use super::login::{LoginDecision, Method};
 use super::scp::{ScpSink, Written};
+use super::sftp::SftpServer;
 use crate::plugins::telnet::negotiation::{LineEditor, LineEvent};
 use crate::session::row;
 use crate::shell::Shell;
@@ -40,6 +41,8 @@ struct ChannelState {
     shell: Option<Box<Shell>>,
     /// Set by an `exec` of `scp -t`: the upload's receiver.
     scp: Option<Box<ScpSink>>,
+    /// Set by the `sftp` subsystem: uploads only.
+    sftp: Option<Box<SftpServer>>,
 }
 
 /// The handler of one SSH connection.
@@ -126,7 +129,7 @@ impl SshHandler {
     }
 
     /// Records each uploaded file as `file.written`.
-    async fn files(&self, written: &[Written]) {
+    async fn files(&self, written: &[Written], via: &str) {
         use base64::Engine;
         for file in written {
             let data = row([
@@ -140,7 +143,7 @@ impl SshHandler {
                         .into(),
                 ),
                 ("truncated", file.truncated.into()),
-                ("via", "scp".into()),
+                ("via", via.into()),
             ]);
             self.record(EventType::FileWritten, data).await;
         }
@@ -273,6 +276,7 @@ impl russh::server::Handler for SshHandler {
                 editor: LineEditor::new(self.max_line_bytes),
                 shell: None,
                 scp: None,
+                sftp: None,
             },
         );
         reply.accept().await;
@@ -383,11 +387,20 @@ impl russh::server::Handler for SshHandler {
     async fn subsystem_request(
         &mut self,
         channel: ChannelId,
-        _name: &str,
+        name: &str,
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        // Dropbear without sftp-server installed, as on most routers.
-        session.channel_failure(channel)
+        let home = match self.user.as_str() {
+            "root" | "" => "/root".to_owned(),
+            user => format!("/home/{}", user.replace('/', "")),
+        };
+        match self.channels.get_mut(&channel) {
+            Some(state) if name == "sftp" && state.shell.is_none() && state.scp.is_none() => {
+                state.sftp = Some(Box::new(SftpServer::new(&home, FILE_BYTES_KEPT)));
+                session.channel_success(channel)
+            }
+            _ => session.channel_failure(channel),
+        }
     }
 
     async fn env_request(
@@ -413,7 +426,20 @@ impl russh::server::Handler for SshHandler {
             let (mut out, mut written) = (Vec::new(), Vec::new());
             sink.push(data, &mut out, &mut written);
             let failed = sink.done();
-            self.files(&written).await;
+            self.files(&written, "scp").await;
+            if !out.is_empty() {
+                session.data(channel, out)?;
+            }
+            if failed {
+                self.finish(channel, 1, session);
+            }
+            return Ok(());
+        }
+        if let Some(server) = state.sftp.as_mut() {
+            let (mut out, mut written) = (Vec::new(), Vec::new());
+            server.push(data, &mut out, &mut written);
+            let failed = server.failed();
+            self.files(&written, "sftp").await;
             if !out.is_empty() {
                 session.data(channel, out)?;
             }
@@ -472,7 +498,7 @@ impl russh::server::Handler for SshHandler {
         let Some(state) = self.channels.get_mut(&channel) else {
             return Ok(());
         };
-        if state.scp.is_some() {
+        if state.scp.is_some() || state.sftp.is_some() {
             // The upload is complete: scp closes its stdin after the last file.
             self.finish(channel, 0, session);
             return Ok(());

@@ -15,6 +15,7 @@ pub mod handler;
 pub mod hostkey;
 pub mod login;
 pub mod scp;
+pub mod sftp;
 pub mod wire;
 
 use std::borrow::Cow;
