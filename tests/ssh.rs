@@ -468,3 +468,18 @@ fn sftp_uploads_are_recorded_as_written_files() {
         ]
     );
 }
+
+#[test]
+fn a_client_that_is_not_ssh_is_kept_raw() {
+    let (sensor, port) = ssh_sensor();
+    let mut s = connect(port);
+    let banner = read_until(&mut s, b"\r\n");
+    assert_eq!(banner, b"SSH-2.0-dropbear_2016.74\r\n");
+    send(&mut s, b"GET / HTTP/1.0\r\n\r\n");
+    let _ = read_to_close(&mut s);
+    let (conn, _dir) = stop(sensor);
+    assert_eq!(
+        rows(&conn, "SELECT reason, length, bytes FROM rawInput"),
+        [["not SSH", "18", "GET / HTTP/1.0\\r\\n\\r\\n"]]
+    );
+}

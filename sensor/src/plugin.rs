@@ -126,8 +126,10 @@ pub fn registry() -> &'static [PluginKind] {
                 EventType::SshLogin,
                 EventType::SshCommand,
                 EventType::SshForward,
-                // scp uploads.
+                // scp and SFTP uploads.
                 EventType::FileWritten,
+                // A client that is not SSH at all.
+                EventType::InputRaw,
             ],
         },
         PluginKind {

@@ -221,7 +221,14 @@ impl SshPlugin {
                             let full = first.len() >= wire::TEE_BYTES;
                             match wire::parse_client_hello(first, full) {
                                 wire::Parsed::Incomplete => {}
-                                wire::Parsed::NotSsh => tee = None,
+                                wire::Parsed::NotSsh => {
+                                    // Not an SSH client (an HTTP request, a TLS hello, noise):
+                                    // kept raw, as telnet keeps what is not telnet, and closed.
+                                    if let Some(first) = tee.take() {
+                                        Box::pin(session.record_raw("not SSH", &first)).await;
+                                    }
+                                    break conn.close(CloseReason::Plugin("not ssh"));
+                                }
                                 wire::Parsed::Done(hello) => {
                                     tee = None;
                                     Box::pin(record_client(session, &hello)).await;
@@ -258,10 +265,11 @@ impl SshPlugin {
         };
         // A client that sent its version and left before its KEXINIT was complete (a banner
         // grabber) is recorded with what it sent.
-        if let Some(first) = tee.take()
-            && let wire::Parsed::Done(hello) = wire::parse_client_hello(&first, true)
-        {
-            Box::pin(record_client(session, &hello)).await;
+        if let Some(first) = tee.take().filter(|first| !first.is_empty()) {
+            match wire::parse_client_hello(&first, true) {
+                wire::Parsed::Done(hello) => Box::pin(record_client(session, &hello)).await,
+                _ => Box::pin(session.record_raw("not SSH", &first)).await,
+            }
         }
         // The connection is over: russh sees the pipe close, its handler records what is
         // left (a line typed without Enter) and drops its queue.

@@ -10,9 +10,6 @@ pub const TEE_BYTES: usize = 16 * 1024;
 /// Longest identification line accepted (RFC 4253 §4.2: 255 bytes with CR LF).
 const MAX_VERSION_LINE: usize = 255;
 
-/// Lines a client may send before its identification line that are skipped.
-const MAX_PRE_LINES: usize = 8;
-
 /// SSH_MSG_KEXINIT.
 const MSG_KEXINIT: u8 = 20;
 
@@ -71,34 +68,28 @@ pub enum Parsed {
 /// `complete`: no more bytes will come (the stream ended or the tee is full), so what is
 /// missing is missing for good.
 pub fn parse_client_hello(bytes: &[u8], complete: bool) -> Parsed {
-    let mut rest = bytes;
-    let mut version = None;
-    for _ in 0..=MAX_PRE_LINES {
-        let Some(end) = rest
-            .iter()
-            .take(MAX_VERSION_LINE + 1)
-            .position(|&b| b == b'\n')
-        else {
-            if rest.len() > MAX_VERSION_LINE {
-                return Parsed::NotSsh;
-            }
-            return if complete {
-                Parsed::NotSsh
-            } else {
-                Parsed::Incomplete
-            };
+    // A client's identification line comes first (RFC 4253 §4.2: only a server may send
+    // other lines before it).
+    let Some(end) = bytes
+        .iter()
+        .take(MAX_VERSION_LINE + 1)
+        .position(|&b| b == b'\n')
+    else {
+        let could_be =
+            b"SSH-".starts_with(bytes.get(..4).unwrap_or(bytes)) && bytes.len() <= MAX_VERSION_LINE;
+        return if could_be && !complete {
+            Parsed::Incomplete
+        } else {
+            Parsed::NotSsh
         };
-        let line = rest.get(..end).unwrap_or_default();
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        rest = rest.get(end + 1..).unwrap_or_default();
-        if line.starts_with(b"SSH-") {
-            version = Some(line.to_vec());
-            break;
-        }
-    }
-    let Some(version) = version else {
-        return Parsed::NotSsh;
     };
+    let line = bytes.get(..end).unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if !line.starts_with(b"SSH-") {
+        return Parsed::NotSsh;
+    }
+    let version = line.to_vec();
+    let rest = bytes.get(end + 1..).unwrap_or_default();
     match read_packet(rest) {
         Some(Some(payload)) => Parsed::Done(ClientHello {
             version,
@@ -204,9 +195,12 @@ mod tests {
     fn junk_and_odd_clients() {
         assert_eq!(parse_client_hello(&[b'A'; 300], false), Parsed::NotSsh);
         assert_eq!(
-            parse_client_hello(b"GET / HTTP/1.1\r\n", true),
+            parse_client_hello(b"GET / HTTP/1.1\r\n", false),
             Parsed::NotSsh
         );
+        assert_eq!(parse_client_hello(b"GE", false), Parsed::NotSsh);
+        assert_eq!(parse_client_hello(b"SS", false), Parsed::Incomplete);
+        assert_eq!(parse_client_hello(b"SSH-2.0-cut", true), Parsed::NotSsh);
         // A version line then a packet whose header is impossible.
         let Parsed::Done(hello) = parse_client_hello(b"SSH-2.0-x\r\n\0\0\0\x01\x09", false) else {
             panic!()
