@@ -39,9 +39,9 @@ command -v python3 >/dev/null || apt_install python3 python3-venv
 # (SIGHUP reloads, and the sensor unit's ExecReload), absent from minimal Debian images; p0f
 # (its /etc/p0f/p0f.fp and `p0f -i lo` are the packet capture's golden comparison) and
 # util-linux's setpriv (the capture test drops CAP_NET_RAW); hydra (tests/credentials.rs brute-forces
-# telnet through the credential policy).
+# telnet through the credential policy); OpenSSH's client and sshpass (tests/ssh.rs).
 missing=()
-for pair in redis-cli:redis-tools mariadb:mariadb-client docker-compose:docker-compose telnet:telnet curl:curl nmap:nmap chromium:chromium prometheus:prometheus npm:npm ip:iproute2 unshare:util-linux nsenter:util-linux setpriv:util-linux p0f:p0f systemd-analyze:systemd hydra:hydra; do
+for pair in redis-cli:redis-tools mariadb:mariadb-client docker-compose:docker-compose telnet:telnet ssh:openssh-client sshpass:sshpass curl:curl nmap:nmap chromium:chromium prometheus:prometheus npm:npm ip:iproute2 unshare:util-linux nsenter:util-linux setpriv:util-linux p0f:p0f systemd-analyze:systemd hydra:hydra; do
   command -v "${pair%%:*}" >/dev/null || missing+=("${pair##*:}")
 done
 # kill is also a shell builtin: look for the program.
@@ -57,6 +57,9 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 ensure_hpfeeds_venv
 # pytest and geoip2 for the MHN server kit's tests (deploy-scripts/mhn/tests).
 ensure_mhn_kit_venv
+# paramiko for the SSH plug-in's tests (tests/ssh.rs): a second SSH client beside OpenSSH's.
+"$VENV/bin/python" -c 'import paramiko' 2>/dev/null \
+  || "$VENV/bin/pip" install -q --disable-pip-version-check 'paramiko==5.1.0'
 # The pinned npm packages, installed once (the test runs the same script).
 bash tests/grafana-schema/check.sh >/dev/null
 

@@ -832,7 +832,7 @@ fn grafana_dashboards_type_check_against_grafana_schema() {
 }
 
 /// `recce7 up` in a network namespace of its own (util-linux `unshare -rn`, loopback brought up
-/// with iproute2's `ip`): its fixed sensor ports (2323, 8080, 8081, 9108) cannot clash with
+/// with iproute2's `ip`): its fixed sensor ports (2323, 8022, 8080, 8081, 9108) cannot clash with
 /// anything else on this machine, and nothing outside the namespace can reach it. `ns_curl`
 /// runs curl inside the namespace with `nsenter`.
 fn up_in_namespace(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {

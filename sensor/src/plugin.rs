@@ -61,6 +61,9 @@ pub struct PluginSettings<'a> {
     /// The directory of the config file, against which relative paths in options (a script)
     /// are resolved; `.` for a config that is not a file.
     pub config_dir: &'a std::path::Path,
+    /// The directory of the sensor's database, where a plug-in keeps what it generates once
+    /// per install (the SSH host key); `.` when the database path has no directory.
+    pub data_dir: &'a std::path::Path,
 }
 
 /// A problem with one option, reported as `plugin[i].options.<key>: <reason>`.
@@ -115,6 +118,23 @@ pub fn registry() -> &'static [PluginKind] {
                 EventType::TelnetLogin,
                 EventType::TelnetCommand,
                 // What arrives after `exit`, and input that is not telnet.
+                EventType::InputRaw,
+            ],
+        },
+        PluginKind {
+            name: "ssh",
+            description: "SSH server (Dropbear's banner and algorithms): logins, the same shell as telnet, forwards refused",
+            build: crate::plugins::ssh::build,
+            events: &[
+                SESSION_EVENTS[0],
+                SESSION_EVENTS[1],
+                EventType::SshClient,
+                EventType::SshLogin,
+                EventType::SshCommand,
+                EventType::SshForward,
+                // scp and SFTP uploads.
+                EventType::FileWritten,
+                // A client that is not SSH at all.
                 EventType::InputRaw,
             ],
         },

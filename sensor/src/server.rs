@@ -797,6 +797,7 @@ mod idle_cost {
             options: &options,
             limits: &limits,
             config_dir: std::path::Path::new("."),
+            data_dir: std::path::Path::new("."),
         };
         let Ok(plugin) = crate::plugins::telnet::build(&settings) else {
             panic!("the telnet plug-in with default options");

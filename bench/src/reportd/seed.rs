@@ -53,6 +53,7 @@ impl Kind {
             options: &Default::default(),
             limits: &limits,
             config_dir: std::path::Path::new("."),
+            data_dir: std::path::Path::new("."),
         };
         match (kind.build)(&settings) {
             Ok(plugin) => plugin.columns(),

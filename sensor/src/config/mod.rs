@@ -129,8 +129,12 @@ impl SensorConfig {
         let s = &self.sensor;
         let listen = s.validate(&mut problems);
         let limits = self.limits.validate(&mut problems);
+        let data_dir = match s.database.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
         let instances =
-            plugins::validate_plugins(&self.plugins, &limits, config_dir, &mut problems);
+            plugins::validate_plugins(&self.plugins, &limits, config_dir, data_dir, &mut problems);
         let hpfeeds = self
             .hpfeeds
             .as_ref()

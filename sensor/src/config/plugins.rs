@@ -78,6 +78,7 @@ pub(super) fn validate_plugins(
     plugins: &[PluginConfig],
     limits: &Limits,
     config_dir: &Path,
+    data_dir: &Path,
     problems: &mut Problems,
 ) -> Vec<Instance> {
     if plugins.iter().all(|p| !p.enabled) {
@@ -86,7 +87,7 @@ pub(super) fn validate_plugins(
     let mut taken = Taken::default();
     let mut instances = Vec::new();
     for (i, p) in plugins.iter().enumerate() {
-        if let Some(instance) = p.validate(i, limits, config_dir, &mut taken, problems) {
+        if let Some(instance) = p.validate(i, limits, config_dir, data_dir, &mut taken, problems) {
             instances.push(instance);
         }
     }
@@ -100,6 +101,7 @@ impl PluginConfig {
         i: usize,
         limits: &Limits,
         config_dir: &Path,
+        data_dir: &Path,
         taken: &mut Taken<'a>,
         problems: &mut Problems,
     ) -> Option<Instance> {
@@ -115,7 +117,7 @@ impl PluginConfig {
             ));
             return None;
         };
-        let plugin = self.build(i, kind, limits, config_dir, problems)?;
+        let plugin = self.build(i, kind, limits, config_dir, data_dir, problems)?;
         let columns = self.columns(i, plugin.columns(), problems);
         Some(Instance {
             name: self.name.clone(),
@@ -196,6 +198,7 @@ impl PluginConfig {
         kind: &PluginKind,
         limits: &Limits,
         config_dir: &Path,
+        data_dir: &Path,
         problems: &mut Problems,
     ) -> Option<Arc<dyn Plugin>> {
         let built = (kind.build)(&PluginSettings {
@@ -203,6 +206,7 @@ impl PluginConfig {
             options: &self.options,
             limits,
             config_dir,
+            data_dir,
         });
         built
             .map_err(|option_problems| {

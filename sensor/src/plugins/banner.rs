@@ -141,6 +141,7 @@ mod tests {
             options: &options,
             limits: &limits,
             config_dir: std::path::Path::new("."),
+            data_dir: std::path::Path::new("."),
         })
         .err()
         .unwrap();

@@ -7,4 +7,5 @@ pub mod http;
 pub mod lua;
 pub mod options;
 pub mod rules;
+pub mod ssh;
 pub mod telnet;

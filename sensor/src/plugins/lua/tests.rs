@@ -55,6 +55,7 @@ fn options_are_checked_each_by_key() {
         options: &options,
         limits: &limits,
         config_dir: std::path::Path::new("."),
+        data_dir: std::path::Path::new("."),
     }) else {
         panic!("bad options were accepted");
     };
@@ -241,6 +242,7 @@ async fn the_handler_future_is_small() {
         options: &options,
         limits: &limits,
         config_dir: dir.path(),
+        data_dir: std::path::Path::new("."),
     }) else {
         panic!("the script did not load");
     };

@@ -312,6 +312,7 @@ mod over_a_connection {
                 options: &table,
                 limits: &limits,
                 config_dir: std::path::Path::new("."),
+                data_dir: std::path::Path::new("."),
             })
             .unwrap();
             let (io, peer) = tokio::io::duplex(4096);

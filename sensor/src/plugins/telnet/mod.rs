@@ -455,6 +455,7 @@ mod tests {
             options: &options,
             limits: &limits,
             config_dir: std::path::Path::new("."),
+            data_dir: std::path::Path::new("."),
         };
         match build(&settings) {
             Ok(_) => Vec::new(),
