@@ -13,6 +13,15 @@ use testkit::sensor::{plugin, ports};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
+/// An SSH instance whose credential policy lets any login in (the policy has its own tests).
+fn ssh_plugin(port: u16) -> String {
+    format!(
+        "{}{}",
+        plugin("ssh", "ssh", port, "ssh"),
+        testkit::sensor::ANY_LOGIN
+    )
+}
+
 /// The client options every test uses: no host key checks, no agent, no config file.
 fn ssh_options(port: u16) -> String {
     format!(
@@ -35,7 +44,7 @@ fn run(script: &str) -> (Option<i32>, String) {
 /// A sensor with one SSH instance; its port.
 fn ssh_sensor() -> (RoleProcess, u16) {
     let [port] = ports();
-    let sensor = RoleProcess::sensor(&bin(), &plugin("ssh", "ssh", port, "ssh"));
+    let sensor = RoleProcess::sensor(&bin(), &ssh_plugin(port));
     (sensor, port)
 }
 
@@ -277,7 +286,7 @@ fn paramiko_password_login_and_exec() {
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("Linux version 3.10.14"), "{text}");
-    assert!(text.contains("SSH-2.0-dropbear_2016.74"), "{text}");
+    assert!(text.contains("SSH-2.0-dropbear_2020.81"), "{text}");
     let (conn, _dir) = stop(sensor);
     assert_eq!(
         rows(
@@ -311,7 +320,7 @@ fn nmap_names_dropbear() {
         "{} -sV -Pn -n -p {port} 127.0.0.1",
         nmap.display()
     ));
-    assert!(out.contains("Dropbear sshd 2016.74"), "{out}");
+    assert!(out.contains("Dropbear sshd 2020.81"), "{out}");
     let (conn, _dir) = stop(sensor);
     assert!(count(&conn, "SELECT COUNT(*) FROM sessions") >= 1);
     let _ = Path::new(".");
@@ -368,7 +377,7 @@ fn public_key_offers_are_bounded_per_connection() {
     require("ssh", "openssh-client");
     let keygen = require("ssh-keygen", "openssh-client");
     let [port] = ports();
-    let body = plugin("ssh", "ssh", port, "ssh") + "[plugin.options]\nmax_auth_attempts = 3\n";
+    let body = ssh_plugin(port) + "[plugin.options]\nmax_auth_attempts = 3\n";
     let sensor = RoleProcess::sensor(&bin(), &body);
     let keys = tempfile::tempdir().unwrap();
     let mut identities = String::new();
@@ -405,7 +414,7 @@ fn the_sensor_limits_hold_over_ssh() {
     let [port] = ports();
     let body = format!(
         "[limits]\nidle_timeout_secs = 2\nmax_session_bytes = 16384\n{}",
-        plugin("ssh", "ssh", port, "ssh")
+        ssh_plugin(port)
     );
     let sensor = RoleProcess::sensor(&bin(), &body);
     let opts = ssh_options(port);
@@ -474,7 +483,7 @@ fn a_client_that_is_not_ssh_is_kept_raw() {
     let (sensor, port) = ssh_sensor();
     let mut s = connect(port);
     let banner = read_until(&mut s, b"\r\n");
-    assert_eq!(banner, b"SSH-2.0-dropbear_2016.74\r\n");
+    assert_eq!(banner, b"SSH-2.0-dropbear_2020.81\r\n");
     send(&mut s, b"GET / HTTP/1.0\r\n\r\n");
     let _ = read_to_close(&mut s);
     let (conn, _dir) = stop(sensor);

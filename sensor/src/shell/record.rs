@@ -31,26 +31,36 @@ pub async fn record_commands(
     }
 }
 
-/// Records a written file as a `file.written` event (shape in docs/events).
-pub async fn record_file(session: &mut Session, file: &WrittenFile) {
-    let data = row([
+/// A written file's `file.written` data (shape in docs/events.md).
+pub fn file_row(file: &WrittenFile) -> store::Row {
+    row([
         ("path", escape_text(file.path.as_bytes()).into()),
         ("size", file.size.into()),
         ("sha256", file.sha256.clone().into()),
         ("data", base64_encode(&file.data).into()),
         ("truncated", file.truncated.into()),
         ("via", file.via.clone().into()),
-    ]);
-    session.record(EventType::FileWritten, data).await;
+    ])
+}
+
+/// Records a written file as a `file.written` event.
+pub async fn record_file(session: &mut Session, file: &WrittenFile) {
+    session.record(EventType::FileWritten, file_row(file)).await;
+}
+
+/// A URL's `download.attempt` data.
+pub fn download_row(download: &DownloadAttempt) -> store::Row {
+    row([
+        ("url", escape_text(download.url.as_bytes()).into()),
+        ("command", download.command.clone().into()),
+    ])
 }
 
 /// Records a URL named to a download tool as a `download.attempt` event.
 pub async fn record_download(session: &mut Session, download: &DownloadAttempt) {
-    let data = row([
-        ("url", escape_text(download.url.as_bytes()).into()),
-        ("command", download.command.clone().into()),
-    ]);
-    session.record(EventType::DownloadAttempt, data).await;
+    session
+        .record(EventType::DownloadAttempt, download_row(download))
+        .await;
 }
 
 /// Records all of one line's output: its commands (as `command_type` events with

@@ -49,6 +49,8 @@ struct ChannelState {
 pub struct SshHandler {
     events: mpsc::Sender<Queued>,
     decision: Arc<dyn LoginDecision>,
+    /// The device the shell shows.
+    persona: Arc<crate::persona::Persona>,
     peer: IpAddr,
     max_line_bytes: usize,
     /// Public keys a client may still offer: each is recorded, so offers are bounded here
@@ -64,6 +66,7 @@ impl SshHandler {
     pub fn new(
         events: mpsc::Sender<Queued>,
         decision: Arc<dyn LoginDecision>,
+        persona: Arc<crate::persona::Persona>,
         peer: IpAddr,
         max_line_bytes: usize,
         max_key_offers: usize,
@@ -71,6 +74,7 @@ impl SshHandler {
         SshHandler {
             events,
             decision,
+            persona,
             peer,
             max_line_bytes,
             key_offers_left: max_key_offers,
@@ -150,11 +154,38 @@ impl SshHandler {
     }
 
     fn new_shell(&self) -> Box<Shell> {
-        Box::new(Shell::new(if self.user.is_empty() {
+        let user = if self.user.is_empty() {
             "root"
         } else {
             &self.user
-        }))
+        };
+        Box::new(Shell::with_persona(user, Arc::clone(&self.persona)))
+    }
+
+    /// Records the files and URLs a shell line revealed (`file.written`, `download.attempt`).
+    async fn revealed(&self, output: &crate::shell::ShellOutput) {
+        for file in &output.files {
+            self.record(EventType::FileWritten, crate::shell::record::file_row(file))
+                .await;
+        }
+        for download in &output.downloads {
+            self.record(
+                EventType::DownloadAttempt,
+                crate::shell::record::download_row(download),
+            )
+            .await;
+        }
+    }
+
+    /// Records the files a shell still held when its channel ended.
+    async fn settle(&self, shell: &mut Shell) {
+        for file in shell.finish() {
+            self.record(
+                EventType::FileWritten,
+                crate::shell::record::file_row(&file),
+            )
+            .await;
+        }
     }
 
     /// Ends a channel: exit status, EOF, close (russh errors only when the channel is gone).
@@ -376,6 +407,8 @@ impl russh::server::Handler for SshHandler {
         let mut shell = self.new_shell();
         let result = shell.run_input(command);
         self.commands(&result.commands, "exec", false).await;
+        self.revealed(&result).await;
+        self.settle(&mut shell).await;
         session.channel_success(channel)?;
         if !result.text.is_empty() {
             session.data(channel, without_cr(&result.text, pty))?;
@@ -458,12 +491,18 @@ impl russh::server::Handler for SshHandler {
         state.editor.push(data, pty, &mut echo, &mut lines);
         let mut out = echo;
         let mut ran = Vec::new();
+        let mut revealed = Vec::new();
         let mut end = None;
         for line in lines {
             match line {
                 LineEvent::Line(line) | LineEvent::TooLong(line) => {
-                    let result = shell.run_input(&line);
-                    ran.extend(result.commands);
+                    let mut result = shell.run_input(&line);
+                    ran.append(&mut result.commands);
+                    revealed.push(crate::shell::ShellOutput {
+                        files: std::mem::take(&mut result.files),
+                        downloads: std::mem::take(&mut result.downloads),
+                        ..Default::default()
+                    });
                     out.extend_from_slice(&without_cr(&result.text, pty));
                     if result.exit {
                         end = Some(0);
@@ -479,6 +518,15 @@ impl russh::server::Handler for SshHandler {
             }
         }
         self.commands(&ran, "command", false).await;
+        for output in &revealed {
+            self.revealed(output).await;
+        }
+        if end.is_some()
+            && let Some(shell) = self.channels.get_mut(&channel).and_then(|s| s.shell.take())
+        {
+            let mut shell = shell;
+            self.settle(&mut shell).await;
+        }
         if !out.is_empty() {
             session.data(channel, out)?;
         }
@@ -514,6 +562,7 @@ impl russh::server::Handler for SshHandler {
             let pty = state.pty;
             let text = without_cr(&result.text, pty);
             self.commands(&result.commands, "command", true).await;
+            self.revealed(&result).await;
             if !text.is_empty() {
                 session.data(channel, text)?;
             }

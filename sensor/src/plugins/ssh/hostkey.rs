@@ -1,10 +1,9 @@
 //! The install's SSH host key: generated on first start, kept in a file beside the sensor's
 //! database (mode 0600), and the same on every later start, as a real device's is.
 //!
-//! ECDSA on NIST P-256 only: Dropbear 2016.74, the persona's daemon, offers `ecdsa-sha2-nistp256`
-//! and `ssh-rsa` (and `ssh-dss`); it had no Ed25519 yet (2020.79), so an Ed25519 key would be a
-//! tell. An ECDSA key is generated in milliseconds on a Pi Zero, where a 2048-bit RSA key takes
-//! tens of seconds and would need the `rsa` crate in the binary.
+//! ECDSA on NIST P-256 only, one of the host keys Dropbear 2020.81 (the persona's daemon) offers.
+//! An ECDSA key is generated in milliseconds on a Pi Zero, where a 2048-bit RSA key takes tens
+//! of seconds and would need the `rsa` crate in the binary.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

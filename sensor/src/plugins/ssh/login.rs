@@ -29,25 +29,33 @@ pub trait LoginDecision: Send + Sync + std::fmt::Debug {
     fn accept(&self, peer: std::net::IpAddr, user: &[u8], password: &[u8]) -> bool;
 }
 
-/// Until the credential policy is plugged in: the empty password is refused, any other
-/// accepted.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct AnyNonEmpty;
-
-impl LoginDecision for AnyNonEmpty {
-    fn accept(&self, _peer: std::net::IpAddr, _user: &[u8], password: &[u8]) -> bool {
-        !password.is_empty()
+/// The credential policy shared with telnet ([`crate::credentials`]) decides SSH logins.
+impl LoginDecision for crate::credentials::CredentialPolicy {
+    fn accept(&self, peer: std::net::IpAddr, user: &[u8], password: &[u8]) -> bool {
+        self.check(peer, user, password) == crate::credentials::LoginOutcome::Accepted
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
     #[test]
-    fn the_empty_password_is_refused() {
+    fn the_policy_decides_and_remembers() {
+        let table: toml::Table = toml::from_str("accept_after = [1, 1]").unwrap();
+        let policy = crate::credentials::build(&table, std::path::Path::new(".")).unwrap();
         let peer = std::net::IpAddr::from([127, 0, 0, 1]);
-        assert!(!AnyNonEmpty.accept(peer, b"root", b""));
-        assert!(AnyNonEmpty.accept(peer, b"root", b"xc3511"));
+        assert!(!policy.accept(peer, b"root", b""), "the empty password");
+        assert!(
+            !policy.accept(peer, b"root", b"123456"),
+            "the first is refused"
+        );
+        assert!(policy.accept(peer, b"root", b"xc3511"));
+        assert!(policy.accept(peer, b"root", b"xc3511"), "and keeps working");
+        assert!(
+            !policy.accept(peer, b"root", b"123456"),
+            "and keeps failing"
+        );
     }
 }

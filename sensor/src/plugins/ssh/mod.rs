@@ -1,5 +1,5 @@
 //! The SSH plug-in (`kind = "ssh"`): a pure-Rust SSH server ([`russh`]) that presents the
-//! persona's daemon (Dropbear 2016.74: its banner and, as far as russh implements them, its
+//! persona's daemon (Dropbear 2020.81: its banner and, as far as russh implements them, its
 //! algorithm lists), records the client's version and HASSH, every login attempt (password,
 //! keyboard-interactive, public key) with its outcome, and runs the same shell as telnet on
 //! `shell` and `exec` channels. Port forwarding is recorded and refused; nothing ever connects
@@ -32,12 +32,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use crate::connection::{CloseReason, Connection};
+use crate::credentials::{self, CredentialPolicy};
 use crate::persona::Persona;
 use crate::plugin::{HandlerFuture, OptionProblem, Plugin, PluginSettings, integer, text};
 use crate::plugins::options::read_options;
 use crate::session::{Session, row};
 use handler::SshHandler;
-use login::{AnyNonEmpty, LoginDecision};
 
 /// Bytes the pipe between the connection and russh holds in each direction.
 const PIPE_BYTES: usize = 16 * 1024;
@@ -53,18 +53,22 @@ const DRAIN: Duration = Duration::from_secs(2);
 const AUTH_REJECTION: Duration = Duration::from_millis(300);
 
 /// `[plugin.options]` of an SSH instance; every key is optional.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SshOptions {
     /// Login attempts allowed per connection before the server disconnects (Dropbear: 10);
     /// public keys offered are bounded by the same number.
     pub max_auth_attempts: usize,
+    /// `[plugin.options.credentials]`: who logs in, as for telnet
+    /// ([`crate::credentials::CredentialOptions`]). Default: its defaults.
+    pub credentials: toml::Table,
 }
 
 impl Default for SshOptions {
     fn default() -> SshOptions {
         SshOptions {
             max_auth_attempts: 10,
+            credentials: toml::Table::new(),
         }
     }
 }
@@ -86,11 +90,11 @@ impl SshOptions {
 /// The SSH plug-in of one instance.
 #[derive(Debug)]
 pub struct SshPlugin {
-    persona: Persona,
     max_auth_attempts: usize,
     max_line_bytes: usize,
     key_path: PathBuf,
-    decision: Arc<dyn LoginDecision>,
+    /// Who logs in ([`crate::credentials`]).
+    credentials: Arc<CredentialPolicy>,
     /// The server's config, made at the first connection (the host key is read or generated
     /// then, not when `check-config` builds the plug-in).
     config: Mutex<Option<Arc<russh::server::Config>>>,
@@ -100,48 +104,58 @@ pub struct SshPlugin {
 pub fn build(settings: &PluginSettings<'_>) -> Result<Arc<dyn Plugin>, Vec<OptionProblem>> {
     let (options, mut problems) = read_options::<SshOptions>(settings.options);
     problems.extend(options.validate());
-    if !problems.is_empty() {
+    let policy = match credentials::build(&options.credentials, settings.config_dir) {
+        Ok(policy) => Some(policy),
+        Err(more) => {
+            problems.extend(more);
+            None
+        }
+    };
+    let Some(policy) = policy.filter(|_| problems.is_empty()) else {
         return Err(problems);
-    }
+    };
     Ok(Arc::new(SshPlugin {
-        persona: Persona::default(),
         max_auth_attempts: options.max_auth_attempts,
         max_line_bytes: settings.limits.max_line_bytes,
         key_path: settings.data_dir.join(hostkey::FILE_NAME),
-        decision: Arc::new(AnyNonEmpty),
+        credentials: Arc::new(policy),
         config: Mutex::new(None),
     }))
 }
 
-/// Dropbear 2016.74's algorithms, as far as russh has them (docs/ssh.md: what differs).
+/// Dropbear 2020.81's algorithms, in its order, as far as russh has them (docs/ssh.md: what
+/// differs).
 pub fn preferred() -> Preferred {
     Preferred {
         kex: Cow::Borrowed(&[
+            kex::CURVE25519,
             kex::CURVE25519_PRE_RFC_8731,
             kex::ECDH_SHA2_NISTP521,
             kex::ECDH_SHA2_NISTP384,
             kex::ECDH_SHA2_NISTP256,
+            kex::DH_G14_SHA256,
             kex::DH_G14_SHA1,
-            kex::DH_G1_SHA1,
         ]),
         key: Cow::Borrowed(&[Algorithm::Ecdsa {
             curve: EcdsaCurve::NistP256,
         }]),
         host_key_certificates: Cow::Borrowed(&[]),
         cipher: Cow::Borrowed(&[
+            cipher::CHACHA20_POLY1305,
             cipher::AES_128_CTR,
             cipher::AES_256_CTR,
-            cipher::AES_128_CBC,
-            cipher::AES_256_CBC,
         ]),
-        mac: Cow::Borrowed(&[mac::HMAC_SHA1, mac::HMAC_SHA256, mac::HMAC_SHA512]),
+        mac: Cow::Borrowed(&[mac::HMAC_SHA1, mac::HMAC_SHA256]),
         compression: Cow::Borrowed(&[compression::NONE]),
     }
 }
 
 impl SshPlugin {
     /// The server config, with the host key read (or generated) the first time.
-    fn server_config(&self) -> Result<Arc<russh::server::Config>, hostkey::HostKeyError> {
+    fn server_config(
+        &self,
+        persona: &Persona,
+    ) -> Result<Arc<russh::server::Config>, hostkey::HostKeyError> {
         let mut config = self
             .config
             .lock()
@@ -151,7 +165,7 @@ impl SshPlugin {
         }
         let key = hostkey::load_or_create(&self.key_path)?;
         let made = Arc::new(russh::server::Config {
-            server_id: SshId::Standard(Cow::Owned(self.persona.ssh_banner.clone())),
+            server_id: SshId::Standard(Cow::Owned(persona.ssh_banner.clone())),
             methods: MethodSet::from(
                 &[
                     MethodKind::PublicKey,
@@ -180,7 +194,7 @@ impl SshPlugin {
         conn: &mut Connection,
         session: &mut Session,
     ) -> Result<(), CloseReason> {
-        let config = match self.server_config() {
+        let config = match self.server_config(session.persona()) {
             Ok(config) => config,
             Err(e) => {
                 tracing::error!(error = %e, "ssh: no host key");
@@ -191,7 +205,8 @@ impl SshPlugin {
         let (events, mut queued) = mpsc::channel(EVENT_QUEUE);
         let handler = SshHandler::new(
             events,
-            Arc::clone(&self.decision),
+            Arc::clone(&self.credentials) as Arc<dyn login::LoginDecision>,
+            Arc::clone(session.persona()),
             conn.peer().ip(),
             self.max_line_bytes,
             self.max_auth_attempts,
@@ -311,6 +326,10 @@ impl Plugin for SshPlugin {
         "ssh"
     }
 
+    fn logins(&self) -> Option<Arc<credentials::LoginCounters>> {
+        Some(self.credentials.counters())
+    }
+
     fn columns(&self) -> Vec<Column> {
         vec![
             // ssh.client
@@ -334,13 +353,6 @@ impl Plugin for SshPlugin {
             integer("port"),
             text("originator"),
             integer("refused"),
-            // file.written (scp uploads), until the store gives it a table of its own
-            text("path"),
-            integer("size"),
-            text("sha256"),
-            text("data"),
-            integer("truncated"),
-            text("via"),
         ]
     }
 
