@@ -75,7 +75,7 @@ impl Shell {
                     super::time::month_name(mo)
                 )
             }
-            None => "#1 SMP PREEMPT Thu Mar 9 11:02:13 CST 2017".to_string(),
+            None => "#1 SMP PREEMPT Fri Jun 18 10:35:51 CST 2021".to_string(),
         }
     }
 
@@ -87,7 +87,7 @@ impl Shell {
         )
     }
 
-    /// The date `ls -l` shows for everything from the firmware image (`Mar  9  2017`).
+    /// The date `ls -l` shows for everything from the firmware image (`Jun 18  2021` for the default persona).
     pub(super) fn firmware_ls_date(&self) -> String {
         let secs = parse_firmware_date(&self.persona.firmware_date).map_or(1_489_028_919, |d| d.0);
         format_date_custom(secs, "%b %e  %Y")

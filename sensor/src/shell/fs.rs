@@ -487,7 +487,7 @@ mod tests {
         let mut sh = root();
         assert_eq!(
             run(&mut sh, "echo /var/run/*.pid"),
-            "/var/run/goahead.pid /var/run/udhcpc.pid\r\n"
+            "/var/run/lighttpd.pid /var/run/udhcpc.pid\r\n"
         );
         assert_eq!(run(&mut sh, "echo '/var/run/*'"), "/var/run/*\r\n");
         assert_eq!(run(&mut sh, "echo /nope/*"), "/nope/*\r\n");

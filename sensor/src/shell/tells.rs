@@ -82,9 +82,9 @@ fn the_persona_is_shown_everywhere() {
         run(&mut sh, "ls /var/run/goahead.pid"),
         "ls: /var/run/goahead.pid: No such file or directory\r\n"
     );
-    // The default persona keeps the old device.
+    // The default persona: a 2021 firmware's lighttpd.
     let mut plain = root();
-    assert!(run(&mut plain, "ps").contains(" goahead\r\n"));
+    assert!(run(&mut plain, "ps").contains(" lighttpd"));
     assert_eq!(run(&mut plain, "uname -n"), "router\r\n");
 }
 

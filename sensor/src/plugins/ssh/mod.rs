@@ -396,7 +396,7 @@ mod tests {
         assert_eq!(
             problems("max_auth_attempts = 0\nother = 1"),
             [
-                "other: unknown option (known: max_auth_attempts)",
+                "other: unknown option (known: max_auth_attempts, credentials)",
                 "max_auth_attempts: must be between 1 and 100",
             ]
         );

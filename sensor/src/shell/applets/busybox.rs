@@ -114,7 +114,7 @@ mod tests {
         assert!(run(&mut sh, "/bin/busybox cat /proc/mounts").contains("/dev/root"));
         let help = run(&mut sh, "busybox");
         assert!(
-            help.starts_with("BusyBox v1.24.1 (2017-03-09 11:08:39 CST) multi-call binary.\r\n")
+            help.starts_with("BusyBox v1.24.1 (2021-06-18 10:42:17 CST) multi-call binary.\r\n")
         );
         assert!(help.contains("Currently defined functions:\r\n\t[, [[, arp, ash,"));
         assert!(help.lines().all(|l| l.len() <= 82));

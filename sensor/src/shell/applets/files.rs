@@ -624,11 +624,11 @@ mod tests {
         }
         let long = run(&mut sh, "ls -l /bin");
         assert!(
-            long.contains("-rwxr-xr-x    1 root     root        895268 Mar  9  2017 busybox\r\n"),
+            long.contains("-rwxr-xr-x    1 root     root        895268 Jun 18  2021 busybox\r\n"),
             "{long}"
         );
         assert!(long.contains(
-            "lrwxrwxrwx    1 root     root             7 Mar  9  2017 cat -> busybox\r\n"
+            "lrwxrwxrwx    1 root     root             7 Jun 18  2021 cat -> busybox\r\n"
         ));
         let la = run(&mut sh, "ls -la /tmp");
         assert!(la.contains(" .\r\n") && la.contains(" ..\r\n"));

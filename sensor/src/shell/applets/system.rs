@@ -245,7 +245,7 @@ mod tests {
         let mut sh = root();
         assert_eq!(
             run(&mut sh, "uname -a"),
-            "Linux router 3.10.14 #1 SMP PREEMPT Thu Mar 9 11:02:13 CST 2017 mips GNU/Linux\r\n"
+            "Linux router 3.10.14 #1 SMP PREEMPT Fri Jun 18 10:35:51 CST 2021 mips GNU/Linux\r\n"
         );
         assert_eq!(run(&mut sh, "uname"), "Linux\r\n");
         assert_eq!(run(&mut sh, "uname -m"), "mips\r\n");
@@ -254,7 +254,7 @@ mod tests {
         assert_eq!(run(&mut sh, "uname -n"), "router\r\n");
         assert_eq!(
             run(&mut sh, "uname -v"),
-            "#1 SMP PREEMPT Thu Mar 9 11:02:13 CST 2017\r\n"
+            "#1 SMP PREEMPT Fri Jun 18 10:35:51 CST 2021\r\n"
         );
         assert_eq!(run(&mut sh, "uname -sm"), "Linux mips\r\n");
     }
