@@ -29,9 +29,6 @@ const MAX_CHANNELS: usize = 8;
 /// Bytes kept of each file an attacker uploads (its size and SHA-256 cover all of it).
 pub const FILE_BYTES_KEPT: usize = 64 * 1024;
 
-/// What busybox's ash prints when a login shell starts (as telnet's).
-const MOTD: &str = "\r\n\r\nBusyBox v1.24.1 (2017-03-09 11:08:39 CST) built-in shell (ash)\r\nEnter 'help' for a list of built-in commands.\r\n\r\n";
-
 /// One session channel.
 struct ChannelState {
     /// A terminal was requested: echo and CR LF line ends, as a tty gives.
@@ -379,7 +376,8 @@ impl russh::server::Handler for SshHandler {
         let Some(state) = self.channels.get_mut(&channel) else {
             return session.channel_failure(channel);
         };
-        let mut greeting = without_cr(MOTD.as_bytes(), state.pty);
+        // What ash prints when a login shell starts: the persona's firmware, as telnet's.
+        let mut greeting = without_cr(shell.banner().as_bytes(), state.pty);
         greeting.extend_from_slice(shell.prompt().as_bytes());
         state.shell = Some(shell);
         session.channel_success(channel)?;
