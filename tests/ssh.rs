@@ -119,7 +119,10 @@ fn openssh_shell_on_stdin_and_with_a_terminal() {
          sshpass -p root ssh -tt {opts} -o PubkeyAuthentication=no root@127.0.0.1"
     ));
     // The persona's firmware, as telnet shows it.
-    assert!(tty.contains("BusyBox v1.24.1 (2021-06-18 10:42:17 CST)"), "{tty}");
+    assert!(
+        tty.contains("BusyBox v1.24.1 (2021-06-18 10:42:17 CST)"),
+        "{tty}"
+    );
     assert!(tty.contains("~ # "), "{tty}");
     assert!(tty.contains("hello"), "{tty}");
     let (conn, _dir) = stop(sensor);
