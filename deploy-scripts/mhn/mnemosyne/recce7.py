@@ -289,9 +289,14 @@ class Recce7Events(BaseNormalizer):
                 'password': password if isinstance(password, TEXT_TYPES) else None,
             }]
         urls = []
-        if event['type'] == 'telnet.command' and isinstance(values.get('user_input'), TEXT_TYPES):
+        if event['type'] in ('telnet.command', 'ssh.command') and isinstance(
+                values.get('user_input'), TEXT_TYPES):
             session['commands'] = [values['user_input']]
             urls = find_urls(values['user_input'])
+        elif event['type'] == 'ssh.client' and isinstance(values.get('version'), TEXT_TYPES):
+            session['session_ssh'] = {'version': values['version']}
+        elif event['type'] == 'download.attempt' and isinstance(values.get('url'), TEXT_TYPES):
+            urls = [values['url'][:MAX_URL_CHARS]]
         elif event['type'] == 'http.request':
             session['session_http'] = {'request': http_request(values)}
             urls = find_urls(values.get('path'), values.get('body'))

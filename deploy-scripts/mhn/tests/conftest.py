@@ -175,6 +175,10 @@ def start_sensor(directory, broker_port, telnet_port, http_port, ftp_port):
         'enabled = false',
         '[[plugin]]',
         'name = "telnet"', 'kind = "telnet"', 'port = %d' % telnet_port, 'table = "telnet"',
+        # Any password logs in at once: the kit checks the events of one login (the credential
+        # policy has its own tests: tests/credentials.rs).
+        '[plugin.options.credentials]',
+        'accept_after = [0, 0]',
         '[[plugin]]',
         'name = "http"', 'kind = "http"', 'port = %d' % http_port, 'table = "http"',
         '[[plugin]]',

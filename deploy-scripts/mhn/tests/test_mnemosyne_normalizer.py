@@ -58,7 +58,9 @@ def test_the_sensor_published_every_event_of_both_sessions(real_events):
         ['session.start', 'http.request', 'session.end'],
         ['session.start', 'input.raw', 'session.end'],
         ['session.start', 'service.input', 'service.input', 'session.end'],
-        ['session.start', 'telnet.login'] + ['telnet.command'] * 5 + ['session.end'],
+        # The shell reports the URL named to wget after the line's commands.
+        ['session.start', 'telnet.login'] + ['telnet.command'] * 4 + ['download.attempt',
+                                                                     'telnet.command', 'session.end'],
     ]
     assert {m[0] for m in real_events['messages']} == {'recce7-pi-1'}
 
@@ -306,6 +308,21 @@ def test_an_unknown_type_is_kept_as_a_plain_record(normalizer_module):
     [record] = normalize(normalizer_module, changed(type='ssh.key', data={'fingerprint': 'ab'}))
     assert record['session']['recce7']['type'] == 'ssh.key'
     assert 'auth_attempts' not in record['session']
+
+
+def test_ssh_sessions_carry_their_version_commands_and_download_urls(normalizer_module):
+    [record] = normalize(normalizer_module, changed(
+        type='ssh.client', protocol='ssh',
+        data={'version': 'SSH-2.0-OpenSSH_9.2p1', 'hassh': 'ab' * 16}))
+    assert record['session']['session_ssh'] == {'version': 'SSH-2.0-OpenSSH_9.2p1'}
+    assert record['session']['protocol'] == 'ssh'
+    [record] = normalize(normalizer_module, changed(
+        type='ssh.command', data={'input_type': 'exec', 'user_input': 'uname -a'}))
+    assert record['session']['commands'] == ['uname -a']
+    [record, url] = normalize(normalizer_module, changed(
+        type='download.attempt', data={'url': 'tftp://203.0.113.9/' + 'b' * 5000,
+                                       'command': 'tftp'}))
+    assert url == {'url': {'url': ('tftp://203.0.113.9/' + 'b' * 5000)[:2048]}}
 
 
 def test_urls_are_bounded_in_number_and_length(normalizer_module):
