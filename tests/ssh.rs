@@ -1,5 +1,7 @@
 //! The SSH plug-in against real clients: Debian's OpenSSH client (with sshpass), Python's
-//! paramiko and nmap, with every recorded row checked in SQLite.
+//! paramiko and nmap, with every recorded row checked in SQLite. Built with the `ssh` feature
+//! (scripts/test-all.sh turns it on).
+#![cfg(feature = "ssh")]
 
 mod sensor_common;
 
@@ -499,4 +501,40 @@ fn a_client_that_is_not_ssh_is_kept_raw() {
         rows(&conn, "SELECT reason, length, bytes FROM rawInput"),
         [["not SSH", "18", "GET / HTTP/1.0\\r\\n\\r\\n"]]
     );
+}
+
+#[test]
+fn the_shipped_ssh_instance_is_valid_once_uncommented() {
+    let shipped =
+        std::fs::read_to_string(testkit::workspace_root().join("configs/sensor.toml")).unwrap();
+    let start = shipped
+        .find("# [[plugin]]\n# name = \"ssh\"")
+        .expect("the SSH block");
+    let end = shipped[start..]
+        .find("accept_after")
+        .map(|i| start + i)
+        .unwrap();
+    let end = end + shipped[end..].find('\n').unwrap();
+    let block: String = shipped[start..=end]
+        .lines()
+        .map(|l| l.strip_prefix("# ").unwrap_or(l))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let config = format!("{}{block}{}", &shipped[..start], &shipped[end + 1..]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sensor.toml");
+    std::fs::write(&path, config).unwrap();
+    let out = std::process::Command::new(bin())
+        .args(["check-config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("4 enabled instances"), "{text}");
+    assert!(text.contains("kind=ssh"), "{text}");
 }

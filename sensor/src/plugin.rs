@@ -117,6 +117,9 @@ pub fn registry() -> &'static [PluginKind] {
                 SESSION_EVENTS[1],
                 EventType::TelnetLogin,
                 EventType::TelnetCommand,
+                // What the shell saw written and named.
+                EventType::FileWritten,
+                EventType::DownloadAttempt,
                 // What arrives after `exit`, and input that is not telnet.
                 EventType::InputRaw,
             ],
@@ -124,7 +127,7 @@ pub fn registry() -> &'static [PluginKind] {
         PluginKind {
             name: "ssh",
             description: "SSH server (Dropbear's banner and algorithms): logins, the same shell as telnet, forwards refused",
-            build: crate::plugins::ssh::build,
+            build: crate::plugins::ssh_build,
             events: &[
                 SESSION_EVENTS[0],
                 SESSION_EVENTS[1],
@@ -132,8 +135,9 @@ pub fn registry() -> &'static [PluginKind] {
                 EventType::SshLogin,
                 EventType::SshCommand,
                 EventType::SshForward,
-                // scp and SFTP uploads.
+                // scp and SFTP uploads, and what the shell saw written and named.
                 EventType::FileWritten,
+                EventType::DownloadAttempt,
                 // A client that is not SSH at all.
                 EventType::InputRaw,
             ],

@@ -7,10 +7,6 @@ fn the_shipped_default_is_valid() {
     let valid = default_config().unwrap();
     let kinds: Vec<&str> = valid.instances.iter().map(|i| i.kind).collect();
     assert!(kinds.contains(&"telnet"));
-    assert!(
-        kinds.contains(&"ssh"),
-        "SSH is on in the shipped config (issue 18)"
-    );
     assert_eq!(
         kinds.iter().filter(|k| **k == "http").count(),
         2,
