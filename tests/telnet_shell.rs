@@ -24,7 +24,7 @@ fn sleep_waits_and_dropped_files_and_urls_are_recorded() {
     let [port, nobody] = ports();
     let body = format!(
         "{}\n[hpfeeds]\nhost = \"127.0.0.1\"\nport = {nobody}\nident = \"s\"\nsecret = \"x\"\nchannel = \"recce7.events\"\nreconnect_max_secs = 1\n",
-        plugin("t", "telnet", port, "telnet")
+        testkit::sensor::telnet_any_login("t", port, "telnet")
     );
     let sensor = RoleProcess::sensor(&bin(), &body);
     let mut s = connect(port);
