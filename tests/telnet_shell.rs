@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use sensor_common::*;
 use testkit::role::RoleProcess;
-use testkit::sensor::{plugin, ports};
+use testkit::sensor::ports;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
