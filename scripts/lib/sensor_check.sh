@@ -42,6 +42,9 @@ name = "telnet"
 kind = "telnet"
 port = $telnet
 table = "telnet"
+# Any password logs in at once: the check runs one login (the policy has its own tests).
+[plugin.options.credentials]
+accept_after = [0, 0]
 
 [[plugin]]
 name = "http"
