@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # recce7's whole test suite. Installs what the tests use when it is missing (Debian packages:
-# python3-venv, procps, telnet, curl, nmap, p0f, redis-tools, mariadb-client, chromium, prometheus, npm, docker-compose; a Python virtualenv with the
-# hpfeeds3 broker and client, pytest and geoip2; the nightly toolchain and cargo-fuzz; @grafana/schema and
+# python3-venv, procps, telnet, curl, nmap, p0f, redis-tools, mariadb-client, chromium, prometheus, npm, docker-compose, hydra, openssh-client, sshpass; a Python virtualenv with the
+# hpfeeds3 broker and client, pytest, geoip2 and paramiko; the nightly toolchain and cargo-fuzz; @grafana/schema and
 # typescript from npm, pinned in tests/grafana-schema), then runs formatting, clippy, every
 # unit and behaviour test, and a short fuzzing run. Exits non-zero on any failure.
 #
