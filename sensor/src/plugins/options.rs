@@ -116,6 +116,29 @@ impl<'de> Deserializer<'de> for FieldNames<'_> {
     }
 }
 
+/// The problems `build` reports for the `[plugin.options]` table `options` (TOML), as
+/// `key: reason`: the option tests of every built-in plug-in share it.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) fn build_problems(build: crate::plugin::BuildFn, options: &str) -> Vec<String> {
+    let options: toml::Table = toml::from_str(options).unwrap();
+    let limits = crate::limits::Limits::default();
+    let settings = crate::plugin::PluginSettings {
+        name: "t",
+        options: &options,
+        limits: &limits,
+        config_dir: std::path::Path::new("."),
+        data_dir: std::path::Path::new("."),
+    };
+    match build(&settings) {
+        Ok(_) => Vec::new(),
+        Err(problems) => problems
+            .iter()
+            .map(|p| format!("{}: {}", p.key, p.reason))
+            .collect(),
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

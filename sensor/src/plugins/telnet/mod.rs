@@ -444,26 +444,10 @@ impl Plugin for TelnetPlugin {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::limits::Limits;
 
     /// The problems `build` reports for `options`, as `key: reason`.
     fn problems(options: &str) -> Vec<String> {
-        let options: toml::Table = toml::from_str(options).unwrap();
-        let limits = Limits::default();
-        let settings = PluginSettings {
-            name: "t",
-            options: &options,
-            limits: &limits,
-            config_dir: std::path::Path::new("."),
-            data_dir: std::path::Path::new("."),
-        };
-        match build(&settings) {
-            Ok(_) => Vec::new(),
-            Err(problems) => problems
-                .iter()
-                .map(|p| format!("{}: {}", p.key, p.reason))
-                .collect(),
-        }
+        crate::plugins::options::build_problems(build, options)
     }
 
     #[test]
