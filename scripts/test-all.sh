@@ -91,7 +91,10 @@ if [ "$FUZZ_SECS" != 0 ]; then
       || { echo "test-all: fuzzing needs a nightly toolchain: rustup toolchain install nightly" >&2; exit 1; }
   fi
   command -v cargo-fuzz >/dev/null || cargo install -q cargo-fuzz --locked
-  for target in wire_decode telnet_decode http_parse payload_parse rules_conversation capture_packet; do
+  # The SSH server starts from a real client's first bytes (its version line and KEXINIT).
+  mkdir -p fuzz/corpus/ssh_server
+  cp sensor/src/plugins/ssh/testdata/openssh-9.2p1-kexinit.bin fuzz/corpus/ssh_server/
+  for target in wire_decode telnet_decode http_parse payload_parse rules_conversation capture_packet ssh_server; do
     step "fuzz: $target for ${FUZZ_SECS}s"
     (cd fuzz && cargo +nightly fuzz run "$target" -- -max_total_time="$FUZZ_SECS" -rss_limit_mb=1024 2>&1 | tail -n 3)
   done

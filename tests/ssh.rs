@@ -159,6 +159,152 @@ fn openssh_shell_on_stdin_and_with_a_terminal() {
 }
 
 #[test]
+fn the_shell_takes_its_time_over_ssh() {
+    require("ssh", "openssh-client");
+    require("sshpass", "sshpass");
+    let (sensor, port) = ssh_sensor();
+    let opts = ssh_options(port);
+    // `sleep` sleeps over SSH as over telnet, and the channel ends after it, not before.
+    let started = std::time::Instant::now();
+    let (code, out) = run(&format!(
+        "sshpass -p root ssh {opts} -o PreferredAuthentications=password root@127.0.0.1 \
+         'echo before; sleep 2; echo after'"
+    ));
+    let took = started.elapsed();
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("before") && out.contains("after"), "{out}");
+    assert!(
+        took >= Duration::from_secs(2),
+        "sleep 2 returned after {took:?}"
+    );
+    // A shell on stdin: the output before a wait arrives before it (`ping` prints a reply a
+    // second), and `exit` after it still closes the channel.
+    let started = std::time::Instant::now();
+    let (_, out) = run(&format!(
+        "printf 'ping -c 3 192.0.2.1\\nexit\\n' | sshpass -p root ssh -T {opts} \
+         -o PreferredAuthentications=password root@127.0.0.1"
+    ));
+    let took = started.elapsed();
+    assert!(out.contains("3 packets transmitted"), "{out}");
+    assert!(
+        took >= Duration::from_secs(2),
+        "ping -c 3 returned after {took:?}"
+    );
+    let (conn, _dir) = stop(sensor);
+    assert_eq!(
+        rows(
+            &conn,
+            "SELECT input_type, user_input FROM ssh WHERE eventType = 'ssh.command' ORDER BY ID"
+        ),
+        [
+            ["exec", "echo before"],
+            ["exec", "sleep 2"],
+            ["exec", "echo after"],
+            ["command", "ping -c 3 192.0.2.1"],
+            ["command", "exit"],
+        ]
+    );
+}
+
+#[test]
+fn a_client_that_never_reads_its_output_is_bounded() {
+    let python = testkit::venv_bin("python");
+    let (sensor, port) = ssh_sensor();
+    // paramiko never reads the channel, so its window (1 KiB) never opens again: what the
+    // shell prints past the sensor's backlog is discarded, while every command is recorded.
+    let script = format!(
+        "import paramiko, time\n\
+         t = paramiko.Transport(('127.0.0.1', {port}))\n\
+         t.connect(username='root', password='root')\n\
+         ch = t.open_session(window_size=1024)\n\
+         ch.invoke_shell()\n\
+         for i in range(300):\n    ch.sendall(b'cat /proc/cpuinfo\\n')\n\
+         ch.sendall(b'echo last\\n')\n\
+         time.sleep(2)\n\
+         t.close()\n"
+    );
+    let mut cmd = Command::new(&python);
+    cmd.arg("-c").arg(script);
+    let out = testkit::run_with_timeout(cmd, TIMEOUT);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    let log = sensor.log();
+    let (conn, _dir) = stop(sensor);
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT COUNT(*) FROM ssh WHERE eventType = 'ssh.command' AND user_input = 'cat /proc/cpuinfo'"
+        ),
+        300
+    );
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT COUNT(*) FROM ssh WHERE eventType = 'ssh.command' AND user_input = 'echo last'"
+        ),
+        1
+    );
+    assert!(log.contains("did not read its output"), "{log}");
+}
+
+#[test]
+fn hydra_reveals_the_policys_share_of_its_list_then_gets_in() {
+    let hydra = require("hydra", "hydra");
+    let [port] = ports();
+    let body = format!(
+        "{}[plugin.options.credentials]\naccept_after = [3, 5]\n",
+        plugin("ssh", "ssh", port, "ssh")
+    );
+    let sensor = RoleProcess::sensor(&bin(), &body);
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("passwords.txt");
+    let passwords = [
+        "123456", "password", "admin", "root", "12345", "default", "xc3511", "vizxv", "888888",
+        "xmhdipc", "juantech", "54321", "support", "user", "guest",
+    ];
+    std::fs::write(&list, passwords.join("\n") + "\n").unwrap();
+    // One task, stop at the first valid pair, no restore file.
+    let mut cmd = Command::new(hydra);
+    cmd.args(["-l", "root", "-P"])
+        .arg(&list)
+        .args(["-t", "1", "-f", "-I", "-w", "10"])
+        .arg(format!("ssh://127.0.0.1:{port}"))
+        .current_dir(dir.path());
+    let out = testkit::run_with_timeout(cmd, Duration::from_secs(180));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let found = stdout
+        .lines()
+        .find_map(|l| {
+            l.split_once("login: root   password: ")
+                .map(|(_, p)| p.trim().to_owned())
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "hydra found no password:\n{stdout}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    assert!(stdout.contains("1 valid password found"), "{stdout}");
+    let (conn, _dir) = stop(sensor);
+    let attempts = rows(
+        &conn,
+        "SELECT username, password, outcome FROM ssh WHERE eventType = 'ssh.login' ORDER BY ID",
+    );
+    // Every attempt recorded, as hydra sent it: refusals, 3 to 5 of them (the policy's draw),
+    // then the accepted login, the last, and the password hydra reports.
+    let last = attempts.len() - 1;
+    assert!((3..=5).contains(&last), "{attempts:?}");
+    for attempt in &attempts[..last] {
+        assert_eq!(attempt[0], "root", "{attempts:?}");
+        assert!(passwords.contains(&attempt[1].as_str()), "{attempts:?}");
+        assert_eq!(attempt[2], "refused", "{attempts:?}");
+    }
+    assert_eq!(attempts[last][2], "accepted", "{attempts:?}");
+    assert_eq!(attempts[last][1], found, "{attempts:?}");
+}
+
+#[test]
 fn forwards_are_recorded_and_refused() {
     require("ssh", "openssh-client");
     require("sshpass", "sshpass");

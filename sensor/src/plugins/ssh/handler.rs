@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use russh::keys::HashAlg;
 use russh::server::{Auth, ChannelOpenHandle, Msg, PublicKeyOffer, Response, Session};
@@ -13,9 +14,11 @@ use russh::{Channel, ChannelId, ChannelOpenFailure};
 use serde_json::Value;
 use store::{EventType, escape_text};
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 
 use super::Queued;
 use super::login::{LoginDecision, Method};
+use super::output::ChannelOutput;
 use super::scp::{ScpSink, Written};
 use super::sftp::SftpServer;
 use crate::plugins::telnet::negotiation::{LineEditor, LineEvent};
@@ -40,6 +43,36 @@ struct ChannelState {
     scp: Option<Box<ScpSink>>,
     /// Set by the `sftp` subsystem: uploads only.
     sftp: Option<Box<SftpServer>>,
+    /// Everything sent on the channel goes through its writer, in order and paced.
+    out: ChannelOutput,
+}
+
+impl ChannelState {
+    /// Queues a shell line's output cut at its pauses, with the channel's line ends.
+    fn paced(&mut self, output: &crate::shell::ShellOutput) {
+        for (text, wait) in output.segments() {
+            self.out.data(without_cr(text, self.pty));
+            self.out.wait(wait);
+        }
+    }
+
+    /// Queues the channel's end after its output.
+    fn end(mut self, status: u32, peer: IpAddr) {
+        self.out.finish(status);
+        self.report_discarded(peer);
+    }
+
+    /// Logs the output that had to be dropped, if any (the count of [`ChannelOutput`]).
+    fn report_discarded(&self, peer: IpAddr) {
+        let discarded = self.out.discarded();
+        if discarded > 0 {
+            tracing::warn!(
+                %peer,
+                discarded,
+                "ssh: the client did not read its output; bytes past the backlog were discarded"
+            );
+        }
+    }
 }
 
 /// The handler of one SSH connection.
@@ -55,6 +88,8 @@ pub struct SshHandler {
     key_offers_left: usize,
     user: String,
     channels: HashMap<ChannelId, ChannelState>,
+    /// The channels' writer tasks ([`ChannelOutput`]): aborted when the connection ends.
+    writers: JoinSet<()>,
 }
 
 impl SshHandler {
@@ -77,6 +112,7 @@ impl SshHandler {
             key_offers_left: max_key_offers,
             user: String::new(),
             channels: HashMap::new(),
+            writers: JoinSet::new(),
         }
     }
 
@@ -185,12 +221,18 @@ impl SshHandler {
         }
     }
 
-    /// Ends a channel: exit status, EOF, close (russh errors only when the channel is gone).
-    fn finish(&mut self, channel: ChannelId, status: u32, session: &mut Session) {
-        self.channels.remove(&channel);
-        let _ = session.exit_status_request(channel, status);
-        let _ = session.eof(channel);
-        let _ = session.close(channel);
+    /// Ends a channel once its output is sent: exit status, EOF, close.
+    fn finish(&mut self, channel: ChannelId, status: u32) {
+        if let Some(state) = self.channels.remove(&channel) {
+            state.end(status, self.peer);
+        }
+    }
+
+    /// Queues bytes on a channel's writer.
+    fn send(&mut self, channel: ChannelId, bytes: Vec<u8>) {
+        if let Some(state) = self.channels.get_mut(&channel) {
+            state.out.data(bytes);
+        }
     }
 }
 
@@ -290,13 +332,19 @@ impl russh::server::Handler for SshHandler {
         _session: &mut Session,
     ) -> Result<(), Self::Error> {
         // The channel's own message queue is not read (the handler gets everything): dropping
-        // it keeps russh from waiting on a full queue.
+        // its read half keeps russh from waiting on a full queue. The write half goes to the
+        // channel's writer task.
         let id = channel.id();
-        drop(channel);
+        let (read, write) = channel.split();
+        drop(read);
         if self.channels.len() >= MAX_CHANNELS {
             reply.reject(ChannelOpenFailure::ResourceShortage).await;
             return Ok(());
         }
+        // Writers of channels that ended are reaped here, so the set stays as small as the
+        // channels open.
+        while self.writers.try_join_next().is_some() {}
+        let out = ChannelOutput::spawn(write, &mut self.writers);
         self.channels.insert(
             id,
             ChannelState {
@@ -305,6 +353,7 @@ impl russh::server::Handler for SshHandler {
                 shell: None,
                 scp: None,
                 sftp: None,
+                out,
             },
         );
         reply.accept().await;
@@ -380,8 +429,8 @@ impl russh::server::Handler for SshHandler {
         let mut greeting = without_cr(shell.banner().as_bytes(), state.pty);
         greeting.extend_from_slice(shell.prompt().as_bytes());
         state.shell = Some(shell);
-        session.channel_success(channel)?;
-        session.data(channel, greeting)
+        state.out.data(greeting);
+        session.channel_success(channel)
     }
 
     async fn exec_request(
@@ -390,29 +439,28 @@ impl russh::server::Handler for SshHandler {
         data: &[u8],
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        let Some(pty) = self.channels.get(&channel).map(|s| s.pty) else {
+        if !self.channels.contains_key(&channel) {
             return session.channel_failure(channel);
-        };
+        }
         let command = data.get(..self.max_line_bytes).unwrap_or(data);
         if let Some(sink) = ScpSink::for_command(command, FILE_BYTES_KEPT) {
             self.commands(&[command.to_vec()], "exec", false).await;
             if let Some(state) = self.channels.get_mut(&channel) {
                 state.scp = Some(Box::new(sink));
+                state.out.data(ScpSink::greeting().to_vec());
             }
-            session.channel_success(channel)?;
-            return session.data(channel, ScpSink::greeting().to_vec());
+            return session.channel_success(channel);
         }
         let mut shell = self.new_shell();
         let result = shell.run_input(command);
         self.commands(&result.commands, "exec", false).await;
         self.revealed(&result).await;
         self.settle(&mut shell).await;
-        session.channel_success(channel)?;
-        if !result.text.is_empty() {
-            session.data(channel, without_cr(&result.text, pty))?;
+        if let Some(state) = self.channels.get_mut(&channel) {
+            state.paced(&result);
         }
-        self.finish(channel, exit_status(&result.text), session);
-        Ok(())
+        self.finish(channel, exit_status(&result.text));
+        session.channel_success(channel)
     }
 
     async fn subsystem_request(
@@ -448,7 +496,7 @@ impl russh::server::Handler for SshHandler {
         &mut self,
         channel: ChannelId,
         data: &[u8],
-        session: &mut Session,
+        _session: &mut Session,
     ) -> Result<(), Self::Error> {
         let Some(state) = self.channels.get_mut(&channel) else {
             return Ok(());
@@ -458,11 +506,9 @@ impl russh::server::Handler for SshHandler {
             sink.push(data, &mut out, &mut written);
             let failed = sink.done();
             self.files(&written, "scp").await;
-            if !out.is_empty() {
-                session.data(channel, out)?;
-            }
+            self.send(channel, out);
             if failed {
-                self.finish(channel, 1, session);
+                self.finish(channel, 1);
             }
             return Ok(());
         }
@@ -471,11 +517,9 @@ impl russh::server::Handler for SshHandler {
             server.push(data, &mut out, &mut written);
             let failed = server.failed();
             self.files(&written, "sftp").await;
-            if !out.is_empty() {
-                session.data(channel, out)?;
-            }
+            self.send(channel, out);
             if failed {
-                self.finish(channel, 1, session);
+                self.finish(channel, 1);
             }
             return Ok(());
         }
@@ -487,7 +531,9 @@ impl russh::server::Handler for SshHandler {
         let mut echo = Vec::new();
         let mut lines = Vec::new();
         state.editor.push(data, pty, &mut echo, &mut lines);
+        // What to send, cut where the shell waits (`sleep`, `ping`, a download timing out).
         let mut out = echo;
+        let mut paced: Vec<(Vec<u8>, Duration)> = Vec::new();
         let mut ran = Vec::new();
         let mut revealed = Vec::new();
         let mut end = None;
@@ -496,12 +542,17 @@ impl russh::server::Handler for SshHandler {
                 LineEvent::Line(line) | LineEvent::TooLong(line) => {
                     let mut result = shell.run_input(&line);
                     ran.append(&mut result.commands);
+                    for (text, wait) in result.segments() {
+                        out.extend_from_slice(&without_cr(text, pty));
+                        if !wait.is_zero() {
+                            paced.push((std::mem::take(&mut out), wait));
+                        }
+                    }
                     revealed.push(crate::shell::ShellOutput {
                         files: std::mem::take(&mut result.files),
                         downloads: std::mem::take(&mut result.downloads),
                         ..Default::default()
                     });
-                    out.extend_from_slice(&without_cr(&result.text, pty));
                     if result.exit {
                         end = Some(0);
                         break;
@@ -515,6 +566,11 @@ impl russh::server::Handler for SshHandler {
                 }
             }
         }
+        paced.push((out, Duration::ZERO));
+        for (text, wait) in paced {
+            state.out.data(text);
+            state.out.wait(wait);
+        }
         self.commands(&ran, "command", false).await;
         for output in &revealed {
             self.revealed(output).await;
@@ -525,11 +581,8 @@ impl russh::server::Handler for SshHandler {
             let mut shell = shell;
             self.settle(&mut shell).await;
         }
-        if !out.is_empty() {
-            session.data(channel, out)?;
-        }
         if let Some(status) = end {
-            self.finish(channel, status, session);
+            self.finish(channel, status);
         }
         Ok(())
     }
@@ -537,7 +590,7 @@ impl russh::server::Handler for SshHandler {
     async fn channel_eof(
         &mut self,
         channel: ChannelId,
-        session: &mut Session,
+        _session: &mut Session,
     ) -> Result<(), Self::Error> {
         // Without a terminal, the end of stdin is the end of the shell's input: a last line
         // without a newline still runs, as `sh` would run it.
@@ -546,7 +599,7 @@ impl russh::server::Handler for SshHandler {
         };
         if state.scp.is_some() || state.sftp.is_some() {
             // The upload is complete: scp closes its stdin after the last file.
-            self.finish(channel, 0, session);
+            self.finish(channel, 0);
             return Ok(());
         }
         let Some(shell) = state.shell.as_mut() else {
@@ -557,15 +610,11 @@ impl russh::server::Handler for SshHandler {
         if !pending.is_empty() {
             let result = shell.run_input(&pending);
             status = exit_status(&result.text);
-            let pty = state.pty;
-            let text = without_cr(&result.text, pty);
+            state.paced(&result);
             self.commands(&result.commands, "command", true).await;
             self.revealed(&result).await;
-            if !text.is_empty() {
-                session.data(channel, text)?;
-            }
         }
-        self.finish(channel, status, session);
+        self.finish(channel, status);
         Ok(())
     }
 
@@ -574,10 +623,11 @@ impl russh::server::Handler for SshHandler {
         channel: ChannelId,
         _session: &mut Session,
     ) -> Result<(), Self::Error> {
-        if let Some(state) = self.channels.remove(&channel)
-            && state.shell.is_some()
-            && !state.editor.pending().is_empty()
-        {
+        let Some(state) = self.channels.remove(&channel) else {
+            return Ok(());
+        };
+        state.report_discarded(self.peer);
+        if state.shell.is_some() && !state.editor.pending().is_empty() {
             let pending = crate::shell::split_command_bytes(state.editor.pending())
                 .into_iter()
                 .map(<[u8]>::to_vec)
@@ -592,6 +642,7 @@ impl Drop for SshHandler {
     /// A line typed without Enter when the connection ended is kept (marked unterminated).
     fn drop(&mut self) {
         for state in self.channels.values() {
+            state.report_discarded(self.peer);
             if state.shell.is_none() || state.editor.pending().is_empty() {
                 continue;
             }

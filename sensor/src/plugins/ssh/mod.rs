@@ -14,6 +14,7 @@
 pub mod handler;
 pub mod hostkey;
 pub mod login;
+pub mod output;
 pub mod scp;
 pub mod sftp;
 pub mod wire;
@@ -150,9 +151,40 @@ pub fn preferred() -> Preferred {
     }
 }
 
+/// The russh server config of an instance: the persona's banner, Dropbear's algorithms
+/// ([`preferred`]), the host key, and logins allowed per connection. The fuzz target
+/// `ssh_server` runs the same.
+pub fn server_config(
+    key: russh::keys::PrivateKey,
+    persona: &Persona,
+    max_auth_attempts: usize,
+) -> russh::server::Config {
+    russh::server::Config {
+        server_id: SshId::Standard(Cow::Owned(persona.ssh_banner.clone())),
+        methods: MethodSet::from(
+            &[
+                MethodKind::PublicKey,
+                MethodKind::Password,
+                MethodKind::KeyboardInteractive,
+            ][..],
+        ),
+        auth_rejection_time: AUTH_REJECTION,
+        auth_rejection_time_initial: Some(Duration::ZERO),
+        keys: vec![key],
+        preferred: preferred(),
+        max_auth_attempts,
+        // The connection's own limits end idle sessions.
+        inactivity_timeout: None,
+        window_size: 64 * 1024,
+        channel_buffer_size: 16,
+        event_buffer_size: 8,
+        ..Default::default()
+    }
+}
+
 impl SshPlugin {
     /// The server config, with the host key read (or generated) the first time.
-    fn server_config(
+    fn shared_config(
         &self,
         persona: &Persona,
     ) -> Result<Arc<russh::server::Config>, hostkey::HostKeyError> {
@@ -164,27 +196,7 @@ impl SshPlugin {
             return Ok(Arc::clone(config));
         }
         let key = hostkey::load_or_create(&self.key_path)?;
-        let made = Arc::new(russh::server::Config {
-            server_id: SshId::Standard(Cow::Owned(persona.ssh_banner.clone())),
-            methods: MethodSet::from(
-                &[
-                    MethodKind::PublicKey,
-                    MethodKind::Password,
-                    MethodKind::KeyboardInteractive,
-                ][..],
-            ),
-            auth_rejection_time: AUTH_REJECTION,
-            auth_rejection_time_initial: Some(Duration::ZERO),
-            keys: vec![key],
-            preferred: preferred(),
-            max_auth_attempts: self.max_auth_attempts,
-            // The connection's own limits end idle sessions.
-            inactivity_timeout: None,
-            window_size: 64 * 1024,
-            channel_buffer_size: 16,
-            event_buffer_size: 8,
-            ..Default::default()
-        });
+        let made = Arc::new(server_config(key, persona, self.max_auth_attempts));
         *config = Some(Arc::clone(&made));
         Ok(made)
     }
@@ -194,7 +206,7 @@ impl SshPlugin {
         conn: &mut Connection,
         session: &mut Session,
     ) -> Result<(), CloseReason> {
-        let config = match self.server_config(session.persona()) {
+        let config = match self.shared_config(session.persona()) {
             Ok(config) => config,
             Err(e) => {
                 tracing::error!(error = %e, "ssh: no host key");
