@@ -81,6 +81,8 @@ zig_target() {
 # No unwind tables, in Rust (force-unwind-tables=no) or C (zig cc): with panic = "abort" nothing
 # unwinds, and the tables were 0.65 MB of the x86_64 binary (6 MB budget; docs/BENCHMARKS.md).
 # A panic still prints its message; its backtrace shows fewer frames.
+# The standard library is built with `optimize_for_size` (its smaller sort and formatting code)
+# and without backtrace symbolization (the binary is stripped: there are no names to print).
 build() {
   local target="$1" env_name wrapper
   env_name="$(echo "$target" | tr 'a-z-' 'A-Z_')"
@@ -101,7 +103,8 @@ EOF
   env "CC_${target//-/_}=$wrapper" \
       "CARGO_TARGET_${env_name}_LINKER=$wrapper" \
       "CARGO_TARGET_${env_name}_RUSTFLAGS=-C link-self-contained=no -C force-unwind-tables=no" \
-      cargo +nightly build --release --locked -p recce7 -Zbuild-std=std,panic_abort --target "$target"
+      cargo +nightly build --release --locked -p recce7 -Zbuild-std=std,panic_abort \
+        -Zbuild-std-features=optimize_for_size --target "$target"
 }
 
 # How to run a binary of the target on this machine.

@@ -142,7 +142,8 @@ systemd-analyze verify /lib/systemd/system/recce7-*.service /lib/systemd/system/
 # What the sensor's unit runs before it starts, as the unit runs it.
 (cd /var/lib/recce7 && runuser -u recce7 -- /usr/bin/recce7 check-config /etc/recce7/sensor.toml)
 # The service pack (docs/plugins.md) finds its scripts beside it and passes as the service user.
-for f in service-pack.toml scripts/redis.lua scripts/mysql.lua; do
+# userdb.txt: the credential policy's Cowrie-format rules, for `userdb = "userdb.txt"`.
+for f in service-pack.toml scripts/redis.lua scripts/mysql.lua userdb.txt; do
   grep -qx "/etc/recce7/$f" /var/lib/dpkg/info/recce7.conffiles || fail "$f is not a conffile"
 done
 (cd /var/lib/recce7 && runuser -u recce7 -- /usr/bin/recce7 check-config /etc/recce7/service-pack.toml)

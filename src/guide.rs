@@ -41,6 +41,7 @@ impl SensorGuide<'_> {
                 .unwrap_or_default();
             let hint = match (kind, protocol.as_str()) {
                 ("telnet", _) => format!("try: telnet 127.0.0.1 {port}"),
+                ("ssh", _) => format!("try: ssh -p {port} root@127.0.0.1"),
                 ("http", _) => format!("try: curl -i http://127.0.0.1:{port}/"),
                 (_, "ftp") => format!("try: curl ftp://127.0.0.1:{port}/"),
                 (_, "redis") => format!("try: redis-cli -h 127.0.0.1 -p {port} info"),

@@ -181,7 +181,7 @@ fn check_config_reports_every_problem_with_file_key_and_reason() {
         "{}",
         String::from_utf8_lossy(&ok.stderr)
     );
-    assert!(String::from_utf8_lossy(&ok.stdout).contains("3 enabled instances"));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("4 enabled instances"));
 }
 
 /// `recce7 check-config FILE` on `text`, written to `dir/name`: (exit code, stdout, stderr).

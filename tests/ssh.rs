@@ -650,29 +650,11 @@ fn a_client_that_is_not_ssh_is_kept_raw() {
 }
 
 #[test]
-fn the_shipped_ssh_instance_is_valid_once_uncommented() {
-    let shipped =
-        std::fs::read_to_string(testkit::workspace_root().join("configs/sensor.toml")).unwrap();
-    let start = shipped
-        .find("# [[plugin]]\n# name = \"ssh\"")
-        .expect("the SSH block");
-    let end = shipped[start..]
-        .find("accept_after")
-        .map(|i| start + i)
-        .unwrap();
-    let end = end + shipped[end..].find('\n').unwrap();
-    let block: String = shipped[start..=end]
-        .lines()
-        .map(|l| l.strip_prefix("# ").unwrap_or(l))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    let config = format!("{}{block}{}", &shipped[..start], &shipped[end + 1..]);
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("sensor.toml");
-    std::fs::write(&path, config).unwrap();
+fn the_shipped_config_runs_ssh_on_8022() {
+    let shipped = testkit::workspace_root().join("configs/sensor.toml");
     let out = std::process::Command::new(bin())
         .args(["check-config"])
-        .arg(&path)
+        .arg(&shipped)
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -682,5 +664,10 @@ fn the_shipped_ssh_instance_is_valid_once_uncommented() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(text.contains("4 enabled instances"), "{text}");
-    assert!(text.contains("kind=ssh"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.split_whitespace().skip(1).collect::<Vec<_>>()
+                == ["ssh", "kind=ssh", "port=8022", "table=ssh"]),
+        "{text}"
+    );
 }
