@@ -19,8 +19,9 @@
 //! `publish` measures the sensor's publishing, `consumers` the normalizer and geoloc, and
 //! `reportd` the report service's API and map over a generated million-event store,
 //! `retention` the sensor's pruning (see [`retention`]), and `plugins` the service pack's rules
-//! and Lua plug-ins beside the built-in telnet (see [`plugins`]), and `capture` the packet
-//! capture's packets per second and CPU (see [`capture`]; as root).
+//! and Lua plug-ins beside the built-in telnet (see [`plugins`]), `ssh` the SSH plug-in's logins
+//! per second and memory per idle session beside telnet's (see [`ssh`]), and `capture` the
+//! packet capture's packets per second and CPU (see [`capture`]; as root).
 
 mod capture;
 mod consumers;
@@ -29,6 +30,7 @@ mod publish;
 mod reportd;
 mod retention;
 mod sensor;
+mod ssh;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -199,6 +201,10 @@ fn main() {
         plugins::run();
         return;
     }
+    if what == "ssh" {
+        ssh::run();
+        return;
+    }
     if what == "retention" {
         println!("machine: {}", machine());
         retention::run();
@@ -210,7 +216,7 @@ fn main() {
     }
     if what != "hpfeeds" && what != "codec" {
         eprintln!(
-            "usage: bench [hpfeeds|codec|sensor|sensor-idle|sensor-http|sensor-telnet|sensor-10k|plugins|capture|publish|consumers|reportd|retention]"
+            "usage: bench [hpfeeds|codec|sensor|sensor-idle|sensor-http|sensor-telnet|sensor-10k|plugins|ssh|capture|publish|consumers|reportd|retention]"
         );
         std::process::exit(2);
     }
