@@ -43,6 +43,29 @@ fn run(script: &str) -> (Option<i32>, String) {
     )
 }
 
+/// Runs a Python `script` with the venv's paramiko, bounded; asserts it succeeded and returns
+/// its output (stdout + stderr). Fails with the install hint when paramiko is missing.
+fn paramiko(script: &str) -> String {
+    let python = testkit::venv_bin("python");
+    let check = Command::new(&python)
+        .args(["-c", "import paramiko"])
+        .output()
+        .expect("run the venv's python");
+    assert!(
+        check.status.success(),
+        "paramiko is missing from {}: run ./scripts/test-all.sh (it installs it) or: {} -m pip install paramiko",
+        python.display(),
+        python.display()
+    );
+    let mut cmd = Command::new(&python);
+    cmd.arg("-c").arg(script);
+    let out = testkit::run_with_timeout(cmd, TIMEOUT);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    text
+}
+
 /// A sensor with one SSH instance; its port.
 fn ssh_sensor() -> (RoleProcess, u16) {
     let [port] = ports();
@@ -208,7 +231,6 @@ fn the_shell_takes_its_time_over_ssh() {
 
 #[test]
 fn a_client_that_never_reads_its_output_is_bounded() {
-    let python = testkit::venv_bin("python");
     let (sensor, port) = ssh_sensor();
     // paramiko never reads the channel, so its window (1 KiB) never opens again: what the
     // shell prints past the sensor's backlog is discarded, while every command is recorded.
@@ -223,12 +245,7 @@ fn a_client_that_never_reads_its_output_is_bounded() {
          time.sleep(2)\n\
          t.close()\n"
     );
-    let mut cmd = Command::new(&python);
-    cmd.arg("-c").arg(script);
-    let out = testkit::run_with_timeout(cmd, TIMEOUT);
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{text}");
+    paramiko(&script);
     let log = sensor.log();
     let (conn, _dir) = stop(sensor);
     assert_eq!(
@@ -250,42 +267,17 @@ fn a_client_that_never_reads_its_output_is_bounded() {
 
 #[test]
 fn hydra_reveals_the_policys_share_of_its_list_then_gets_in() {
-    let hydra = require("hydra", "hydra");
     let [port] = ports();
     let body = format!(
         "{}[plugin.options.credentials]\naccept_after = [3, 5]\n",
         plugin("ssh", "ssh", port, "ssh")
     );
     let sensor = RoleProcess::sensor(&bin(), &body);
-    let dir = tempfile::tempdir().unwrap();
-    let list = dir.path().join("passwords.txt");
     let passwords = [
         "123456", "password", "admin", "root", "12345", "default", "xc3511", "vizxv", "888888",
         "xmhdipc", "juantech", "54321", "support", "user", "guest",
     ];
-    std::fs::write(&list, passwords.join("\n") + "\n").unwrap();
-    // One task, stop at the first valid pair, no restore file.
-    let mut cmd = Command::new(hydra);
-    cmd.args(["-l", "root", "-P"])
-        .arg(&list)
-        .args(["-t", "1", "-f", "-I", "-w", "10"])
-        .arg(format!("ssh://127.0.0.1:{port}"))
-        .current_dir(dir.path());
-    let out = testkit::run_with_timeout(cmd, Duration::from_secs(180));
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let found = stdout
-        .lines()
-        .find_map(|l| {
-            l.split_once("login: root   password: ")
-                .map(|(_, p)| p.trim().to_owned())
-        })
-        .unwrap_or_else(|| {
-            panic!(
-                "hydra found no password:\n{stdout}\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
-    assert!(stdout.contains("1 valid password found"), "{stdout}");
+    let found = hydra_root(&format!("ssh://127.0.0.1:{port}"), &passwords);
     let (conn, _dir) = stop(sensor);
     let attempts = rows(
         &conn,
@@ -415,17 +407,6 @@ fn public_key_attempt_then_password() {
 
 #[test]
 fn paramiko_password_login_and_exec() {
-    let python = testkit::venv_bin("python");
-    let check = Command::new(&python)
-        .args(["-c", "import paramiko"])
-        .output()
-        .expect("run the venv's python");
-    assert!(
-        check.status.success(),
-        "paramiko is missing from {}: run ./scripts/test-all.sh (it installs it) or: {} -m pip install paramiko",
-        python.display(),
-        python.display()
-    );
     let (sensor, port) = ssh_sensor();
     let script = format!(
         "import paramiko\n\
@@ -438,12 +419,7 @@ fn paramiko_password_login_and_exec() {
          print(c.get_transport().remote_version)\n\
          c.close()\n"
     );
-    let mut cmd = Command::new(&python);
-    cmd.arg("-c").arg(script);
-    let out = testkit::run_with_timeout(cmd, TIMEOUT);
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{text}");
+    let text = paramiko(&script);
     assert!(text.contains("Linux version 3.10.14"), "{text}");
     assert!(text.contains("SSH-2.0-dropbear_2020.81"), "{text}");
     let (conn, _dir) = stop(sensor);

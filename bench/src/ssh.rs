@@ -2,7 +2,7 @@
 //!
 //! Each measurement starts a fresh release sensor holding one instance (telnet or SSH, the
 //! credential policy letting any login in: `accept_after = [0, 0]`) under
-//! [`limits`](crate::sensor::limits), and stops it with SIGTERM:
+//! [`limits`], and stops it with SIGTERM:
 //! - logins/s: 16 clients loop for 10 s over what a brute-forcer does: connect, log in with a
 //!   password, leave. Telnet: the login prompt, user, password, the shell prompt, `exit`, the
 //!   sensor's close (as `bench plugins`). SSH: russh's client (the sensor's library, its `ring`

@@ -125,6 +125,38 @@ pub fn sh(script: &str, timeout: Duration) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Debian's hydra as user `root` against `url` (`telnet://...`, `ssh://...`) over `passwords`:
+/// one task, stop at the first valid pair, no restore file, bounded. Returns the password hydra
+/// reports; fails with its output when it found none.
+pub fn hydra_root(url: &str, passwords: &[&str]) -> String {
+    let hydra = require("hydra", "hydra");
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("passwords.txt");
+    std::fs::write(&list, passwords.join("\n") + "\n").unwrap();
+    let mut cmd = Command::new(hydra);
+    cmd.args(["-l", "root", "-P"])
+        .arg(&list)
+        .args(["-t", "1", "-f", "-I", "-w", "10"])
+        .arg(url)
+        .current_dir(dir.path());
+    let out = testkit::run_with_timeout(cmd, Duration::from_secs(180));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let found = stdout
+        .lines()
+        .find_map(|l| {
+            l.split_once("login: root   password: ")
+                .map(|(_, p)| p.trim().to_owned())
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "hydra found no password:\n{stdout}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    assert!(stdout.contains("1 valid password found"), "{stdout}");
+    found
+}
+
 /// Logs in over telnet as `user`, runs `commands` at the shell prompt, logs out.
 pub fn telnet_login(port: u16, user: &str, password: &str, commands: &[&str]) {
     let mut s = connect(port);
