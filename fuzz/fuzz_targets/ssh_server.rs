@@ -26,13 +26,6 @@ impl LoginDecision for Refuse {
     }
 }
 
-static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime")
-});
-
 static PERSONA: LazyLock<Arc<Persona>> = LazyLock::new(|| Arc::new(Persona::default()));
 
 static CONFIG: LazyLock<Arc<russh::server::Config>> = LazyLock::new(|| {
@@ -45,7 +38,13 @@ static CONFIG: LazyLock<Arc<russh::server::Config>> = LazyLock::new(|| {
 
 fuzz_target!(|input: &[u8]| {
     let config = Arc::clone(&CONFIG);
-    RUNTIME.block_on(async move {
+    // A runtime per input: dropping it drops every task the input started (russh spawns the
+    // session itself), so nothing of one input outlives it.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async move {
         let (client, server) = tokio::io::duplex(64 * 1024);
         let (events, mut queued) = tokio::sync::mpsc::channel(32);
         let handler = SshHandler::new(
@@ -75,6 +74,9 @@ fuzz_target!(|input: &[u8]| {
         .await;
         while queued.try_recv().is_ok() {}
         writer.abort();
-        run.abort();
+        drop(from_server);
+        // The client is gone: the server sees the end of its input and stops.
+        let _ = tokio::time::timeout(Duration::from_millis(100), run).await;
     });
+    drop(runtime);
 });
