@@ -29,6 +29,11 @@ pub const MAX_BACKLOG: usize = 64 * 1024;
 /// lines that print nothing (`sleep 60` after `sleep 60`) is bounded too.
 const ITEM_COST: usize = 64;
 
+/// Output is queued in pieces of at most this many bytes, so that a burst larger than the
+/// backlog (a pasted script's output, all produced in one go) keeps its first
+/// [`MAX_BACKLOG`] bytes rather than losing all of it.
+const PIECE_BYTES: usize = 16 * 1024;
+
 /// One thing for the writer to do.
 #[derive(Debug)]
 enum Item {
@@ -79,7 +84,7 @@ impl ChannelOutput {
         }
         let cost = item.cost();
         let finish = matches!(item, Item::Finish(_));
-        if !finish && self.backlog.load(Ordering::Relaxed) + cost > MAX_BACKLOG {
+        if !finish && !fits(self.backlog.load(Ordering::Relaxed), cost) {
             if let Item::Data(bytes) = &item {
                 self.discarded += bytes.len();
             }
@@ -91,10 +96,17 @@ impl ChannelOutput {
         self.queue.send(item).is_ok()
     }
 
-    /// Queues bytes to send at once (after what is queued before them).
+    /// Queues bytes to send at once (after what is queued before them), in pieces of at most
+    /// [`PIECE_BYTES`]; the pieces past the backlog are discarded and counted.
     pub fn data(&mut self, bytes: Vec<u8>) {
-        if !bytes.is_empty() {
-            self.push(Item::Data(bytes));
+        if bytes.len() <= PIECE_BYTES {
+            if !bytes.is_empty() {
+                self.push(Item::Data(bytes));
+            }
+            return;
+        }
+        for piece in bytes.chunks(PIECE_BYTES) {
+            self.push(Item::Data(piece.to_vec()));
         }
     }
 
@@ -115,6 +127,11 @@ impl ChannelOutput {
     pub fn discarded(&self) -> usize {
         self.discarded
     }
+}
+
+/// True when an item costing `cost` may join a queue holding `backlog` (cost) already.
+fn fits(backlog: usize, cost: usize) -> bool {
+    backlog.saturating_add(cost) <= MAX_BACKLOG
 }
 
 /// The writer task: sends each item in order, waits where told, and ends at the channel's end
@@ -143,5 +160,33 @@ async fn write(
         if !go_on {
             break;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_backlog_takes_pieces_up_to_its_bound() {
+        // A burst four times the backlog, in pieces: exactly the first MAX_BACKLOG bytes fit.
+        let burst = vec![b'x'; 4 * MAX_BACKLOG];
+        let (mut backlog, mut kept, mut discarded) = (0, 0, 0);
+        for piece in burst.chunks(PIECE_BYTES) {
+            let item = Item::Data(piece.to_vec());
+            if fits(backlog, item.cost()) {
+                backlog += item.cost();
+                kept += piece.len();
+            } else {
+                discarded += piece.len();
+            }
+        }
+        assert_eq!(kept, MAX_BACKLOG);
+        assert_eq!(kept + discarded, burst.len());
+        // Waits and tiny pieces cost at least ITEM_COST, so a flood of them is bounded too.
+        assert_eq!(Item::Wait(Duration::from_secs(60)).cost(), ITEM_COST);
+        assert_eq!(Item::Data(b"#".to_vec()).cost(), ITEM_COST);
+        assert!(!fits(MAX_BACKLOG, 1));
+        assert!(!fits(usize::MAX, ITEM_COST));
     }
 }
