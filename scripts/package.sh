@@ -93,8 +93,8 @@ for pkg in "$OUT"/*.rpm; do
            /usr/lib/systemd/system/recce7-sensor.service /usr/lib/systemd/system/recce7-reportd.service; do
     grep -qx "$f" <<<"$files" || fail "$name lacks $f"
   done
-  # Five roles' configs, the service pack and its two scripts.
-  [ "$(rpm -qp --configfiles "$pkg" 2>/dev/null | grep -c '^/etc/recce7/')" = 8 ] || fail "$name: the configs are not %config"
+  # Five roles' configs, the service pack and its two scripts, the credential policy's userdb.txt.
+  [ "$(rpm -qp --configfiles "$pkg" 2>/dev/null | grep -c '^/etc/recce7/')" = 9 ] || fail "$name: the configs are not %config"
   rpm -qp --scripts "$pkg" 2>/dev/null | grep -q 'useradd -r' || fail "$name: no user created on install"
   echo "rpm: $name: $(rpm -qp --queryformat '%{NAME} %{VERSION}-%{RELEASE} %{ARCH}' "$pkg" 2>/dev/null), files, %config and scripts as expected"
 done
