@@ -32,7 +32,7 @@ const ITEM_COST: usize = 64;
 /// Output is queued in pieces of at most this many bytes, so that a burst larger than the
 /// backlog (a pasted script's output, all produced in one go) keeps its first
 /// [`MAX_BACKLOG`] bytes rather than losing all of it.
-const PIECE_BYTES: usize = 16 * 1024;
+pub const PIECE_BYTES: usize = 16 * 1024;
 
 /// One thing for the writer to do.
 #[derive(Debug)]
