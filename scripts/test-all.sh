@@ -39,7 +39,7 @@ command -v python3 >/dev/null || apt_install python3 python3-venv
 # (SIGHUP reloads, and the sensor unit's ExecReload), absent from minimal Debian images; p0f
 # (its /etc/p0f/p0f.fp and `p0f -i lo` are the packet capture's golden comparison) and
 # util-linux's setpriv (the capture test drops CAP_NET_RAW); hydra (tests/credentials.rs brute-forces
-# telnet through the credential policy); OpenSSH's client and sshpass (tests/ssh.rs).
+# telnet, and tests/ssh.rs SSH, through the credential policy); OpenSSH's client and sshpass (tests/ssh.rs).
 missing=()
 for pair in redis-cli:redis-tools mariadb:mariadb-client docker-compose:docker-compose telnet:telnet ssh:openssh-client sshpass:sshpass curl:curl nmap:nmap chromium:chromium prometheus:prometheus npm:npm ip:iproute2 unshare:util-linux nsenter:util-linux setpriv:util-linux p0f:p0f systemd-analyze:systemd hydra:hydra; do
   command -v "${pair%%:*}" >/dev/null || missing+=("${pair##*:}")

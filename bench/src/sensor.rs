@@ -224,11 +224,17 @@ fn stop(sensor: RoleProcess, report: &mut Report, what: &str) -> (PathBuf, tempf
 }
 
 fn count(db: &Path, sql: &str) -> u64 {
+    try_count(db, sql).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Reads one count from the database of a stopped sensor.
+pub(crate) fn try_count(db: &Path, sql: &str) -> Result<u64, String> {
     let conn =
         rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .expect("open the sensor's database");
+            .map_err(|e| format!("open {}: {e}", db.display()))?;
     conn.query_row(sql, [], |r| r.get::<_, i64>(0))
-        .unwrap_or_else(|e| panic!("{sql}: {e}")) as u64
+        .map(|n| n as u64)
+        .map_err(|e| format!("{sql}: {e}"))
 }
 
 fn fmt_runs(v: &[f64], digits: usize) -> String {

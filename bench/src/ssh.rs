@@ -360,16 +360,6 @@ fn ticks_per_sec() -> f64 {
         .unwrap_or(100.0)
 }
 
-/// Reads one count from the database of a stopped sensor.
-fn count(db: &Path, sql: &str) -> Result<u64, String> {
-    let conn =
-        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .map_err(|e| format!("open {}: {e}", db.display()))?;
-    conn.query_row(sql, [], |r| r.get::<_, i64>(0))
-        .map(|n| n as u64)
-        .map_err(|e| format!("{sql}: {e}"))
-}
-
 /// Stops `sensor` with SIGTERM; the database's path, its directory (removed when dropped) and
 /// a problem when the exit status was not 0.
 fn stop(
@@ -440,7 +430,7 @@ fn rate(
     let hwm = memory_kb(sensor.pid()).hwm;
     let (db, _dir, problem) = stop(sensor, kind.name());
     problems.extend(problem);
-    let rows = count(&db, kind.accepted_sql()).unwrap_or_else(|e| {
+    let rows = crate::sensor::try_count(&db, kind.accepted_sql()).unwrap_or_else(|e| {
         problems.push(format!("{}: {e}", kind.name()));
         0
     });
@@ -589,7 +579,7 @@ fn idle(
     if let Some(p) = problem {
         return Err(p);
     }
-    let rows = count(&db, kind.accepted_sql())?;
+    let rows = crate::sensor::try_count(&db, kind.accepted_sql())?;
     if rows != IDLE as u64 + 1 {
         return Err(format!(
             "{rows} accepted login rows for {} logins",
