@@ -8,6 +8,12 @@
 #   ./scripts/build-release.sh                  # all three
 #   ./scripts/build-release.sh --check          # all three, then run each (under qemu-user for ARM)
 #   ./scripts/build-release.sh [--check] arm-unknown-linux-musleabihf ...   # only these
+#   ./scripts/build-release.sh --sensor-only [--check] [targets]   # target/<triple>/release/recce7-sensor
+#
+# --sensor-only builds the sensor-only binary (cargo features: SSH, without `server`): every
+# sensor plug-in, `check-config`, `geoip`, `hpfeeds` and `registration`, no report service,
+# normalizer or registrar. It is smaller and so is its idle sensor (docs/install.md). It is
+# written as recce7-sensor; the full binary's path is left without a binary until it is built.
 #
 # The recipe (docs/install.md): rustup's nightly toolchain with `rust-src` builds std for the target
 # (-Zbuild-std), and zig (PyPI `ziglang`) is the C compiler (SQLite) and the linker, through a
@@ -32,16 +38,24 @@ fail() { echo "build-release: $*" >&2; exit 1; }
 say() { printf '\n== %s\n' "$*"; }
 
 check=0
+sensor_only=0
 targets=()
 for arg in "$@"; do
   case "$arg" in
     --check) check=1 ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    --sensor-only) sensor_only=1 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     x86_64-unknown-linux-musl|arm-unknown-linux-musleabihf|aarch64-unknown-linux-musl) targets+=("$arg") ;;
     *) fail "unknown target or option '$arg' (known: ${ALL[*]}, --check)" ;;
   esac
 done
 [ "${#targets[@]}" -gt 0 ] || targets=("${ALL[@]}")
+features=()
+BIN_NAME=recce7
+if [ "$sensor_only" = 1 ]; then
+  features=(--no-default-features --features ssh)
+  BIN_NAME=recce7-sensor
+fi
 
 SCRIPT=build-release
 . scripts/lib/apt.sh
@@ -104,7 +118,10 @@ EOF
       "CARGO_TARGET_${env_name}_LINKER=$wrapper" \
       "CARGO_TARGET_${env_name}_RUSTFLAGS=-C link-self-contained=no -C force-unwind-tables=no" \
       cargo +nightly build --release --locked -p recce7 -Zbuild-std=std,panic_abort \
-        -Zbuild-std-features=optimize_for_size --target "$target"
+        -Zbuild-std-features=optimize_for_size --target "$target" "${features[@]}"
+  if [ "$BIN_NAME" != recce7 ]; then
+    mv "target/$target/release/recce7" "target/$target/release/$BIN_NAME"
+  fi
 }
 
 # How to run a binary of the target on this machine.
@@ -119,7 +136,7 @@ runner() {
 . scripts/lib/sensor_check.sh
 
 smoke() {
-  local target="$1" bin="$PWD/target/$1/release/recce7" run dir
+  local target="$1" bin="$PWD/target/$1/release/$BIN_NAME" run dir
   run="$(runner "$target")"
   say "check $target"
   $run "$bin" --version
@@ -151,14 +168,14 @@ for t in "${targets[@]}"; do build "$t"; done
 say "sizes"
 too_big=0
 for t in "${targets[@]}"; do
-  bin="target/$t/release/recce7"
+  bin="target/$t/release/$BIN_NAME"
   bytes="$(stat -c %s "$bin")"
   printf '%-32s %10s bytes  %s\n' "$t" "$bytes" "$(file -b "$bin" 2>/dev/null | cut -d, -f1-2,4- || true)"
   [ "$bytes" -le "$MAX_BYTES" ] || { echo "build-release: $t is over 6 MB" >&2; too_big=1; }
 done
 [ "$too_big" = 0 ] || exit 1
-if command -v readelf >/dev/null && [ -f target/arm-unknown-linux-musleabihf/release/recce7 ]; then
-  readelf -A target/arm-unknown-linux-musleabihf/release/recce7 | grep -E "Tag_CPU_name|Tag_CPU_arch:|Tag_FP_arch" || true
+if command -v readelf >/dev/null && [ -f "target/arm-unknown-linux-musleabihf/release/$BIN_NAME" ]; then
+  readelf -A "target/arm-unknown-linux-musleabihf/release/$BIN_NAME" | grep -E "Tag_CPU_name|Tag_CPU_arch:|Tag_FP_arch" || true
 fi
 
 if [ "$check" = 1 ]; then

@@ -96,6 +96,7 @@ fn geoip_kind(cities: &[std::path::PathBuf], asn: Option<&Path>) -> Result<Strin
 /// What `check-config` says of a valid file, or every problem of an invalid one.
 fn check_config_lines(file: &Path) -> Result<Vec<String>, Vec<String>> {
     match role_of(file) {
+        #[cfg(feature = "server")]
         "normalizer" => {
             let s = normalizer::load(file).map_err(problem_lines)?;
             environment([roleconfig::check_writable_database(
@@ -110,6 +111,7 @@ fn check_config_lines(file: &Path) -> Result<Vec<String>, Vec<String>> {
                 s.hpfeeds.port
             )])
         }
+        #[cfg(feature = "server")]
         "reportd" => {
             let s = reportd::load(file, &reportd::TokenSources::from_environment(None))
                 .map_err(problem_lines)?;
@@ -128,6 +130,7 @@ fn check_config_lines(file: &Path) -> Result<Vec<String>, Vec<String>> {
                 }
             )])
         }
+        #[cfg(feature = "server")]
         "registrar" => {
             let s = registrar::load(file, &registrar::SecretSources::from_environment())
                 .map_err(problem_lines)?;
@@ -152,6 +155,7 @@ fn check_config_lines(file: &Path) -> Result<Vec<String>, Vec<String>> {
                 }
             )])
         }
+        #[cfg(feature = "server")]
         "geoloc" => {
             let s = geoloc::load(file).map_err(problem_lines)?;
             let mut env = environment_lines([s
@@ -179,6 +183,10 @@ fn check_config_lines(file: &Path) -> Result<Vec<String>, Vec<String>> {
                 s.publish_channel
             )])
         }
+        #[cfg(not(feature = "server"))]
+        role @ ("normalizer" | "reportd" | "registrar" | "geoloc") => Err(vec![format!(
+            "a {role} configuration: this binary is a sensor-only build (built without the `server` feature) and cannot check it"
+        )]),
         _ => {
             let valid = sensor::load(file).map_err(problem_lines)?;
             let geoip = (!valid.geoip.is_empty()).then(|| geoip_kind(&valid.geoip, None));

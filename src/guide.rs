@@ -4,6 +4,16 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+/// What the guide says of `recce7 up`'s report service.
+pub struct ReportShown {
+    /// Its URL as a browser on this machine reaches it.
+    pub public_url: String,
+    /// Where it listens.
+    pub listen: SocketAddr,
+    /// Whether a bearer token is required.
+    pub token: bool,
+}
+
 /// What the standalone sensor's start-up text is made of.
 pub struct SensorGuide<'a> {
     /// The sensor, bound.
@@ -14,8 +24,8 @@ pub struct SensorGuide<'a> {
     pub geoip: &'a [PathBuf],
     /// Where `/metrics` is served, if it is.
     pub metrics: Option<SocketAddr>,
-    /// The report service's settings (`recce7 up`).
-    pub report: Option<&'a reportd::ReportdSettings>,
+    /// The report service (`recce7 up`).
+    pub report: Option<ReportShown>,
     /// The full guide (`recce7 up`): hints on GeoIP, what was recorded and how to stop.
     pub full: bool,
 }
@@ -74,7 +84,12 @@ impl SensorGuide<'_> {
                 "  metrics for Prometheus at http://{addr}/metrics\n"
             ));
         }
-        if let Some(settings) = self.report {
+        if self.full && cfg!(not(feature = "server")) {
+            guide.push_str(
+                "no report service: this binary is a sensor-only build (built without the `server` feature)\n",
+            );
+        }
+        if let Some(settings) = &self.report {
             let url = &settings.public_url;
             guide.push_str(&format!(
                 "dashboard: {url}/   REST API: {url}/v1/analytics   map: {url}/v1/worldmap?days=1\n"
@@ -85,7 +100,7 @@ impl SensorGuide<'_> {
                     settings.listen
                 ));
             }
-            if settings.token.is_some() {
+            if settings.token {
                 guide.push_str(
                     "  bearer token required: the dashboard asks for it once; API clients send Authorization: Bearer <token>\n",
                 );
@@ -103,6 +118,7 @@ impl SensorGuide<'_> {
 }
 
 /// `recce7 reportd`'s start line.
+#[cfg(feature = "server")]
 pub fn reportd(settings: &reportd::ReportdSettings) -> String {
     format!(
         "recce7 reportd: serving {} on {}/ (listening on {}; REST API /v1/analytics, map /v1/worldmap, metrics /metrics){}",
@@ -118,6 +134,7 @@ pub fn reportd(settings: &reportd::ReportdSettings) -> String {
 }
 
 /// `recce7 normalizer`'s start line.
+#[cfg(feature = "server")]
 pub fn normalizer(settings: &normalizer::NormalizerSettings) -> String {
     format!(
         "recce7 normalizer: reading {} from {}:{} into {}",
@@ -129,6 +146,7 @@ pub fn normalizer(settings: &normalizer::NormalizerSettings) -> String {
 }
 
 /// `recce7 geoloc`'s start line.
+#[cfg(feature = "server")]
 pub fn geoloc(settings: &geoloc::config::GeolocSettings) -> String {
     format!(
         "recce7 geoloc: reading {} from {}:{}, publishing on {}",

@@ -32,9 +32,18 @@ fn main() -> ExitCode {
             token_file,
         } => standalone::up(database, user, geoip, &report, token_file),
         Command::Sensor { config, user } => standalone::sensor(&config, user),
+        #[cfg(feature = "server")]
         Command::Reportd { config, token_file } => roles::reportd(&config, token_file),
+        #[cfg(feature = "server")]
         Command::Normalizer { config } => roles::normalizer(&config),
+        #[cfg(not(feature = "server"))]
+        Command::Reportd { .. } => roles::not_built("reportd"),
+        #[cfg(not(feature = "server"))]
+        Command::Normalizer { .. } => roles::not_built("normalizer"),
+        #[cfg(feature = "server")]
         Command::Geoloc { config } => roles::geoloc(&config),
+        #[cfg(not(feature = "server"))]
+        Command::Geoloc { .. } => roles::not_built("geoloc"),
         Command::Registration(RegistrationCommand::Apply {
             answer,
             status,
@@ -55,7 +64,10 @@ fn main() -> ExitCode {
                 ));
             })
         }
+        #[cfg(feature = "server")]
         Command::Registrar { config } => roles::registrar(&config),
+        #[cfg(not(feature = "server"))]
+        Command::Registrar { .. } => roles::not_built("registrar"),
         Command::Geoip(command) => geoip_cli::run(command),
         Command::Hpfeeds(command) => {
             logging::init("warn");

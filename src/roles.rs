@@ -3,11 +3,13 @@
 //! SIGTERM, then print the role's summary on standard error.
 
 use std::fmt::Display;
-use std::path::{Path, PathBuf};
+#[cfg(feature = "server")]
+use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use shutdown::Shutdown;
 
+#[cfg(feature = "server")]
 use crate::{guide, logging};
 
 /// The runtime every role runs on: two worker threads (a Pi Zero has one core).
@@ -31,6 +33,7 @@ where
 }
 
 /// Every problem, then how many.
+#[cfg(feature = "server")]
 pub fn problems(problems: roleconfig::ConfigProblems) -> anyhow::Error {
     let n = problems.0.len();
     anyhow::anyhow!(
@@ -61,8 +64,18 @@ pub fn report(summary: &impl Display) {
     }
 }
 
+/// A server-side role asked of a sensor-only build.
+#[cfg(not(feature = "server"))]
+pub fn not_built(role: &str) -> Result<()> {
+    bail!(
+        "recce7 {role}: not in this binary, a sensor-only build (built without the `server` \
+         feature); the default build and the packages have every role"
+    )
+}
+
 /// `recce7 reportd`.
-pub fn reportd(file: &Path, token_file: Option<PathBuf>) -> Result<()> {
+#[cfg(feature = "server")]
+pub fn reportd(file: &Path, token_file: Option<std::path::PathBuf>) -> Result<()> {
     promtext::mark_process_start();
     let sources = reportd::TokenSources::from_environment(token_file);
     let settings = reportd::load(file, &sources).map_err(problems)?;
@@ -75,6 +88,7 @@ pub fn reportd(file: &Path, token_file: Option<PathBuf>) -> Result<()> {
 }
 
 /// `recce7 normalizer`.
+#[cfg(feature = "server")]
 pub fn normalizer(file: &Path) -> Result<()> {
     let settings = normalizer::load(file).map_err(problems)?;
     logging::init(&settings.log_level);
@@ -88,6 +102,7 @@ pub fn normalizer(file: &Path) -> Result<()> {
 }
 
 /// `recce7 geoloc`.
+#[cfg(feature = "server")]
 pub fn geoloc(file: &Path) -> Result<()> {
     let settings = geoloc::load(file).map_err(problems)?;
     logging::init(&settings.log_level);
@@ -98,6 +113,7 @@ pub fn geoloc(file: &Path) -> Result<()> {
 }
 
 /// `recce7 registrar`.
+#[cfg(feature = "server")]
 pub fn registrar(file: &Path) -> Result<()> {
     promtext::mark_process_start();
     let sources = registrar::SecretSources::from_environment();

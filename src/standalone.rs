@@ -9,8 +9,8 @@ use std::sync::Arc;
 use anyhow::{Result, bail};
 use shutdown::Phase;
 
-use crate::guide::SensorGuide;
-use crate::roles::{self, bind, problems, say, until_signal};
+use crate::guide::{ReportShown, SensorGuide};
+use crate::roles::{self, bind, say, until_signal};
 
 /// `recce7 up`: the embedded default configuration, with the report service beside it.
 pub fn up(
@@ -29,16 +29,27 @@ pub fn up(
     }
     // The report service's settings first, by the same rules as `recce7 reportd`: a refusal
     // comes before anything is bound or created.
-    let sources = reportd::TokenSources::from_environment(token_file);
-    let report =
-        reportd::config::for_up(config.database.clone(), report, &sources).map_err(problems)?;
-    run(config, None, user, Some(report))
+    #[cfg(feature = "server")]
+    let report = {
+        let sources = reportd::TokenSources::from_environment(token_file);
+        Some(
+            reportd::config::for_up(config.database.clone(), report, &sources)
+                .map_err(roles::problems)?,
+        )
+    };
+    // A sensor-only build has no report service: `up` runs the sensor, and its guide says so.
+    #[cfg(not(feature = "server"))]
+    let report = {
+        let _ = (report, token_file);
+        None
+    };
+    run(config, None, user, report, true)
 }
 
 /// `recce7 sensor --config FILE`.
 pub fn sensor(file: &Path, user: Option<String>) -> Result<()> {
     let config = sensor::load(file).map_err(anyhow::Error::from)?;
-    run(config, Some(file.to_path_buf()), user, None)
+    run(config, Some(file.to_path_buf()), user, None, false)
 }
 
 /// Reloads `file` into the running sensor on every SIGHUP (`systemctl reload`) until the sensor
@@ -90,6 +101,13 @@ async fn reload_on_hangup(
     }
 }
 
+/// `recce7 up`'s report service: its settings in a full build; none in a sensor-only one.
+#[cfg(feature = "server")]
+type ReportSettings = reportd::ReportdSettings;
+/// `recce7 up`'s report service: none in a sensor-only build.
+#[cfg(not(feature = "server"))]
+type ReportSettings = std::convert::Infallible;
+
 /// Binds, opens the store, drops privileges (before any runtime thread exists), then serves
 /// until SIGINT or SIGTERM and shuts down gracefully; with `report` (`recce7 up`), the report
 /// service too.
@@ -97,9 +115,9 @@ fn run(
     config: sensor::ValidConfig,
     config_file: Option<PathBuf>,
     user: Option<String>,
-    report: Option<reportd::ReportdSettings>,
+    report: Option<ReportSettings>,
+    full_guide: bool,
 ) -> Result<()> {
-    let full_guide = report.is_some();
     promtext::mark_process_start();
     crate::logging::init(&config.log_level);
     let database = config.database.clone();
@@ -125,10 +143,13 @@ fn run(
         Some(addr) => Some((bind(addr, "/metrics")?, addr)),
         None => None,
     };
+    #[cfg(feature = "server")]
     let report_listener = match report {
         Some(settings) => Some((bind(settings.listen, "the report service")?, settings)),
         None => None,
     };
+    #[cfg(not(feature = "server"))]
+    let report_listener: Option<((), ReportSettings)> = report.map(|never| match never {});
     if let Some(user) = &user {
         let (uid, gid) = sensor::privilege::drop_to(user)?;
         tracing::info!(user, %uid, %gid, "dropped privileges");
@@ -139,7 +160,9 @@ fn run(
         database: &db_shown,
         geoip: &geoip,
         metrics: metrics_listener.as_ref().map(|(_, addr)| *addr),
-        report: report_listener.as_ref().map(|(_, settings)| settings),
+        report: report_listener
+            .as_ref()
+            .map(|(_, settings)| shown(settings)),
         full: full_guide,
     }
     .text();
@@ -151,16 +174,19 @@ fn run(
         let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
         say(&guide);
         tracing::info!(listeners, "sensor started");
-        let mut services = Vec::new();
+        let mut metrics_service = None;
         if let Some((listener, _)) = metrics_listener {
             let listener = tokio::net::TcpListener::from_std(listener)?;
             let source: Arc<dyn promtext::MetricsSource> = sensor_metrics;
-            services.push(tokio::spawn(reportd::api::serve_metrics(
+            metrics_service = Some(tokio::spawn(sensor::metrics_endpoint::serve_metrics(
                 listener,
                 source,
                 shutdown.token(Phase::StopServices),
             )));
         }
+        #[cfg(feature = "server")]
+        let mut services = Vec::new();
+        #[cfg(feature = "server")]
         if let Some((listener, mut settings)) = report_listener {
             let listener = tokio::net::TcpListener::from_std(listener)?;
             settings.database = db_shown;
@@ -179,6 +205,14 @@ fn run(
         ));
         let summary = sensor.run(shutdown.clone()).await;
         shutdown.enter(Phase::StopServices);
+        if let Some(service) = metrics_service {
+            match service.await {
+                Ok(Err(e)) => tracing::error!(error = %e, "metrics service"),
+                Err(e) => tracing::error!(error = %e, "metrics service task"),
+                Ok(Ok(())) => {}
+            }
+        }
+        #[cfg(feature = "server")]
         for service in services {
             match service.await {
                 Ok(Err(e)) => tracing::error!(error = %e, "HTTP service"),
@@ -194,4 +228,20 @@ fn run(
         bail!("some events were not written (see the log)");
     }
     Ok(())
+}
+
+/// What the guide says of the report service.
+#[cfg(feature = "server")]
+fn shown(settings: &ReportSettings) -> ReportShown {
+    ReportShown {
+        public_url: settings.public_url.clone(),
+        listen: settings.listen,
+        token: settings.token.is_some(),
+    }
+}
+
+/// A sensor-only build has no report service to show.
+#[cfg(not(feature = "server"))]
+fn shown(never: &ReportSettings) -> ReportShown {
+    match *never {}
 }

@@ -14,6 +14,7 @@ pub mod encoding;
 pub mod error;
 pub mod limits;
 pub mod metrics;
+pub mod metrics_endpoint;
 pub mod persona;
 pub mod plugin;
 pub mod plugins;

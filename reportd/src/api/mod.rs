@@ -21,7 +21,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::budget;
 use crate::config::{AllowedHosts, ReportdSettings, exposure_problem};
 use crate::db::Db;
-use crate::metrics::{Exposition, HttpMetrics, MetricsSource, process_metrics};
+use crate::metrics::{HttpMetrics, MetricsSource};
 use crate::{ApiError, ReportError};
 
 mod auth;
@@ -164,38 +164,3 @@ pub async fn serve_on(
     Ok(())
 }
 
-/// Serves `/metrics` alone for `source` (the sensor's own metrics endpoint) until `shutdown`.
-pub async fn serve_metrics(
-    listener: tokio::net::TcpListener,
-    source: Arc<dyn MetricsSource>,
-    shutdown: CancellationToken,
-) -> Result<(), ReportError> {
-    let app = Router::new()
-        .route(
-            "/metrics",
-            get(move || {
-                let source = source.clone();
-                async move {
-                    let mut out = Exposition::default();
-                    source.render(&mut out);
-                    process_metrics(&mut out);
-                    (
-                        [(
-                            header::CONTENT_TYPE,
-                            "text/plain; version=0.0.4; charset=utf-8",
-                        )],
-                        out.finish(),
-                    )
-                }
-            }),
-        )
-        .fallback(handlers::not_found);
-    // Prometheus scrapes it from one address now and then: a few connections are plenty.
-    let limits = crate::server::ServerLimits {
-        max_connections: 8,
-        max_connections_per_source: 4,
-        ..crate::server::ServerLimits::default()
-    };
-    crate::server::serve_router(listener, app, limits, Arc::default(), shutdown).await;
-    Ok(())
-}
