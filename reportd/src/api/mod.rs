@@ -163,4 +163,3 @@ pub async fn serve_on(
     crate::server::serve_router(listener, app, settings.limits, counters, shutdown).await;
     Ok(())
 }
-
