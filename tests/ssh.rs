@@ -612,6 +612,61 @@ fn a_client_that_is_not_ssh_is_kept_raw() {
     );
 }
 
+/// What russh refuses before the plug-in's handler sees it is still recorded: a password that
+/// is not UTF-8 (a Latin-1 word list) and a client with no key exchange in common.
+#[test]
+fn a_login_russh_cannot_decode_and_a_client_without_common_algorithms_are_recorded() {
+    let (sensor, port) = ssh_sensor();
+    let script = format!(
+        "import paramiko, socket\n\
+         t = paramiko.Transport(('127.0.0.1', {port}))\n\
+         t.start_client(timeout=10)\n\
+         try:\n\
+         \x20   t.auth_password('root', b'caf\\xe9-\\xff')\n\
+         \x20   print('accepted')\n\
+         except Exception as e:\n\
+         \x20   print('refused', type(e).__name__)\n\
+         t.close()\n\
+         t = paramiko.Transport(('127.0.0.1', {port}))\n\
+         t.get_security_options().kex = ['diffie-hellman-group16-sha512']\n\
+         try:\n\
+         \x20   t.start_client(timeout=10)\n\
+         \x20   print('kex done')\n\
+         except Exception as e:\n\
+         \x20   print('kex refused', type(e).__name__)\n\
+         t.close()\n"
+    );
+    let text = paramiko(&script);
+    assert!(text.contains("refused"), "{text}");
+    assert!(text.contains("kex refused"), "{text}");
+    let (conn, _dir) = stop(sensor);
+    let reasons: Vec<String> = rows(&conn, "SELECT reason FROM rawInput ORDER BY ID")
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(
+        reasons
+            .iter()
+            .all(|r| r.starts_with("ssh protocol error: ")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("diffie-hellman-group16-sha512")),
+        "the client's offer is quoted: {reasons:?}"
+    );
+    // The two clients' sessions are recorded as any other.
+    assert_eq!(
+        rows(
+            &conn,
+            "SELECT COUNT(*) FROM ssh WHERE eventType = 'ssh.client'"
+        ),
+        [["2"]]
+    );
+}
+
 #[test]
 fn the_shipped_config_runs_ssh_on_8022() {
     let shipped = testkit::workspace_root().join("configs/sensor.toml");

@@ -223,10 +223,12 @@ impl SshPlugin {
             self.max_line_bytes,
             self.max_auth_attempts,
         );
-        let server = tokio::spawn(async move {
+        // What ended the SSH layer, when it was the client's doing (a malformed message, no
+        // algorithm in common, a password that is not UTF-8): recorded below.
+        let mut server = tokio::spawn(async move {
             match russh::server::run_stream(config, theirs, handler).await {
-                Ok(running) => running.await.is_ok(),
-                Err(_) => false,
+                Ok(running) => running.await.err(),
+                Err(e) => Some(e),
             }
         });
         let (mut from_server, mut to_server) = tokio::io::split(ours);
@@ -308,9 +310,56 @@ impl SshPlugin {
             }
         })
         .await;
-        server.abort();
+        match tokio::time::timeout(SERVER_END, &mut server).await {
+            Ok(Ok(Some(error))) => {
+                if let Some(reason) = protocol_error(&error) {
+                    Box::pin(session.record_raw(&reason, &[])).await;
+                }
+            }
+            Ok(_) => {}
+            Err(_) => server.abort(),
+        }
         Err(end)
     }
+}
+
+/// How long the SSH layer may take to end once the connection is over (it sees the pipe close).
+const SERVER_END: Duration = Duration::from_millis(200);
+
+/// The longest error text recorded (an error can quote the client's algorithm lists).
+const MAX_ERROR_BYTES: usize = 1024;
+
+/// The reason recorded for an SSH layer that ended with `error`, or `None` for an ordinary end
+/// (the client hung up, a timeout, the sensor closed the connection). What is left is the
+/// client's protocol: a malformed or undecodable message (a password that is not UTF-8 among
+/// them: russh refuses it before any handler sees it), no algorithm in common (a scanner's or an
+/// old bot's lists, quoted), a failed key exchange.
+pub fn protocol_error(error: &russh::Error) -> Option<String> {
+    use russh::Error as E;
+    if matches!(
+        error,
+        E::Disconnect
+            | E::HUP
+            | E::IO(_)
+            | E::ConnectionTimeout
+            | E::KeepaliveTimeout
+            | E::InactivityTimeout
+            | E::SendError
+            | E::Elapsed(_)
+            | E::Join(_)
+    ) {
+        return None;
+    }
+    let mut reason = format!("ssh protocol error: {error}");
+    if reason.len() > MAX_ERROR_BYTES {
+        let mut cut = MAX_ERROR_BYTES;
+        while !reason.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        reason.truncate(cut);
+        reason.push_str("...");
+    }
+    Some(reason)
 }
 
 /// Records `ssh.client` from the client's first bytes.
@@ -381,6 +430,27 @@ impl Plugin for SshPlugin {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ordinary_ends_are_not_protocol_errors_and_long_ones_are_cut() {
+        let hung_up = russh::Error::IO(std::io::ErrorKind::UnexpectedEof.into());
+        for ordinary in [russh::Error::Disconnect, russh::Error::HUP, hung_up] {
+            assert_eq!(protocol_error(&ordinary), None);
+        }
+        assert_eq!(
+            protocol_error(&russh::Error::PacketAuth).as_deref(),
+            Some("ssh protocol error: Wrong packet authentication code")
+        );
+        let offer = russh::Error::NoCommonAlgo {
+            kind: russh::AlgorithmKind::Kex,
+            ours: vec!["curve25519-sha256".into()],
+            theirs: vec!["é".repeat(2000)],
+        };
+        let reason = protocol_error(&offer).unwrap();
+        assert!(reason.len() <= MAX_ERROR_BYTES + 3, "{}", reason.len());
+        assert!(reason.ends_with("..."));
+        assert!(reason.contains("curve25519-sha256"));
+    }
 
     fn problems(options: &str) -> Vec<String> {
         crate::plugins::options::build_problems(build, options)
