@@ -7,8 +7,8 @@
 //! I/O loop around it keeps the limits a port an attacker can reach needs:
 //!
 //! - at most [`MAX_CONNECTIONS`] connections at once (past that the server stops accepting: the
-//!   kernel's backlog holds the rest) and [`MAX_CONNECTIONS_PER_SOURCE`] from one address (a new
-//!   one past that is closed at once);
+//!   kernel's backlog holds the rest) and [`MAX_CONNECTIONS_PER_SOURCE`] from one address, IPv6
+//!   counted by /64 (a new one past that is closed at once);
 //! - a request head must arrive whole within [`HEAD_TIMEOUT`], and a kept-alive connection
 //!   waiting for its next request, or an answer its client does not read, is given up after
 //!   the same time (slowloris);
@@ -18,9 +18,7 @@
 //! At shutdown the server stops accepting, ends idle connections and returns once the answers
 //! being written are out (at most 5 s).
 
-use std::collections::HashMap;
-use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use promtext::{Exposition, MetricsSource};
@@ -29,6 +27,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+
+use crate::limits::{Gate, Limits};
 
 /// Connections open at once (Prometheus scrapes from one address now and then).
 pub const MAX_CONNECTIONS: usize = 8;
@@ -191,39 +191,6 @@ fn page(source: &dyn MetricsSource) -> String {
     out.finish()
 }
 
-/// One address's share of the connections, given back when its connection ends.
-struct SourceSlot {
-    counts: Arc<Mutex<HashMap<IpAddr, usize>>>,
-    ip: IpAddr,
-}
-
-impl SourceSlot {
-    fn take(counts: &Arc<Mutex<HashMap<IpAddr, usize>>>, ip: IpAddr) -> Option<SourceSlot> {
-        let mut map = counts.lock().unwrap_or_else(|e| e.into_inner());
-        let n = map.entry(ip).or_insert(0);
-        if *n >= MAX_CONNECTIONS_PER_SOURCE {
-            return None;
-        }
-        *n += 1;
-        Some(SourceSlot {
-            counts: counts.clone(),
-            ip,
-        })
-    }
-}
-
-impl Drop for SourceSlot {
-    fn drop(&mut self) {
-        let mut map = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(n) = map.get_mut(&self.ip) {
-            *n -= 1;
-            if *n == 0 {
-                map.remove(&self.ip);
-            }
-        }
-    }
-}
-
 /// Serves `/metrics` for `source` on `listener` until `shutdown`.
 pub async fn serve_metrics(
     listener: TcpListener,
@@ -231,8 +198,14 @@ pub async fn serve_metrics(
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let tracker = TaskTracker::new();
+    // The semaphore stops accepting at the global cap (backpressure); the gate refuses a
+    // source over its share, counting IPv6 by /64 as the plug-ins' listeners do.
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    let sources: Arc<Mutex<HashMap<IpAddr, usize>>> = Arc::default();
+    let gate = Gate::new(&Limits {
+        max_connections: MAX_CONNECTIONS,
+        max_connections_per_source: MAX_CONNECTIONS_PER_SOURCE,
+        ..Limits::default()
+    });
     loop {
         let permit = tokio::select! {
             () = shutdown.cancelled() => break,
@@ -253,7 +226,7 @@ pub async fn serve_metrics(
                 }
             },
         };
-        let Some(slot) = SourceSlot::take(&sources, peer.ip().to_canonical()) else {
+        let Ok(slot) = gate.admit(peer.ip()) else {
             drop(stream);
             continue;
         };
@@ -404,6 +377,77 @@ mod tests {
         assert_eq!(answer(&many).status, 431);
         let text = String::from_utf8(render(&answer(&huge), "")).unwrap();
         assert!(text.contains("connection: close\r\n"), "{text}");
+    }
+
+    struct OneMetric;
+
+    impl MetricsSource for OneMetric {
+        fn render(&self, out: &mut Exposition) {
+            out.family("recce7_test", "gauge", "A test gauge.");
+            out.sample("recce7_test", &[], 1.0);
+        }
+    }
+
+    /// Over a socket: a scrape, the per-source cap (the fifth idle connection from one address
+    /// is closed at once, a slot given back serves again), and a shutdown that returns.
+    #[tokio::test]
+    async fn scrapes_over_a_socket_under_the_per_source_cap() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = CancellationToken::new();
+        let server = tokio::spawn(serve_metrics(listener, Arc::new(OneMetric), stop.clone()));
+        let scrape = || async move {
+            // A connection refused by the cap reads as nothing (or a reset).
+            let mut s = TcpStream::connect(addr).await.unwrap();
+            let mut text = String::new();
+            if s.write_all(b"GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n")
+                .await
+                .is_ok()
+            {
+                let _ = s.read_to_string(&mut text).await;
+            }
+            text
+        };
+        let page = scrape().await;
+        assert!(page.starts_with("HTTP/1.1 200 OK\r\n"), "{page}");
+        assert!(
+            page.contains("\r\n\r\n# HELP recce7_test A test gauge.\n"),
+            "{page}"
+        );
+        assert!(page.contains("\nrecce7_test 1\n"), "{page}");
+        assert!(page.contains("process_resident_memory_bytes"), "{page}");
+        let mut idle = Vec::new();
+        for _ in 0..MAX_CONNECTIONS_PER_SOURCE {
+            let mut s = TcpStream::connect(addr).await.unwrap();
+            s.write_all(b"GET /met").await.unwrap();
+            idle.push(s);
+        }
+        let mut over = TcpStream::connect(addr).await.unwrap();
+        let mut byte = [0u8; 1];
+        let closed = tokio::time::timeout(Duration::from_secs(5), over.read(&mut byte)).await;
+        assert!(
+            matches!(closed, Ok(Ok(0)) | Ok(Err(_))),
+            "the fifth connection is closed: {closed:?}"
+        );
+        drop(idle.pop());
+        let page = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                let page = scrape().await;
+                if !page.is_empty() {
+                    break page;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .expect("a slot given back serves again");
+        assert!(page.starts_with("HTTP/1.1 200 OK\r\n"), "{page}");
+        stop.cancel();
+        tokio::time::timeout(Duration::from_secs(10), server)
+            .await
+            .expect("the server stops")
+            .unwrap()
+            .unwrap();
     }
 
     #[test]
