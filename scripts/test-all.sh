@@ -68,6 +68,8 @@ cargo fmt --all -- --check
 
 step "cargo clippy"
 cargo clippy --workspace --all-targets --locked --features ssh -- -D warnings
+# The sensor-only build (docs/install.md: no `server` feature) must keep building, lint-clean.
+cargo clippy -p recce7 --locked --no-default-features --features ssh -- -D warnings
 
 step "cargo doc (every intra-doc link resolves)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet --features ssh
