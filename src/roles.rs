@@ -68,7 +68,7 @@ pub fn report(summary: &impl Display) {
 #[cfg(not(feature = "server"))]
 pub fn not_built(role: &str) -> Result<()> {
     bail!(
-        "recce7 {role}: not in this binary, a sensor-only build (built without the `server` \
+        "{role}: not in this binary, a sensor-only build (built without the `server` \
          feature); the default build and the packages have every role"
     )
 }

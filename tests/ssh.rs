@@ -295,6 +295,64 @@ fn hydra_reveals_the_policys_share_of_its_list_then_gets_in() {
     assert_eq!(attempts[last][1], found, "{attempts:?}");
 }
 
+/// A refused password may be tried again on the same connection, as a device's daemon allows:
+/// OpenSSH's client, password method only, three prompts answered by an askpass program with
+/// three different passwords, gets in on the third. (russh's default takes `password` off the
+/// methods it lists after a refusal, so the client stopped after one: "Permission denied
+/// (publickey,keyboard-interactive)", a list no Dropbear sends.)
+#[test]
+fn a_refused_password_may_be_tried_again_on_the_same_connection() {
+    require("ssh", "openssh-client");
+    let [port] = ports();
+    let body = format!(
+        "{}[plugin.options.credentials]\naccept_after = [2, 2]\n",
+        plugin("ssh", "ssh", port, "ssh")
+    );
+    let sensor = RoleProcess::sensor(&bin(), &body);
+    let dir = tempfile::tempdir().unwrap();
+    let askpass = dir.path().join("askpass.sh");
+    std::fs::write(
+        &askpass,
+        "#!/bin/sh\nd=$(dirname \"$0\"); n=$(cat \"$d/n\" 2>/dev/null || echo 0); n=$((n+1))\n\
+         echo $n > \"$d/n\"\ncase $n in 1) echo first ;; 2) echo second ;; *) echo third ;; esac\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &askpass,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let (code, text) = run(&format!(
+        "SSH_ASKPASS={} SSH_ASKPASS_REQUIRE=force DISPLAY=:0 ssh {} -o PubkeyAuthentication=no \
+         -o KbdInteractiveAuthentication=no -o NumberOfPasswordPrompts=3 root@127.0.0.1 \
+         'echo in' < /dev/null",
+        askpass.display(),
+        ssh_options(port).replace("-o NumberOfPasswordPrompts=1", "")
+    ));
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("in"), "{text}");
+    let (conn, _dir) = stop(sensor);
+    assert_eq!(
+        rows(
+            &conn,
+            "SELECT method, password, outcome FROM ssh WHERE eventType = 'ssh.login' ORDER BY ID"
+        ),
+        [
+            ["password", "first", "refused"],
+            ["password", "second", "refused"],
+            ["password", "third", "accepted"]
+        ]
+    );
+    // All on one connection.
+    assert_eq!(
+        rows(
+            &conn,
+            "SELECT COUNT(*) FROM ssh WHERE eventType = 'ssh.client'"
+        ),
+        [["1"]]
+    );
+}
+
 #[test]
 fn forwards_are_recorded_and_refused() {
     require("ssh", "openssh-client");

@@ -137,7 +137,7 @@ impl SshHandler {
             self.user = user.to_owned();
             Auth::Accept
         } else {
-            Auth::reject()
+            refusal()
         }
     }
 
@@ -268,11 +268,20 @@ fn exit_status(text: &[u8]) -> u32 {
     }
 }
 
+/// A refused attempt that leaves every method open ([`super::methods`]); russh's
+/// `Auth::reject()` would take the refused method off the list the client is sent.
+fn refusal() -> Auth {
+    Auth::Reject {
+        proceed_with_methods: Some(super::methods()),
+        partial_success: false,
+    }
+}
+
 impl russh::server::Handler for SshHandler {
     type Error = russh::Error;
 
     async fn auth_none(&mut self, _user: &str) -> Result<Auth, Self::Error> {
-        Ok(Auth::reject())
+        Ok(refusal())
     }
 
     async fn auth_password(&mut self, user: &str, password: &str) -> Result<Auth, Self::Error> {
@@ -303,7 +312,7 @@ impl russh::server::Handler for SshHandler {
             ("outcome", outcome(false).into()),
         ]);
         self.record(EventType::SshLogin, data).await;
-        Ok(Auth::reject())
+        Ok(refusal())
     }
 
     async fn auth_keyboard_interactive<'a>(

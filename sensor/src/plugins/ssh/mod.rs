@@ -151,6 +151,20 @@ pub fn preferred() -> Preferred {
     }
 }
 
+/// The authentication methods offered, the same after every refusal: a device's daemon lets a
+/// client try its password again on the same connection (OpenSSH's client asks three times), and
+/// a list that shrinks after a wrong password would be a tell and would cut a brute-forcer's
+/// attempts per connection.
+pub fn methods() -> MethodSet {
+    MethodSet::from(
+        &[
+            MethodKind::PublicKey,
+            MethodKind::Password,
+            MethodKind::KeyboardInteractive,
+        ][..],
+    )
+}
+
 /// The russh server config of an instance: the persona's banner, Dropbear's algorithms
 /// ([`preferred`]), the host key, and logins allowed per connection. The fuzz target
 /// `ssh_server` runs the same.
@@ -161,13 +175,7 @@ pub fn server_config(
 ) -> russh::server::Config {
     russh::server::Config {
         server_id: SshId::Standard(Cow::Owned(persona.ssh_banner.clone())),
-        methods: MethodSet::from(
-            &[
-                MethodKind::PublicKey,
-                MethodKind::Password,
-                MethodKind::KeyboardInteractive,
-            ][..],
-        ),
+        methods: methods(),
         auth_rejection_time: AUTH_REJECTION,
         auth_rejection_time_initial: Some(Duration::ZERO),
         keys: vec![key],
