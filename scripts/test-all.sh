@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # recce7's whole test suite. Installs what the tests use when it is missing (Debian packages:
-# python3-venv, procps, telnet, curl, nmap, p0f, redis-tools, mariadb-client, chromium, prometheus, npm, docker-compose, hydra, openssh-client, sshpass; a Python virtualenv with the
+# python3-venv, procps, telnet, curl, nmap, p0f, redis-tools, mariadb-client, chromium, prometheus, npm, docker-compose, hydra, openssh-client, sshpass, postgresql; a Python virtualenv with the
 # hpfeeds3 broker and client, pytest, geoip2 and paramiko; the nightly toolchain and cargo-fuzz; @grafana/schema and
 # typescript from npm, pinned in tests/grafana-schema), then runs formatting, clippy, every
 # unit and behaviour test, and a short fuzzing run. Exits non-zero on any failure.
@@ -44,6 +44,10 @@ missing=()
 for pair in redis-cli:redis-tools mariadb:mariadb-client docker-compose:docker-compose telnet:telnet ssh:openssh-client sshpass:sshpass curl:curl nmap:nmap chromium:chromium prometheus:prometheus npm:npm ip:iproute2 unshare:util-linux nsenter:util-linux setpriv:util-linux p0f:p0f systemd-analyze:systemd hydra:hydra; do
   command -v "${pair%%:*}" >/dev/null || missing+=("${pair##*:}")
 done
+# PostgreSQL's server programs and psql: testkit's throwaway clusters (testkit/src/postgres.rs,
+# the central store on PostgreSQL).
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+command -v psql >/dev/null || missing+=(postgresql-client)
 # kill is also a shell builtin: look for the program.
 [ -x /usr/bin/kill ] || [ -x /bin/kill ] || missing+=(procps)
 # libseccomp for Debian's Python: the units' system call sandbox, applied without systemd.

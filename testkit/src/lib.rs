@@ -6,6 +6,7 @@
 //! never a silent skip.
 
 pub mod packets;
+pub mod postgres;
 pub mod prometheus;
 pub mod role;
 pub mod sensor;
