@@ -112,27 +112,9 @@ pub async fn serve_router(
     let tracker = TaskTracker::new();
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let sources: Arc<Mutex<HashMap<IpAddr, usize>>> = Arc::default();
-    loop {
-        let permit = tokio::select! {
-            () = shutdown.cancelled() => break,
-            permit = slots.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break,
-            },
-        };
-        let (stream, peer) = tokio::select! {
-            () = shutdown.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    // Out of descriptors, or a connection reset before it was accepted: wait a
-                    // little rather than spin.
-                    tracing::debug!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
+    while let Some((permit, stream, peer)) =
+        shutdown::accept_until(&listener, &slots, &shutdown).await
+    {
         // Answers go out as they are written, not after the client's delayed ACK (Nagle).
         let _ = stream.set_nodelay(true);
         let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());

@@ -206,26 +206,9 @@ pub async fn serve_metrics(
         max_connections_per_source: MAX_CONNECTIONS_PER_SOURCE,
         ..Limits::default()
     });
-    loop {
-        let permit = tokio::select! {
-            () = shutdown.cancelled() => break,
-            permit = slots.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break,
-            },
-        };
-        let (stream, peer) = tokio::select! {
-            () = shutdown.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    // Out of descriptors, or reset before it was accepted: wait, do not spin.
-                    tracing::debug!(error = %e, "metrics: accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
+    while let Some((permit, stream, peer)) =
+        shutdown::accept_until(&listener, &slots, &shutdown).await
+    {
         let Ok(slot) = gate.admit(peer.ip()) else {
             drop(stream);
             continue;

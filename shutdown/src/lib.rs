@@ -117,6 +117,38 @@ impl From<CancellationToken> for Shutdown {
     }
 }
 
+/// The next connection an HTTP service accepts under its global cap, until `stop`: waits for one
+/// of `slots` (at the cap the service stops accepting and the kernel's backlog holds the rest,
+/// which is backpressure, not a drop), then for a connection. `None` once `stop` is cancelled.
+/// An accept error (out of descriptors, a connection reset before it was accepted) is logged and
+/// retried after 50 ms rather than spun on.
+pub async fn accept_until(
+    listener: &tokio::net::TcpListener,
+    slots: &Arc<tokio::sync::Semaphore>,
+    stop: &CancellationToken,
+) -> Option<(
+    tokio::sync::OwnedSemaphorePermit,
+    tokio::net::TcpStream,
+    std::net::SocketAddr,
+)> {
+    let permit = tokio::select! {
+        () = stop.cancelled() => return None,
+        permit = slots.clone().acquire_owned() => permit.ok()?,
+    };
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return None,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => return Some((permit, stream, peer)),
+                Err(e) => {
+                    tracing::debug!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            },
+        }
+    }
+}
+
 /// Waits for SIGTERM or SIGINT (only SIGINT where SIGTERM cannot be handled).
 async fn wait_for_signal() {
     use tokio::signal::unix::{SignalKind, signal};
