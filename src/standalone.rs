@@ -174,28 +174,28 @@ fn run(
         let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
         say(&guide);
         tracing::info!(listeners, "sensor started");
-        let mut metrics_service = None;
+        // `/metrics` and `up`'s report service, each ending with its error as text.
+        let mut services: Vec<tokio::task::JoinHandle<Result<(), String>>> = Vec::new();
         if let Some((listener, _)) = metrics_listener {
             let listener = tokio::net::TcpListener::from_std(listener)?;
             let source: Arc<dyn promtext::MetricsSource> = sensor_metrics;
-            metrics_service = Some(tokio::spawn(sensor::metrics_endpoint::serve_metrics(
-                listener,
-                source,
-                shutdown.token(Phase::StopServices),
-            )));
+            let stop = shutdown.token(Phase::StopServices);
+            services.push(tokio::spawn(async move {
+                sensor::metrics_endpoint::serve_metrics(listener, source, stop)
+                    .await
+                    .map_err(|e| format!("metrics: {e}"))
+            }));
         }
-        #[cfg(feature = "server")]
-        let mut services = Vec::new();
         #[cfg(feature = "server")]
         if let Some((listener, mut settings)) = report_listener {
             let listener = tokio::net::TcpListener::from_std(listener)?;
             settings.database = db_shown;
-            services.push(tokio::spawn(reportd::api::serve_on(
-                listener,
-                settings,
-                None,
-                shutdown.token(Phase::StopServices),
-            )));
+            let stop = shutdown.token(Phase::StopServices);
+            services.push(tokio::spawn(async move {
+                reportd::api::serve_on(listener, settings, None, stop)
+                    .await
+                    .map_err(|e| format!("report service: {e}"))
+            }));
         }
         tokio::spawn(reload_on_hangup(
             hangups,
@@ -205,14 +205,6 @@ fn run(
         ));
         let summary = sensor.run(shutdown.clone()).await;
         shutdown.enter(Phase::StopServices);
-        if let Some(service) = metrics_service {
-            match service.await {
-                Ok(Err(e)) => tracing::error!(error = %e, "metrics service"),
-                Err(e) => tracing::error!(error = %e, "metrics service task"),
-                Ok(Ok(())) => {}
-            }
-        }
-        #[cfg(feature = "server")]
         for service in services {
             match service.await {
                 Ok(Err(e)) => tracing::error!(error = %e, "HTTP service"),
